@@ -1,0 +1,1 @@
+"""Document engine: employee data and DOCX templates to DOCX and PDF."""

@@ -1,0 +1,1 @@
+"""Parcours service: HTTP API, storage, jobs and access control around the engines."""

@@ -1,0 +1,1 @@
+"""Signature engine: PAdES signatures, validation, audit chain and evidence (to come)."""

@@ -1,0 +1,1 @@
+"""Webhook engine: signed event deliveries (to come)."""
