@@ -1,0 +1,114 @@
+"""The sandboxed renderer: strict values, escaping, the sandbox, and template inspection."""
+
+import datetime as dt
+
+import pytest
+
+from docgen.render import DocxRenderer, RenderError, inspect_template, render_docx
+from docx_factory import docx_text, make_docx
+
+
+def render(*paragraphs, context, footer=None):
+    template = make_docx(*paragraphs, footer=footer)
+    return docx_text(render_docx(template, context, template_name="essai.docx", matricule="E0042"))
+
+
+def test_values_and_french_filters_are_rendered():
+    text = render(
+        "{{ salarie.civilite|civilite_longue }} {{ salarie.nom }},",
+        "le {{ entretien.date|date_longue }} à {{ entretien.heure|heure }}",
+        context={"salarie": {"civilite": "Mme", "nom": "Lefèvre-Dubois"},
+                 "entretien": {"date": dt.date(2027, 3, 1), "heure": dt.time(14, 30)}},
+    )
+    assert "Madame Lefèvre-Dubois," in text
+    assert "le lundi 1er mars 2027 à 14 h 30" in text
+
+
+def test_a_missing_value_names_the_field_the_template_and_the_employee():
+    with pytest.raises(RenderError) as caught:
+        render("Poste : {{ salarie.poste }}", context={"salarie": {"nom": "Martin"}})
+    error = caught.value
+    assert error.field == "salarie.poste"
+    assert "salarie.poste" in str(error) and "essai.docx" in str(error) and "E0042" in str(error)
+
+
+def test_a_none_value_is_missing_too():
+    with pytest.raises(RenderError, match="entretien.lieu"):
+        render("{{ entretien.lieu }}", context={"entretien": {"lieu": None}})
+
+
+def test_a_missing_field_inside_a_list_is_named_with_its_position():
+    with pytest.raises(RenderError, match=r"salarie\.formations\[1\]\.date_fin"):
+        render("{% for f in salarie.formations %}{{ f.intitule }} {{ f.date_fin|date }}{% endfor %}",
+               context={"salarie": {"formations": [
+                   {"intitule": "SST", "date_fin": dt.date(2024, 1, 5)}, {"intitule": "CACES"}]}})
+
+
+def test_a_missing_value_may_be_tested_to_show_optional_parts():
+    text = render("{% if entretien.lien_visio %}Lien : {{ entretien.lien_visio }}{% endif %}Fin",
+                  context={"entretien": {}})
+    assert text.strip() == "Fin"
+
+
+def test_values_are_xml_escaped():
+    text = render("{{ societe.nom }}", context={"societe": {"nom": "Dupont & Fils <SARL>"}})
+    assert "Dupont & Fils <SARL>" in text
+
+
+def test_footer_is_rendered_with_the_same_context():
+    text = render("Corps", context={"societe": {"nom": "Atelier Lumière"}},
+                  footer="Document confidentiel – {{ societe.nom }}")
+    assert "Document confidentiel – Atelier Lumière" in text
+
+
+@pytest.mark.parametrize("payload", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ salarie.__class__.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{% set x = salarie.update({'nom': 'pirate'}) %}{{ salarie.nom }}",
+])
+def test_template_code_cannot_escape_the_sandbox(payload):
+    with pytest.raises(RenderError) as caught:
+        render(payload, context={"salarie": {"nom": "Martin"}})
+    assert "uid=" not in str(caught.value)
+
+
+def test_a_syntax_error_is_reported_with_the_text_around_it():
+    with pytest.raises(RenderError) as caught:
+        render("Bonjour", "Votre entretien aura lieu le {{ entretien.date|date }", "Cordialement",
+               context={"entretien": {"date": dt.date(2027, 1, 4)}})
+    assert "syntaxe" in str(caught.value)
+    assert "Votre entretien aura lieu" in (caught.value.excerpt or "")
+
+
+def test_a_wrongly_typed_value_is_reported_as_invalid():
+    with pytest.raises(RenderError, match="valeur invalide"):
+        render("{{ entretien.date|date }}", context={"entretien": {"date": "demain"}})
+
+
+def test_inspection_lists_dotted_variables_with_list_items():
+    template = make_docx(
+        "{{ salarie.nom }} {{ entretien.date|date }}",
+        "{% for f in salarie.formations %}{{ f.intitule }}{% endfor %}",
+        "{% if entretien.lien_visio %}x{% endif %}",
+        footer="{{ societe.nom }}",
+    )
+    inspection = inspect_template(template, "essai.docx")
+    assert inspection.variables == [
+        "entretien.date", "entretien.lien_visio", "salarie.formations[].intitule", "salarie.nom", "societe.nom",
+    ]
+    assert inspection.problems == []
+
+
+def test_inspection_flags_unknown_variables_and_syntax_errors():
+    template = make_docx("{{ salarie.non }}", "Texte avant {% if entretien.lieu %} sans fin")
+    inspection = inspect_template(template, "essai.docx", known_fields={"salarie.nom", "entretien.lieu"})
+    assert len(inspection.problems) == 1
+    assert "Texte avant" in inspection.problems[0].excerpt
+    ok = inspect_template(make_docx("{{ salarie.non }}"), "essai.docx", known_fields={"salarie.nom"})
+    assert ok.unknown == ["salarie.non"] and not ok.ok
+
+
+def test_a_renderer_refuses_a_file_that_is_not_a_docx():
+    with pytest.raises(RenderError, match="pas un document Word"):
+        DocxRenderer(b"%PDF-1.7 not a docx", "essai.docx")
