@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from docx.document import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import nodes
@@ -132,11 +133,15 @@ class DocxRenderer:
 
     def render(self, context: Mapping[str, Any], matricule: str | None = None) -> bytes:
         """Return the rendered DOCX; raise RenderError naming what is wrong."""
+        out = io.BytesIO()
+        self.render_document(context, matricule).save(out)
+        return out.getvalue()
+
+    def render_document(self, context: Mapping[str, Any], matricule: str | None = None) -> Document:
+        """Like render, but return the python-docx document (a batch merges them unsaved)."""
         doc = DocxTemplate(io.BytesIO(self.template))
         try:
             doc.render(self._prepare(doc, context), self.env, autoescape=True)
-            out = io.BytesIO()
-            doc.save(out)
         except MissingField as exc:
             raise RenderError(f"la valeur « {exc} » est manquante", template=self.name,
                               matricule=matricule, field=str(exc)) from None
@@ -149,7 +154,7 @@ class DocxRenderer:
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise RenderError(f"valeur invalide : {exc}", template=self.name, matricule=matricule,
                               excerpt=_excerpt(exc)) from None
-        return out.getvalue()
+        return doc.docx
 
     def _prepare(self, doc: DocxTemplate, context: Mapping[str, Any]) -> Record:
         data = dict(context)

@@ -1,0 +1,184 @@
+"""Joins documents rendered from one template into a single DOCX, one section per document.
+
+LibreOffice's cost is per document opened, not per page, so a batch converts merged documents and
+splits the PDF afterwards. Each document becomes a section that starts on a new page, restarts page
+numbering and begins with a bookmark, which the PDF export turns into a named destination: that is
+how the split finds where each document starts.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+
+from docx.document import Document
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
+
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# Letters and digits only: LibreOffice escapes other characters in destination names.
+BOOKMARK_PREFIX = "ParcoursDoc"
+
+
+class MergeNotPossible(Exception):
+    """The documents cannot share one file (they reference parts that differ); convert them apart."""
+
+
+def bookmark_name(index: int) -> str:
+    return f"{BOOKMARK_PREFIX}{index:05d}"
+
+
+def merge_documents(documents: Sequence[Document],
+                    after_merge: Callable[[Document], None] | None = None) -> bytes:
+    """Return one DOCX holding `documents` in order, document i starting at bookmark_name(i).
+
+    All documents must come from the same template: the first one's styles, numbering definitions,
+    headers and footers serve for all.
+    """
+    if not documents:
+        raise ValueError("nothing to merge")
+    master = documents[0]
+    body = master.element.body
+    final_sect = body.find(qn("w:sectPr"))
+    if final_sect is None:
+        raise MergeNotPossible("the template has no section properties")
+    _restart_page_numbers(final_sect)
+    _mark_start(list(_blocks(body)), 0)
+    for index, doc in enumerate(documents[1:], start=1):
+        _close_section(body, final_sect)
+        blocks = [deepcopy(block) for block in _blocks(doc.element.body)]
+        for block in blocks:
+            _remap_relationships(block, doc, master)
+            _renumber_bookmarks(block, index)
+        _restart_lists(blocks, master, doc)
+        _mark_start(blocks, index)
+        for block in blocks:
+            final_sect.addprevious(block)
+    if after_merge is not None:
+        after_merge(master)
+    out = io.BytesIO()
+    master.save(out)
+    return out.getvalue()
+
+
+def _blocks(body):
+    return [child for child in body if child.tag != qn("w:sectPr")]
+
+
+def _restart_page_numbers(sect) -> None:
+    numbering = sect.find(qn("w:pgNumType"))
+    if numbering is None:
+        numbering = sect.makeelement(qn("w:pgNumType"), {})
+        # pgNumType comes after pgSz, pgMar, paperSrc, pgBorders, lnNumType in the schema.
+        anchor = None
+        for name in ("w:lnNumType", "w:pgBorders", "w:paperSrc", "w:pgMar", "w:pgSz"):
+            anchor = sect.find(qn(name))
+            if anchor is not None:
+                break
+        if anchor is not None:
+            anchor.addnext(numbering)
+        else:
+            sect.insert(0, numbering)
+    numbering.set(qn("w:start"), "1")
+
+
+def _close_section(body, final_sect) -> None:
+    """End the section so far at the last paragraph, with the template's page setup."""
+    previous = final_sect.getprevious()
+    if previous is None or previous.tag != qn("w:p") or previous.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
+        previous = final_sect.makeelement(qn("w:p"), {})
+        final_sect.addprevious(previous)
+    properties = previous.find(qn("w:pPr"))
+    if properties is None:
+        properties = previous.makeelement(qn("w:pPr"), {})
+        previous.insert(0, properties)
+    change = properties.find(qn("w:pPrChange"))
+    section = deepcopy(final_sect)
+    if change is not None:
+        change.addprevious(section)
+    else:
+        properties.append(section)
+
+
+def _mark_start(blocks, index: int) -> None:
+    paragraph = next((b for b in blocks if b.tag == qn("w:p")), None)
+    if paragraph is None:
+        paragraph = next((p for b in blocks for p in b.iter(qn("w:p"))), None)
+    if paragraph is None:
+        raise MergeNotPossible("a document has no paragraph to mark")
+    ident = str(900000 + index)
+    start = paragraph.makeelement(qn("w:bookmarkStart"), {qn("w:id"): ident, qn("w:name"): bookmark_name(index)})
+    end = paragraph.makeelement(qn("w:bookmarkEnd"), {qn("w:id"): ident})
+    properties = paragraph.find(qn("w:pPr"))
+    position = 1 if properties is not None else 0
+    paragraph.insert(position, end)
+    paragraph.insert(position, start)
+
+
+def _renumber_bookmarks(block, index: int) -> None:
+    # Bookmark ids must stay unique in the merged file; names may repeat (only ours are looked up).
+    for tag in ("w:bookmarkStart", "w:bookmarkEnd"):
+        for mark in block.iter(qn(tag)):
+            mark.set(qn("w:id"), str(index * 1000 + int(mark.get(qn("w:id"), "0")) % 1000))
+
+
+def _remap_relationships(block, doc: Document, master: Document) -> None:
+    """Point r:id/r:embed references at the master's relationships, adding what is new."""
+    mapping: dict[str, str] = {}
+    for element in block.iter():
+        for attribute, rid in element.attrib.items():
+            if not attribute.startswith(f"{{{R_NS}}}"):
+                continue
+            if rid not in mapping:
+                mapping[rid] = _master_rid(doc, master, rid)
+            element.set(attribute, mapping[rid])
+
+
+def _master_rid(doc: Document, master: Document, rid: str) -> str:
+    rel = doc.part.rels.get(rid)
+    if rel is None:
+        raise MergeNotPossible(f"dangling relationship {rid}")
+    if rel.is_external:
+        return master.part.relate_to(rel.target_ref, rel.reltype, is_external=True)
+    if rel.reltype == RT.IMAGE:
+        rid_in_master, _ = master.part.get_or_add_image(io.BytesIO(rel.target_part.blob))
+        return rid_in_master
+    # Any other part (chart, embedded object) must be the template's very own, shared by all.
+    for master_rid, master_rel in master.part.rels.items():
+        if (not master_rel.is_external and master_rel.target_part.partname == rel.target_part.partname
+                and master_rel.target_part.blob == rel.target_part.blob):
+            return master_rid
+    raise MergeNotPossible(f"part {rel.target_part.partname} differs between documents")
+
+
+def _restart_lists(blocks, master: Document, doc: Document) -> None:
+    """Give each document's numbered lists their own instance so that they restart at 1."""
+    styled = _numbered_styles(master)
+    paragraphs = [p for b in blocks for p in b.iter(qn("w:p"))]
+    for paragraph in paragraphs:
+        # A list numbered through its paragraph style gets the numbering written on the paragraph.
+        properties = paragraph.pPr
+        style = properties.pStyle.val if properties is not None and properties.pStyle is not None else None
+        if style in styled and properties.numPr is None:
+            properties.get_or_add_numPr().get_or_add_numId().val = styled[style]
+    used = {num.get(qn("w:val")) for p in paragraphs for num in p.iter(qn("w:numId"))} - {None, "0"}
+    numbering = master.part.numbering_part.element
+    for old_id in sorted(used):
+        source = numbering.num_having_numId(int(old_id))
+        new = numbering.add_num(source.abstractNumId.val)
+        for level in range(9):
+            new.add_lvlOverride(ilvl=level).add_startOverride(1)
+        for paragraph in paragraphs:
+            for num in paragraph.iter(qn("w:numId")):
+                if num.get(qn("w:val")) == old_id:
+                    num.set(qn("w:val"), str(new.numId))
+
+
+def _numbered_styles(doc: Document) -> dict[str, int]:
+    found = {}
+    for style in doc.styles.element.iter(qn("w:style")):
+        num = style.find(f"{qn('w:pPr')}/{qn('w:numPr')}/{qn('w:numId')}")
+        if num is not None and num.get(qn("w:val")) not in (None, "0"):
+            found[style.get(qn("w:styleId"))] = int(num.get(qn("w:val")))
+    return found
