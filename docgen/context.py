@@ -23,9 +23,9 @@ from docgen import formatting
 
 ABSENCE_LABELS: Mapping[str, str] = MappingProxyType({
     "conge_maternite": "congé de maternité",
-    "conge_parental_education": "congé parental d'éducation",
+    "conge_parental_education": "congé parental d’éducation",
     "conge_proche_aidant": "congé de proche aidant",
-    "conge_adoption": "congé d'adoption",
+    "conge_adoption": "congé d’adoption",
     "conge_sabbatique": "congé sabbatique",
     "mobilite_volontaire_securisee": "période de mobilité volontaire sécurisée",
     "arret_longue_maladie": "arrêt longue maladie",
@@ -36,7 +36,7 @@ INTERVIEW_LABELS: Mapping[str, str] = MappingProxyType({
     "premier": "premier entretien de parcours professionnel",
     "periodique": "entretien de parcours professionnel périodique",
     "etat_des_lieux": "état des lieux récapitulatif du parcours professionnel",
-    "reprise": "entretien de parcours professionnel à la reprise d'activité",
+    "reprise": "entretien de parcours professionnel à la reprise d’activité",
     "mi_carriere": "entretien de mi-carrière",
     "avant_60": "entretien de parcours professionnel avant 60 ans",
     "fin_mandat": "entretien de fin de mandat",
@@ -46,7 +46,7 @@ INTERVIEW_TITLES: Mapping[str, str] = MappingProxyType({
     "premier": "Premier entretien de parcours professionnel",
     "periodique": "Entretien de parcours professionnel",
     "etat_des_lieux": "État des lieux récapitulatif du parcours professionnel",
-    "reprise": "Entretien de parcours professionnel à la reprise d'activité",
+    "reprise": "Entretien de parcours professionnel à la reprise d’activité",
     "mi_carriere": "Entretien de mi-carrière",
     "avant_60": "Entretien de parcours professionnel avant 60 ans",
     "fin_mandat": "Entretien de fin de mandat",
@@ -1123,17 +1123,17 @@ def abondement(effectif: int, prevus: int, realises: int, non_mandatory: list[An
     held = f"{_count(realises, 'réalisé')} pour {_count(prevus, 'prévu')}"
     applicable = False
     if effectif < ABONDEMENT_MIN_EFFECTIF:
-        motif = (f"L'entreprise compte moins de {ABONDEMENT_MIN_EFFECTIF} salariés : "
-                 "l'abondement correctif ne s'applique pas.")
+        motif = (f"L’entreprise compte moins de {ABONDEMENT_MIN_EFFECTIF} salariés : "
+                 "l’abondement correctif ne s’applique pas.")
     elif realises >= prevus:
-        motif = f"Les entretiens prévus ont eu lieu ({held}) : l'abondement correctif ne s'applique pas."
+        motif = f"Les entretiens prévus ont eu lieu ({held}) : l’abondement correctif ne s’applique pas."
     elif non_mandatory:
-        motif = ("Le salarié a suivi au moins une formation autre qu'obligatoire : "
-                 "l'abondement correctif ne s'applique pas.")
+        motif = ("Le salarié a suivi au moins une formation autre qu’obligatoire : "
+                 "l’abondement correctif ne s’applique pas.")
     else:
         applicable = True
-        motif = (f"Les entretiens prévus n'ont pas tous eu lieu ({held}) et le salarié n'a suivi aucune "
-                 "formation autre qu'obligatoire : l'employeur doit un abondement correctif de "
+        motif = (f"Les entretiens prévus n’ont pas tous eu lieu ({held}) et le salarié n’a suivi aucune "
+                 "formation autre qu’obligatoire : l’employeur doit un abondement correctif de "
                  f"{formatting.euros(ABONDEMENT_CORRECTIF)} sur son compte personnel de formation.")
     return {"applicable": applicable, "montant": ABONDEMENT_CORRECTIF, "motif": motif}
 

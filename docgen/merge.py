@@ -102,18 +102,22 @@ def _close_section(body, final_sect) -> None:
 
 
 def _mark_start(blocks, index: int) -> None:
-    paragraph = next((b for b in blocks if b.tag == qn("w:p")), None)
-    if paragraph is None:
-        paragraph = next((p for b in blocks for p in b.iter(qn("w:p"))), None)
-    if paragraph is None:
+    """Bookmark the document's first text. A bookmark at the very start of the paragraph that
+    follows a section break is placed by LibreOffice on the page before, so it goes after the
+    first text run."""
+    paragraphs = [p for b in blocks for p in b.iter(qn("w:p"))]
+    if not paragraphs:
         raise MergeNotPossible("a document has no paragraph to mark")
+    text_run = next((r for p in paragraphs for r in p.iter(qn("w:r")) if r.find(qn("w:t")) is not None), None)
     ident = str(900000 + index)
-    start = paragraph.makeelement(qn("w:bookmarkStart"), {qn("w:id"): ident, qn("w:name"): bookmark_name(index)})
-    end = paragraph.makeelement(qn("w:bookmarkEnd"), {qn("w:id"): ident})
-    properties = paragraph.find(qn("w:pPr"))
-    position = 1 if properties is not None else 0
-    paragraph.insert(position, end)
-    paragraph.insert(position, start)
+    start = paragraphs[0].makeelement(qn("w:bookmarkStart"), {qn("w:id"): ident, qn("w:name"): bookmark_name(index)})
+    end = paragraphs[0].makeelement(qn("w:bookmarkEnd"), {qn("w:id"): ident})
+    if text_run is not None:
+        text_run.addnext(end)
+        text_run.addnext(start)
+    else:
+        paragraphs[0].append(start)
+        paragraphs[0].append(end)
 
 
 def _renumber_bookmarks(block, index: int) -> None:

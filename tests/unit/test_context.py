@@ -239,11 +239,11 @@ def test_a_return_interview_names_the_absence(dataset):
     context = context_for(dataset, "E0008", type="reprise", on=dt.date(2026, 12, 3))
 
     assert context["entretien"]["reprise"] == {
-        "motif": "conge_parental_education", "libelle": "congé parental d'éducation",
+        "motif": "conge_parental_education", "libelle": "congé parental d’éducation",
         "date_debut": dt.date(2025, 9, 1), "date_fin": dt.date(2026, 12, 1),
     }
     assert context["entretien"]["libelle"] == "entretien de parcours professionnel à la reprise d'activité"
-    assert context["salarie"]["absences"][0]["libelle"] == "congé parental d'éducation"
+    assert context["salarie"]["absences"][0]["libelle"] == "congé parental d’éducation"
 
 
 def test_the_return_interview_may_be_on_the_last_day_of_the_absence(dataset):
@@ -442,5 +442,5 @@ def test_the_abondement_reason_is_a_french_sentence_with_plurals(dataset):
 
     assert "(1 réalisé pour 2 prévus)" in due["abondement"]["motif"]
     assert held["abondement"]["motif"] == (
-        "Les entretiens prévus ont eu lieu (2 réalisés pour 2 prévus) : l'abondement correctif ne s'applique pas."
+        "Les entretiens prévus ont eu lieu (2 réalisés pour 2 prévus) : l’abondement correctif ne s’applique pas."
     )
