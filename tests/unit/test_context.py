@@ -242,7 +242,7 @@ def test_a_return_interview_names_the_absence(dataset):
         "motif": "conge_parental_education", "libelle": "congé parental d’éducation",
         "date_debut": dt.date(2025, 9, 1), "date_fin": dt.date(2026, 12, 1),
     }
-    assert context["entretien"]["libelle"] == "entretien de parcours professionnel à la reprise d'activité"
+    assert context["entretien"]["libelle"] == "entretien de parcours professionnel à la reprise d’activité"
     assert context["salarie"]["absences"][0]["libelle"] == "congé parental d’éducation"
 
 
