@@ -413,8 +413,11 @@ def _read_tables(source: Source, role: str, name: str | None) -> dict[str, _Tabl
 
 # --- Parsing cells ---------------------------------------------------------------------------
 
-class _CellError(Exception):
-    """A cell's value is wrong; the message is the French reason."""
+class CellError(ValueError):
+    """A value is wrong; the message is the French reason."""
+
+
+_CellError = CellError
 
 
 def _text(value: Any) -> str:
@@ -427,7 +430,8 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _date(value: Any) -> dt.date:
+def parse_date(value: Any) -> dt.date:
+    """A date from a date, a datetime cell, "AAAA-MM-JJ" or "JJ/MM/AAAA"; CellError otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -497,17 +501,17 @@ class _Column:
 _SCHEMAS: dict[str, tuple[_Column, ...]] = {
     "employees": (
         _Column("matricule", _text), _Column("civilite", _civilite), _Column("nom", _text),
-        _Column("prenom", _text), _Column("email", _email), _Column("date_naissance", _date),
-        _Column("date_entree", _date), _Column("poste", _text), _Column("service", _text),
+        _Column("prenom", _text), _Column("email", _email), _Column("date_naissance", parse_date),
+        _Column("date_entree", parse_date), _Column("poste", _text), _Column("service", _text),
         _Column("site", _text), _Column("manager_matricule", _text, required=False),
-        _Column("date_dernier_entretien", _date, required=False),
+        _Column("date_dernier_entretien", parse_date, required=False),
     ),
     "absences": (
         _Column("matricule", _text), _Column("motif", _motif),
-        _Column("date_debut", _date), _Column("date_fin", _date),
+        _Column("date_debut", parse_date), _Column("date_fin", parse_date),
     ),
     "formations": (
-        _Column("matricule", _text), _Column("intitule", _text), _Column("date_fin", _date),
+        _Column("matricule", _text), _Column("intitule", _text), _Column("date_fin", parse_date),
         _Column("certifiante", _bool), _Column("obligatoire", _bool),
     ),
 }

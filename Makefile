@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`. Each sets everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian's Python: its venv sees python3-uno, LibreOffice's Python bridge.
+SYSTEM_PYTHON ?= /usr/bin/python3
+
+.PHONY: setup system venv run demo test test-unit bench clean
+
+setup: system venv
+
+system:
+	bash scripts/install-system-packages.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/parcours demo --out out/demo
+
+test: setup
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+bench: setup
+	$(BIN)/python benchmarks/bench_batch.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,166 @@
+"""End-to-end benchmark: N convocations (synthetic employees) rendered, converted and written as PDFs.
+
+Three ways, in one invocation, on the shipped convocation template:
+  baseline  render + one `soffice --headless --convert-to pdf` process per document (timed on a sample
+            of --baseline-docs documents, then extrapolated: it is about one second per document);
+  pool      render + one conversion per document on the persistent LibreOffice pool;
+  batch     the batch engine: documents merged by chunks, converted once, split (docgen.batch).
+
+    .venv/bin/python benchmarks/bench_batch.py            # 1000 convocations
+    .venv/bin/python benchmarks/bench_batch.py --docs 200 --pool-docs 100
+
+Prints documents per second, the ratios to the baseline, where the batch's time goes, and the
+peak memory (this process plus its LibreOffice processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
+from docgen.context import Dataset, Employee  # noqa: E402
+from docgen.convert import ConverterPool, convert_once  # noqa: E402
+from docgen.render import DocxRenderer  # noqa: E402
+from docgen.values import load_values  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_NAMES = ["Élodie", "Julien", "Moussa", "Ana", "François", "Chloé", "Théo", "Inès", "Hugo", "Léa", "Zoé"]
+LAST_NAMES = ["Martin", "Lefèvre-Dubois", "N'Diaye", "Da Silva", "Rousseau", "Bénard", "Girard", "Moreau", "Nguyễn"]
+JOBS = [("Technicien de maintenance", "Maintenance"), ("Comptable", "Finance"), ("Chargée de paie", "Ressources humaines"),
+        ("Commercial", "Ventes"), ("Développeur", "Informatique"), ("Magasinier", "Logistique")]
+
+
+def synthetic_dataset(count: int, seed: int = 7) -> Dataset:
+    rng = random.Random(seed)
+    manager = Employee("M0000", "Mme", "Fontaine", "Camille", "camille.fontaine@example.fr", dt.date(1976, 10, 10),
+                       dt.date(2009, 5, 4), "Directrice des opérations", "Direction", "Lyon", None, None)
+    employees = {manager.matricule: manager}
+    for i in range(1, count + 1):
+        job, service = rng.choice(JOBS)
+        hired = dt.date(1995, 1, 1) + dt.timedelta(days=rng.randrange(0, 11000))
+        employees[f"S{i:05d}"] = Employee(
+            f"S{i:05d}", rng.choice(["M.", "Mme"]), rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES),
+            f"salarie{i}@example.fr", dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(0, 14000)), hired,
+            job, service, rng.choice(["Lyon", "Villeurbanne", "Paris"]), "M0000", None)
+    return Dataset(employees=employees, absences={}, trainings={})
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and its children (LibreOffice) every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, _tree_rss(os.getpid()))
+
+
+def _tree_rss(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid, ppid = int(entry.name), int(fields.get("PPid", "0").strip())
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=1000, help="convocations for the batch engine (default 1000)")
+    parser.add_argument("--pool-docs", type=int, default=200, help="documents for the pool-only run (default 200)")
+    parser.add_argument("--baseline-docs", type=int, default=10, help="documents timed for the baseline (default 10)")
+    parser.add_argument("--workers", type=int, default=None, help="LibreOffice processes (default: one per core)")
+    parser.add_argument("--chunk-size", type=int, default=40)
+    args = parser.parse_args()
+
+    dataset = synthetic_dataset(args.docs)
+    values = load_values(ROOT / "samples" / "campagne.json")
+    values = type(values)(values.common, {}, values.timezone)
+    renderer = DocxRenderer((ROOT / "templates" / "convocation.docx").read_bytes(), "convocation.docx")
+    matricules = [m for m in dataset.employees if m != "M0000"]
+    started = time.perf_counter()
+    items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
+    context_seconds = time.perf_counter() - started
+    out = Path(tempfile.mkdtemp(prefix="parcours-bench-"))
+    print(f"{len(items)} synthetic convocations; contexts built in {context_seconds:.2f} s; output in {out}")
+
+    # Baseline: a fresh soffice per document.
+    started = time.perf_counter()
+    for item in items[: args.baseline_docs]:
+        (out / f"baseline-{item.key}.pdf").write_bytes(convert_once(renderer.render(item.context, item.key)))
+    baseline_rate = args.baseline_docs / (time.perf_counter() - started)
+    print(f"baseline  {baseline_rate:6.2f} documents/s  (one soffice per document, {args.baseline_docs} timed)")
+
+    with ConverterPool(workers=args.workers) as pool, PeakMemory() as memory:
+        # Pool only: one conversion per document, as many threads as workers.
+        from concurrent.futures import ThreadPoolExecutor
+
+        sample = items[: args.pool_docs]
+
+        def one(item: BatchItem) -> None:
+            (out / f"pool-{item.key}.pdf").write_bytes(pool.convert(renderer.render(item.context, item.key)))
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(pool.size) as executor:
+            list(executor.map(one, sample))
+        pool_rate = len(sample) / (time.perf_counter() - started)
+        print(f"pool      {pool_rate:6.2f} documents/s  ({len(sample)} documents, {pool.size} workers)"
+              f"  x{pool_rate / baseline_rate:.1f} baseline")
+
+        generator = BatchGenerator(renderer, pool, chunk_size=args.chunk_size)
+        started = time.perf_counter()
+        pages = failed = 0
+        for result in generator.run(items):
+            if result.ok:
+                (out / f"batch-{result.key}.pdf").write_bytes(result.pdf)
+                pages += result.pages
+            else:
+                failed += 1
+        elapsed = time.perf_counter() - started
+        rate = len(items) / elapsed
+        print(f"batch     {rate:6.2f} documents/s  ({len(items)} documents, {pages} pages, {failed} failed, "
+              f"{elapsed:.1f} s)  x{rate / baseline_rate:.1f} baseline, x{rate / pool_rate:.1f} pool")
+    s = generator.stats
+    print(f"where the batch's time goes (seconds summed over {pool.size} threads): render {s.render_seconds:.1f}, "
+          f"merge {s.merge_seconds:.1f}, LibreOffice {s.convert_seconds:.1f}, split {s.split_seconds:.1f}; "
+          f"{s.merged_conversions} merged conversions for {s.documents_merged} documents, "
+          f"{s.single_conversions} single, {s.documents_retried} redone for their page count")
+    print(f"peak memory (this process and LibreOffice): {memory.peak / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

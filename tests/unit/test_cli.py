@@ -1,0 +1,83 @@
+"""The command line without LibreOffice: DOCX output, inspection, and the errors users get."""
+
+import io
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from docx import Document
+
+from docx_factory import make_docx
+from parcours.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_generate_writes_the_filled_word_document(tmp_path):
+    out = tmp_path / "convocation.docx"
+    result = invoke("generate", "convocation", "--data", SAMPLES, "--matricule", "E0003",
+                    "--valeurs", SAMPLES / "campagne.json", "--heure", "9:15", "--out", out)
+    assert result.exit_code == 0, result.output
+    text = "\n".join(p.text for p in Document(io.BytesIO(out.read_bytes())).paragraphs)
+    assert "Monsieur Moussa N'Diaye" in text or "Moussa N'Diaye" in text
+    assert "Lyon, le 14 décembre 2026" in text
+
+
+def test_an_unknown_matricule_is_an_error_to_fix(tmp_path):
+    result = invoke("generate", "convocation", "--data", SAMPLES, "--matricule", "E9999",
+                    "--valeurs", SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
+    assert result.exit_code == 2
+    assert "Erreur" in result.output and "E9999" in result.output
+    assert not (tmp_path / "x.docx").exists()
+
+
+def test_bad_data_names_the_line_and_column_and_imports_nothing(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES, data)
+    lines = (data / "employees.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace("1990-11-02", "1990-13-02")  # E0003, line 4 of the file
+    (data / "employees.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("batch", "convocation", "--data", data, "--valeurs", SAMPLES / "campagne.json",
+                    "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "ligne 4" in result.output and "date_naissance" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_wrong_interview_value_is_named(tmp_path):
+    result = invoke("generate", "convocation", "--data", SAMPLES, "--matricule", "E0003",
+                    "--valeurs", SAMPLES / "campagne.json", "--heure", "25:00", "--out", tmp_path / "x.docx")
+    assert result.exit_code == 2
+    assert "entretien.heure" in result.output and "25:00" in result.output
+
+
+def test_without_campaign_values_the_user_is_told_what_to_give(tmp_path):
+    result = invoke("generate", "convocation", "--data", SAMPLES, "--matricule", "E0003",
+                    "--out", tmp_path / "x.docx")
+    assert result.exit_code == 2
+    assert "--valeurs" in result.output and "societe" in result.output
+
+
+def test_inspect_flags_a_typo_with_the_text_around_it(tmp_path):
+    template = tmp_path / "modele.docx"
+    template.write_bytes(make_docx("Bonjour {{ salarie.prenom }} {{ salarie.non }}",
+                                   "Votre entretien aura lieu le {{ entretien.date|date }"))
+    result = invoke("inspect", template)
+    assert result.exit_code == 1
+    assert "Votre entretien aura lieu" in result.output
+    fixed = tmp_path / "ok.docx"
+    fixed.write_bytes(make_docx("Bonjour {{ salarie.prenom }} {{ salarie.non }}"))
+    result = invoke("inspect", fixed)
+    assert result.exit_code == 1 and "salarie.non  ← inconnue" in result.output
+    assert "salarie.prenom\n" in result.output
+
+
+def test_the_shipped_templates_use_only_known_fields():
+    for name in ("convocation", "trame", "compte_rendu", "etat_des_lieux"):
+        result = invoke("inspect", name)
+        assert result.exit_code == 0, result.output
