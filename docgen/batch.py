@@ -1,9 +1,8 @@
-"""Many documents from one template, fast: render, merge by groups, convert once, split.
+"""Many documents from one template, fast: render, merge by chunks, convert once, split.
 
-LibreOffice spends its time per document opened, not per page. So a chunk of rendered documents
-that share their headers and footers is merged into one DOCX, converted in one go by a pool worker,
-and the PDF is cut back per document at the named destinations the merge placed. Chunks run in
-parallel on the pool's workers while the next ones render.
+LibreOffice spends its time per document opened, not per page. So a chunk of rendered documents is
+merged into one DOCX, converted in one go by a pool worker, and the PDF is cut back per document at
+the named destinations the merge placed. Chunks run in parallel on the pool's workers.
 
 « Page X sur Y » needs care: X restarts per section, but Y (NUMPAGES) counts the whole merged file,
 and LibreOffice 7.4 ignores SECTIONPAGES. So Y is written as a number: guessed from the documents
@@ -13,6 +12,7 @@ their true length. Anything that cannot be merged is converted on its own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import threading
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from docx.document import Document
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from pypdf import PdfReader
 
 from docgen.convert import ConversionError
@@ -96,8 +95,8 @@ class BatchGenerator:
     def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40) -> None:
         self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
         self.stats = BatchStats()
-        # Page counts seen so far per header/footer signature: the most common one is the next guess.
-        self._lengths: dict[str, Counter[int]] = defaultdict(Counter)
+        # Page counts seen so far: the most common one is the next guess for « sur Y ».
+        self._lengths: Counter[int] = Counter()
         self._lock = threading.Lock()
 
     def run(self, items: Iterable[BatchItem]) -> Iterator[DocumentResult]:
@@ -122,49 +121,45 @@ class BatchGenerator:
 
     def _chunk(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         results = {item.key: DocumentResult(item.key) for item in chunk}
-        rendered: list[tuple[BatchItem, Document, str]] = []
+        items: list[BatchItem] = []
+        docs: list[Document] = []
         started = time.perf_counter()
         for item in chunk:
             try:
-                doc = self.renderer.render_document(item.context, item.key)
+                docs.append(self.renderer.render_document(item.context, item.key))
             except RenderError as exc:
                 results[item.key].error = str(exc)
                 continue
-            rendered.append((item, doc, _signature(doc)))
+            items.append(item)
         self.stats.add(render_seconds=time.perf_counter() - started)
-        groups: dict[str, list[BatchItem]] = defaultdict(list)
-        for item, _doc, signature in rendered:
-            groups[signature].append(item)
-        for signature, members in groups.items():
-            self._group(signature, members, [d for i, d, s in rendered if s == signature], results)
-        return [results[item.key] for item in chunk]
-
-    def _group(self, signature: str, items: list[BatchItem], docs: list[Document],
-               results: dict[str, DocumentResult]) -> None:
         if len(items) <= 1:
             for item, doc in zip(items, docs):
                 self._single(item, doc, results)
-            return
-        guess = self._guess(signature)
-        if guess is None and uses_numpages(docs[0]):
+            return [results[item.key] for item in chunk]
+        counted = uses_numpages(docs[0])
+        guess = self._guess() if counted else None
+        while counted and guess is None and items:
             # Learn the length from one document on its own, where NUMPAGES is right.
             guess = self._single(items[0], docs[0], results)
-            if guess is None:
-                self._group(signature, items[1:], docs[1:], results)
-                return
             items, docs = items[1:], docs[1:]
-            if len(items) == 1:
-                self._single(items[0], docs[0], results)
-                return
-        elif guess is not None and not uses_numpages(docs[0]):
-            guess = None
-        self._merged(signature, items, docs, guess, results, rounds_left=2)
+        if len(items) == 1:
+            self._single(items[0], docs[0], results)
+        elif items:
+            self._merged(items, docs, guess, results, rounds_left=2)
+        # python-docx documents are reference cycles holding large lxml trees that the collector,
+        # counting Python objects only, would let pile up to gigabytes over a long batch.
+        del docs
+        gc.collect()
+        return [results[item.key] for item in chunk]
 
-    def _merged(self, signature: str, items: list[BatchItem], docs: list[Document], pages: int | None,
+    def _merged(self, items: list[BatchItem], docs: list[Document], pages: int | None,
                 results: dict[str, DocumentResult], rounds_left: int) -> None:
         try:
             t0 = time.perf_counter()
-            merged = merge_documents(docs, after_merge=(lambda d: freeze_numpages(d, pages)) if pages else None)
+            if pages is not None:
+                for doc in docs:
+                    freeze_numpages(doc, pages)
+            merged = merge_documents(docs)
             t1 = time.perf_counter()
             pdf = self.converter.convert(merged, bookmarks_as_destinations=True)
             t2 = time.perf_counter()
@@ -176,7 +171,7 @@ class BatchGenerator:
                 self._single(item, self.renderer.render_document(item.context, item.key), results)
             return
         self.stats.add(merged_conversions=1, documents_merged=len(items))
-        self._learn(signature, [len(r) for r in ranges])
+        self._learn(len(r) for r in ranges)
         wrong_length: dict[int, list[BatchItem]] = defaultdict(list)
         started = time.perf_counter()
         for item, pages_of_item in zip(items, ranges):
@@ -190,19 +185,19 @@ class BatchGenerator:
             self.stats.add(documents_retried=len(retry))
             redone = [self.renderer.render_document(i.context, i.key) for i in retry]
             if rounds_left > 0 and len(retry) > 1:
-                self._merged(signature, retry, redone, true_pages, results, rounds_left - 1)
+                self._merged(retry, redone, true_pages, results, rounds_left - 1)
             else:
                 for item, doc in zip(retry, redone):
                     self._single(item, doc, results)
 
-    def _guess(self, signature: str) -> int | None:
+    def _guess(self) -> int | None:
         with self._lock:
-            seen = self._lengths[signature].most_common(1)
+            seen = self._lengths.most_common(1)
         return seen[0][0] if seen else None
 
-    def _learn(self, signature: str, lengths: Iterable[int]) -> None:
+    def _learn(self, lengths: Iterable[int]) -> None:
         with self._lock:
-            self._lengths[signature].update(lengths)
+            self._lengths.update(lengths)
 
     def _single(self, item: BatchItem, doc: Document, results: dict[str, DocumentResult]) -> int | None:
         started = time.perf_counter()
@@ -213,19 +208,9 @@ class BatchGenerator:
             return None
         self.stats.add(single_conversions=1, convert_seconds=time.perf_counter() - started)
         pages = _page_count(pdf)
-        self._learn(_signature(doc), [pages])
+        self._learn([pages])
         results[item.key].pdf, results[item.key].pages = pdf, pages
         return pages
-
-
-def _signature(doc: Document) -> str:
-    """Documents may share a merged file only if their headers and footers are identical."""
-    digest = hashlib.sha256()
-    for rel in sorted(doc.part.rels.values(), key=lambda r: r.rId):
-        if rel.reltype in (RT.HEADER, RT.FOOTER):
-            digest.update(rel.rId.encode())
-            digest.update(rel.target_part.blob)
-    return digest.hexdigest()
 
 
 def _to_bytes(doc: Document) -> bytes:

@@ -3,17 +3,20 @@
 LibreOffice's cost is per document opened, not per page, so a batch converts merged documents and
 splits the PDF afterwards. Each document becomes a section that starts on a new page, restarts page
 numbering and begins with a bookmark, which the PDF export turns into a named destination: that is
-how the split finds where each document starts.
+how the split finds where each document starts. Each section keeps its own document's headers and
+footers, which may name the employee.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from copy import deepcopy
 
 from docx.document import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
 from docx.oxml.ns import qn
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -29,12 +32,11 @@ def bookmark_name(index: int) -> str:
     return f"{BOOKMARK_PREFIX}{index:05d}"
 
 
-def merge_documents(documents: Sequence[Document],
-                    after_merge: Callable[[Document], None] | None = None) -> bytes:
+def merge_documents(documents: Sequence[Document]) -> bytes:
     """Return one DOCX holding `documents` in order, document i starting at bookmark_name(i).
 
-    All documents must come from the same template: the first one's styles, numbering definitions,
-    headers and footers serve for all.
+    All documents must come from the same template: the first one's styles and numbering
+    definitions serve for all. The documents are consumed (the first one becomes the result).
     """
     if not documents:
         raise ValueError("nothing to merge")
@@ -47,16 +49,16 @@ def merge_documents(documents: Sequence[Document],
     _mark_start(list(_blocks(body)), 0)
     for index, doc in enumerate(documents[1:], start=1):
         _close_section(body, final_sect)
+        mapping = _adopt_headers_footers(doc, master, index)
+        _point_references(final_sect, doc.element.body.find(qn("w:sectPr")), mapping)
         blocks = [deepcopy(block) for block in _blocks(doc.element.body)]
         for block in blocks:
-            _remap_relationships(block, doc, master)
+            _remap_relationships(block, doc, master, mapping)
             _renumber_bookmarks(block, index)
         _restart_lists(blocks, master, doc)
         _mark_start(blocks, index)
         for block in blocks:
             final_sect.addprevious(block)
-    if after_merge is not None:
-        after_merge(master)
     out = io.BytesIO()
     master.save(out)
     return out.getvalue()
@@ -127,9 +129,47 @@ def _renumber_bookmarks(block, index: int) -> None:
             mark.set(qn("w:id"), str(index * 1000 + int(mark.get(qn("w:id"), "0")) % 1000))
 
 
-def _remap_relationships(block, doc: Document, master: Document) -> None:
+def _adopt_headers_footers(doc: Document, master: Document, index: int) -> dict[str, str]:
+    """Copy a document's header and footer parts into the master; return {its rId: master rId}."""
+    mapping = {}
+    for rid, rel in list(doc.part.rels.items()):
+        if rel.reltype not in (RT.HEADER, RT.FOOTER) or rel.is_external:
+            continue
+        source = rel.target_part
+        stem, ext = source.partname.rsplit(".", 1)
+        copy = Part(PackURI(f"{stem}d{index}.{ext}"), source.content_type, source.blob, master.part.package)
+        for inner_rid, inner in source.rels.items():
+            target = inner.target_ref if inner.is_external else _shared_part(master, inner.target_part)
+            copy.load_rel(inner.reltype, target, inner_rid, inner.is_external)
+        mapping[rid] = master.part.relate_to(copy, rel.reltype)
+    return mapping
+
+
+def _shared_part(master: Document, part):
+    """The master's part with the same name and content (a header's logo, say)."""
+    for candidate in master.part.package.iter_parts():
+        if candidate.partname == part.partname:
+            if candidate.blob == part.blob:
+                return candidate
+            break
+    raise MergeNotPossible(f"part {part.partname} differs between documents")
+
+
+def _point_references(section, own_section, mapping: dict[str, str]) -> None:
+    """Make a section use its document's own headers and footers."""
+    if own_section is None:
+        return
+    own = {(ref.tag, ref.get(qn("w:type"))): ref.get(f"{{{R_NS}}}id")
+           for ref in own_section if ref.tag in (qn("w:headerReference"), qn("w:footerReference"))}
+    for ref in section:
+        key = (ref.tag, ref.get(qn("w:type")))
+        if key in own and own[key] in mapping:
+            ref.set(f"{{{R_NS}}}id", mapping[own[key]])
+
+
+def _remap_relationships(block, doc: Document, master: Document, adopted: dict[str, str]) -> None:
     """Point r:id/r:embed references at the master's relationships, adding what is new."""
-    mapping: dict[str, str] = {}
+    mapping = dict(adopted)
     for element in block.iter():
         for attribute, rid in element.attrib.items():
             if not attribute.startswith(f"{{{R_NS}}}"):
@@ -149,11 +189,7 @@ def _master_rid(doc: Document, master: Document, rid: str) -> str:
         rid_in_master, _ = master.part.get_or_add_image(io.BytesIO(rel.target_part.blob))
         return rid_in_master
     # Any other part (chart, embedded object) must be the template's very own, shared by all.
-    for master_rid, master_rel in master.part.rels.items():
-        if (not master_rel.is_external and master_rel.target_part.partname == rel.target_part.partname
-                and master_rel.target_part.blob == rel.target_part.blob):
-            return master_rid
-    raise MergeNotPossible(f"part {rel.target_part.partname} differs between documents")
+    return master.part.relate_to(_shared_part(master, rel.target_part), rel.reltype)
 
 
 def _restart_lists(blocks, master: Document, doc: Document) -> None:

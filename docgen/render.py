@@ -7,6 +7,7 @@ leaving a blank in a letter.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import re
@@ -107,6 +108,26 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return template
 
 
+class _PreparedTemplate(DocxTemplate):
+    """docxtpl minus the work that is the same for every document of a batch: the template is
+    parsed once and copied, and its XML clean-up (patch_xml) is done once per part."""
+
+    def __init__(self, template: bytes, pristine: Document, patched: dict[str, str]) -> None:
+        super().__init__(io.BytesIO(template))
+        self._pristine, self._patched = pristine, patched
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            self.docx = copy.deepcopy(self._pristine)
+            self.is_rendered = False
+
+    def patch_xml(self, src_xml: str) -> str:
+        patched = self._patched.get(src_xml)
+        if patched is None:
+            patched = self._patched[src_xml] = super().patch_xml(src_xml)
+        return patched
+
+
 def _strict(formatter: Callable[..., str]) -> Callable[..., str]:
     """A formatter given a missing value reports the missing field, not a type error."""
 
@@ -130,6 +151,8 @@ class DocxRenderer:
             raise RenderError(str(exc), template=name) from None
         self.template, self.name = template, name
         self.env = TemplateEnvironment(timezone)
+        self._pristine: Document | None = None
+        self._patched: dict[str, str] = {}
 
     def render(self, context: Mapping[str, Any], matricule: str | None = None) -> bytes:
         """Return the rendered DOCX; raise RenderError naming what is wrong."""
@@ -139,7 +162,9 @@ class DocxRenderer:
 
     def render_document(self, context: Mapping[str, Any], matricule: str | None = None) -> Document:
         """Like render, but return the python-docx document (a batch merges them unsaved)."""
-        doc = DocxTemplate(io.BytesIO(self.template))
+        if self._pristine is None:
+            self._pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
+        doc = _PreparedTemplate(self.template, self._pristine, self._patched)
         try:
             doc.render(self._prepare(doc, context), self.env, autoescape=True)
         except MissingField as exc:
