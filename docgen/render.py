@@ -26,6 +26,7 @@ from docgen.formatting import FILTERS
 from docgen.package import PackageLimits, UnsafePackage, check_docx
 
 LOGO_HEIGHT = Mm(15)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class RenderError(Exception):
@@ -84,6 +85,10 @@ def wrap(value: Any, path: str = "") -> Any:
         )
     if isinstance(value, (list, tuple)):
         return [wrap(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        # Line breaks stay (docxtpl turns them into w:br); other control characters, which
+        # spreadsheets and copy-paste bring and XML forbids, go.
+        return _CONTROL.sub("", value.replace("\r\n", "\n"))
     return value
 
 

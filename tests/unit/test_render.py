@@ -1,6 +1,8 @@
 """The sandboxed renderer: strict values, escaping, the sandbox, and template inspection."""
 
 import datetime as dt
+import io
+import zipfile
 
 import pytest
 
@@ -112,3 +114,10 @@ def test_inspection_flags_unknown_variables_and_syntax_errors():
 def test_a_renderer_refuses_a_file_that_is_not_a_docx():
     with pytest.raises(RenderError, match="pas un document Word"):
         DocxRenderer(b"%PDF-1.7 not a docx", "essai.docx")
+
+
+def test_line_breaks_in_a_text_stay_and_control_characters_go():
+    data = render_docx(make_docx("Réponse : {{ t }}"), {"t": "ligne 1\r\nligne 2\x0b\x07\x0c"},
+                       template_name="essai.docx")
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml").decode()
+    assert "ligne 1</w:t><w:br/>" in xml and "ligne 2</w:t>" in xml
