@@ -71,6 +71,8 @@ INSTALL_HINT = "install the Debian packages libreoffice-writer-nogui and python3
 # SelectPdfVersion values of writer_pdf_Export: 0 is plain PDF (1.6 in LibreOffice 7.4), 2 is PDF/A-2b.
 _PDF_VERSION_PLAIN = 0
 _PDF_VERSION_PDFA2B = 2
+# No window, no start centre, no document recovery, no lock files: a converter, not an office suite.
+_QUIET_FLAGS = ("--headless", "--invisible", "--nologo", "--nodefault", "--norestore", "--nolockcheck")
 # soffice.bin exits with this code when it wants to be started again (first start on a new profile).
 _EXIT_RESTART = 81
 
@@ -406,12 +408,7 @@ class _Worker:
         command = [
             str(self._binary),
             f"-env:UserInstallation={(run_dir / 'profile').as_uri()}",
-            "--headless",
-            "--invisible",
-            "--nologo",
-            "--nodefault",
-            "--norestore",
-            "--nolockcheck",
+            *_QUIET_FLAGS,
             "--nofirststartwizard",
             f"--accept=pipe,name={pipe_name};urp;StarOffice.ComponentContext",
         ]
@@ -919,12 +916,7 @@ def convert_once(
         command = [
             str(launcher),
             f"-env:UserInstallation={(folder / 'profile').as_uri()}",
-            "--headless",
-            "--invisible",
-            "--nologo",
-            "--nodefault",
-            "--norestore",
-            "--nolockcheck",
+            *_QUIET_FLAGS,
             "--convert-to",
             f"pdf:writer_pdf_Export:{{{json_options}}}",
             "--outdir",
