@@ -1,0 +1,6 @@
+"""/api/v1/employees (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("employees", __name__)
+OPENAPI: dict = {"paths": {}, "schemas": {}}

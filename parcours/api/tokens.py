@@ -1,0 +1,88 @@
+"""/api/v1/tokens: API tokens, for administrators. A token is shown once, at creation."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from parcours.app import services
+from parcours.auth import ROLES, create_token, require, revoke_token
+from parcours.models import ApiToken
+from parcours.problems import Problem
+
+bp = Blueprint("tokens", __name__)
+
+
+def _public(token: ApiToken) -> dict:
+    return {"id": token.id, "label": token.label, "role": token.role, "prefix": token.prefix,
+            "created_at": token.created_at.isoformat(),
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+
+
+@bp.get("/tokens")
+@require("admin")
+def list_tokens():
+    session = services().session()
+    return {"items": [_public(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]}
+
+
+@bp.post("/tokens")
+@require("admin")
+def create():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "Corps JSON attendu", "Envoyez un objet JSON {role, label}.")
+    role, label = body.get("role"), body.get("label")
+    errors = []
+    if role not in ROLES:
+        errors.append({"field": "role", "reason": f"un des rôles {', '.join(ROLES)}"})
+    if not isinstance(label, str) or not label.strip():
+        errors.append({"field": "label", "reason": "texte obligatoire (qui ou quoi utilise ce jeton)"})
+    if errors:
+        raise Problem(422, "Valeurs invalides", errors=errors)
+    session = services().session()
+    token, record = create_token(session, role, label)
+    session.commit()
+    return {**_public(record), "token": token}, 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@require("admin")
+def revoke(token_id: int):
+    session = services().session()
+    try:
+        record = revoke_token(session, token_id)
+    except LookupError:
+        raise Problem(404, "Jeton introuvable", f"Aucun jeton n'a l'identifiant {token_id}.") from None
+    session.commit()
+    return _public(record)
+
+
+_TOKEN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "label": {"type": "string"}, "role": {"type": "string", "enum": list(ROLES)},
+    "prefix": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+    "revoked_at": {"type": ["string", "null"], "format": "date-time"}}}
+
+OPENAPI = {
+    "schemas": {"Token": _TOKEN},
+    "paths": {
+        "/tokens": {
+            "get": {"summary": "Jetons d'API (admin)", "tags": ["tokens"], "responses": {
+                "200": {"description": "Les jetons, sans leur secret", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Token"}}}}}}}}},
+            "post": {"summary": "Créer un jeton (affiché une seule fois)", "tags": ["tokens"],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["role", "label"], "properties": {
+                             "role": {"type": "string", "enum": list(ROLES)}, "label": {"type": "string"}}}}}},
+                     "responses": {"201": {"description": "Le jeton, avec son secret dans `token`", "content": {
+                         "application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Token"}, {
+                             "type": "object", "properties": {"token": {"type": "string"}}}]}}}}}},
+        },
+        "/tokens/{token_id}": {
+            "delete": {"summary": "Révoquer un jeton", "tags": ["tokens"],
+                       "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                       "responses": {"200": {"description": "Le jeton révoqué", "content": {
+                           "application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}}}},
+        },
+    },
+}

@@ -1,0 +1,77 @@
+"""Errors as RFC 9457 application/problem+json, from one table that maps domain errors to HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from docgen.context import ContextError, DataImportError
+from docgen.convert import ConversionError
+from docgen.package import UnsafePackage
+from docgen.render import RenderError
+from parcours.blobs import BlobNotFound
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised by the service layer and the API for an answer other than success."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *,
+                 errors: list[dict[str, Any]] | None = None, **extensions: Any) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.extensions = errors, extensions
+
+
+def _row_errors(exc: DataImportError) -> list[dict[str, Any]]:
+    return [{"file": e.file, "row": e.row, "field": e.column, "value": e.value, "reason": e.reason}
+            for e in exc.errors]
+
+
+# (exception type, status, title, extra fields). The first matching line wins: specific ones first.
+TABLE: list[tuple[type[BaseException], int, str, Callable[[Any], dict[str, Any]]]] = [
+    (DataImportError, 422, "Données invalides : rien n'a été importé", lambda e: {"errors": _row_errors(e)}),
+    (UnsafePackage, 422, "Fichier refusé", lambda e: {}),
+    (RenderError, 422, "Le modèle ne peut pas être rempli",
+     lambda e: {"errors": [{"field": e.field, "template": e.template, "matricule": e.matricule,
+                            "reason": e.reason, "excerpt": e.excerpt}]}),
+    (ContextError, 422, "Valeurs invalides", lambda e: {}),
+    (ConversionError, 503, "Conversion en PDF impossible", lambda e: {}),
+    (BlobNotFound, 404, "Fichier introuvable", lambda e: {}),
+]
+
+
+def problem_response(status: int, title: str, detail: str | None = None, **fields: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in fields.items() if v is not None})
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_TYPE)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem) -> Response:
+        return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, **exc.extensions)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        response = problem_response(exc.code or 500, exc.name, exc.description)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _domain(exc: Exception) -> Response:
+        for kind, status, title, extra in TABLE:
+            if isinstance(exc, kind):
+                return problem_response(status, title, str(exc), **extra(exc))
+        log.exception("unexpected error")
+        return problem_response(500, "Erreur interne", "Une erreur inattendue s'est produite ; elle a été journalisée.")

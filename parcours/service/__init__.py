@@ -1,0 +1,1 @@
+"""The service layer: domain operations on the database and blobs, without HTTP."""

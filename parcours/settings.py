@@ -1,0 +1,92 @@
+"""The service's settings: one frozen object, the only reader of PARCOURS_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or malformed; raised at start-up, naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Defaults work on a laptop: everything lives under the instance folder."""
+
+    instance_dir: Path = Path("instance")
+    """Folder for the SQLite database, the blobs and the outbox; created on first start."""
+    database_url: str = ""
+    """SQLAlchemy URL; SQLite in the instance folder when empty (postgresql+psycopg://… for PostgreSQL)."""
+    blob_dir: Path | None = None
+    """Where immutable blobs are kept; <instance>/blobs when empty."""
+    max_upload_bytes: int = 10 * 1024 * 1024
+    """Largest accepted request body (413 beyond)."""
+    workers: int = 0
+    """LibreOffice processes for documents and batches; one per core when 0."""
+    conversion_timeout: float = 120.0
+    """Seconds one conversion may take before its LibreOffice process is killed."""
+    timezone: str = "Europe/Paris"
+    """The employer's time zone, for dates and times printed in documents."""
+    run_jobs: bool = True
+    """Run background jobs (batches) inside the service; off for a process that only answers HTTP."""
+    page_size: int = 100
+    """Default page size of listings (at most 1000)."""
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"PARCOURS_TIMEZONE: unknown time zone {self.timezone!r}") from None
+        for name in ("max_upload_bytes", "page_size"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"PARCOURS_{name.upper()}: must be positive")
+        if self.workers < 0 or self.conversion_timeout <= 0:
+            raise SettingsError("PARCOURS_WORKERS must be >= 0 and PARCOURS_CONVERSION_TIMEOUT > 0")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.instance_dir / 'parcours.sqlite3').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.instance_dir / "blobs"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read PARCOURS_* variables; an unknown PARCOURS_ variable is an error (a typo would be silent)."""
+        environ = os.environ if environ is None else environ
+        known = {f"PARCOURS_{f.name.upper()}": f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for variable, raw in environ.items():
+            if not variable.startswith("PARCOURS_"):
+                continue
+            if variable not in known:
+                raise SettingsError(f"{variable}: unknown setting (known: {', '.join(sorted(known))})")
+            spec = known[variable]
+            values[spec.name] = _parse(variable, raw, spec.type)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _parse(variable: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("Path"):
+            return Path(raw) if raw else None
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return lowered in ("1", "true", "yes", "on")
+    except ValueError:
+        raise SettingsError(f"{variable}: {raw!r} is not a valid {kind}") from None
+    return raw
