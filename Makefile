@@ -21,6 +21,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
+	$(BIN)/parcours serve --demo
+
+demo: setup
 	$(BIN)/parcours demo --out out/demo
 
 test: setup

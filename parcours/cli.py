@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -305,3 +307,118 @@ def _with_type(values: CampaignValues, type_: str) -> CampaignValues:
     per_employee = {m: {**v, "entretien": {k: x for k, x in v.get("entretien", {}).items() if k != "type"}}
                     for m, v in values.per_employee.items()}
     return CampaignValues(common, per_employee, values.timezone)
+
+
+# --- the service -----------------------------------------------------------------------------------
+
+def _settings():
+    from parcours.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+
+
+@main.command()
+def init() -> None:
+    """Crée le dossier d'instance, la base de données et les modèles livrés."""
+    from parcours.app import create_app
+
+    settings = _settings()
+    app = create_app(dataclasses.replace(settings, run_jobs=False))
+    app.extensions["parcours"].close()
+    click.echo(f"Instance prête : {settings.instance_dir.resolve()} (base : {settings.resolved_database_url})")
+
+
+@main.group()
+def tokens() -> None:
+    """Jetons d'API : créer, lister, révoquer."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(["hr", "auditor", "admin"]))
+@click.option("--label", required=True, help="Qui ou quoi utilise ce jeton.")
+def tokens_create(role: str, label: str) -> None:
+    """Crée un jeton ; il n'est affiché qu'une fois."""
+    from parcours.auth import create_token
+
+    with _database() as db, db.session() as session:
+        token, record = create_token(session, role, label)
+    click.echo(f"Jeton n° {record.id} ({role}, « {label} ») : {token}")
+    click.echo("Conservez-le : il ne sera plus affiché.")
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    from sqlalchemy import select
+
+    from parcours.models import ApiToken
+
+    with _database() as db, db.session() as session:
+        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            state = f"révoqué le {t.revoked_at:%d/%m/%Y}" if t.revoked_at else "actif"
+            click.echo(f"{t.id:4}  {t.role:8} {t.prefix}…  {t.label}  ({state})")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    from parcours.auth import revoke_token
+
+    with _database() as db, db.session() as session:
+        try:
+            revoke_token(session, token_id)
+        except LookupError:
+            raise UserError(f"aucun jeton n'a l'identifiant {token_id}") from None
+    click.echo(f"Jeton n° {token_id} révoqué.")
+
+
+@contextlib.contextmanager
+def _database():
+    from parcours.db import Database
+
+    settings = _settings()
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Importe les salariés d'exemple et affiche des jetons de démonstration.")
+def serve(host: str, port: int, threads: int, demo: bool) -> None:
+    """Lance le service HTTP (waitress)."""
+    import waitress
+
+    from parcours.app import create_app
+
+    app = create_app(_settings())
+    if demo:
+        _prepare_demo(app)
+    click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
+    waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def _prepare_demo(app) -> None:
+    from sqlalchemy import func, select
+
+    from parcours.auth import create_token
+    from parcours.models import Employee
+    from parcours.service.employees import upsert_dataset
+
+    services = app.extensions["parcours"]
+    with services.db.session() as session:
+        if not session.scalar(select(func.count()).select_from(Employee)):
+            upsert_dataset(session, read_dataset(SAMPLES_DIR))
+            click.echo(f"Salariés d'exemple importés depuis {SAMPLES_DIR}")
+        made = {role: create_token(session, role, "démo")[0] for role in ("hr", "auditor", "admin")}
+    for role, token in made.items():
+        click.echo(f"Jeton de démonstration {role:8}: {token}")
+    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' http://127.0.0.1:8000/api/v1/employees")
