@@ -47,6 +47,16 @@ TABLE: list[tuple[type[BaseException], int, str, Callable[[Any], dict[str, Any]]
 ]
 
 
+# French titles for the HTTP errors Flask raises by itself.
+HTTP_TEXTS = {
+    400: ("Requête mal formée", "La requête ne peut pas être lue."),
+    404: ("Introuvable", "Aucune ressource à cette adresse."),
+    405: ("Méthode non permise", "Cette adresse n'accepte pas cette méthode HTTP (voir l'en-tête Allow)."),
+    413: ("Fichier trop volumineux", "La requête dépasse la taille maximale acceptée ({limit} octets)."),
+    415: ("Type de contenu non pris en charge", "Envoyez du JSON ou un formulaire multipart."),
+}
+
+
 def problem_response(status: int, title: str, detail: str | None = None, **fields: Any) -> Response:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -63,7 +73,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        response = problem_response(exc.code or 500, exc.name, exc.description)
+        status = exc.code or 500
+        title, detail = HTTP_TEXTS.get(status, (exc.name, exc.description))
+        if status == 413:
+            detail = detail.format(limit=app.config.get("MAX_CONTENT_LENGTH"))
+        response = problem_response(status, title, detail)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
