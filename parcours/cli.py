@@ -401,12 +401,12 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
 
     app = create_app(_settings())
     if demo:
-        _prepare_demo(app)
+        _prepare_demo(app, f"http://{host}:{port}")
     click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
     waitress.serve(app, host=host, port=port, threads=threads)
 
 
-def _prepare_demo(app) -> None:
+def _prepare_demo(app, base_url: str) -> None:
     from sqlalchemy import func, select
 
     from parcours.auth import create_token
@@ -421,4 +421,4 @@ def _prepare_demo(app) -> None:
         made = {role: create_token(session, role, "démo")[0] for role in ("hr", "auditor", "admin")}
     for role, token in made.items():
         click.echo(f"Jeton de démonstration {role:8}: {token}")
-    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' http://127.0.0.1:8000/api/v1/employees")
+    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees")
