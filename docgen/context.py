@@ -10,7 +10,7 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -601,11 +601,13 @@ def _employees(table: _Table) -> tuple[_Rows, set[str]]:
     return result, set(seen)
 
 
-def _check_managers(table: _Table, employees: _Rows, all_matricules: set[str]) -> list[tuple[int, Employee]]:
-    """Employees whose manager was imported too; repeated because leaving one out may orphan others."""
+def _check_managers(table: _Table, employees: _Rows, all_matricules: set[str],
+                    known_managers: Collection[str] = ()) -> list[tuple[int, Employee]]:
+    """Employees whose manager was imported too (or is known already); repeated because leaving
+    one out may orphan others."""
     kept = list(employees.kept)
     while True:
-        valid = {employee.matricule for _, employee in kept}
+        valid = {employee.matricule for _, employee in kept} | set(known_managers)
         orphans = [(number, e) for number, e in kept if e.manager_matricule not in (None, *valid)]
         if not orphans:
             return kept
@@ -646,7 +648,7 @@ def _group(items: Iterable[Any], key: Callable[[Any], Any]) -> dict[str, tuple[A
     return {matricule: tuple(sorted(group, key=key)) for matricule, group in groups.items()}
 
 
-def _build(tables: dict[str, _Table], skip_invalid: bool) -> ImportResult:
+def _build(tables: dict[str, _Table], skip_invalid: bool, known_managers: Collection[str] = ()) -> ImportResult:
     if "employees" not in tables:
         raise _file_error("employees", "aucune donnée de salariés (liste « employees » absente)")
     structural = [error for role, table in tables.items() for error in _missing_columns(table, role)]
@@ -657,7 +659,7 @@ def _build(tables: dict[str, _Table], skip_invalid: bool) -> ImportResult:
         raise _file_error(employees_table.file, "le fichier ne contient aucun salarié")
 
     employees, all_matricules = _employees(employees_table)
-    employees.kept = _check_managers(employees_table, employees, all_matricules)
+    employees.kept = _check_managers(employees_table, employees, all_matricules, known_managers)
     valid = {employee.matricule for _, employee in employees.kept}
     absences, trainings = (
         _dependents(tables[role], role, valid, all_matricules) if role in tables else _Rows()
@@ -684,6 +686,7 @@ def load_dataset(
     *,
     names: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
+    known_managers: Collection[str] = (),
 ) -> ImportResult:
     """Import employees, absences and trainings from CSV, XLSX or JSON.
 
@@ -691,7 +694,8 @@ def load_dataset(
     (keys "employees", "absences", "formations"), used to choose the format and in errors.
     A JSON object {"employees": [...], "absences": [...], "formations": [...]} may bring all three.
     Any error raises DataImportError, unless `skip_invalid`: then the good rows are imported and
-    the errors are returned in the result.
+    the errors are returned in the result. `known_managers` are matricules that a manager_matricule
+    may name besides the file's own (employees already stored elsewhere).
     """
     names = names or {}
     tables: dict[str, _Table] = {}
@@ -712,7 +716,7 @@ def load_dataset(
                 tables[section] = table
     if file_errors:  # a file that cannot be read is never skipped silently
         raise DataImportError(file_errors)
-    return _build(tables, skip_invalid)
+    return _build(tables, skip_invalid, known_managers)
 
 
 def load_dataset_dir(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> ImportResult:

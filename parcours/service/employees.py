@@ -1,15 +1,17 @@
-"""Employees in the database: upsert from an imported docgen Dataset, and back to a Dataset."""
+"""Employees in the database: import files (upsert by matricule), search and page, and back to a Dataset."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from docgen.context import Absence, Dataset, Employee as EmployeeData, Training
+from docgen.context import Absence, Dataset, Employee as EmployeeData, RowError, Training, load_dataset
 from parcours.models import Employee
 
 _FIELDS = [f.name for f in dataclasses.fields(EmployeeData)]
@@ -67,3 +69,99 @@ def dataset_for(session: Session, matricules: Iterable[str] | None = None) -> Da
 
 def to_data(row: Employee) -> EmployeeData:
     return EmployeeData(**{name: getattr(row, name) for name in _FIELDS})
+
+
+# --- Import ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ImportReport:
+    created: list[str]
+    updated: list[str]
+    skipped: tuple[RowError, ...]
+    """The rows left out (only with skip_invalid)."""
+
+
+def import_files(session: Session, sources: Mapping[str, bytes], names: Mapping[str, str], *,
+                 skip_invalid: bool = False) -> ImportReport:
+    """Import the "employees" file and the optional "absences" and "formations" files; flushes, does not commit.
+
+    Raises DataImportError (nothing written) unless `skip_invalid`. A manager may be an employee
+    already in the database and absent from the file.
+    """
+    # A manager may be an employee stored earlier and absent from this file.
+    stored = set(session.scalars(select(Employee.matricule)))
+    result = load_dataset(sources["employees"], sources.get("absences"), sources.get("formations"),
+                          names=names, skip_invalid=skip_invalid, known_managers=stored)
+    upserted = upsert_dataset(session, result.dataset)
+    return ImportReport(upserted.created, upserted.updated, result.errors)
+
+
+# --- Listing ------------------------------------------------------------------------------------
+
+MAX_PAGE = 1000
+
+
+class BadCursor(ValueError):
+    """The cursor was not given by a previous page."""
+
+
+def encode_cursor(matricule: str) -> str:
+    return base64.urlsafe_b64encode(matricule.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        matricule = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor(cursor) from None
+    if not matricule:
+        raise BadCursor(cursor)
+    return matricule
+
+
+@dataclasses.dataclass(frozen=True)
+class EmployeeFilter:
+    """What a listing keeps: exact service, site and manager; `q` within the last or first name."""
+
+    service: str | None = None
+    site: str | None = None
+    manager: str | None = None
+    q: str | None = None
+
+
+def list_employees(session: Session, where: EmployeeFilter, limit: int,
+                   after: str | None = None) -> tuple[list[Employee], str | None]:
+    """One page ordered by matricule after the matricule `after`, and the cursor of the next page (or None)."""
+    query = select(Employee).order_by(Employee.matricule).limit(limit + 1)
+    if after is not None:
+        query = query.where(Employee.matricule > after)  # keyset: the primary key index, at any depth
+    if where.service:
+        query = query.where(Employee.service == where.service)
+    if where.site:
+        query = query.where(Employee.site == where.site)
+    if where.manager:
+        query = query.where(Employee.manager_matricule == where.manager)
+    if where.q and where.q.strip():
+        query = query.where(_name_contains(session, where.q.strip()))
+    rows = list(session.scalars(query))
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1].matricule)
+    return rows, None
+
+
+def _name_contains(session: Session, text: str) -> ColumnElement[bool]:
+    """nom or prenom contains `text`, whatever the case, accented letters included."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # typed % is literal
+    if session.get_bind().dialect.name != "sqlite":
+        return or_(Employee.nom.ilike(pattern, escape="\\"), Employee.prenom.ilike(pattern, escape="\\"))
+    # SQLite's lower() and LIKE fold ASCII only (« É » stays): fold with Python's casefold instead.
+    session.connection().connection.driver_connection.create_function(
+        "parcours_casefold", 1, lambda value: value.casefold() if isinstance(value, str) else value,
+        deterministic=True)
+    pattern = pattern.casefold()
+    return or_(func.parcours_casefold(Employee.nom).like(pattern, escape="\\"),
+               func.parcours_casefold(Employee.prenom).like(pattern, escape="\\"))
+
+
+def get_employee(session: Session, matricule: str) -> Employee | None:
+    return session.get(Employee, matricule)

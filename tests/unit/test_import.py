@@ -556,3 +556,12 @@ def test_tab_separated_utf16_text_as_excel_saves_unicode_text(tmp_path):
                     encoding="utf-16")
 
     assert load_dataset(path).dataset.employee("E2").prenom == "Chloé"
+
+
+def test_a_manager_known_elsewhere_is_accepted_only_when_named():
+    csv_text = ("matricule,civilite,nom,prenom,email,date_naissance,date_entree,poste,service,site,manager_matricule\n"
+                "E0100,Mme,Petit,Anne,anne.petit@example.fr,1990-01-01,2020-01-01,Comptable,Finance,Lyon,E0001\n")
+    with pytest.raises(DataImportError, match="manager_matricule"):
+        load_dataset(csv_text.encode(), names={"employees": "employees.csv"})
+    result = load_dataset(csv_text.encode(), names={"employees": "employees.csv"}, known_managers={"E0001"})
+    assert result.dataset.employee("E0100").manager_matricule == "E0001"
