@@ -21,7 +21,7 @@ def test_init_creates_the_database_with_the_shipped_templates(tmp_path):
     with db.session() as session:
         names = set(session.scalars(select(Template.name)))
     db.dispose()
-    assert {"convocation", "trame", "compte_rendu", "etat_des_lieux"} <= names or names == set()
+    assert {"convocation", "trame", "compte_rendu", "etat_des_lieux"} <= names
 
 
 def test_tokens_are_created_listed_and_revoked(tmp_path):
