@@ -1,6 +1,270 @@
-"""/api/v1/documents (being written)."""
+"""/api/v1/documents: generate one document now, list documents, their versions and their files."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from flask import Blueprint, g, request, send_file, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from parcours.app import services
+from parcours.auth import require
+from parcours.models import Document, DocumentVersion, Template, TemplateVersion
+from parcours.problems import Problem
+from parcours.service import documents
 
 bp = Blueprint("documents", __name__)
-OPENAPI: dict = {"paths": {}, "schemas": {}}
+MAX_PAGE = 1000
+READERS = ("hr", "auditor")
+
+
+# --- helpers shared with the batches module ----------------------------------------------------------
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 with its offset (SQLite gives back naive UTC datetimes)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
+def json_body(*allowed: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "Corps JSON attendu", "Envoyez un objet JSON (Content-Type: application/json).")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise Problem(422, "Valeurs invalides", errors=[{"field": key, "reason": f"champ inconnu (champs : {', '.join(allowed)})"}
+                                                       for key in unknown])
+    return body
+
+
+def page() -> tuple[int, int | None]:
+    """(limit, cursor) from the query string; the cursor is the last id of the previous page."""
+    errors = []
+    limit = services().settings.page_size
+    raw_limit, raw_cursor = request.args.get("limit"), request.args.get("cursor")
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+            errors.append({"field": "limit", "reason": f"entier de 1 à {MAX_PAGE}", "value": raw_limit})
+        else:
+            limit = int(raw_limit)
+    cursor = None
+    if raw_cursor:
+        if not raw_cursor.isdigit():
+            errors.append({"field": "cursor", "reason": "curseur invalide (reprenez next_cursor)", "value": raw_cursor})
+        else:
+            cursor = int(raw_cursor)
+    if errors:
+        raise Problem(422, "Paramètres invalides", errors=errors)
+    return min(limit, MAX_PAGE), cursor
+
+
+def listing(items: list[dict[str, Any]], rows: list[Any], limit: int, endpoint: str, **args: Any) -> dict[str, Any]:
+    """A page of a listing; `rows` has one row more than `limit` when there is a next page."""
+    more = len(rows) > limit
+    next_cursor = str(rows[limit - 1].id) if more else None
+    query = {k: v for k, v in request.args.items() if k != "cursor"}
+    links = {"next": url_for(endpoint, **args, **query, cursor=next_cursor) if next_cursor else None}
+    return {"items": items[:limit], "next_cursor": next_cursor, "links": links}
+
+
+class TemplateNames:
+    """(name, number) of template versions, looked up once per request."""
+
+    def __init__(self, session: Session) -> None:
+        self.session, self.known = session, {}
+
+    def __call__(self, version_id: int) -> dict[str, Any]:
+        if version_id not in self.known:
+            name, number = self.session.execute(
+                select(Template.name, TemplateVersion.number).join(TemplateVersion.template)
+                .where(TemplateVersion.id == version_id)).one()
+            self.known[version_id] = {"name": name, "version": number}
+        return self.known[version_id]
+
+
+# --- views -------------------------------------------------------------------------------------------
+
+def _version(document: Document, row: DocumentVersion, names: TemplateNames) -> dict[str, Any]:
+    files = {kind: url_for(f"documents.download_{kind}", document_id=document.id, number=row.number)
+             for kind in ("pdf", "docx")}
+    return {"number": row.number, "kind": row.kind, "pdf_sha256": row.pdf_sha256, "docx_sha256": row.docx_sha256,
+            "pages": row.pages, "template": names(row.template_version_id), "created_at": iso(row.created_at),
+            "links": files}
+
+
+def _document(document: Document, names: TemplateNames) -> dict[str, Any]:
+    latest = document.versions[-1] if document.versions else None
+    return {
+        "id": document.id, "matricule": document.matricule, "template": names(document.template_version_id),
+        "batch_id": document.batch_id, "created_by": document.created_by, "created_at": iso(document.created_at),
+        "latest_version": _version(document, latest, names) if latest else None,
+        "links": {"self": url_for("documents.show", document_id=document.id),
+                  "versions": url_for("documents.versions", document_id=document.id),
+                  "batch": url_for("batches.show", batch_id=document.batch_id) if document.batch_id else None},
+    }
+
+
+def _get(session: Session, document_id: int) -> Document:
+    document = session.get(Document, document_id, options=[selectinload(Document.versions)])
+    if document is None:
+        raise Problem(404, "Document introuvable", f"Aucun document n'a l'identifiant {document_id}.")
+    return document
+
+
+@bp.post("/documents")
+@require("hr")
+def create():
+    body = json_body("template", "template_version", "matricule", "values")
+    session = services().session()
+    row = documents.generate_one(services(), session, body.get("template"), body.get("template_version"),
+                                 body.get("matricule"), body.get("values"), created_by=g.token.label)
+    session.commit()
+    document = _get(session, row.document_id)
+    return _document(document, TemplateNames(session)), 201, {"Location": url_for("documents.show", document_id=document.id)}
+
+
+@bp.get("/documents")
+@require(*READERS)
+def index():
+    limit, cursor = page()
+    session = services().session()
+    query = select(Document).options(selectinload(Document.versions)).order_by(Document.id).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(Document.id > cursor)
+    if request.args.get("matricule"):
+        query = query.where(Document.matricule == request.args["matricule"])
+    if request.args.get("batch"):
+        if not request.args["batch"].isdigit():
+            raise Problem(422, "Paramètres invalides", errors=[{"field": "batch", "reason": "identifiant de lot attendu"}])
+        query = query.where(Document.batch_id == int(request.args["batch"]))
+    rows = list(session.scalars(query))
+    names = TemplateNames(session)
+    return listing([_document(d, names) for d in rows], rows, limit, "documents.index")
+
+
+@bp.get("/documents/<int:document_id>")
+@require(*READERS)
+def show(document_id: int):
+    session = services().session()
+    return _document(_get(session, document_id), TemplateNames(session))
+
+
+@bp.get("/documents/<int:document_id>/versions")
+@require(*READERS)
+def versions(document_id: int):
+    session = services().session()
+    document, names = _get(session, document_id), TemplateNames(session)
+    return {"items": [_version(document, row, names) for row in document.versions]}
+
+
+@bp.get("/documents/<int:document_id>/versions/<int:number>/pdf")
+@require(*READERS)
+def download_pdf(document_id: int, number: int):
+    return _download(document_id, number, "pdf")
+
+
+@bp.get("/documents/<int:document_id>/versions/<int:number>/docx")
+@require(*READERS)
+def download_docx(document_id: int, number: int):
+    return _download(document_id, number, "docx")
+
+
+def _download(document_id: int, number: int, kind: str):
+    session = services().session()
+    document = _get(session, document_id)
+    row = next((v for v in document.versions if v.number == number), None)
+    if row is None:
+        raise Problem(404, "Version introuvable", f"Le document {document_id} n'a pas de version {number}.")
+    template = TemplateNames(session)(row.template_version_id)["name"]
+    name = f"{template}-{document.matricule}-v{number}.{kind}"
+    if kind == "pdf":
+        data, mimetype, etag = services().blobs.get(row.pdf_sha256), "application/pdf", row.pdf_sha256
+    else:
+        data = documents.docx_of(services(), session, row)
+        mimetype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        etag = row.docx_sha256
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name,
+                     etag=etag or False, max_age=3600 if etag else None)
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------------
+
+_ID = {"type": "integer", "minimum": 1}
+_TEMPLATE_REF = {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "integer"}}}
+_VERSION = {"type": "object", "required": ["number", "kind", "pdf_sha256", "pages", "template", "created_at"], "properties": {
+    "number": {"type": "integer"}, "kind": {"type": "string", "description": "generated ; plus tard signed…"},
+    "pdf_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "docx_sha256": {"type": ["string", "null"], "description": "null pour un document de lot : le DOCX est refait à la demande depuis l'instantané"},
+    "pages": {"type": "integer"}, "template": _TEMPLATE_REF, "created_at": {"type": "string", "format": "date-time"},
+    "links": {"type": "object", "properties": {"pdf": {"type": "string"}, "docx": {"type": "string"}}}}}
+_DOCUMENT = {"type": "object", "required": ["id", "matricule", "template", "created_by", "created_at"], "properties": {
+    "id": {"type": "integer"}, "matricule": {"type": "string"}, "template": _TEMPLATE_REF,
+    "batch_id": {"type": ["integer", "null"]}, "created_by": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "latest_version": {"oneOf": [{"$ref": "#/components/schemas/DocumentVersion"}, {"type": "null"}]},
+    "links": {"type": "object", "properties": {"self": {"type": "string"}, "versions": {"type": "string"},
+                                               "batch": {"type": ["string", "null"]}}}}}
+VALUES = {"type": "object", "description": "Valeurs de campagne, comme samples/campagne.json",
+          "properties": {"societe": {"type": "object"}, "courrier": {"type": "object"}, "entretien": {"type": "object"},
+                         "compte_rendu": {"type": "object"}, "etat_des_lieux": {"type": "object"}}}
+
+
+def page_parameters() -> list[dict[str, Any]]:
+    return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor de la page précédente"}]
+
+
+def page_of(schema: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["items", "next_cursor"], "properties": {
+        "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
+        "next_cursor": {"type": ["string", "null"]},
+        "links": {"type": "object", "properties": {"next": {"type": ["string", "null"]}}}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": _ID}
+_FILE = {"description": "Le fichier", "headers": {"ETag": {"schema": {"type": "string"}}}}
+
+OPENAPI = {
+    "schemas": {"Document": _DOCUMENT, "DocumentVersion": _VERSION, "CampaignValues": VALUES},
+    "paths": {
+        "/documents": {
+            "post": {"summary": "Générer un document maintenant (rôle hr)", "tags": ["documents"],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["template", "matricule", "values"], "additionalProperties": False,
+                         "properties": {"template": {"type": "string"}, "template_version": {"type": "integer", "minimum": 1},
+                                        "matricule": {"type": "string"},
+                                        "values": {"$ref": "#/components/schemas/CampaignValues"}}}}}},
+                     "responses": {"201": {**_json({"$ref": "#/components/schemas/Document"}, "Le document et sa version 1"),
+                                           "headers": {"Location": {"schema": {"type": "string"}}}},
+                                   "503": {"description": "Conversion en PDF impossible", "content": {
+                                       "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}},
+            "get": {"summary": "Documents (rôles hr, auditor)", "tags": ["documents"],
+                    "parameters": [{"name": "matricule", "in": "query", "schema": {"type": "string"}},
+                                   {"name": "batch", "in": "query", "schema": {"type": "integer"}}, *page_parameters()],
+                    "responses": {"200": _json(page_of("Document"), "Une page de documents, par identifiant croissant")}},
+        },
+        "/documents/{document_id}": {
+            "get": {"summary": "Un document", "tags": ["documents"], "parameters": [_DOC_ID],
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Document"}, "Le document")}},
+        },
+        "/documents/{document_id}/versions": {
+            "get": {"summary": "Les versions d'un document", "tags": ["documents"], "parameters": [_DOC_ID],
+                    "responses": {"200": _json({"type": "object", "properties": {"items": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/DocumentVersion"}}}}, "Les versions")}},
+        },
+        **{f"/documents/{{document_id}}/versions/{{number}}/{kind}": {
+            "get": {"summary": f"Le {kind.upper()} d'une version", "tags": ["documents"],
+                    "parameters": [_DOC_ID, {"name": "number", "in": "path", "required": True, "schema": _ID}],
+                    "responses": {"200": {**_FILE, "content": {mime: {"schema": {"type": "string", "format": "binary"}}}}}},
+        } for kind, mime in (("pdf", "application/pdf"),
+                             ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))},
+    },
+}

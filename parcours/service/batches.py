@@ -1,0 +1,396 @@
+"""Batches: one document per employee, made in the background by "batch_chunk" jobs of about 40 items.
+
+Creation builds every employee's context at once (a wrong value fails that employee alone) and
+enqueues the chunks in the same transaction. A chunk job records each result in its own transaction,
+guarded by a conditional UPDATE on the item (still pending?), so a job run twice, after a crash or a
+lost lease, never makes a second document. Chunk jobs hold a short lease renewed by a heartbeat:
+when a process dies, its chunks are taken up again by any runner within CHUNK_LEASE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from docgen.batch import BatchGenerator, BatchItem as EngineItem, DocumentResult
+from docgen.context import ContextError, Dataset
+from parcours import snapshot
+from parcours.db import Database
+from parcours.jobs import MAX_ATTEMPTS, enqueue, handler
+from parcours.models import Batch, BatchItem, DocumentVersion, Job, Template, TemplateVersion, utcnow
+from parcours.problems import Problem
+from parcours.service import documents
+
+log = logging.getLogger(__name__)
+CHUNK_SIZE = 40
+CHUNK_LEASE = dt.timedelta(seconds=20)
+"""How long a silent chunk job stays claimed; its heartbeat renews it every HEARTBEAT seconds."""
+HEARTBEAT = 4.0
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A batch's counters and speed, for its JSON view."""
+
+    cancelled: int
+    pending: int
+    per_second: float | None
+    estimated_end: dt.datetime | None
+
+
+# --- creation --------------------------------------------------------------------------------------
+
+def create_batch(services: Any, session: Session, *, template: Any, template_version: Any, matricules: Any,
+                 raw_values: Any, uploaded: Dataset | None, created_by: str, idempotency_key: str | None,
+                 request_hash: str) -> tuple[Batch, bool]:
+    """Create the batch, its items and its chunk jobs, and commit; (batch, False) when the key was seen."""
+    if idempotency_key:
+        existing = same_request(session, idempotency_key, request_hash, created_by)
+        if existing is not None:
+            return existing, False
+    version = documents.find_template_version(session, template, template_version)
+    values = documents.parse_values(raw_values, services.settings.timezone, per_employee=True)
+    wanted = _matricules(matricules)
+    if uploaded is not None:
+        dataset = uploaded
+    else:
+        dataset = documents.employee_dataset(session, wanted, values)
+    documents.check_common(values, dataset)
+    if wanted is None:
+        # Managers loaded only as managers are not part of "everyone" when a list was given.
+        wanted = sorted(dataset.employees)
+    unknown = [m for m in wanted if m not in dataset.employees]
+    if unknown:
+        raise Problem(422, "Salariés introuvables", f"Matricules inconnus : {', '.join(unknown[:50])}.",
+                      errors=[{"field": "matricules", "reason": "salarié inconnu", "value": m} for m in unknown[:100]])
+    if not wanted:
+        raise Problem(422, "Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
+                      errors=[{"field": "matricules", "reason": "aucun salarié"}])
+
+    batch = Batch(template_version_id=version.id, status="pending", total=len(wanted), done=0, failed=0,
+                  idempotency_key=idempotency_key or None, request_hash=request_hash, created_by=created_by)
+    session.add(batch)
+    session.flush()
+    items = []
+    for position, matricule in enumerate(wanted):
+        try:
+            context = values.context(dataset, matricule)
+        except ContextError as exc:
+            items.append(BatchItem(batch_id=batch.id, position=position, matricule=matricule, status="failed",
+                                   error=f"salarié {matricule} : {exc}"))
+            continue
+        items.append(BatchItem(batch_id=batch.id, position=position, matricule=matricule, status="pending",
+                               snapshot=snapshot.dump(context)))
+    session.add_all(items)
+    session.flush()
+    pending = [item.id for item in items if item.status == "pending"]
+    batch.failed = len(items) - len(pending)
+    if not pending:
+        batch.status, batch.finished_at = "failed", utcnow()
+    for start in range(0, len(pending), CHUNK_SIZE):
+        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request with the same key committed first: answer as for a retry.
+        session.rollback()
+        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return batch, True
+
+
+def same_request(session: Session, key: str, request_hash: str, created_by: str) -> Batch | None:
+    """The batch made earlier with this key, if the request is the same; 422 if it differs."""
+    existing = session.scalar(select(Batch).where(Batch.idempotency_key == key))
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash or existing.created_by != created_by:
+        raise Problem(422, "Clé d'idempotence déjà utilisée",
+                      "Cette clé Idempotency-Key a servi à une autre requête : choisissez une nouvelle clé.",
+                      batch_id=existing.id)
+    return existing
+
+
+def _matricules(raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "matricules", "reason": "une liste de matricules est attendue"}])
+    duplicates = sorted({m for m in raw if raw.count(m) > 1}) if len(raw) < 5000 else \
+        sorted(m for m, n in _counts(raw).items() if n > 1)
+    if duplicates:
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "matricules", "reason": "matricule en double", "value": m}
+                                                       for m in duplicates[:100]])
+    return list(raw)
+
+
+def _counts(values: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise Problem(404, "Lot introuvable", f"Aucun lot n'a l'identifiant {batch_id}.")
+    return batch
+
+
+def item_counts(session: Session, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{batch id: {item status: count}} in one query."""
+    counts: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+    for batch_id, status, count in session.execute(
+            select(BatchItem.batch_id, BatchItem.status, func.count()).where(BatchItem.batch_id.in_(batch_ids))
+            .group_by(BatchItem.batch_id, BatchItem.status)):
+        counts[batch_id][status] = count
+    return counts
+
+
+def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = None) -> Progress:
+    """Speed since the first chunk started, and when the rest should be done at that speed."""
+    now = now or utcnow()
+    rate = estimated = None
+    if batch.started_at is not None:
+        seconds = (_aware(batch.finished_at or now) - _aware(batch.started_at)).total_seconds()
+        if seconds > 0 and batch.done:
+            rate = batch.done / seconds
+    pending = counts.get("pending", 0)
+    if rate and pending and batch.status == "running":
+        estimated = now + dt.timedelta(seconds=pending / rate)
+    return Progress(counts.get("cancelled", 0), pending, rate, estimated)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def template_of(session: Session, version_id: int) -> tuple[str, int]:
+    name, number = session.execute(select(Template.name, TemplateVersion.number).join(TemplateVersion.template)
+                                   .where(TemplateVersion.id == version_id)).one()
+    return name, number
+
+
+def cancel(session: Session, batch: Batch) -> Batch:
+    """Stop a batch: its pending items become cancelled (a chunk running now skips them)."""
+    if batch.status in ("completed", "failed"):
+        raise Problem(409, "Lot terminé", f"Le lot {batch.id} est déjà terminé ({batch.status}) : rien à annuler.")
+    if batch.status == "pending" or batch.status == "running":
+        session.execute(update(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.status == "pending")
+                        .values(status="cancelled", error="lot annulé"))
+        batch.status = "cancelled"
+        batch.finished_at = utcnow()
+    session.commit()
+    return batch
+
+
+def write_zip(session: Session, blobs: Any, batch: Batch) -> IO[bytes]:
+    """Every PDF of the batch and manifest.csv, in a temporary file (a batch may hold thousands)."""
+    name, _ = template_of(session, batch.template_version_id)
+    stem = _safe(name)
+    out = tempfile.TemporaryFile()
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
+    rows = session.execute(
+        select(BatchItem.matricule, BatchItem.status, BatchItem.error, DocumentVersion.pdf_sha256, DocumentVersion.pages)
+        .outerjoin(DocumentVersion, (DocumentVersion.document_id == BatchItem.document_id) & (DocumentVersion.number == 1))
+        .where(BatchItem.batch_id == batch.id).order_by(BatchItem.position)
+        .execution_options(yield_per=500))
+    # PDFs are compressed already: stored as they are, the archive is quick to make.
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for matricule, status, error, sha, pages in rows:
+            if sha is None:
+                writer.writerow([matricule, "", "", "", error or _UNFINISHED.get(status, status)])
+                continue
+            filename = f"{stem}-{_safe(matricule)}.pdf"
+            with archive.open(filename, "w", force_zip64=False) as entry:
+                entry.write(blobs.get(sha))
+            writer.writerow([matricule, filename, sha, pages, ""])
+        archive.writestr("manifest.csv", manifest.getvalue().encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
+    out.seek(0)
+    return out
+
+
+_UNFINISHED = {"pending": "en attente", "cancelled": "lot annulé"}
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "document"
+
+
+# --- the chunk job -----------------------------------------------------------------------------------
+
+@handler("batch_chunk")
+def run_chunk(services: Any, job: Job) -> None:
+    """Generate the pending items of one chunk; each result is recorded in its own transaction."""
+    db: Database = services.db
+    batch_id, item_ids = job.payload["batch_id"], job.payload["items"]
+    with _heartbeat(db, job):
+        try:
+            _run_chunk(services, db, batch_id, item_ids)
+        except Exception as exc:
+            if job.attempts >= MAX_ATTEMPTS:
+                # The job will not be tried again: its items must not wait for ever.
+                _fail_pending(db, batch_id, item_ids, f"erreur interne après {job.attempts} essais : {exc}")
+                _finish_if_done(db, batch_id)
+            raise
+
+
+def _run_chunk(services: Any, db: Database, batch_id: int, item_ids: list[int]) -> None:
+    with db.session() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            return
+        if batch.status == "cancelled":
+            _cancel_pending(session, batch_id, item_ids)
+            items = []
+        else:
+            session.execute(update(Batch).where(Batch.id == batch_id, Batch.status == "pending")
+                            .values(status="running", started_at=utcnow()))
+            items = session.execute(select(BatchItem.id, BatchItem.matricule, BatchItem.snapshot).where(
+                BatchItem.id.in_(item_ids), BatchItem.status == "pending").order_by(BatchItem.position)).all()
+        version = session.get(TemplateVersion, batch.template_version_id)
+        created_by = batch.created_by
+        renderer = documents.renderer_for(services.blobs, version, services.settings.timezone) if items else None
+        version_id = version.id
+    if items:
+        ids = {matricule: item_id for item_id, matricule, _ in items}
+        snapshots = {matricule: data for _, matricule, data in items}
+        generator = _generator(renderer, services.converter())
+        results = generator.run([EngineItem(matricule, snapshot.load(data)) for _, matricule, data in items])
+        try:
+            for result in results:
+                recorded = _record(db, services.blobs, batch_id, ids[result.key], result, snapshots[result.key],
+                                   version_id, created_by)
+                if not recorded and _status(db, batch_id) == "cancelled":
+                    break
+        finally:
+            results.close()
+    _finish_if_done(db, batch_id)
+
+
+_generators: dict[tuple[int, int], BatchGenerator] = {}
+_generators_lock = threading.Lock()
+
+
+def _generator(renderer: Any, converter: Any) -> BatchGenerator:
+    """One generator per template and pool, shared by the chunks: the page count « sur Y » it learnt
+    from the first chunk spares the next ones a conversion of their own to learn it."""
+    key = (id(renderer), id(converter))
+    with _generators_lock:
+        generator = _generators.get(key)
+        if generator is None or generator.renderer is not renderer or generator.converter is not converter:
+            if len(_generators) >= 16:
+                _generators.clear()
+            generator = _generators[key] = BatchGenerator(renderer, converter, chunk_size=CHUNK_SIZE)
+        return generator
+
+
+def _record(db: Database, blobs: Any, batch_id: int, item_id: int, result: DocumentResult, data: dict[str, Any],
+            version_id: int, created_by: str) -> bool:
+    """One result in one transaction; False when the item was no longer pending (done before, or cancelled)."""
+    session = db.new_session()
+    try:
+        if result.ok:
+            row = documents.store(session, blobs, version_id,
+                                  documents.NewVersion(result.key, result.pdf, result.pages, data),
+                                  created_by=created_by, batch_id=batch_id)
+            changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")
+                                      .values(status="done", document_id=row.document_id)).rowcount
+            counter = {"done": Batch.done + 1}
+        else:
+            changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")
+                                      .values(status="failed", error=result.error)).rowcount
+            counter = {"failed": Batch.failed + 1}
+        if changed != 1:
+            session.rollback()  # the document row goes; its blobs stay, shared and harmless
+            return False
+        session.execute(update(Batch).where(Batch.id == batch_id).values(**counter))
+        session.commit()
+        return True
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _status(db: Database, batch_id: int) -> str | None:
+    with db.session() as session:
+        return session.scalar(select(Batch.status).where(Batch.id == batch_id))
+
+
+def _cancel_pending(session: Session, batch_id: int, item_ids: list[int]) -> None:
+    session.execute(update(BatchItem).where(BatchItem.id.in_(item_ids), BatchItem.status == "pending")
+                    .values(status="cancelled", error="lot annulé"))
+
+
+def _fail_pending(db: Database, batch_id: int, item_ids: list[int], error: str) -> None:
+    with db.session() as session:
+        failed = session.execute(update(BatchItem).where(BatchItem.id.in_(item_ids), BatchItem.status == "pending")
+                                 .values(status="failed", error=error)).rowcount
+        session.execute(update(Batch).where(Batch.id == batch_id).values(failed=Batch.failed + failed))
+
+
+def _finish_if_done(db: Database, batch_id: int) -> None:
+    """When no item is pending any more: completed, or failed if not one document was made."""
+    with db.session() as session:
+        left = session.scalar(select(func.count()).select_from(BatchItem).where(
+            BatchItem.batch_id == batch_id, BatchItem.status == "pending"))
+        if left:
+            return
+        done = session.scalar(select(Batch.done).where(Batch.id == batch_id))
+        session.execute(update(Batch).where(Batch.id == batch_id, Batch.status.in_(("pending", "running")))
+                        .values(status="completed" if done else "failed", finished_at=utcnow()))
+
+
+@contextlib.contextmanager
+def _heartbeat(db: Database, job: Job) -> Iterator[None]:
+    """Keep the job's lease short but alive while it runs; a dead process stops renewing it."""
+    stop = threading.Event()
+
+    def renew() -> bool:
+        try:
+            with db.session() as session:
+                return session.execute(update(Job).where(
+                    Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
+                    .values(lease_until=utcnow() + CHUNK_LEASE)).rowcount == 1
+        except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+            log.warning("job %s: lease not renewed", job.id, exc_info=True)
+            return True
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT):
+            if not renew():
+                return  # taken over by another runner: its own heartbeat now holds the lease
+
+    renew()
+    thread = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,324 @@
+"""Batches: created at once with each employee's data, made by background chunk jobs, cancelled, zipped."""
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import time
+import zipfile
+
+import pytest
+from sqlalchemy import func, select, update
+
+from api_helpers import SAMPLES, bearer
+from docx_factory import make_docx
+from parcours.app import create_app
+from parcours.auth import create_token
+from parcours.jobs import MAX_ATTEMPTS, JobRunner
+from parcours.models import Batch, BatchItem, Document, Employee, Job
+from parcours.service import batches as service
+from test_documents_api import CAMPAIGN, PROBLEM, SharedPool, add_template, ensure_convocation, lend_pool
+
+SAMPLE_COUNT = 25
+
+
+@pytest.fixture
+def employees(app):
+    from docgen.context import load_dataset_dir
+    from parcours.service.employees import upsert_dataset
+
+    ensure_convocation(app)
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+
+
+@pytest.fixture
+def running(settings, pool):
+    """An app whose job runner is on (run_jobs=True), with the session's LibreOffice pool and its tokens."""
+    application = create_app(dataclasses.replace(settings, run_jobs=True))
+    lend_pool(application, pool)  # before any job asks for a converter
+    container = application.extensions["parcours"]
+    ensure_convocation(application)
+    with container.db.session() as session:
+        from docgen.context import load_dataset_dir
+        from parcours.service.employees import upsert_dataset
+
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+        hr, _ = create_token(session, "hr", "test hr")
+        auditor, _ = create_token(session, "auditor", "test auditor")
+    yield application, application.test_client(), {"hr": hr, "auditor": auditor}
+    container.close()
+
+
+def start(client, token, key=None, **body):
+    headers = bearer(token) | ({"Idempotency-Key": key} if key else {})
+    return client.post("/api/v1/batches", json={"template": "convocation", "values": CAMPAIGN, **body}, headers=headers)
+
+
+def wait(client, token, batch_id, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(token)).json
+        if batch["status"] in service.FINISHED:
+            return batch
+        time.sleep(0.2)
+    raise AssertionError(f"batch {batch_id} not finished after {timeout} s: {batch}")
+
+
+def run_jobs_here(app) -> int:
+    """Run every due job in this thread (for apps whose runner is off); returns how many ran."""
+    container = app.extensions["parcours"]
+    runner, ran = JobRunner(container.db, container, 1), 0
+    while (job_id := runner.claim()) is not None:
+        runner.run(job_id)
+        ran += 1
+    return ran
+
+
+def read_zip(data: bytes) -> tuple[dict[str, bytes], list[dict[str, str]]]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: archive.read(name) for name in archive.namelist()}
+    manifest = list(csv.DictReader(io.StringIO(files.pop("manifest.csv").decode("utf-8"))))
+    return files, manifest
+
+
+def documents_per_matricule(app, batch_id) -> dict[str, int]:
+    with app.extensions["parcours"].db.session() as session:
+        return dict(session.execute(select(Document.matricule, func.count()).where(Document.batch_id == batch_id)
+                                    .group_by(Document.matricule)).all())
+
+
+@pytest.mark.libreoffice
+def test_a_batch_makes_one_document_per_employee_and_reports_the_failed_ones(running):
+    app, client, tokens = running
+    # E0001 has no manager: this template cannot be filled for them (fails in the job);
+    # E0010's hour is wrong (fails at creation). The others finish.
+    add_template(app, "avec_manager", make_docx("{{ salarie.prenom }} {{ salarie.nom }}, responsable : {{ manager.nom }}"))
+    values = {**CAMPAIGN, "salaries": {**CAMPAIGN["salaries"], "E0010": {"entretien": {"heure": "99:00"}}}}
+    started = time.perf_counter()
+    response = start(client, tokens["hr"], template="avec_manager", values=values)
+    assert response.status_code == 202, response.json
+    batch = response.json
+    assert batch["total"] == SAMPLE_COUNT and batch["failed"] == 1 and batch["created_by"] == "test hr"
+    assert response.headers["Location"].endswith(f"/api/v1/batches/{batch['id']}")
+
+    batch = wait(client, tokens["auditor"], batch["id"])
+    assert batch["status"] == "completed"
+    assert (batch["done"], batch["failed"], batch["cancelled"], batch["pending"]) == (SAMPLE_COUNT - 2, 2, 0, 0)
+    assert batch["documents_per_second"] > 0 and batch["finished_at"] and batch["estimated_end"] is None
+    print(f"\n{batch['done']} documents through the API in {time.perf_counter() - started:.1f} s")
+
+    failed = client.get(batch["links"]["failed_items"], headers=bearer(tokens["auditor"])).json["items"]
+    reasons = {item["matricule"]: item["error"] for item in failed}
+    assert set(reasons) == {"E0001", "E0010"}
+    assert "manager" in reasons["E0001"] and "entretien.heure" in reasons["E0010"]
+    assert all(item["document_id"] is None and item["status"] == "failed" for item in failed)
+    assert documents_per_matricule(app, batch["id"]) == {m: 1 for m in (f"E{i:04d}" for i in range(2, 26)) if m != "E0010"}
+
+    archive = client.get(batch["links"]["zip"], headers=bearer(tokens["auditor"]))
+    assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    files, manifest = read_zip(archive.data)
+    assert len(files) == SAMPLE_COUNT - 2 and all(data.startswith(b"%PDF") for data in files.values())
+    assert [row["matricule"] for row in manifest] == [f"E{i:04d}" for i in range(1, 26)]
+    for row in manifest:
+        if row["fichier"]:
+            assert hashlib.sha256(files[row["fichier"]]).hexdigest() == row["sha256"] and int(row["pages"]) >= 1
+            assert row["erreur"] == ""
+        else:
+            assert row["matricule"] in reasons and row["erreur"] == reasons[row["matricule"]]
+
+
+@pytest.mark.libreoffice
+def test_uploaded_employees_are_used_for_that_batch_only(running):
+    app, client, tokens = running
+    with app.extensions["parcours"].db.session() as session:
+        session.execute(update(Employee).where(Employee.matricule == "E0003").values(nom="Ancien-Nom"))
+    files = {role: (io.BytesIO((SAMPLES / f"{role}.csv").read_bytes()), f"{role}.csv")
+             for role in ("employees", "absences", "formations")}
+    response = client.post("/api/v1/batches", headers=bearer(tokens["hr"]), content_type="multipart/form-data", data={
+        "template": "convocation", "values": json.dumps(CAMPAIGN), "matricules": json.dumps(["E0003", "E0004"]), **files})
+    assert response.status_code == 202, response.json
+    batch = wait(client, tokens["hr"], response.json["id"])
+    assert batch["status"] == "completed" and batch["done"] == 2
+    with app.extensions["parcours"].db.session() as session:
+        assert session.get(Employee, "E0003").nom == "Ancien-Nom"  # the database is left as it was
+        item = session.scalar(select(BatchItem).where(BatchItem.batch_id == batch["id"], BatchItem.matricule == "E0003"))
+        assert item.snapshot["salarie"]["nom"] != "Ancien-Nom"
+
+
+@pytest.mark.libreoffice
+def test_a_chunk_run_again_after_a_crash_makes_no_second_document(app, client, tokens, employees, pool):
+    lend_pool(app, pool)
+    batch_id = start(client, tokens["hr"], matricules=["E0002", "E0003", "E0004", "E0005", "E0006"]).json["id"]
+    assert run_jobs_here(app) == 1
+    container = app.extensions["parcours"]
+    with container.db.session() as session:
+        # As if the process had died after the work but before marking the job done.
+        session.execute(update(Job).values(status="queued", run_at=func.now()))
+    assert run_jobs_here(app) == 1
+    assert documents_per_matricule(app, batch_id) == {"E0002": 1, "E0003": 1, "E0004": 1, "E0005": 1, "E0006": 1}
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert (batch["status"], batch["done"], batch["failed"]) == ("completed", 5, 0)
+    listed = client.get(f"/api/v1/documents?batch={batch_id}", headers=bearer(tokens["auditor"])).json["items"]
+    assert len(listed) == 5 and all(d["latest_version"]["docx_sha256"] is None for d in listed)
+
+
+@pytest.mark.libreoffice
+def test_cancelling_a_running_batch_stops_it_and_keeps_what_was_made(app, client, tokens, employees, pool, monkeypatch):
+    lend_pool(app, pool)
+    batch_id = start(client, tokens["hr"]).json["id"]
+    record = service._record
+
+    def record_then_cancel(*args, **kwargs):
+        recorded = record(*args, **kwargs)
+        if client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json["status"] == "running":
+            assert client.post(f"/api/v1/batches/{batch_id}/cancel", headers=bearer(tokens["hr"])).status_code == 200
+        return recorded
+
+    monkeypatch.setattr(service, "_record", record_then_cancel)
+    run_jobs_here(app)
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["auditor"])).json
+    assert batch["status"] == "cancelled"
+    assert batch["done"] == 1 and batch["cancelled"] == SAMPLE_COUNT - 1 and batch["pending"] == 0
+    assert sum(documents_per_matricule(app, batch_id).values()) == 1
+    files, manifest = read_zip(client.get(f"/api/v1/batches/{batch_id}/zip", headers=bearer(tokens["hr"])).data)
+    assert len(files) == 1 and sum(row["erreur"] == "lot annulé" for row in manifest) == SAMPLE_COUNT - 1
+
+
+def test_a_batch_cancelled_before_its_jobs_run_makes_nothing(app, client, tokens, employees):
+    app.extensions["parcours"]._converter = SharedPool(None)  # never asked: nothing is left to convert
+    batch = start(client, tokens["hr"]).json
+    assert batch["status"] == "pending" and batch["pending"] == SAMPLE_COUNT
+    cancelled = client.post(f"/api/v1/batches/{batch['id']}/cancel", headers=bearer(tokens["hr"]))
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert cancelled.json["cancelled"] == SAMPLE_COUNT
+    assert client.post(f"/api/v1/batches/{batch['id']}/cancel", headers=bearer(tokens["hr"])).status_code == 200
+    assert run_jobs_here(app) == 1
+    assert documents_per_matricule(app, batch["id"]) == {}
+    assert client.get(f"/api/v1/batches/{batch['id']}", headers=bearer(tokens["hr"])).json["status"] == "cancelled"
+
+
+def test_a_repeated_creation_with_the_same_idempotency_key_returns_the_same_batch(app, client, tokens, employees):
+    first = start(client, tokens["hr"], key="campagne-2027-01", matricules=["E0002", "E0003"])
+    again = start(client, tokens["hr"], key="campagne-2027-01", matricules=["E0002", "E0003"])
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    other = start(client, tokens["hr"], key="campagne-2027-01", matricules=["E0004"])
+    assert other.status_code == 422 and other.mimetype == PROBLEM and other.json["batch_id"] == first.json["id"]
+    without_key = start(client, tokens["hr"], matricules=["E0002", "E0003"])
+    assert without_key.status_code == 202 and without_key.json["id"] != first.json["id"]
+    with app.extensions["parcours"].db.session() as session:
+        assert session.scalar(select(func.count(Batch.id))) == 2
+        assert session.scalar(select(func.count(Job.id))) == 2  # one chunk each: the replay enqueued nothing
+
+
+def test_batches_are_listed_newest_first_and_items_a_page_at_a_time(app, client, tokens, employees):
+    ids = [start(client, tokens["hr"], matricules=[f"E{i:04d}" for i in range(2, 8)]).json["id"] for _ in range(3)]
+    page = client.get("/api/v1/batches?limit=2", headers=bearer(tokens["auditor"])).json
+    assert [b["id"] for b in page["items"]] == ids[::-1][:2]
+    rest = client.get(page["links"]["next"], headers=bearer(tokens["auditor"])).json
+    assert [b["id"] for b in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
+    seen, url = [], f"/api/v1/batches/{ids[0]}/items?limit=4"
+    while url:
+        answer = client.get(url, headers=bearer(tokens["hr"])).json
+        seen += [item["matricule"] for item in answer["items"]]
+        url = answer["links"]["next"]
+    assert seen == [f"E{i:04d}" for i in range(2, 8)]
+    assert client.get(f"/api/v1/batches/{ids[0]}/items?status=done", headers=bearer(tokens["hr"])).json["items"] == []
+
+
+def test_a_batch_where_every_employee_fails_is_failed_at_once_and_cannot_be_cancelled(client, tokens, employees):
+    values = {**CAMPAIGN, "entretien": {**CAMPAIGN["entretien"], "date": "1990-01-01"}}  # before every hiring date
+    response = start(client, tokens["hr"], values=values, matricules=["E0002", "E0003"])
+    assert response.status_code == 202
+    assert (response.json["status"], response.json["failed"]) == ("failed", 2)
+    refused = client.post(f"/api/v1/batches/{response.json['id']}/cancel", headers=bearer(tokens["hr"]))
+    assert refused.status_code == 409 and refused.mimetype == PROBLEM
+    files, manifest = read_zip(client.get(response.json["links"]["zip"], headers=bearer(tokens["hr"])).data)
+    assert files == {} and all(row["erreur"] for row in manifest)
+
+
+def test_a_job_that_keeps_failing_fails_its_items_at_the_last_attempt(app, client, tokens, employees, monkeypatch):
+    app.extensions["parcours"]._converter = SharedPool(None)
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def run(self, items):
+            raise RuntimeError("disque plein")
+
+    monkeypatch.setattr(service, "BatchGenerator", Broken)
+    batch_id = start(client, tokens["hr"], matricules=["E0002", "E0003"]).json["id"]
+    with app.extensions["parcours"].db.session() as session:
+        session.execute(update(Job).values(attempts=MAX_ATTEMPTS - 1))
+    run_jobs_here(app)
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert (batch["status"], batch["failed"]) == ("failed", 2)
+    items = client.get(f"/api/v1/batches/{batch_id}/items?status=failed", headers=bearer(tokens["hr"])).json["items"]
+    assert all("disque plein" in item["error"] for item in items)
+
+
+def test_the_archive_of_an_unfinished_batch_is_409(client, tokens, employees):
+    batch = start(client, tokens["hr"], matricules=["E0002"]).json
+    response = client.get(batch["links"]["zip"], headers=bearer(tokens["auditor"]))
+    assert response.status_code == 409 and response.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"template": "inconnu"}, "template"),
+    ({"values": {**CAMPAIGN, "entretien": {**CAMPAIGN["entretien"], "date": "demain"}}}, "values.entretien.date"),
+    ({"values": {**CAMPAIGN, "entretien": {"date": "2027-01-12"}}}, "values.entretien.heure"),
+    ({"values": {**CAMPAIGN, "salaries": ["E0001"]}}, "values.salaries"),
+    ({"matricules": ["E0002", "E9999"]}, "matricules"),
+    ({"matricules": ["E0002", "E0002"]}, "matricules"),
+    ({"matricules": []}, "matricules"),
+    ({"matricules": "E0002"}, "matricules"),
+    ({"priorite": 1}, "priorite"),
+])
+def test_wrong_requests_are_422_naming_the_field(client, tokens, employees, body, field):
+    response = start(client, tokens["hr"], **body)
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM and field in [e["field"] for e in response.json["errors"]]
+
+
+def test_an_uploaded_file_with_errors_is_422_with_its_rows(client, tokens, employees):
+    bad = b"matricule,civilite,nom\nE1,M.,Durand\n"
+    response = client.post("/api/v1/batches", headers=bearer(tokens["hr"]), content_type="multipart/form-data", data={
+        "template": "convocation", "values": json.dumps(CAMPAIGN), "employees": (io.BytesIO(bad), "salaries.csv")})
+    assert response.status_code == 422 and response.json["errors"][0]["file"] == "salaries.csv"
+    missing = client.post("/api/v1/batches", headers=bearer(tokens["hr"]), content_type="multipart/form-data",
+                          data={"template": "convocation", "values": json.dumps(CAMPAIGN)})
+    assert missing.status_code == 422 and missing.json["errors"][0]["field"] == "employees"
+    broken = client.post("/api/v1/batches", headers=bearer(tokens["hr"]), content_type="multipart/form-data", data={
+        "template": "convocation", "values": "{pas du json", "employees": (io.BytesIO(bad), "salaries.csv")})
+    assert broken.status_code == 422 and broken.json["errors"][0]["field"] == "values"
+
+
+@pytest.mark.parametrize("method, path, role, status", [
+    ("post", "/api/v1/batches", None, 401),
+    ("post", "/api/v1/batches", "auditor", 403),
+    ("post", "/api/v1/batches", "admin", 403),
+    ("get", "/api/v1/batches", None, 401),
+    ("get", "/api/v1/batches", "admin", 403),
+    ("get", "/api/v1/batches/1", "admin", 403),
+    ("get", "/api/v1/batches/1/items", None, 401),
+    ("post", "/api/v1/batches/1/cancel", "auditor", 403),
+    ("get", "/api/v1/batches/1/zip", "admin", 403),
+    ("get", "/api/v1/batches/999", "hr", 404),
+    ("get", "/api/v1/batches/999/items", "auditor", 404),
+    ("post", "/api/v1/batches/999/cancel", "hr", 404),
+    ("get", "/api/v1/batches/999/zip", "auditor", 404),
+    ("get", "/api/v1/batches?limit=0", "hr", 422),
+    ("get", "/api/v1/batches?cursor=abc", "hr", 422),
+])
+def test_refusals_are_problems(client, tokens, method, path, role, status):
+    response = getattr(client, method)(path, json={}, headers=bearer(tokens[role]) if role else {})
+    assert response.status_code == status and response.mimetype == PROBLEM
+
+
+def test_items_with_an_unknown_status_are_422(client, tokens, employees):
+    batch = start(client, tokens["hr"], matricules=["E0002"]).json
+    response = client.get(f"/api/v1/batches/{batch['id']}/items?status=perdu", headers=bearer(tokens["hr"]))
+    assert response.status_code == 422 and response.mimetype == PROBLEM

@@ -1,0 +1,197 @@
+"""The real service over HTTP (waitress in a subprocess, SQLite): a batch end to end, then a kill -9 mid-batch."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from docgen.context import Dataset, load_dataset_dir
+from parcours.auth import create_token
+from parcours.db import Database
+from parcours.models import Batch, Document
+from parcours.service.employees import upsert_dataset
+
+pytestmark = pytest.mark.libreoffice
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+CAMPAIGN = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+SERVE = "from waitress import serve; from parcours.app import create_app; serve(create_app(), host='127.0.0.1', port={port}, threads=8)"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`parcours` under waitress in its own process, on an instance folder that outlives it."""
+
+    def __init__(self, instance: Path) -> None:
+        self.instance, self.port, self.process = instance, free_port(), None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def start(self) -> None:
+        self.port = free_port()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
+               "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2"}
+        log = open(self.instance.parent / "server.log", "ab")
+        self.process = subprocess.Popen([sys.executable, "-c", SERVE.format(port=self.port)], cwd=ROOT, env=env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.instance.parent / "server.log").read_text()[-3000:]
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start within 30 s")
+
+    def kill(self) -> None:
+        """kill -9, then its LibreOffice processes (their own process groups: they would outlive it)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        children = _children(self.process.pid)
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        for pid, profile in children:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if profile is not None:
+                shutil.rmtree(profile, ignore_errors=True)
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def json(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+        status, data = self.call(method, path, token, body)
+        return status, json.loads(data)
+
+
+def _children(pid: int) -> list[tuple[int, Path | None]]:
+    """(pid, LibreOffice run folder) of the direct children of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
+            continue
+        profile = next((Path(arg.decode().split("file://", 1)[1]).parent for arg in cmdline
+                        if arg.startswith(b"-env:UserInstallation=file://")), None)
+        found.append((int(entry.name), profile))
+    return found
+
+
+@pytest.fixture
+def server(tmp_path):
+    instance = tmp_path / "instance"
+    running = Server(instance)
+    running.start()  # creates the database and seeds the shipped templates
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def database(server):
+    db = Database(f"sqlite:///{(server.instance / 'parcours.sqlite3').resolve()}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def hr(database) -> str:
+    with database.session() as session:
+        token, _ = create_token(session, "hr", "test serveur")
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+    return token
+
+
+def wait(server: Server, token: str, batch_id: int, until, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, batch = server.json("GET", f"/batches/{batch_id}", token)
+        assert status == 200, batch
+        if until(batch):
+            return batch
+        time.sleep(0.1)
+    raise AssertionError(f"batch {batch_id} still {batch} after {timeout} s")
+
+
+def test_a_batch_of_the_sample_employees_over_http_gives_a_zip_of_25_pdfs(server, hr):
+    started = time.perf_counter()
+    status, batch = server.json("POST", "/batches", hr, {"template": "convocation", "values": CAMPAIGN})
+    assert status == 202, batch
+    batch = wait(server, hr, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 60)
+    seconds = time.perf_counter() - started
+    assert (batch["status"], batch["done"], batch["failed"]) == ("completed", 25, 0)
+    status, data = server.call("GET", f"/batches/{batch['id']}/zip", hr)
+    assert status == 200
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
+    assert len(pdfs) == 25 and all(archive.read(name).startswith(b"%PDF") for name in pdfs)
+    assert archive.read("manifest.csv").decode().count("\n") == 26
+    print(f"\n25 convocations over HTTP in {seconds:.1f} s (LibreOffice start included), "
+          f"server-side {batch['documents_per_second']} documents/s")
+
+
+def test_a_batch_killed_mid_way_finishes_after_a_restart_with_one_document_per_employee(server, hr, database):
+    samples = load_dataset_dir(SAMPLES).dataset.employees
+    copies = {}
+    for round_ in range(8):  # 200 employees: the samples again, under new matricules
+        for employee in samples.values():
+            matricule = f"C{round_}{employee.matricule[1:]}"
+            copies[matricule] = dataclasses.replace(  # the director has no manager: E0001 interviews the copies
+                employee, matricule=matricule, manager_matricule=employee.manager_matricule or "E0001")
+    with database.session() as session:
+        upsert_dataset(session, Dataset(employees=copies, absences={}, trainings={}))
+    values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
+    status, batch = server.json("POST", "/batches", hr, {"template": "convocation", "values": values,
+                                                         "matricules": sorted(copies)})
+    assert status == 202 and batch["total"] == 200, batch
+
+    middle = wait(server, hr, batch["id"], lambda b: b["done"] >= 10, 60)
+    server.kill()
+    assert 1 <= middle["done"] <= 199, middle
+    server.start()  # same instance: the jobs table holds the unfinished chunks
+    started = time.perf_counter()
+    final = wait(server, hr, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 75)
+    print(f"\nkilled at {middle['done']}/200; finished {time.perf_counter() - started:.1f} s after the restart")
+    assert (final["status"], final["done"], final["failed"]) == ("completed", 200, 0)
+    with database.session() as session:
+        per_matricule = dict(session.execute(select(Document.matricule, func.count()).where(
+            Document.batch_id == batch["id"]).group_by(Document.matricule)).all())
+        assert session.get(Batch, batch["id"]).status == "completed"
+    assert per_matricule == {matricule: 1 for matricule in copies}
