@@ -1,18 +1,21 @@
 """Background jobs: rows in the jobs table, claimed with a lease, run by an in-process thread pool.
 
 Whatever runs a job only hears "run job N": it first claims the row with a conditional UPDATE, so a
-duplicate run does nothing and a crashed process's job is taken up again when its lease ends. The
+duplicate run does nothing. The lease is short and renewed by a heartbeat while the job runs, so a
+killed process's job is taken up again seconds later, by this process after a restart or by another
+sharing the database (no process can tell at start-up whether another one is dead). The
 same claim works for a distributed queue (Celery, say) that would call `run(job_id)` instead of the
 local pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,7 +55,7 @@ def _due(now: dt.datetime):
 class JobRunner:
     """Claims due jobs and runs them on `workers` threads; `wake()` after enqueueing for no delay."""
 
-    def __init__(self, db: Database, context: Any, workers: int, lease: dt.timedelta = dt.timedelta(minutes=5),
+    def __init__(self, db: Database, context: Any, workers: int, lease: dt.timedelta = dt.timedelta(seconds=20),
                  tick: float = 1.0) -> None:
         self.db, self.context, self.workers, self.lease, self.tick = db, context, workers, lease, tick
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="job")
@@ -96,6 +99,34 @@ class JobRunner:
             self._free.release()
             self._wake.set()
 
+    @contextlib.contextmanager
+    def _heartbeat(self, job: Job) -> Iterator[None]:
+        """Renew the job's lease every fifth of it while the job runs."""
+        stop = threading.Event()
+
+        def renew() -> bool:
+            try:
+                with self.db.session() as session:
+                    return session.execute(update(Job).where(
+                        Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
+                        .values(lease_until=utcnow() + self.lease)).rowcount == 1
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                log.warning("job %s: lease not renewed", job.id, exc_info=True)
+                return True
+
+        def beat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 5):
+                if not renew():
+                    return  # taken over by another runner, whose own heartbeat holds the lease now
+
+        thread = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def claim(self) -> int | None:
         """Take one due job; None when there is none (or another process took it first)."""
         with self.db.session() as session:
@@ -117,7 +148,8 @@ class JobRunner:
                 return
             session.expunge(job)
         try:
-            HANDLERS[job.kind](self.context, job)
+            with self._heartbeat(job):
+                HANDLERS[job.kind](self.context, job)
         except Exception as exc:  # noqa: BLE001 - recorded on the job
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             with self.db.session() as session:

@@ -4,12 +4,11 @@ Creation builds every employee's context at once (a wrong value fails that emplo
 enqueues the chunks in the same transaction. A chunk job records each result in its own transaction,
 guarded by a conditional UPDATE on the item (still pending?), so a job run twice, after a crash or a
 lost lease, never makes a second document. Chunk jobs hold a short lease renewed by a heartbeat:
-when a process dies, its chunks are taken up again by any runner within CHUNK_LEASE.
+when a process dies, its chunks are taken up again by any runner within the job runner's lease (parcours.jobs).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -18,7 +17,7 @@ import re
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -37,9 +36,6 @@ from parcours.service import documents
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
-CHUNK_LEASE = dt.timedelta(seconds=20)
-"""How long a silent chunk job stays claimed; its heartbeat renews it every HEARTBEAT seconds."""
-HEARTBEAT = 4.0
 FINISHED = ("completed", "failed", "cancelled")
 
 
@@ -247,15 +243,14 @@ def run_chunk(services: Any, job: Job) -> None:
     """Generate the pending items of one chunk; each result is recorded in its own transaction."""
     db: Database = services.db
     batch_id, item_ids = job.payload["batch_id"], job.payload["items"]
-    with _heartbeat(db, job):
-        try:
-            _run_chunk(services, db, batch_id, item_ids)
-        except Exception as exc:
-            if job.attempts >= MAX_ATTEMPTS:
-                # The job will not be tried again: its items must not wait for ever.
-                _fail_pending(db, batch_id, item_ids, f"erreur interne après {job.attempts} essais : {exc}")
-                _finish_if_done(db, batch_id)
-            raise
+    try:
+        _run_chunk(services, db, batch_id, item_ids)
+    except Exception as exc:
+        if job.attempts >= MAX_ATTEMPTS:
+            # The job will not be tried again: its items must not wait for ever.
+            _fail_pending(db, batch_id, item_ids, f"erreur interne après {job.attempts} essais : {exc}")
+            _finish_if_done(db, batch_id)
+        raise
 
 
 def _run_chunk(services: Any, db: Database, batch_id: int, item_ids: list[int]) -> None:
@@ -364,33 +359,3 @@ def _finish_if_done(db: Database, batch_id: int) -> None:
         done = session.scalar(select(Batch.done).where(Batch.id == batch_id))
         session.execute(update(Batch).where(Batch.id == batch_id, Batch.status.in_(("pending", "running")))
                         .values(status="completed" if done else "failed", finished_at=utcnow()))
-
-
-@contextlib.contextmanager
-def _heartbeat(db: Database, job: Job) -> Iterator[None]:
-    """Keep the job's lease short but alive while it runs; a dead process stops renewing it."""
-    stop = threading.Event()
-
-    def renew() -> bool:
-        try:
-            with db.session() as session:
-                return session.execute(update(Job).where(
-                    Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
-                    .values(lease_until=utcnow() + CHUNK_LEASE)).rowcount == 1
-        except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
-            log.warning("job %s: lease not renewed", job.id, exc_info=True)
-            return True
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT):
-            if not renew():
-                return  # taken over by another runner: its own heartbeat now holds the lease
-
-    renew()
-    thread = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()

@@ -1,0 +1,71 @@
+"""The job runner: a claimed job is claimed once, a dead runner's job is taken back, a live one is kept."""
+
+import datetime as dt
+import threading
+import time
+
+from sqlalchemy import select
+
+from parcours.jobs import HANDLERS, JobRunner, enqueue
+from parcours.models import Job, utcnow
+
+
+def runner(app, lease_seconds=20.0) -> JobRunner:
+    services = app.extensions["parcours"]
+    return JobRunner(services.db, services, workers=1, lease=dt.timedelta(seconds=lease_seconds))
+
+
+def add_job(app, kind="test_job") -> int:
+    with app.extensions["parcours"].db.session() as session:
+        job = enqueue(session, kind, {"n": 1})
+        session.flush()
+        return job.id
+
+
+def test_a_job_is_claimed_by_one_runner_only(app):
+    job_id = add_job(app)
+    first, second = runner(app), runner(app)
+    assert first.claim() == job_id
+    assert second.claim() is None
+
+
+def test_a_job_whose_lease_ran_out_is_claimed_again(app):
+    job_id = add_job(app)
+    dead = runner(app, lease_seconds=0.2)
+    assert dead.claim() == job_id
+    time.sleep(0.5)  # the claiming process "died": nobody renews its lease
+    assert runner(app).claim() == job_id
+    with app.extensions["parcours"].db.session() as session:
+        assert session.get(Job, job_id).attempts == 2
+
+
+def test_a_running_job_keeps_its_lease_through_the_heartbeat(app, monkeypatch):
+    release = threading.Event()
+    monkeypatch.setitem(HANDLERS, "slow_job", lambda services, job: release.wait(5))
+    job_id = add_job(app, "slow_job")
+    live = runner(app, lease_seconds=0.5)
+    assert live.claim() == job_id
+    thread = threading.Thread(target=live.run, args=(job_id,))
+    thread.start()
+    time.sleep(1.2)  # more than twice the lease: only the heartbeat keeps it
+    assert runner(app).claim() is None
+    release.set()
+    thread.join()
+    with app.extensions["parcours"].db.session() as session:
+        assert session.get(Job, job_id).status == "done"
+
+
+def test_a_failing_job_is_queued_again_later_with_its_error(app, monkeypatch):
+    def broken(services, job):
+        raise RuntimeError("LibreOffice a disparu")
+
+    monkeypatch.setitem(HANDLERS, "broken_job", broken)
+    job_id = add_job(app, "broken_job")
+    worker = runner(app)
+    assert worker.claim() == job_id
+    worker.run(job_id)
+    with app.extensions["parcours"].db.session() as session:
+        job = session.scalar(select(Job).where(Job.id == job_id))
+        assert job.status == "queued" and "LibreOffice a disparu" in job.last_error
+        run_at = job.run_at if job.run_at.tzinfo else job.run_at.replace(tzinfo=dt.timezone.utc)
+        assert run_at > utcnow()
