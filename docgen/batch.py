@@ -111,7 +111,7 @@ class BatchGenerator:
             # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
             pending = []
             for chunk in chunks:
-                pending.append(executor.submit(self._chunk, chunk))
+                pending.append(executor.submit(self.run_chunk, chunk))
                 if len(pending) > self.converter.size:
                     yield from pending.pop(0).result()
             for future in pending:
@@ -119,7 +119,9 @@ class BatchGenerator:
 
     # --- one chunk -----------------------------------------------------------------------------
 
-    def _chunk(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
+    def run_chunk(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
+        """One chunk, in this thread: for callers that spread chunks over workers themselves
+        (the service's background jobs)."""
         results = {item.key: DocumentResult(item.key) for item in chunk}
         items: list[BatchItem] = []
         docs: list[Document] = []

@@ -274,15 +274,13 @@ def _run_chunk(services: Any, db: Database, batch_id: int, item_ids: list[int]) 
         ids = {matricule: item_id for item_id, matricule, _ in items}
         snapshots = {matricule: data for _, matricule, data in items}
         generator = _generator(renderer, services.converter())
-        results = generator.run([EngineItem(matricule, snapshot.load(data)) for _, matricule, data in items])
-        try:
-            for result in results:
-                recorded = _record(db, services.blobs, batch_id, ids[result.key], result, snapshots[result.key],
-                                   version_id, created_by)
-                if not recorded and _status(db, batch_id) == "cancelled":
-                    break
-        finally:
-            results.close()
+        # The job is the chunk: the runner's threads already keep every LibreOffice worker busy.
+        results = generator.run_chunk([EngineItem(matricule, snapshot.load(data)) for _, matricule, data in items])
+        for result in results:
+            recorded = _record(db, services.blobs, batch_id, ids[result.key], result, snapshots[result.key],
+                               version_id, created_by)
+            if not recorded and _status(db, batch_id) == "cancelled":
+                break
     _finish_if_done(db, batch_id)
 
 

@@ -1,0 +1,117 @@
+"""Batches through the service against the engine alone, in one invocation.
+
+    .venv/bin/python benchmarks/bench_api_batch.py            # 1000 convocations
+    .venv/bin/python benchmarks/bench_api_batch.py --docs 300
+
+Starts the real service (waitress, SQLite, its own instance folder) in a subprocess, imports N
+synthetic employees, warms LibreOffice up with a small batch, then times a batch of N convocations
+over HTTP from creation to completion. The engine alone (docgen's BatchGenerator on the same
+contexts and as many LibreOffice workers) runs in this process for the baseline. Prints documents
+per second for both and the ratio (the target is at least 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_batch import synthetic_dataset  # noqa: E402
+from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
+from docgen.convert import ConverterPool  # noqa: E402
+from docgen.render import DocxRenderer  # noqa: E402
+from docgen.values import load_values  # noqa: E402
+from parcours.auth import create_token  # noqa: E402
+from parcours.db import Database  # noqa: E402
+from parcours.service.employees import upsert_dataset  # noqa: E402
+
+SERVE = ("from waitress import serve; from parcours.app import create_app; "
+         "serve(create_app(), host='127.0.0.1', port={port}, threads=8)")
+
+
+def call(url: str, token: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def run_batch(base: str, token: str, matricules: list[str], values: dict) -> tuple[float, dict]:
+    started = time.perf_counter()
+    batch = call(f"{base}/batches", token, {"template": "convocation", "matricules": matricules, "values": values})
+    while batch["status"] not in ("completed", "failed", "cancelled"):
+        time.sleep(0.2)
+        batch = call(f"{base}/batches/{batch['id']}", token)
+    return time.perf_counter() - started, batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="parcours-api-bench-"))
+    instance = folder / "instance"
+    instance.mkdir()
+    dataset = synthetic_dataset(args.docs)
+    db = Database(f"sqlite:///{instance / 'parcours.sqlite3'}")
+    db.upgrade()
+    with db.session() as session:
+        upsert_dataset(session, dataset)
+        token, _ = create_token(session, "hr", "benchmark")
+    db.dispose()
+    common = json.loads((ROOT / "samples" / "campagne.json").read_text(encoding="utf-8"))
+    common.pop("salaries")
+    matricules = [m for m in dataset.employees if m != "M0000"]
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
+           "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers)}
+    server = subprocess.Popen([sys.executable, "-c", SERVE.format(port=port)], cwd=ROOT, env=env,
+                              stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run_batch(base, token, matricules[:10], common)  # starts LibreOffice
+        seconds, batch = run_batch(base, token, matricules, common)
+        api_rate = len(matricules) / seconds
+        print(f"service  {api_rate:6.2f} documents/s  ({batch['done']} done, {batch['failed']} failed, "
+              f"{seconds:.1f} s from POST to completed, {args.workers} workers)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    values = load_values(common)
+    items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
+    renderer = DocxRenderer((ROOT / "templates" / "convocation.docx").read_bytes(), "convocation.docx")
+    with ConverterPool(workers=args.workers) as pool:
+        generator = BatchGenerator(renderer, pool)
+        list(generator.run(items[:10]))  # the same warm-up
+        started = time.perf_counter()
+        made = sum(1 for result in generator.run(items) if result.ok)
+        engine_rate = len(items) / (time.perf_counter() - started)
+    print(f"engine   {engine_rate:6.2f} documents/s  ({made} made, no database, no files)")
+    print(f"service / engine = {api_rate / engine_rate:.2f} (target: at least 0.80)")
+
+
+if __name__ == "__main__":
+    main()
