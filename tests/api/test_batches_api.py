@@ -246,7 +246,7 @@ def test_a_job_that_keeps_failing_fails_its_items_at_the_last_attempt(app, clien
         def __init__(self, *args, **kwargs):
             pass
 
-        def run(self, items):
+        def run_chunk(self, items):
             raise RuntimeError("disque plein")
 
     monkeypatch.setattr(service, "BatchGenerator", Broken)
