@@ -161,3 +161,21 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Interview(Base):
+    """An entretien planned, held or refused by the employee: what the legal calendar counts."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (Index("ix_interviews_employee", "matricule", "date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matricule: Mapped[str] = mapped_column(String(50))
+    type: Mapped[str] = mapped_column(String(30))
+    """premier, periodique, etat_des_lieux, reprise, mi_carriere, avant_60, fin_mandat."""
+    status: Mapped[str] = mapped_column(String(20))
+    """planned, held, refused (by the employee)."""
+    date: Mapped[dt.date] = mapped_column(Date)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
