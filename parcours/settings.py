@@ -36,6 +36,10 @@ class Settings:
     """Run background jobs (batches) inside the service; off for a process that only answers HTTP."""
     page_size: int = 100
     """Default page size of listings (at most 1000)."""
+    headcount: int = 0
+    """The company's headcount, for the abondement correctif (50 and more); 0 when not told."""
+    epp_period_years: int = 4
+    """Years between two periodic interviews: 4 by law, shorter when a company or branch agreement says so."""
 
     def __post_init__(self) -> None:
         try:
@@ -45,6 +49,10 @@ class Settings:
         for name in ("max_upload_bytes", "page_size"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PARCOURS_{name.upper()}: must be positive")
+        if not 1 <= self.epp_period_years <= 4:
+            raise SettingsError("PARCOURS_EPP_PERIOD_YEARS: an agreement may shorten the 4-year period, never lengthen it")
+        if self.headcount < 0:
+            raise SettingsError("PARCOURS_HEADCOUNT: must not be negative")
         if self.workers < 0 or self.conversion_timeout <= 0:
             raise SettingsError("PARCOURS_WORKERS must be >= 0 and PARCOURS_CONVERSION_TIMEOUT > 0")
 
