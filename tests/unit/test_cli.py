@@ -81,3 +81,12 @@ def test_the_shipped_templates_use_only_known_fields():
     for name in ("convocation", "trame", "compte_rendu", "etat_des_lieux"):
         result = invoke("inspect", name)
         assert result.exit_code == 0, result.output
+
+
+def test_due_prints_who_must_be_convoked():
+    result = invoke("due", "--before", "2027-03-31", "--le", "2026-11-26", "--effectif", "120", "--data", SAMPLES)
+    assert result.exit_code == 0, result.output
+    assert "E0009" in result.output and "premier entretien" in result.output and "EN RETARD" in result.output
+    assert "L6315-1" in result.output
+    wrong = invoke("due", "--before", "2027-02-30")
+    assert wrong.exit_code == 2 and "--before" in wrong.output

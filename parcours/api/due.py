@@ -1,0 +1,148 @@
+"""/api/v1/employees/due and /api/v1/batches/due: who must be convoked, by when and why, and the
+convocations for them in one request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from docgen.calendar import DueInterview
+from docgen.context import Dataset
+from docgen.values import ValuesError, parse_date
+from parcours.api.batches import _one as batch_view
+from parcours.api.documents import json_body
+from parcours.app import services
+from parcours.auth import require
+from parcours.problems import Problem
+from parcours.service import due
+
+bp = Blueprint("due", __name__)
+
+
+def _date(raw: Any, field: str, default: dt.date | None = None) -> dt.date:
+    if raw in (None, ""):
+        if default is None:
+            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "date obligatoire (AAAA-MM-JJ)"}])
+        return default
+    try:
+        return parse_date(raw, field)
+    except ValuesError as exc:
+        raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": str(exc)}]) from None
+
+
+def _headcount() -> int:
+    raw = request.args.get("effectif")
+    if raw is None:
+        return services().settings.headcount
+    if not raw.isdigit():
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "effectif", "reason": "nombre entier de salariés"}])
+    return int(raw)
+
+
+def view(item: DueInterview, dataset: Dataset) -> dict[str, Any]:
+    employee = dataset.employees.get(item.matricule)
+    return {
+        "matricule": item.matricule,
+        "nom": employee.nom if employee else None, "prenom": employee.prenom if employee else None,
+        "service": employee.service if employee else None,
+        "type": item.type, "libelle": item.libelle, "due_from": item.due_from.isoformat(),
+        "deadline": item.deadline.isoformat(), "overdue": item.overdue,
+        "planned_on": item.planned_on.isoformat() if item.planned_on else None,
+        "rule": item.rule, "reason": item.reason,
+        "abondement": snapshot_dates(item.abondement) if item.abondement is not None else None,
+    }
+
+
+def snapshot_dates(value: Any) -> Any:
+    """Dates as ISO strings, inside the abondement's details."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: snapshot_dates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [snapshot_dates(v) for v in value]
+    return value
+
+
+@bp.get("/employees/due")
+@require("hr", "auditor")
+def due_employees():
+    on = _date(request.args.get("on"), "on", dt.date.today())
+    before = _date(request.args.get("before"), "before")
+    settings = services().settings
+    dataset, found = due.due_list(services().session(), before=before, on=on, headcount=_headcount(),
+                                  period_years=settings.epp_period_years)
+    return {"before": before.isoformat(), "on": on.isoformat(), "items": [view(d, dataset) for d in found]}
+
+
+@bp.get("/employees/<matricule>/due")
+@require("hr", "auditor")
+def due_employee(matricule: str):
+    on = _date(request.args.get("on"), "on", dt.date.today())
+    session = services().session()
+    found = due.for_employee(session, matricule, on=on, headcount=_headcount(),
+                             period_years=services().settings.epp_period_years)
+    dataset = due.dataset_for(session, [matricule])
+    return {"matricule": matricule, "on": on.isoformat(), "items": [view(d, dataset) for d in found]}
+
+
+@bp.post("/batches/due")
+@require("hr")
+def batches_for_due():
+    body = json_body("before", "on", "values", "templates", "planning", "creneaux")
+    before = _date(body.get("before"), "before")
+    on = _date(body.get("on"), "on", dt.date.today())
+    values, templates = body.get("values") or {}, body.get("templates") or {}
+    planning, rule = body.get("planning"), body.get("creneaux")
+    for field, value in (("values", values), ("templates", templates), ("planning", planning or {}), ("creneaux", rule or {})):
+        if not isinstance(value, dict):
+            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "objet JSON attendu"}])
+    made = due.create_batches(services(), services().session(), before=before, on=on, values=values,
+                              templates=templates, planning=planning, rule=rule, created_by=g.token.label,
+                              idempotency_key=request.headers.get("Idempotency-Key", "").strip() or None)
+    if services().jobs is not None:
+        services().jobs.wake()
+    return {"batches": [batch_view(b) for b in made]}, 202
+
+
+_DUE = {"type": "object", "properties": {
+    "matricule": {"type": "string"}, "nom": {"type": ["string", "null"]}, "prenom": {"type": ["string", "null"]},
+    "service": {"type": ["string", "null"]}, "type": {"type": "string"}, "libelle": {"type": "string"},
+    "due_from": {"type": "string", "format": "date"}, "deadline": {"type": "string", "format": "date"},
+    "overdue": {"type": "boolean"}, "planned_on": {"type": ["string", "null"], "format": "date"},
+    "rule": {"type": "string"}, "reason": {"type": "string"},
+    "abondement": {"type": ["object", "null"]}}}
+_JSON = lambda schema: {"application/json": {"schema": schema}}  # noqa: E731
+_LIST = {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/DueInterview"}}}}
+_ON = {"name": "on", "in": "query", "description": "Date de référence (aujourd'hui par défaut)",
+       "schema": {"type": "string", "format": "date"}}
+_HEADCOUNT = {"name": "effectif", "in": "query", "description": "Effectif de l'entreprise (réglage par défaut)",
+              "schema": {"type": "integer", "minimum": 0}}
+
+OPENAPI = {
+    "schemas": {"DueInterview": _DUE},
+    "paths": {
+        "/employees/due": {"get": {
+            "summary": "Qui convoquer avant une date, pour quel entretien, et pourquoi", "tags": ["calendar"],
+            "parameters": [{"name": "before", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+                           _ON, _HEADCOUNT],
+            "responses": {"200": {"description": "Les entretiens dus, en retard compris", "content": _JSON(_LIST)}}}},
+        "/employees/{matricule}/due": {"get": {
+            "summary": "Les prochains entretiens d'un salarié", "tags": ["calendar"],
+            "parameters": [{"name": "matricule", "in": "path", "required": True, "schema": {"type": "string"}}, _ON, _HEADCOUNT],
+            "responses": {"200": {"description": "Les entretiens dus", "content": _JSON(_LIST)}}}},
+        "/batches/due": {"post": {
+            "summary": "Les convocations de tous ceux qui sont dus avant une date", "tags": ["calendar"],
+            "requestBody": {"required": True, "content": _JSON({"type": "object", "required": ["before", "values"], "properties": {
+                "before": {"type": "string", "format": "date"}, "on": {"type": "string", "format": "date"},
+                "values": {"type": "object", "description": "Comme pour POST /batches (societe, courrier, entretien…)"},
+                "templates": {"type": "object", "description": "Modèle par type d'entretien ; « * » pour les autres",
+                              "additionalProperties": {"type": "string"}},
+                "planning": {"type": "object", "description": "{matricule: {date, heure, lieu, lien_visio}}"},
+                "creneaux": {"type": "object", "description": "{debut, heures: [\"09:00\"…], jours: [0…4], lieu}"}}})},
+            "responses": {"202": {"description": "Un lot par modèle", "content": _JSON({"type": "object", "properties": {
+                "batches": {"type": "array", "items": {"$ref": "#/components/schemas/Batch"}}}})}}}},
+    },
+}

@@ -1,0 +1,167 @@
+"""Who must be convoked, by when, and for what: the legal calendar over the stored employees and
+interviews, and batches of convocations made from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
+from docgen.context import Dataset
+from docgen.values import ValuesError, parse_date, parse_time
+from parcours.models import Batch, Interview
+from parcours.problems import Problem
+from parcours.service import batches, interviews
+from parcours.service.employees import dataset_for
+
+DEFAULT_TEMPLATE = "convocation"
+WEEKDAYS = (0, 1, 2, 3, 4)
+
+
+def history(session: Session, dataset: Dataset, on: dt.date) -> dict[str, list[PastInterview]]:
+    """Each employee's interviews as known on `on`: those recorded here, and the last one the
+    imported data gives (`date_dernier_entretien`, a held periodic interview unless recorded already)."""
+    recorded = interviews.of_employees(session, list(dataset.employees))
+    found: dict[str, list[PastInterview]] = {}
+    for matricule, employee in dataset.employees.items():
+        # Seen from an earlier date, what was held later has not happened yet.
+        past = [PastInterview(i.date, i.type, i.status) for i in recorded.get(matricule, [])
+                if i.status == "planned" or i.date <= on]
+        last = employee.date_dernier_entretien
+        if last is not None and last <= on and not any(p.date == last for p in past):
+            past.append(PastInterview(last, "periodique", "held"))
+        found[matricule] = sorted(past, key=lambda p: p.date)
+    return found
+
+
+def due_list(session: Session, *, before: dt.date, on: dt.date, headcount: int, period_years: int,
+             matricules: Sequence[str] | None = None) -> tuple[Dataset, list[DueInterview]]:
+    dataset = dataset_for(session, matricules)
+    try:
+        found = due_before(dataset, history(session, dataset, on), before=before, on=on, headcount=headcount,
+                           period_years=period_years)
+    except ValueError as exc:
+        raise Problem(422, "Valeurs invalides", str(exc)) from None
+    if matricules is not None:
+        found = [d for d in found if d.matricule in set(matricules)]
+    return dataset, found
+
+
+def for_employee(session: Session, matricule: str, *, on: dt.date, headcount: int,
+                 period_years: int) -> list[DueInterview]:
+    dataset = dataset_for(session, [matricule])
+    if matricule not in dataset.employees:
+        raise Problem(404, "Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».")
+    try:
+        return due_interviews(dataset.employees[matricule], interviews=history(session, dataset, on)[matricule],
+                              absences=dataset.absences_of(matricule), trainings=dataset.trainings_of(matricule),
+                              on=on, headcount=headcount, period_years=period_years)
+    except ValueError as exc:
+        raise Problem(422, "Valeurs invalides", str(exc)) from None
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Slot:
+    date: dt.date
+    heure: dt.time
+    lieu: str | None = None
+    lien_visio: str | None = None
+
+
+def slots_from_rule(rule: Mapping[str, Any], count: int, not_before: dt.date) -> list[Slot]:
+    """`count` slots: from `debut` on, the given `heures` of each working day (`jours`, Monday = 0)."""
+    try:
+        start = parse_date(rule.get("debut") or not_before.isoformat(), "creneaux.debut")
+        hours = [parse_time(h, "creneaux.heures") for h in rule.get("heures") or ["09:00", "10:30", "14:00", "15:30"]]
+    except ValuesError as exc:
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "creneaux", "reason": str(exc)}]) from None
+    days = rule.get("jours", list(WEEKDAYS))
+    if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "creneaux.jours", "reason": "liste de jours, lundi = 0"}])
+    slots, day = [], max(start, not_before)
+    while len(slots) < count:
+        if day.weekday() in days:
+            slots += [Slot(day, hour, rule.get("lieu"), rule.get("lien_visio")) for hour in sorted(hours)]
+        day += dt.timedelta(days=1)
+    return slots[:count]
+
+
+def slots_from_planning(planning: Mapping[str, Any]) -> dict[str, Slot]:
+    """{matricule: {date, heure, lieu?, lien_visio?}} given by HR for each employee."""
+    found = {}
+    for matricule, entry in planning.items():
+        field = f"planning.{matricule}"
+        if not isinstance(entry, Mapping):
+            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "objet {date, heure, lieu} attendu"}])
+        try:
+            found[matricule] = Slot(parse_date(entry.get("date"), f"{field}.date"),
+                                    parse_time(entry.get("heure"), f"{field}.heure"),
+                                    entry.get("lieu"), entry.get("lien_visio"))
+        except ValuesError as exc:
+            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": str(exc)}]) from None
+    return found
+
+
+# --- batches from the due list ------------------------------------------------------------------------
+
+def create_batches(services: Any, session: Session, *, before: dt.date, on: dt.date, values: Mapping[str, Any],
+                   templates: Mapping[str, str], planning: Mapping[str, Any] | None, rule: Mapping[str, Any] | None,
+                   created_by: str, idempotency_key: str | None) -> list[Batch]:
+    """One batch per template for everyone due before `before`, each employee's interview type,
+    date, time and place set from the planning or the next free slot; the interviews are recorded
+    as planned in the same transactions."""
+    settings = services.settings
+    headcount = int(values.get("societe", {}).get("effectif") or settings.headcount)
+    _, due = due_list(session, before=before, on=on, headcount=headcount, period_years=settings.epp_period_years)
+    # The most pressing interview of each employee: one convocation each.
+    first: dict[str, DueInterview] = {}
+    for item in sorted(due, key=lambda d: d.deadline):
+        first.setdefault(item.matricule, item)
+    if not first:
+        raise Problem(422, "Personne n'est à convoquer", f"Aucun entretien n'est dû avant le {before.isoformat()}.")
+    planned = slots_from_planning(planning or {})
+    free = [m for m in first if m not in planned]
+    for matricule, slot in zip(free, slots_from_rule(rule or {}, len(free), max(on, dt.date.today()))):
+        planned[matricule] = slot
+    groups: dict[str, list[str]] = {}
+    for matricule, item in first.items():
+        groups.setdefault(templates.get(item.type) or templates.get("*") or DEFAULT_TEMPLATE, []).append(matricule)
+    made = []
+    for template, matricules in sorted(groups.items()):
+        given = values.get("salaries") or {}
+        # What HR said of an employee stays (an interlocuteur, say); the calendar sets type, day and time.
+        per_employee = {m: {**given.get(m, {}), "entretien": {**given.get(m, {}).get("entretien", {}),
+                                                              **_entretien(first[m], planned[m])}}
+                        for m in matricules}
+        # Every employee has a day and time of their own; the common ones (checked for the whole
+        # batch) default to the earliest, so that a batch needs none from the user.
+        earliest = min((planned[m] for m in matricules), key=lambda slot: (slot.date, slot.heure))
+        common = {**_entretien(first[matricules[0]], earliest), **(values.get("entretien") or {})}
+        raw = {**values, "entretien": common, "salaries": per_employee}
+        for m in matricules:
+            session.add(Interview(matricule=m, type=first[m].type, status="planned", date=planned[m].date,
+                                  note=f"convocation ({template})", created_by=created_by))
+        key = f"{idempotency_key}:{template}" if idempotency_key else None
+        digest = hashlib.sha256(json.dumps([template, matricules, raw], sort_keys=True, default=str).encode()).hexdigest()
+        batch, _ = batches.create_batch(services, session, template=template, template_version=None, matricules=matricules,
+                                        raw_values=raw, uploaded=None, created_by=created_by, idempotency_key=key,
+                                        request_hash=digest)
+        made.append(batch)
+    return made
+
+
+def _entretien(item: DueInterview, slot: Slot) -> dict[str, Any]:
+    entretien: dict[str, Any] = {"type": item.type, "date": slot.date.isoformat(), "heure": slot.heure.strftime("%H:%M")}
+    if slot.lieu:
+        entretien["lieu"] = slot.lieu
+    if slot.lien_visio:
+        entretien["lien_visio"] = slot.lien_visio
+    return entretien

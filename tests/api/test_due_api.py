@@ -1,0 +1,95 @@
+"""The legal calendar through the API: who is due, recording an interview moves it on, and batches
+of convocations made from the due list."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from api_helpers import SAMPLES, bearer
+from docgen.context import load_dataset_dir
+from parcours.models import BatchItem, Interview
+from parcours.service.employees import upsert_dataset
+
+ON = "2026-11-26"
+
+
+@pytest.fixture
+def employees(app):
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+
+
+def due(client, token, before="2027-03-31", **params):
+    query = "&".join(f"{k}={v}" for k, v in {"before": before, "on": ON, **params}.items())
+    response = client.get(f"/api/v1/employees/due?{query}", headers=bearer(token))
+    assert response.status_code == 200, response.json
+    return response.json["items"]
+
+
+def of(items, matricule):
+    return {(i["type"], i["deadline"], i["overdue"]) for i in items if i["matricule"] == matricule}
+
+
+def test_the_due_list_follows_the_law(client, tokens, employees):
+    items = due(client, tokens["auditor"])
+    # Hired 2026-03-02, no interview yet: the first one is due within a year of hire.
+    assert ("premier", "2027-03-02", False) in of(items, "E0006")
+    # Hired 2025-10-01, no interview: the first one was due by 2026-10-01.
+    assert ("premier", "2026-10-01", True) in of(items, "E0009")
+    # Last interview 2020-05-12: the next periodic one was due 4 years later.
+    assert ("periodique", "2024-05-12", True) in of(items, "E0010")
+    assert all(i["rule"] and i["reason"] for i in items)
+    assert items == sorted(items, key=lambda i: i["deadline"])
+
+
+def test_recording_a_held_interview_moves_the_calendar_on(client, tokens, employees):
+    def periodic(matricule):
+        items = client.get(f"/api/v1/employees/{matricule}/due?on={ON}", headers=bearer(tokens["hr"])).json["items"]
+        return [i["deadline"] for i in items if i["type"] == "periodique"]
+
+    # E0020's last interview was on 2024-01-15: the next one is due 4 years later.
+    assert periodic("E0020") == ["2028-01-15"]
+    created = client.post("/api/v1/interviews", json={"matricule": "E0020", "type": "periodique", "status": "held",
+                                                      "date": "2026-11-20"}, headers=bearer(tokens["hr"]))
+    assert created.status_code == 201
+    assert periodic("E0020") == ["2030-11-20"]
+    # E0010 was overdue (last interview 2020-05-12); held now, it leaves the due list's périodique.
+    assert ("periodique", "2024-05-12", True) in of(due(client, tokens["hr"]), "E0010")
+    client.post("/api/v1/interviews", json={"matricule": "E0010", "type": "periodique", "status": "held",
+                                            "date": "2026-11-20"}, headers=bearer(tokens["hr"]))
+    assert not any(t == "periodique" for t, _, _ in of(due(client, tokens["hr"]), "E0010"))
+
+
+def test_wrong_dates_and_unknown_employees_are_problems(client, tokens, employees):
+    assert client.get("/api/v1/employees/due", headers=bearer(tokens["hr"])).status_code == 422
+    bad = client.get("/api/v1/employees/due?before=31/13/2027", headers=bearer(tokens["hr"]))
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "before"
+    assert client.get("/api/v1/employees/E9999/due", headers=bearer(tokens["hr"])).status_code == 404
+    assert client.get("/api/v1/employees/due?before=2027-01-01", headers=bearer(tokens["admin"])).status_code == 403
+
+
+def test_a_batch_is_made_for_everyone_due_with_slots_and_planned_interviews(client, tokens, employees, app):
+    values = {"societe": {"nom": "Atelier Lumière", "adresse": "18 quai Saint-Vincent", "code_postal": "69001",
+                          "ville": "Lyon", "effectif": 120},
+              "courrier": {"signataire": {"nom": "Élodie Lefèvre-Dubois", "fonction": "Responsable RH"}},
+              "entretien": {"lieu": "Salle Fourvière"},
+              "salaries": {"E0001": {"entretien": {"interlocuteur": "E0002"}}}}
+    response = client.post("/api/v1/batches/due", headers=bearer(tokens["hr"]), json={
+        "before": "2027-03-31", "on": ON, "values": values,
+        "planning": {"E0006": {"date": "2027-02-01", "heure": "11:00"}},
+        "creneaux": {"debut": "2027-01-11", "heures": ["09:00", "14:00"], "jours": [0, 1, 2, 3, 4]}})
+    assert response.status_code == 202, response.json
+    batches = response.json["batches"]
+    assert len(batches) == 1 and batches[0]["template"]["name"] == "convocation"
+    due_people = {i["matricule"] for i in due(client, tokens["hr"])}
+    with app.extensions["parcours"].db.session() as session:
+        items = session.scalars(select(BatchItem).where(BatchItem.batch_id == batches[0]["id"])).all()
+        planned = {i.matricule: i for i in session.scalars(select(Interview).where(Interview.status == "planned"))}
+    assert {i.matricule for i in items} == set(planned)
+    assert planned["E0006"].date == dt.date(2027, 2, 1)
+    slots = sorted(i.date for m, i in planned.items() if m != "E0006")
+    assert slots[0] == dt.date(2027, 1, 11) and slots[1] == dt.date(2027, 1, 11) and slots[2] == dt.date(2027, 1, 12)
+    assert all(d.weekday() < 5 for d in slots)
+    # Planned interviews show in the due list as planned.
+    assert due_people
