@@ -4,6 +4,7 @@ convocations for them in one request."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from flask import Blueprint, g, request
@@ -91,7 +92,10 @@ def due_employee(matricule: str):
 @bp.post("/batches/due")
 @require("hr")
 def batches_for_due():
-    body = json_body("before", "on", "values", "templates", "planning", "creneaux")
+    if request.files:
+        body = _multipart()
+    else:
+        body = json_body("before", "on", "values", "templates", "planning", "creneaux")
     before = _date(body.get("before"), "before")
     on = _date(body.get("on"), "on", dt.date.today())
     values, templates = body.get("values") or {}, body.get("templates") or {}
@@ -105,6 +109,20 @@ def batches_for_due():
     if services().jobs is not None:
         services().jobs.wake()
     return {"batches": [batch_view(b) for b in made]}, 202
+
+
+def _multipart() -> dict[str, Any]:
+    """A multipart request: the JSON fields in `request`, the planning as a CSV file `planning`."""
+    try:
+        body = json.loads(request.form.get("request") or "{}")
+    except json.JSONDecodeError as exc:
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "request", "reason": f"JSON invalide ({exc})"}]) from None
+    if not isinstance(body, dict):
+        raise Problem(422, "Valeurs invalides", errors=[{"field": "request", "reason": "objet JSON attendu"}])
+    upload = request.files.get("planning")
+    if upload is not None:
+        body["planning"] = due.planning_from_csv(upload.read(), upload.filename or "planning.csv")
+    return body
 
 
 _DUE = {"type": "object", "properties": {
@@ -135,13 +153,17 @@ OPENAPI = {
             "responses": {"200": {"description": "Les entretiens dus", "content": _JSON(_LIST)}}}},
         "/batches/due": {"post": {
             "summary": "Les convocations de tous ceux qui sont dus avant une date", "tags": ["calendar"],
-            "requestBody": {"required": True, "content": _JSON({"type": "object", "required": ["before", "values"], "properties": {
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "request": {"type": "string", "description": "Les champs JSON ci-dessous, en texte"},
+                "planning": {"type": "string", "format": "binary",
+                             "description": "CSV : matricule, date, heure, lieu ou lien_visio"}}}},
+                **_JSON({"type": "object", "required": ["before", "values"], "properties": {
                 "before": {"type": "string", "format": "date"}, "on": {"type": "string", "format": "date"},
                 "values": {"type": "object", "description": "Comme pour POST /batches (societe, courrier, entretien…)"},
                 "templates": {"type": "object", "description": "Modèle par type d'entretien ; « * » pour les autres",
                               "additionalProperties": {"type": "string"}},
                 "planning": {"type": "object", "description": "{matricule: {date, heure, lieu, lien_visio}}"},
-                "creneaux": {"type": "object", "description": "{debut, heures: [\"09:00\"…], jours: [0…4], lieu}"}}})},
+                "creneaux": {"type": "object", "description": "{debut, heures: [\"09:00\"…], jours: [0…4], lieu}"}}})}},
             "responses": {"202": {"description": "Un lot par modèle", "content": _JSON({"type": "object", "properties": {
                 "batches": {"type": "array", "items": {"$ref": "#/components/schemas/Batch"}}}})}}}},
     },

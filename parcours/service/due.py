@@ -3,6 +3,7 @@ interviews, and batches of convocations made from it."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -108,6 +109,45 @@ def slots_from_planning(planning: Mapping[str, Any]) -> dict[str, Slot]:
         except ValuesError as exc:
             raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": str(exc)}]) from None
     return found
+
+
+def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, dict[str, str]]:
+    """A planning file as HR writes it in Excel: matricule, date, heure, and lieu or lien_visio.
+    Comma or semicolon, UTF-8 (with or without BOM) or Windows-1252."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
+    lines = text.splitlines()
+    if not lines:
+        raise Problem(422, "Planning vide", errors=[{"file": filename, "reason": "le fichier est vide"}])
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    rows = list(csv.DictReader(lines, delimiter=delimiter))
+    header = {(name or "").strip().lower() for name in (rows[0].keys() if rows else lines[0].split(delimiter))}
+    missing = [c for c in ("matricule", "date", "heure") if c not in header]
+    if missing:
+        raise Problem(422, "Planning invalide", errors=[{"file": filename, "row": 1, "field": c,
+                                                         "reason": "colonne obligatoire absente"} for c in missing])
+    planning, errors = {}, []
+    for number, row in enumerate(rows, start=2):
+        entry = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        if not any(entry.values()):
+            continue
+        matricule = entry.get("matricule")
+        if not matricule:
+            errors.append({"file": filename, "row": number, "field": "matricule", "reason": "obligatoire"})
+            continue
+        if matricule in planning:
+            errors.append({"file": filename, "row": number, "field": "matricule", "reason": "matricule en double"})
+            continue
+        planning[matricule] = {k: entry[k] for k in ("date", "heure", "lieu", "lien_visio") if entry.get(k)}
+        try:
+            slots_from_planning({matricule: planning[matricule]})
+        except Problem as exc:
+            errors += [{"file": filename, "row": number, **error} for error in exc.errors or []]
+    if errors:
+        raise Problem(422, "Planning invalide : rien n'a été créé", errors=errors)
+    return planning
 
 
 # --- batches from the due list ------------------------------------------------------------------------

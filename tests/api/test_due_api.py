@@ -93,3 +93,40 @@ def test_a_batch_is_made_for_everyone_due_with_slots_and_planned_interviews(clie
     assert all(d.weekday() < 5 for d in slots)
     # Planned interviews show in the due list as planned.
     assert due_people
+
+
+VALUES = {"societe": {"nom": "Atelier Lumière", "adresse": "18 quai Saint-Vincent", "code_postal": "69001",
+                      "ville": "Lyon", "effectif": 120},
+          "courrier": {"signataire": {"nom": "Élodie Lefèvre-Dubois", "fonction": "Responsable RH"}},
+          "entretien": {"lieu": "Salle Fourvière"}, "salaries": {"E0001": {"entretien": {"interlocuteur": "E0002"}}}}
+
+
+def test_a_planning_file_from_excel_sets_the_interviews(client, tokens, employees, app):
+    import io
+    import json
+
+    planning = "matricule;date;heure;lieu\nE0009;18/01/2027;9h30;Atelier de Villeurbanne\n".encode("cp1252")
+    response = client.post("/api/v1/batches/due", headers=bearer(tokens["hr"]), content_type="multipart/form-data",
+                           data={"request": json.dumps({"before": "2027-03-31", "on": ON, "values": VALUES}),
+                                 "planning": (io.BytesIO(planning), "planning.csv")})
+    assert response.status_code == 202, response.json
+    with app.extensions["parcours"].db.session() as session:
+        e9 = session.scalar(select(Interview).where(Interview.matricule == "E0009"))
+        item = session.scalar(select(BatchItem).where(BatchItem.matricule == "E0009"))
+    assert (e9.date, e9.type) == (dt.date(2027, 1, 18), "premier")
+    entretien = item.snapshot["entretien"]
+    assert entretien["lieu"] == "Atelier de Villeurbanne" and entretien["heure"] == {"$time": "09:30:00"}
+
+
+def test_a_wrong_planning_file_names_the_row_and_creates_nothing(client, tokens, employees, app):
+    import io
+    import json
+
+    planning = b"matricule,date,heure\nE0009,2027-01-18,09:00\nE0006,2027-02-30,10:00\n"
+    response = client.post("/api/v1/batches/due", headers=bearer(tokens["hr"]), content_type="multipart/form-data",
+                           data={"request": json.dumps({"before": "2027-03-31", "on": ON, "values": VALUES}),
+                                 "planning": (io.BytesIO(planning), "planning.csv")})
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert response.json["errors"][0]["row"] == 3 and "E0006" in response.json["errors"][0]["field"]
+    with app.extensions["parcours"].db.session() as session:
+        assert session.scalar(select(Interview)) is None
