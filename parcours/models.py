@@ -179,3 +179,5 @@ class Interview(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+from parcours import webhook_models  # noqa: E402,F401 - the webhook tables join the metadata
+from parcours import audit_models  # noqa: E402,F401 - the audit tables join the metadata

@@ -36,6 +36,9 @@ class Settings:
     """Run background jobs (batches) inside the service; off for a process that only answers HTTP."""
     page_size: int = 100
     """Default page size of listings (at most 1000)."""
+    webhook_allowed_hosts: str = ""
+    """Comma-separated hosts, addresses and networks (CIDR) webhooks may reach although they are loopback,
+    private or link-local, e.g. "127.0.0.1, 10.20.0.0/16, sirh.interne"; empty: public addresses only."""
     headcount: int = 0
     """The company's headcount, for the abondement correctif (50 and more); 0 when not told."""
     epp_period_years: int = 4

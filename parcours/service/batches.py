@@ -32,7 +32,7 @@ from parcours.db import Database
 from parcours.jobs import MAX_ATTEMPTS, enqueue, handler
 from parcours.models import Batch, BatchItem, DocumentVersion, Job, Template, TemplateVersion, utcnow
 from parcours.problems import Problem
-from parcours.service import documents
+from parcours.service import documents, webhooks
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
@@ -98,6 +98,7 @@ def create_batch(services: Any, session: Session, *, template: Any, template_ver
     batch.failed = len(items) - len(pending)
     if not pending:
         batch.status, batch.finished_at = "failed", utcnow()
+        webhooks.batch_finished(session, batch.id)
     for start in range(0, len(pending), CHUNK_SIZE):
         enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
     try:
@@ -355,5 +356,7 @@ def _finish_if_done(db: Database, batch_id: int) -> None:
         if left:
             return
         done = session.scalar(select(Batch.done).where(Batch.id == batch_id))
-        session.execute(update(Batch).where(Batch.id == batch_id, Batch.status.in_(("pending", "running")))
-                        .values(status="completed" if done else "failed", finished_at=utcnow()))
+        finished = session.execute(update(Batch).where(Batch.id == batch_id, Batch.status.in_(("pending", "running")))
+                                   .values(status="completed" if done else "failed", finished_at=utcnow())).rowcount
+        if finished:
+            webhooks.batch_finished(session, batch_id)

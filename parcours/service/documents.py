@@ -21,6 +21,7 @@ from parcours.blobs import BlobStore
 from parcours.models import Document, DocumentVersion, Template, TemplateVersion
 from parcours.problems import Problem
 from parcours.service.employees import dataset_for
+from parcours.service import webhooks
 
 # "entretien.date : la date …" -> field "entretien.date"; docgen's messages name the key first.
 _FIELD_FIRST = re.compile(r"^([\w.\[\]]+) : (.+)$", re.S)
@@ -182,6 +183,8 @@ def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, ne
                           pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot)
     session.add_all([document, row])
     session.flush()
+    if batch_id is None:  # a batch's documents are announced once, by batch.completed
+        webhooks.document_generated(session, document.id, row.number, new.matricule, template_version_id)
     return row
 
 
