@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 from docx import Document
 
@@ -24,3 +25,15 @@ def docx_text(data: bytes) -> str:
     for section in doc.sections:
         parts += [p.text for p in section.footer.paragraphs]
     return "\n".join(parts)
+
+
+def rebuild(data: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
+    """The same DOCX with some zip entries replaced or added: how tests build hostile packages."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, (replace or {}).get(info.filename, source.read(info)))
+        for name, content in (add or {}).items():
+            target.writestr(name, content)
+    return out.getvalue()

@@ -1,13 +1,12 @@
 """Templates: shipped ones seeded once, checked uploads as numbered immutable versions, download, preview."""
 
 import io
-import zipfile
 
 import pytest
 from sqlalchemy import func, select
 
 from api_helpers import bearer
-from docx_factory import make_docx
+from docx_factory import make_docx, rebuild
 from parcours.api.templates import DOCX_TYPE, seed_shipped_templates
 from parcours.app import SHIPPED_TEMPLATES
 from parcours.models import Template, TemplateVersion
@@ -20,17 +19,6 @@ PROBLEM = "application/problem+json"
 def upload(client, token, name, data, filename="modele.docx"):
     return client.post("/api/v1/templates", data={"name": name, "file": (io.BytesIO(data), filename)},
                        content_type="multipart/form-data", headers=bearer(token))
-
-
-def rebuild(data: bytes, replace: dict | None = None, add: dict | None = None) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(info.filename, (replace or {}).get(info.filename, source.read(info)))
-        for name, content in (add or {}).items():
-            target.writestr(name, content)
-    return out.getvalue()
 
 
 def stored(app) -> tuple[int, int, int]:

@@ -6,18 +6,7 @@ import zipfile
 import pytest
 
 from docgen.package import PackageLimits, UnsafePackage, check_docx
-from docx_factory import make_docx
-
-
-def rebuild(data: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(info.filename, (replace or {}).get(info.filename, source.read(info)))
-        for name, content in (add or {}).items():
-            target.writestr(name, content)
-    return out.getvalue()
+from docx_factory import make_docx, rebuild
 
 
 def edit(data: bytes, name: str, old: bytes, new: bytes) -> bytes:
