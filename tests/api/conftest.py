@@ -73,3 +73,14 @@ def tokens(app) -> dict[str, str]:
             made[role], _ = create_token(session, role, f"test {role}")
     return made
 
+
+
+@pytest.fixture
+def employees(app):
+    """The 25 sample employees, with their absences and trainings, in the database."""
+    from api_helpers import SAMPLES
+    from docgen.context import load_dataset_dir
+    from parcours.service.employees import upsert_dataset
+
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)

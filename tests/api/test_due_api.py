@@ -3,21 +3,14 @@ of convocations made from the due list."""
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import select
 
-from api_helpers import SAMPLES, bearer
-from docgen.context import load_dataset_dir
+from api_helpers import bearer
 from parcours.models import BatchItem, Interview
-from parcours.service.employees import upsert_dataset
 
 ON = "2026-11-26"
 
 
-@pytest.fixture
-def employees(app):
-    with app.extensions["parcours"].db.session() as session:
-        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
 
 
 def due(client, token, before="2027-03-31", **params):

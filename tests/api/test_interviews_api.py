@@ -2,15 +2,9 @@
 
 import pytest
 
-from api_helpers import SAMPLES, bearer
-from docgen.context import load_dataset_dir
-from parcours.service.employees import upsert_dataset
+from api_helpers import bearer
 
 
-@pytest.fixture
-def employees(app):
-    with app.extensions["parcours"].db.session() as session:
-        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
 
 
 def post(client, token, **body):

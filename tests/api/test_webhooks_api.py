@@ -18,7 +18,7 @@ from parcours.service import documents as document_service
 from parcours.service import webhooks as service
 from parcours.settings import Settings, SettingsError
 from parcours.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from test_batches_api import employees, start  # noqa: F401 - the fixture is used by name
+from test_batches_api import start
 from test_documents_api import PROBLEM, SharedPool, ensure_convocation
 from webhooks.delivery import DeliveryResult
 

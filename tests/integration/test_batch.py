@@ -7,7 +7,6 @@ import pytest
 from docx import Document
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from pypdf import PdfReader
 
 from docgen.batch import BatchGenerator, BatchItem
