@@ -1,1 +1,27 @@
-"""Signature engine: PAdES signatures, validation, audit chain and evidence (to come)."""
+"""Signature engine: internal PKI (pki), PAdES signatures (pades), errors; validation and audit to come."""
+
+from .errors import (
+    AnchorNotFound,
+    CertificateInvalid,
+    CertificateRevoked,
+    FieldError,
+    PdfError,
+    PKIError,
+    RevocationUnavailable,
+    SigningError,
+    TimestampError,
+    WrongPassphrase,
+)
+
+__all__ = [
+    "AnchorNotFound",
+    "CertificateInvalid",
+    "CertificateRevoked",
+    "FieldError",
+    "PdfError",
+    "PKIError",
+    "RevocationUnavailable",
+    "SigningError",
+    "TimestampError",
+    "WrongPassphrase",
+]
