@@ -18,6 +18,8 @@ from parcours.db import Database
 from parcours.jobs import JobRunner
 from parcours.settings import Settings
 
+# Webhook deliveries mostly wait on the network: threads of their own, more than the cores.
+JOB_LANES = {"webhook_delivery": 8}
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         seed_shipped_templates(container, SHIPPED_TEMPLATES)
     if settings.run_jobs:
-        container.jobs = JobRunner(db, container, container.workers)
+        container.jobs = JobRunner(db, container, container.workers, lanes=JOB_LANES)
         container.jobs.start()
     atexit.register(container.close)
     return app

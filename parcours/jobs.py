@@ -15,8 +15,9 @@ import datetime as dt
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -47,19 +48,40 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], run_at: dt.dat
     return job
 
 
+def complete(session: Session, job: Job) -> None:
+    """Mark a job done in the handler's own transaction, saving the runner a write of its own."""
+    session.execute(update(Job).where(Job.id == job.id, Job.status == "running")
+                    .values(status="done", lease_until=None))
+
+
 def _due(now: dt.datetime):
     return or_((Job.status == "queued") & (Job.run_at <= now),
                (Job.status == "running") & (Job.lease_until < now))
 
 
+@dataclass
+class _Lane:
+    """Threads for some kinds of job: None means every kind that has no lane of its own."""
+
+    kinds: frozenset[str] | None
+    pool: ThreadPoolExecutor
+    free: threading.Semaphore
+
+
 class JobRunner:
-    """Claims due jobs and runs them on `workers` threads; `wake()` after enqueueing for no delay."""
+    """Claims due jobs and runs them on `workers` threads; `wake()` after enqueueing for no delay.
+
+    `lanes` gives some kinds threads of their own: waiting on a slow web receiver must neither
+    queue behind document batches nor hold the threads that convert them."""
 
     def __init__(self, db: Database, context: Any, workers: int, lease: dt.timedelta = dt.timedelta(seconds=20),
-                 tick: float = 1.0) -> None:
+                 tick: float = 1.0, lanes: Mapping[str, int] | None = None) -> None:
         self.db, self.context, self.workers, self.lease, self.tick = db, context, workers, lease, tick
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="job")
-        self._free = threading.Semaphore(workers)
+        lanes = dict(lanes or {})
+        self._dedicated = frozenset(lanes)
+        self._lanes = [_Lane(None, ThreadPoolExecutor(workers, thread_name_prefix="job"), threading.Semaphore(workers))]
+        self._lanes += [_Lane(frozenset({kind}), ThreadPoolExecutor(count, thread_name_prefix=f"job-{kind}"),
+                              threading.Semaphore(count)) for kind, count in lanes.items()]
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,27 +98,32 @@ class JobRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for lane in self._lanes:
+            lane.pool.shutdown(wait=True, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while self._free.acquire(blocking=False):
-                    job_id = self.claim()
-                    if job_id is None:
-                        self._free.release()
-                        break
-                    self._pool.submit(self._run_and_release, job_id)
+                for lane in self._lanes:
+                    free = 0
+                    while lane.free.acquire(blocking=False):
+                        free += 1
+                    # One transaction claims a job for every free thread of the lane.
+                    claimed = self.claim_many(lane.kinds, free) if free else []
+                    for _ in range(free - len(claimed)):
+                        lane.free.release()
+                    for job_id in claimed:
+                        lane.pool.submit(self._run_and_release, lane, job_id)
             except Exception:  # noqa: BLE001 - the dispatcher must survive a database hiccup
                 log.exception("job dispatcher")
             self._wake.wait(self.tick)
             self._wake.clear()
 
-    def _run_and_release(self, job_id: int) -> None:
+    def _run_and_release(self, lane: _Lane, job_id: int) -> None:
         try:
             self.run(job_id)
         finally:
-            self._free.release()
+            lane.free.release()
             self._wake.set()
 
     @contextlib.contextmanager
@@ -127,18 +154,31 @@ class JobRunner:
             stop.set()
             thread.join()
 
-    def claim(self) -> int | None:
-        """Take one due job; None when there is none (or another process took it first)."""
+    def claim(self, kinds: frozenset[str] | None = None) -> int | None:
+        """Take one due job of `kinds` (None: those without a lane of their own); None when there is
+        none, or another process took it first."""
+        claimed = self.claim_many(kinds, 1)
+        return claimed[0] if claimed else None
+
+    def claim_many(self, kinds: frozenset[str] | None, limit: int) -> list[int]:
+        """Take up to `limit` due jobs in one transaction; those another process took first are not
+        returned (the conditional UPDATE leaves them alone)."""
         with self.db.session() as session:
             now = utcnow()
-            candidate = session.scalar(select(Job.id).where(_due(now)).order_by(Job.run_at, Job.id).limit(1))
-            if candidate is None:
-                return None
-            claimed = session.execute(
-                update(Job).where(Job.id == candidate, _due(now))
+            query = select(Job.id).where(_due(now))
+            if kinds is not None:
+                query = query.where(Job.kind.in_(kinds))
+            elif self._dedicated:
+                query = query.where(Job.kind.not_in(self._dedicated))
+            candidates = list(session.scalars(query.order_by(Job.run_at, Job.id).limit(limit)))
+            if not candidates:
+                return []
+            claimed = session.scalars(
+                update(Job).where(Job.id.in_(candidates), _due(now))
                 .values(status="running", lease_until=now + self.lease, attempts=Job.attempts + 1)
-            ).rowcount
-            return candidate if claimed == 1 else None
+                .returning(Job.id)
+            ).all()
+            return sorted(claimed)
 
     def run(self, job_id: int) -> None:
         """Run a claimed job; on failure it is retried later, up to MAX_ATTEMPTS."""
@@ -159,4 +199,6 @@ class JobRunner:
                     run_at=utcnow() + dt.timedelta(seconds=5 * 2 ** job.attempts)))
             return
         with self.db.session() as session:
-            session.execute(update(Job).where(Job.id == job.id).values(status="done", lease_until=None))
+            # A handler may have closed its job in its own last transaction (complete()): no second write.
+            session.execute(update(Job).where(Job.id == job.id, Job.status == "running")
+                            .values(status="done", lease_until=None))

@@ -69,3 +69,13 @@ def test_a_failing_job_is_queued_again_later_with_its_error(app, monkeypatch):
         assert job.status == "queued" and "LibreOffice a disparu" in job.last_error
         run_at = job.run_at if job.run_at.tzinfo else job.run_at.replace(tzinfo=dt.timezone.utc)
         assert run_at > utcnow()
+
+
+def test_a_kind_with_a_lane_of_its_own_is_claimed_only_by_that_lane(app):
+    slow = add_job(app, "batch_chunk_like")
+    fast = add_job(app, "webhook_like")
+    services = app.extensions["parcours"]
+    laned = JobRunner(services.db, services, workers=1, lanes={"webhook_like": 4})
+    assert laned.claim(frozenset({"webhook_like"})) == fast
+    assert laned.claim(frozenset({"webhook_like"})) is None
+    assert laned.claim() == slow  # the shared threads never take a laned kind
