@@ -462,3 +462,4 @@ def due(before: str, data: Path, on: str | None, effectif: int, periode: int) ->
         late = "  EN RETARD" if item.overdue else ""
         click.echo(f"{item.matricule:10} {name:28} {item.libelle[:48]:48} {item.deadline:%d/%m/%Y}{late}")
         click.echo(f"{'':10} {item.rule} : {item.reason}")
+from parcours.cli_audit import audit; main.add_command(audit)  # noqa: E402,E702

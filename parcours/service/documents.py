@@ -21,7 +21,7 @@ from parcours.blobs import BlobStore
 from parcours.models import Document, DocumentVersion, Template, TemplateVersion
 from parcours.problems import Problem
 from parcours.service.employees import dataset_for
-from parcours.service import webhooks
+from parcours.service import audit, webhooks
 
 # "entretien.date : la date …" -> field "entretien.date"; docgen's messages name the key first.
 _FIELD_FIRST = re.compile(r"^([\w.\[\]]+) : (.+)$", re.S)
@@ -183,6 +183,9 @@ def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, ne
                           pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot)
     session.add_all([document, row])
     session.flush()
+    audit.record(session, "document.generated", subject_type="document", subject_id=document.id, actor=created_by,
+                 data={"version": row.number, "matricule": new.matricule, "template_version_id": template_version_id,
+                       "pdf_sha256": pdf_sha, "docx_sha256": docx_sha, "batch_id": batch_id})
     if batch_id is None:  # a batch's documents are announced once, by batch.completed
         webhooks.document_generated(session, document.id, row.number, new.matricule, template_version_id)
     return row

@@ -1,0 +1,98 @@
+"""/api/v1/audit: read the audit trail and check its chain (auditor, hr). Nothing here writes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from parcours.api.documents import iso
+from parcours.app import services
+from parcours.audit_models import AuditEvent
+from parcours.auth import require
+from parcours.problems import Problem
+from parcours.service import audit as trail
+
+bp = Blueprint("audit", __name__)
+MAX_PAGE = 500
+
+
+def _public(event: AuditEvent) -> dict:
+    return {"sequence": event.sequence, "time": iso(event.time), "type": event.type,
+            "subject_type": event.subject_type, "subject_id": event.subject_id, "actor": event.actor,
+            "ip": event.ip, "user_agent": event.user_agent, "data": event.data,
+            "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None, reason: str) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise Problem(422, "Paramètres invalides", errors=[{"field": name, "value": raw, "reason": reason}])
+    return value
+
+
+@bp.get("/audit/events")
+@require("auditor", "hr")
+def list_events():
+    limit = _int_arg("limit", 100, 1, MAX_PAGE, f"nombre entier de 1 à {MAX_PAGE}")
+    after = _int_arg("cursor", 0, 0, None, "curseur inconnu : reprenez « next_cursor » d'une page")
+    subject_type = request.args.get("subject_type") or None
+    subject_id = request.args.get("subject_id") or None
+    rows = trail.events(services().session(), subject_type=subject_type, subject_id=subject_id, after=after,
+                        limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    return {"items": [_public(e) for e in page], "next_cursor": str(page[-1].sequence) if more else None}
+
+
+@bp.get("/audit/verify")
+@require("auditor", "hr")
+def verify_chain():
+    return trail.verify(services().session()).to_dict()
+
+
+_EVENT = {"type": "object", "required": ["sequence", "time", "type", "data", "prev_hash", "hash"], "properties": {
+    "sequence": {"type": "integer"}, "time": {"type": "string", "format": "date-time"},
+    "type": {"type": "string", "description": "document.generated, signature_request.created, email.sent, "
+                                              "link.opened, code.checked, signed, refused, expired, completed, downloaded"},
+    "subject_type": {"type": ["string", "null"]}, "subject_id": {"type": ["string", "null"]},
+    "actor": {"type": ["string", "null"]}, "ip": {"type": ["string", "null"]},
+    "user_agent": {"type": ["string", "null"]}, "data": {"type": "object"},
+    "prev_hash": {"type": "string", "description": "sha256 de l'événement précédent (64 zéros pour le premier)"},
+    "hash": {"type": "string", "description": "sha256 du JSON canonique (RFC 8785) de l'événement, prev_hash compris"}}}
+
+_REPORT = {"type": "object", "required": ["ok", "count", "head_hash", "message"], "properties": {
+    "ok": {"type": "boolean"}, "count": {"type": "integer"}, "head_hash": {"type": "string"},
+    "head_sequence": {"type": "integer"}, "broken_sequence": {"type": ["integer", "null"]},
+    "reason": {"type": ["string", "null"], "enum": ["hash", "prev_hash", "gap", "order", "unreadable", "anchor",
+                                                    "anchor_token", "truncated", None]},
+    "detail": {"type": ["string", "null"]}, "anchors_checked": {"type": "integer"}, "message": {"type": "string"}}}
+
+OPENAPI = {
+    "schemas": {"AuditEvent": _EVENT, "ChainReport": _REPORT},
+    "paths": {
+        "/audit/events": {
+            "get": {"summary": "Événements de la piste d'audit, dans l'ordre de la chaîne (auditor, hr)", "tags": ["audit"],
+                    "parameters": [
+                        {"name": "subject_type", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "document, signature_request…"},
+                        {"name": "subject_id", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "`next_cursor` de la page précédente"},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}}],
+                    "responses": {"200": {"description": "Une page ; `next_cursor` est null à la dernière", "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["items", "next_cursor"], "properties": {
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}},
+                            "next_cursor": {"type": ["string", "null"]}}}}}}}},
+        },
+        "/audit/verify": {
+            "get": {"summary": "Recalculer toute la chaîne et ses horodatages (auditor, hr)", "tags": ["audit"],
+                    "responses": {"200": {"description": "Le rapport : intacte, ou le premier maillon rompu et pourquoi",
+                                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChainReport"}}}}}},
+        },
+    },
+}

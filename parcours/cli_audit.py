@@ -1,0 +1,71 @@
+"""`parcours audit verify | anchor`: check the audit chain, timestamp its head."""
+
+from __future__ import annotations
+
+import click
+
+# parcours.cli registers this group at its end: import it lazily, inside the commands.
+
+
+@click.group()
+def audit() -> None:
+    """Piste d'audit : vérifier la chaîne, horodater sa tête."""
+
+
+@audit.command("verify")
+@click.option("--sans-jetons", "skip_tokens", is_flag=True,
+              help="Ne pas relire les jetons d'horodatage (seulement les empreintes de tête).")
+def audit_verify(skip_tokens: bool) -> None:
+    """Recalcule toute la chaîne ; nomme le premier maillon rompu (code de sortie 1)."""
+    from parcours.cli import _database
+    from parcours.service import audit as trail
+
+    with _database() as db, db.session() as session:
+        report = trail.verify(session, check_tokens=not skip_tokens)
+    if report.ok:
+        anchors = f" (horodatages vérifiés : {report.anchors_checked})" if report.anchors_checked else ""
+        click.echo(report.message + anchors)
+        return
+    click.echo(report.message, err=True)
+    click.echo(f"{report.count} événements lus ; dernier maillon intact : n° {report.head_sequence}, "
+               f"tête {report.head_hash}", err=True)
+    raise SystemExit(1)
+
+
+def _timestamper():
+    """The time-stamping authority of the instance: for now an RFC 3161 URL (setting `tsa_url`).
+
+    The instance's own TSA (signing.pki.LocalTimeStamper on the internal authority) will be offered
+    here once the service keeps that authority.
+    """
+    from parcours.cli import UserError, _settings
+
+    url = getattr(_settings(), "tsa_url", None)
+    if not url:
+        raise UserError("aucune autorité d'horodatage configurée (réglage tsa_url : l'adresse d'une TSA RFC 3161)")
+    from signing import pki
+
+    return pki.timestamper(url)
+
+
+@audit.command("anchor")
+@click.option("--si-du", "if_due", is_flag=True,
+              help="Seulement si des événements ont suivi le dernier horodatage et qu'il a plus d'un jour "
+                   "(pour un lancement régulier, cron ou minuteur systemd).")
+def audit_anchor(if_due: bool) -> None:
+    """Horodate maintenant la tête de la chaîne."""
+    from parcours.cli import UserError, _database
+    from parcours.service import audit as trail
+    from signing.audit import AnchorError
+
+    timestamper = _timestamper()
+    with _database() as db, db.session() as session:
+        try:
+            row = trail.anchor_if_due(session, timestamper) if if_due else trail.anchor(session, timestamper)
+        except AnchorError as exc:
+            raise UserError(f"horodatage refusé : {exc}") from None
+    if row is None:
+        click.echo("Rien à horodater (chaîne vide, ou tête déjà horodatée depuis moins d'un jour)." if if_due
+                   else "La chaîne est vide : rien à horodater.")
+        return
+    click.echo(f"Tête horodatée : événement n° {row.sequence}, {row.head_hash} ({row.created_at:%d/%m/%Y %H:%M:%S} UTC)")
