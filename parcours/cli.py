@@ -329,6 +329,9 @@ def init() -> None:
     settings = _settings()
     app = create_app(dataclasses.replace(settings, run_jobs=False))
     app.extensions["parcours"].close()
+    from parcours.service import pki as instance_pki
+
+    click.echo(f"Autorité de signature : {instance_pki.init(settings)}")
     click.echo(f"Instance prête : {settings.instance_dir.resolve()} (base : {settings.resolved_database_url})")
 
 

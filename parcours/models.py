@@ -181,3 +181,4 @@ class Interview(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 from parcours import webhook_models  # noqa: E402,F401 - the webhook tables join the metadata
 from parcours import audit_models  # noqa: E402,F401 - the audit tables join the metadata
+from parcours import signature_models  # noqa: E402,F401 - the signature tables join the metadata

@@ -43,6 +43,19 @@ class Settings:
     """The company's headcount, for the abondement correctif (50 and more); 0 when not told."""
     epp_period_years: int = 4
     """Years between two periodic interviews: 4 by law, shorter when a company or branch agreement says so."""
+    public_url: str = "http://127.0.0.1:8000"
+    """The service's address as signers reach it: links in e-mails, CRL addresses in certificates."""
+    organisation: str = "Parcours"
+    """The organisation named in the instance's certificates (created once: changing it later changes nothing)."""
+    pki_passphrase: str = ""
+    """Protects the instance's signing keys (<instance>/pki). Empty: generated into <instance>/pki/passphrase
+    (development only; production must set it)."""
+    tsa_url: str = ""
+    """An external RFC 3161 time-stamping authority; empty: the instance's own."""
+    smtp_url: str = ""
+    """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
+    mail_from: str = "Parcours <parcours@localhost>"
+    """The From of the e-mails sent to signers."""
 
     def __post_init__(self) -> None:
         try:

@@ -7,7 +7,7 @@ import importlib
 from flask import Flask
 
 PREFIX = "/api/v1"
-MODULES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "openapi")
+MODULES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "openapi")
 
 
 def register_api(app: Flask) -> None:

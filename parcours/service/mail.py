@@ -1,0 +1,113 @@
+"""E-mail to signers: through SMTP (setting `smtp_url`), or, without it (the demo), as .eml files in
+<instance>/outbox with their links written to the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from parcours.settings import Settings
+
+log = logging.getLogger(__name__)
+TIMEOUT = 15
+_LINK = re.compile(r"https?://\S+")
+
+
+class MailError(RuntimeError):
+    """The message could not be handed to the SMTP server."""
+
+
+def build(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(localtime=False)
+    message["Message-ID"] = email.utils.make_msgid(domain="parcours.local")
+    message.set_content(body)
+    return message
+
+
+def send(settings: Settings, to: str, subject: str, body: str) -> str:
+    """Send (or write to the outbox); the Message-ID."""
+    message = build(settings, to, subject, body)
+    if not settings.smtp_url:
+        outbox = settings.instance_dir / "outbox"
+        outbox.mkdir(parents=True, exist_ok=True)
+        path = outbox / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(bytes(message))
+        log.warning("no SMTP server (PARCOURS_SMTP_URL): e-mail to %s written to %s; links: %s",
+                    to, path, " ".join(_LINK.findall(body)) or "none")
+        return message["Message-ID"]
+    url = urlsplit(settings.smtp_url)
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise MailError(f"PARCOURS_SMTP_URL must look like smtp://host:port, not {settings.smtp_url!r}")
+    try:
+        if url.scheme == "smtps":
+            client = smtplib.SMTP_SSL(url.hostname, url.port or 465, timeout=TIMEOUT,
+                                      context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(url.hostname, url.port or 25, timeout=TIMEOUT)
+        with client:
+            if url.scheme == "smtp" and url.username and client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            client.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"the e-mail to {to} could not be sent: {exc}") from exc
+    return message["Message-ID"]
+
+
+def _date(moment: dt.datetime, timezone: str) -> str:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y à %H:%M")
+
+
+def signature_link(*, name: str, role: str, document: str, link: str, expires_at: dt.datetime,
+                   timezone: str) -> tuple[str, str]:
+    """(subject, body) of the invitation to sign."""
+    subject = f"À signer : {document}"
+    if role == "salarie":
+        note = ("Votre signature atteste que vous avez reçu une copie de ce compte rendu ; elle ne vaut pas "
+                "accord sur son contenu. Vous pouvez y ajouter vos commentaires avant de signer, ou refuser "
+                "de signer en indiquant pourquoi.")
+    else:
+        note = ("Votre signature atteste que ce compte rendu reflète l'entretien ; le salarié recevra ensuite "
+                "le lien pour signer à son tour, et sa signature attestera qu'il en a reçu une copie.")
+    body = (f"Bonjour {name},\n\n"
+            f"Le document « {document} » attend votre signature électronique.\n\n"
+            f"Pour le lire et le signer, ouvrez ce lien personnel (ne le transmettez à personne) :\n{link}\n\n"
+            f"Ce lien est valable jusqu'au {_date(expires_at, timezone)} et ne sert qu'une fois.\n\n"
+            f"{note}\n\n"
+            "Ce message est envoyé automatiquement par Parcours.\n")
+    return subject, body
+
+
+def one_time_code(*, name: str, document: str, code: str, minutes: int) -> tuple[str, str]:
+    subject = f"Votre code de signature : {code}"
+    body = (f"Bonjour {name},\n\n"
+            f"Voici le code à saisir pour signer « {document} » : {code}\n\n"
+            f"Il est valable {minutes} minutes. Si vous n'avez pas demandé ce code, ignorez ce message.\n")
+    return subject, body
+
+
+def completed(*, name: str, document: str) -> tuple[str, str]:
+    subject = f"Signé par tous : {document}"
+    body = (f"Bonjour {name},\n\n"
+            f"Toutes les signatures du document « {document} » sont recueillies. Le document signé et horodaté "
+            "est conservé par le service RH, qui vous en remet une copie sur demande.\n")
+    return subject, body
+
+
+def outbox(settings: Settings) -> Path:
+    return settings.instance_dir / "outbox"

@@ -1,0 +1,99 @@
+"""Signature requests through the API on SQLite and PostgreSQL (no SMTP: e-mails go to the outbox)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from docgen.context import load_dataset_dir
+from docgen.render import DocxRenderer
+from docgen.values import load_values
+from parcours import snapshot
+from parcours.service import documents, pki as instance_pki
+
+pytestmark = pytest.mark.libreoffice
+ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
+
+
+@pytest.fixture(scope="module")
+def compte_rendu(pool):
+    dataset = load_dataset_dir(ROOT / "samples").dataset
+    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
+    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
+
+
+@pytest.fixture
+def document_id(app, employees, compte_rendu):
+    instance_pki.forget()
+    pdf, snap = compte_rendu
+    services = app.extensions["parcours"]
+    with services.db.session() as session:
+        version = documents.find_template_version(session, "compte_rendu")
+        return documents.store(session, services.blobs, version,
+                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
+                               created_by="test").document_id
+
+
+def _auth(tokens, role):
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+def _links(app):
+    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
+    return [LINK.search(p.read_text()).group(1) for p in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if LINK.search(p.read_text())]
+
+
+def test_a_request_goes_to_the_manager_of_the_snapshot_first(app, client, tokens, document_id):
+    response = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=_auth(tokens, "hr"))
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert [(s["role"], s["email"], s["status"]) for s in body["signers"]] == [
+        ("manager", "francois.rousseau@atelier-lumiere.example", "sent"),
+        ("salarie", "moussa.ndiaye@atelier-lumiere.example", "waiting")]
+    assert [v["kind"] for v in body["versions"]] == ["prepared"] and body["email_sent"]
+    assert len(_links(app)) == 1
+    again = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=_auth(tokens, "hr"))
+    assert again.status_code == 409
+    assert client.get(f"/api/v1/signature-requests/{body['id']}", headers=_auth(tokens, "auditor")).status_code == 200
+    assert client.post(f"/api/v1/signature-requests/{body['id']}/cancel", headers=_auth(tokens, "auditor")).status_code == 403
+    cancelled = client.post(f"/api/v1/signature-requests/{body['id']}/cancel", json={"reason": "erreur"},
+                            headers=_auth(tokens, "hr"))
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert client.get(f"/api/v1/sign/{_links(app)[0]}").status_code == 410
+    # The prepared version is reused by the next request.
+    renewed = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr"))
+    assert renewed.status_code == 201 and renewed.json["prepared_version"] == body["prepared_version"]
+
+
+def test_manager_then_employee_sign_and_the_request_completes(app, client, tokens, document_id):
+    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
+    manager = _links(app)[0]
+    page = client.get(f"/api/v1/sign/{manager}").json
+    assert page["signer"]["role"] == "manager" and not page["comments_allowed"]
+    assert client.post(f"/api/v1/sign/{manager}", json={"consent": True, "comments": "non"}).status_code == 422
+    assert client.post(f"/api/v1/sign/{manager}", json={"consent": True}).json["status"] == "pending"
+    employee = _links(app)[1]
+    assert "réception" in client.get(f"/api/v1/sign/{employee}").json["consent_text"]
+    done = client.post(f"/api/v1/sign/{employee}", json={"consent": True, "comments": "D'accord."})
+    assert done.status_code == 200 and done.json["status"] == "completed"
+    state = client.get(f"/api/v1/signature-requests/{created['id']}", headers=_auth(tokens, "hr")).json
+    assert [v["kind"] for v in state["versions"]] == ["prepared", "signed", "signed", "sealed"]
+    assert all(s["signed_at"] and s["certificate_serial"] for s in state["signers"])
+
+
+def test_errors(client, tokens, document_id):
+    hr = _auth(tokens, "hr")
+    assert client.post("/api/v1/documents/999/signature-requests", headers=hr).status_code == 404
+    bad = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=hr,
+                      json={"expires_in_days": 0, "require_code": "oui"})
+    assert bad.status_code == 422 and {e["field"] for e in bad.json["errors"]} == {"expires_in_days", "require_code"}
+    order = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=hr,
+                        json={"signers": [{"role": "salarie"}, {"role": "manager"}]})
+    assert order.status_code == 422
+    assert client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "auditor")).status_code == 403
+    assert client.get("/api/v1/signature-requests/999", headers=hr).status_code == 404
+    assert client.get("/api/v1/pki/crl").status_code == 200
