@@ -80,6 +80,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from parcours.api import register_api
 
     register_api(app)
+    from parcours.web.signer import bp as signer_pages
+
+    app.register_blueprint(signer_pages)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -1,0 +1,118 @@
+"""The signing page (server-rendered HTML, in French): the document's pages as images, the
+employee's comments, consent, « Signer » and « Refuser de signer ». The link token is the
+credential; the work is done by parcours.service.signatures, the same as the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+
+from parcours.app import services
+from parcours.problems import Problem
+from parcours.service import signatures
+
+bp = Blueprint("signer", __name__, template_folder="templates")
+ROLE_LABELS = {"manager": "responsable de l'entretien", "salarie": "salarié(e)"}
+PAGE_DPI = 110
+
+
+def _client() -> dict[str, Any]:
+    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
+
+
+def _page(token: str, view: dict[str, Any], *, error: str | None = None, status: int = 200,
+          comments: str | None = None, notice: str | None = None) -> tuple[str, int]:
+    signer, document = view["signer"], view["document"]
+    expires = dt.datetime.fromisoformat(view["signature_request"]["expires_at"])
+    html = render_template(
+        "signer_page.html", company=services().settings.organisation or "Parcours", title=document["name"],
+        signer_name=signer["name"], role_label=ROLE_LABELS.get(signer["role"], signer["role"]),
+        expires=f"{expires:%d/%m/%Y}", error=error or notice,
+        pages=[url_for("signer.page_image", token=token, number=n) for n in range(1, document["pages"] + 1)],
+        comments_field=view["comments_allowed"], comments=comments,
+        code_required=view["signature_request"]["require_code"] and not signer["code_verified"],
+        masked_email="votre adresse e-mail", consent_text=view["consent_text"],
+        action=url_for("signer.submit", token=token), code_action=url_for("signer.code", token=token),
+        refuse_action=url_for("signer.refuse", token=token))
+    return html, status
+
+
+def _ended(problem: Problem) -> tuple[str, int]:
+    """A link that cannot be used: the reason in a sentence, with the problem's status."""
+    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+                           heading=problem.title, message=problem.detail or problem.title), problem.status
+
+
+@bp.get("/signer/<token>")
+def show(token: str):
+    try:
+        return _page(token, signatures.open_link(services(), token, **_client()))
+    except Problem as problem:
+        return _ended(problem)
+
+
+@bp.get("/signer/<token>/pages/<int:number>.png")
+def page_image(token: str, number: int):
+    try:
+        pdf, _ = signatures.document_pdf(services(), token)
+    except Problem:
+        abort(404)
+    with tempfile.TemporaryDirectory(prefix="parcours-page-") as folder:
+        source = Path(folder) / "document.pdf"
+        source.write_bytes(pdf)
+        done = subprocess.run(["pdftoppm", "-png", "-r", str(PAGE_DPI), "-f", str(number), "-l", str(number),
+                               "-singlefile", str(source), str(Path(folder) / "page")],
+                              capture_output=True, timeout=30)
+        image = Path(folder) / "page.png"
+        if done.returncode != 0 or not image.exists():
+            abort(404)
+        return Response(image.read_bytes(), mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.post("/signer/<token>")
+def submit(token: str):
+    comments = request.form.get("commentaires")
+    try:
+        result = signatures.sign(services(), token, consent=request.form.get("consent") == "oui",
+                                 comments=comments, code=request.form.get("code") or None, **_client())
+    except Problem as problem:
+        if problem.status in (404, 410):
+            return _ended(problem)
+        try:
+            view = signatures.open_link(services(), token, **_client())
+        except Problem as ended:
+            return _ended(ended)
+        return _page(token, view, error=problem.detail or problem.title, status=problem.status, comments=comments)
+    message = ("Le compte rendu est maintenant signé par chacun ; la version finale, horodatée, est conservée."
+               if result["status"] == "completed" else
+               "Votre signature est enregistrée. La personne suivante va recevoir son lien de signature.")
+    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+                           heading="Merci, votre signature est enregistrée", message=message)
+
+
+@bp.post("/signer/<token>/code")
+def code(token: str):
+    try:
+        sent = signatures.send_code(services(), token, **_client())
+        view = signatures.open_link(services(), token, **_client())
+    except Problem as problem:
+        return _ended(problem)
+    return _page(token, view, notice=f"Un code vous a été envoyé à {sent['sent_to']} ; il est valable 10 minutes.",
+                 comments=request.form.get("commentaires"))
+
+
+@bp.post("/signer/<token>/refuse")
+def refuse(token: str):
+    try:
+        signatures.refuse(services(), token, reason=request.form.get("raison") or None, **_client())
+    except Problem as problem:
+        return _ended(problem)
+    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+                           heading="Votre refus est enregistré",
+                           message="Vous avez refusé de signer ce document. Ce refus ne constitue pas une faute ; "
+                                   "il est consigné avec sa raison, et le service RH en est informé.")

@@ -1,0 +1,132 @@
+"""A person signs in a real browser: the manager, then the employee with comments; the final PDF
+validates. And a refusal, recorded. The page is also checked on a phone-sized screen."""
+
+from __future__ import annotations
+
+import io
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from api_helpers import SAMPLES
+from docgen.context import load_dataset_dir
+from docgen.render import DocxRenderer
+from docgen.values import load_values
+from parcours import snapshot
+from parcours.auth import create_token
+from parcours.service import documents, pki as instance_pki
+from parcours.service.employees import upsert_dataset
+from signing import pades
+
+pytestmark = pytest.mark.libreoffice
+ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"(/signer/[A-Za-z0-9_-]{20,})")
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def compte_rendu(pool):
+    dataset = load_dataset_dir(SAMPLES).dataset
+    context = load_values(SAMPLES / "campagne.json").context(dataset, "E0003")
+    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
+
+
+@pytest.fixture
+def signing(live_app, compte_rendu):
+    """(app, base URL, hr token, document id) with a compte rendu for E0003 stored."""
+    app, base = live_app
+    instance_pki.forget()
+    services = app.extensions["parcours"]
+    pdf, snap = compte_rendu
+    with services.db.session() as session:
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+        token, _ = create_token(session, "hr", "RH")
+        version = documents.find_template_version(session, "compte_rendu")
+        document_id = documents.store(session, services.blobs, version,
+                                      documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
+                                      created_by="RH").document_id
+    return app, base, token, document_id
+
+
+def links(app) -> list[str]:
+    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
+    found = []
+    for message in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        match = LINK.search(message.read_text())
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def request_signatures(app, base, token, document_id) -> int:
+    client = app.test_client()
+    response = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser, signing):
+    app, base, token, document_id = signing
+    request_signatures(app, base, token, document_id)
+    SHOTS.mkdir(exist_ok=True)
+
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.goto(base + links(app)[0])
+    assert "François Rousseau" in page.inner_text("main")
+    assert page.locator("section.pages img").count() >= 2
+    page.wait_for_function("document.querySelector('section.pages img').naturalWidth > 0")
+    assert page.locator("#commentaires").count() == 0  # comments are the employee's
+    page.screenshot(path=str(SHOTS / "signer-manager-phone.png"), full_page=False)
+    page.click("#signer")  # without consent the browser refuses to send
+    assert "Merci" not in page.inner_text("body")
+    page.check("#consent")
+    page.click("#signer")
+    assert "Merci, votre signature est enregistrée" in page.inner_text("h1")
+
+    employee = browser.new_page(viewport={"width": 1280, "height": 900})
+    employee.goto(base + links(app)[1])
+    assert "Moussa N'Diaye" in employee.inner_text("main") or "Moussa N’Diaye" in employee.inner_text("main")
+    employee.fill("#commentaires", "Je remercie mon responsable pour cet échange.")
+    employee.check("#consent")
+    employee.screenshot(path=str(SHOTS / "signer-employee.png"))
+    employee.click("#signer")
+    assert "compte rendu est maintenant signé" in employee.inner_text("main")
+
+    versions = app.test_client().get(f"/api/v1/documents/{document_id}/versions",
+                                     headers={"Authorization": f"Bearer {token}"}).json["items"]
+    last = versions[-1]
+    pdf = app.test_client().get(f"/api/v1/documents/{document_id}/versions/{last['number']}/pdf",
+                                headers={"Authorization": f"Bearer {token}"}).data
+    root = instance_pki.authority(app.extensions["parcours"].settings).root
+    # Playwright's sync API keeps an event loop running in this thread; pyHanko's sync API needs its own.
+    with ThreadPoolExecutor(1) as thread:
+        reports = thread.submit(pades.verify, pdf, [root]).result()
+    signatures_ = [r for r in reports if r.kind == "signature"]
+    assert len(signatures_) == 2 and all(r.intact and r.valid and r.trusted for r in signatures_)
+    assert any(r.kind == "document_timestamp" for r in reports)
+    fields = PdfReader(io.BytesIO(pdf)).get_fields()
+    assert fields["commentaires_salarie"]["/V"] == "Je remercie mon responsable pour cet échange."
+
+    # The link is useless after use.
+    again = browser.new_page()
+    response = again.goto(base + links(app)[0])
+    assert response.status == 410
+
+
+def test_a_refusal_in_the_browser_is_recorded(browser, signing):
+    app, base, token, document_id = signing
+    request_id = request_signatures(app, base, token, document_id)
+    page = browser.new_page()
+    page.goto(base + links(app)[0])
+    page.click("summary")
+    page.fill("#raison", "Je ne suis pas d'accord avec la rédaction du point 4.")
+    page.click("#refuser")
+    assert "Votre refus est enregistré" in page.inner_text("h1")
+    state = app.test_client().get(f"/api/v1/signature-requests/{request_id}",
+                                  headers={"Authorization": f"Bearer {token}"}).json
+    assert state["status"] == "refused"
