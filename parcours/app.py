@@ -95,6 +95,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         seed_shipped_templates(container, SHIPPED_TEMPLATES)
     if settings.run_jobs:
+        from parcours.service.audit import schedule_daily_anchor
+
+        with db.session() as session:
+            schedule_daily_anchor(session)  # "at least daily": even the operator cannot rewrite history unseen
         container.jobs = JobRunner(db, container, container.workers, lanes=JOB_LANES)
         container.jobs.start()
     atexit.register(container.close)

@@ -33,19 +33,11 @@ def audit_verify(skip_tokens: bool) -> None:
 
 
 def _timestamper():
-    """The time-stamping authority of the instance: for now an RFC 3161 URL (setting `tsa_url`).
+    """The TSA of setting `tsa_url` when given, else the instance's own (its internal authority)."""
+    from parcours.cli import _settings
+    from parcours.service import pki as instance_pki
 
-    The instance's own TSA (signing.pki.LocalTimeStamper on the internal authority) will be offered
-    here once the service keeps that authority.
-    """
-    from parcours.cli import UserError, _settings
-
-    url = getattr(_settings(), "tsa_url", None)
-    if not url:
-        raise UserError("aucune autorité d'horodatage configurée (réglage tsa_url : l'adresse d'une TSA RFC 3161)")
-    from signing import pki
-
-    return pki.timestamper(url)
+    return instance_pki.timestamper(_settings())
 
 
 @audit.command("anchor")

@@ -19,7 +19,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from parcours.audit_models import AuditAnchor, AuditEvent
-from parcours.models import utcnow
+from parcours.jobs import complete, enqueue, handler
+from parcours.models import Job, utcnow
+from parcours.service import pki as instance_pki
 from signing import audit as chain
 from signing.audit import ChainAnchor, ChainReport, Event, TimeStamper
 
@@ -180,3 +182,28 @@ def anchor_if_due(session: Session, timestamper: TimeStamper | Any,
         if utcnow() - created < max_age:
             return None
     return anchor(session, timestamper)
+
+
+# --- the daily anchor ---------------------------------------------------------------------------------
+
+ANCHOR_JOB = "audit_anchor"
+ANCHOR_EVERY = dt.timedelta(days=1)
+
+
+def schedule_daily_anchor(session: Session) -> None:
+    """Make sure a daily anchoring job is waiting (at start-up); it plans the next one itself."""
+    waiting = session.scalar(select(func.count()).select_from(Job).where(
+        Job.kind == ANCHOR_JOB, Job.status.in_(("queued", "running"))))
+    if not waiting:
+        enqueue(session, ANCHOR_JOB, {})
+
+
+@handler(ANCHOR_JOB)
+def _daily_anchor(services: Any, job: Any) -> None:
+    """Timestamp the chain's head if it moved since yesterday's anchor; then plan tomorrow's."""
+    with services.db.session() as session:
+        anchor_if_due(session, instance_pki.timestamper(services.settings), max_age=ANCHOR_EVERY)
+    with services.db.session() as session:
+        enqueue(session, ANCHOR_JOB, {}, run_at=utcnow() + ANCHOR_EVERY)
+        complete(session, job)
+

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from parcours.jobs import handler
 from parcours.models import Document, DocumentVersion, Employee, Template, TemplateVersion, utcnow
@@ -56,6 +56,9 @@ COMMENTS_FIELD = "commentaires_salarie"
 MAX_COMMENTS = 2000
 CODE_DIGITS, CODE_TRIES, CODE_VALIDITY = 6, 3, dt.timedelta(minutes=10)
 EXPIRY_JOB = "signature_expiry"
+REMINDER_JOB = "signature_reminder"
+REMINDER_AFTER = dt.timedelta(days=7)
+"""A signer who has not acted gets a new link this long after the last one (each link works once)."""
 ENDED = {"completed": "La demande de signature est terminée : toutes les signatures sont recueillies.",
          "refused": "La signature a été refusée : ce lien n'est plus utilisable.",
          "expired": "Ce lien a expiré. Demandez au service RH un nouvel envoi.",
@@ -281,7 +284,18 @@ def _issue_link(signer: Signer) -> str:
     signer.status, signer.sent_at = "sent", utcnow()
     signer.code_hash = signer.code_expires_at = signer.code_verified_at = None
     signer.code_attempts = 0
+    _plan_reminder(signer)
     return token
+
+
+def _plan_reminder(signer: Signer) -> None:
+    """A reminder after REMINDER_AFTER without a signature, if the request is still open then; the
+    link's hash in the payload makes a reminder planned for an older link do nothing."""
+    when = utcnow() + REMINDER_AFTER
+    if _aware(signer.request.expires_at) > when:
+        from parcours.jobs import enqueue
+
+        enqueue(object_session(signer), REMINDER_JOB, {"signer_id": signer.id, "link": signer.token_hash}, run_at=when)
 
 
 @dataclass(frozen=True)
@@ -348,7 +362,24 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
     return Created(request_id, _send_link(services, signer_id, token))
 
 
-def _send_link(services: Any, signer_id: int, token: str) -> bool:
+@handler(REMINDER_JOB)
+def _reminder_job(services: Any, job: Any) -> None:
+    """The signer still has not signed: a fresh link (the previous one stops working), « Rappel » in the subject."""
+    with services.db.session() as session:
+        signer = session.get(Signer, job.payload["signer_id"])
+        if signer is None or signer.token_hash != job.payload["link"] or signer.status in ("signed", "refused"):
+            return  # signed, refused, or a newer link was sent since: nothing to remind
+        request = _lock_request(session, signer.request_id)
+        if request is None or request.status != "pending":
+            return
+        token = _issue_link(signer)
+        audit.record(session, "reminder.sent", subject_type="signature_request", subject_id=request.id,
+                     actor="system", data={"signer": signer.position})
+        signer_id = signer.id
+    _send_link(services, signer_id, token, reminder=True)
+
+
+def _send_link(services: Any, signer_id: int, token: str, reminder: bool = False) -> bool:
     """E-mail the link (after the commit that made it), then record it; a failure is recorded and logged."""
     settings = services.settings
     with services.db.session() as session:
@@ -358,6 +389,8 @@ def _send_link(services: Any, signer_id: int, token: str) -> bool:
         link = settings.public_url.rstrip("/") + SIGN_PAGE + token
         subject, body = mail.signature_link(name=signer.name, role=signer.role, document=name, link=link,
                                             expires_at=_aware(request.expires_at), timezone=settings.timezone)
+        if reminder:
+            subject = f"Rappel : {subject}"
         try:
             message_id = mail.send(settings, signer.email, subject, body)
         except mail.MailError as exc:

@@ -353,9 +353,15 @@ def test_a_batch_document_leaves_an_event_naming_its_batch(app, db):
     assert event.data["docx_sha256"] is None and event.actor == "SIRH"
 
 
-def test_audit_anchor_without_a_tsa_says_what_to_configure(settings, db):
+def test_audit_anchor_without_an_external_tsa_uses_the_instances_own(settings, db):
+    from parcours.service import pki as instance_pki
+
+    instance_pki.forget()
+    _append(db, 1)
     result = _cli(settings, "anchor")
-    assert result.exit_code == 2 and "horodatage" in result.output
+    assert result.exit_code == 0 and "événement n° 1" in result.output, result.output
+    verified = _cli(settings, "verify")
+    assert verified.exit_code == 0 and "horodatages vérifiés : 1" in verified.output
 
 
 def test_audit_anchor_timestamps_the_head_then_verify_checks_it(settings, db, monkeypatch):
@@ -369,3 +375,35 @@ def test_audit_anchor_timestamps_the_head_then_verify_checks_it(settings, db, mo
     assert "Rien à horodater" in _cli(settings, "anchor", "--si-du").output
     verified = _cli(settings, "verify")
     assert verified.exit_code == 0 and "horodatages vérifiés : 1" in verified.output
+
+
+def test_the_chain_is_anchored_daily_by_a_job_that_plans_the_next(app, tmp_path):
+    from sqlalchemy import select, update
+
+    from parcours.audit_models import AuditAnchor
+    from parcours.jobs import JobRunner
+    from parcours.models import Job, utcnow
+    from parcours.service import audit as service, pki as instance_pki
+
+    instance_pki.forget()
+    services = app.extensions["parcours"]
+    with services.db.session() as session:
+        service.schedule_daily_anchor(session)
+        service.schedule_daily_anchor(session)  # a second start-up adds no second job
+        service.record(session, "document.generated", subject_type="document", subject_id=1, actor="test",
+                       data={"pdf_sha256": "0" * 64})
+    with services.db.session() as session:
+        assert len(session.scalars(select(Job).where(Job.kind == service.ANCHOR_JOB)).all()) == 1
+    runner = JobRunner(services.db, services, workers=1)
+    runner.run(runner.claim(frozenset({service.ANCHOR_JOB})))
+    with services.db.session() as session:
+        anchors = session.scalars(select(AuditAnchor)).all()
+        jobs = session.scalars(select(Job).where(Job.kind == service.ANCHOR_JOB).order_by(Job.id)).all()
+        assert len(anchors) == 1
+        assert [j.status for j in jobs] == ["done", "queued"]
+        tomorrow = jobs[1].run_at if jobs[1].run_at.tzinfo else jobs[1].run_at.replace(tzinfo=utcnow().tzinfo)
+        assert tomorrow > utcnow() + dt.timedelta(hours=23)
+        session.execute(update(Job).where(Job.id == jobs[1].id).values(run_at=utcnow()))
+    runner.run(runner.claim(frozenset({service.ANCHOR_JOB})))  # nothing new since: no second anchor
+    with services.db.session() as session:
+        assert len(session.scalars(select(AuditAnchor)).all()) == 1

@@ -97,3 +97,31 @@ def test_errors(client, tokens, document_id):
     assert client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "auditor")).status_code == 403
     assert client.get("/api/v1/signature-requests/999", headers=hr).status_code == 404
     assert client.get("/api/v1/pki/crl").status_code == 200
+
+
+def test_a_signer_who_waits_gets_a_reminder_with_a_fresh_link(app, client, tokens, document_id):
+    from sqlalchemy import select, update
+
+    from parcours.jobs import JobRunner
+    from parcours.models import Job, utcnow
+    from parcours.service.signatures import REMINDER_JOB
+
+    client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr"))
+    first = _links(app)[0]
+    services = app.extensions["parcours"]
+    with services.db.session() as session:
+        job = session.scalar(select(Job).where(Job.kind == REMINDER_JOB))
+        assert job is not None and job.run_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None)
+        session.execute(update(Job).where(Job.id == job.id).values(run_at=utcnow()))  # a week later
+    runner = JobRunner(services.db, services, workers=1)
+    job_id = runner.claim(frozenset({REMINDER_JOB}))
+    runner.run(job_id)
+    outbox = sorted((services.settings.instance_dir / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    assert "Rappel" in outbox[-1].read_text()
+    fresh = _links(app)[-1]
+    assert fresh != first
+    assert client.get(f"/api/v1/sign/{first}").status_code == 404  # replaced: that link no longer exists
+    assert client.get(f"/api/v1/sign/{fresh}").status_code == 200
+    # A reminder planned for a link that was replaced does nothing.
+    runner.run(job_id)
+    assert len(_links(app)) == 2
