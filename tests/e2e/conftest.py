@@ -21,8 +21,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, and pyHanko's sync API (asyncio.run) fails under a running loop in later tests."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (Debian package chromium; make test installs it)")
     from playwright.sync_api import sync_playwright
