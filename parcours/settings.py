@@ -50,6 +50,11 @@ class Settings:
     pki_passphrase: str = ""
     """Protects the instance's signing keys (<instance>/pki). Empty: generated into <instance>/pki/passphrase
     (development only; production must set it)."""
+    seal_pkcs12: Path | None = None
+    """The organisation's own signing key and certificate chain (PKCS#12 file): when set, it seals
+    each completed compte rendu after the last signer, before the final document timestamp."""
+    seal_passphrase: str = ""
+    """The passphrase of the PKCS#12 file."""
     tsa_url: str = ""
     """An external RFC 3161 time-stamping authority; empty: the instance's own."""
     smtp_url: str = ""

@@ -59,6 +59,7 @@ __all__ = [
     "ValidationInputs",
     "SignatureReport",
     "COMPTE_RENDU_FIELDS",
+    "SEAL_FIELD",
     "prepare",
     "sign",
     "seal",
@@ -83,8 +84,9 @@ class FieldSpec:
 
     name: str
     """The field's name (/T), e.g. ``signature_manager``."""
-    anchor: str
-    """The anchor text in the PDF, e.g. ``[[SIG_MANAGER]]``; the field's top-left corner goes there."""
+    anchor: str | None
+    """The anchor text in the PDF, e.g. ``[[SIG_MANAGER]]``; the field's top-left corner goes there.
+    None for an invisible signature field (an organisation's seal)."""
     kind: FieldKind = FieldKind.SIGNATURE
     width: float = 7 * CM
     """Width in points."""
@@ -103,7 +105,12 @@ class FieldSpec:
             raise ValueError(f"a field name must be non-empty and without dots: {self.name!r}")
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"field {self.name}: width and height must be positive")
+        if self.anchor is None and self.kind is not FieldKind.SIGNATURE:
+            raise ValueError(f"field {self.name}: only a signature field may be invisible (no anchor)")
 
+
+SEAL_FIELD = FieldSpec("cachet_organisation", None, label="Cachet de l'organisation", locks=("cachet_organisation",))
+"""The organisation's own seal after the last signer: invisible, created with the others."""
 
 COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
@@ -357,9 +364,9 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
         unknown = [name for name in spec.locks if name not in names]
         if unknown:
             raise FieldError(f"{spec.name} locks unknown fields: {', '.join(unknown)}")
-    anchors = _find_anchors(pdf, {f.anchor for f in fields})
+    anchors = _find_anchors(pdf, {f.anchor for f in fields if f.anchor is not None})
     for spec in fields:
-        if spec.anchor not in anchors:
+        if spec.anchor is not None and spec.anchor not in anchors:
             raise AnchorNotFound(spec.anchor)
     writer = _writer(pdf)
     existing = _fields_by_name(writer)
@@ -370,15 +377,15 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
         if writer.prev.embedded_signatures:
             raise FieldError("fields must be added before the first signature")
         for spec in fields:
-            anchor = anchors[spec.anchor]
-            rect = _rect(anchor, spec)
+            anchor = anchors[spec.anchor] if spec.anchor is not None else None
+            rect = _rect(anchor, spec) if anchor is not None else None
             if spec.kind is FieldKind.SIGNATURE:
                 hfields.append_signature_field(
                     writer,
                     hfields.SigFieldSpec(
                         spec.name,
-                        on_page=anchor.page,
-                        box=tuple(rect),
+                        on_page=anchor.page if anchor is not None else 0,
+                        box=tuple(rect) if rect is not None else None,
                         readable_field_name=spec.label,
                         field_mdp_spec=(
                             hfields.FieldMDPSpec(hfields.FieldMDPAction.INCLUDE, list(spec.locks))

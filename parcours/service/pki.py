@@ -119,3 +119,20 @@ def validation(settings: Settings) -> pades.ValidationInputs:
 
 def root_pem(settings: Settings) -> bytes:
     return authority(settings).root_certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def seal_credentials(settings: Settings) -> pki.SignerCredentials | None:
+    """The organisation's seal (setting seal_pkcs12), or None when the instance has none."""
+    if settings.seal_pkcs12 is None:
+        return None
+    return pki.load_pkcs12(Path(settings.seal_pkcs12).read_bytes(), settings.seal_passphrase.encode() or None)
+
+
+def seal_validation(settings: Settings, credentials: pki.SignerCredentials) -> pades.ValidationInputs:
+    """The seal's chain is checked like the signers' (hard-fail): against the instance's root and the
+    chain shipped in the PKCS#12 file; an outside CA's revocation data is fetched from its URLs."""
+    own = validation(settings)
+    chain = tuple(credentials.chain)
+    outside = bool(chain) and chain[-1] != own.trust_roots[0]
+    return pades.ValidationInputs(own.trust_roots + (chain[-1:] if outside else ()), crls=own.crls,
+                                  other_certs=chain, allow_fetching=outside)

@@ -333,7 +333,8 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
         chosen = _check_signers(signers, default_signers(session, document, latest))
         if latest.kind == "generated":
             try:
-                prepared_pdf = pades.prepare(services.blobs.get(latest.pdf_sha256))
+                fields = pades.COMPTE_RENDU_FIELDS + ((pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ())
+                prepared_pdf = pades.prepare(services.blobs.get(latest.pdf_sha256), fields)
             except AnchorNotFound as exc:
                 raise Problem(422, "Document sans emplacement de signature",
                               f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
@@ -553,6 +554,14 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
             _webhook(session, "signature_request.sent", request, following[0])
         else:
             try:
+                seal = instance_pki.seal_credentials(settings)
+                if seal is not None:
+                    # The organisation vouches for the whole, then the document timestamp closes it.
+                    signed_pdf = pades.sign(
+                        signed_pdf, field=pades.SEAL_FIELD.name, credentials=seal, timestamper=stamper,
+                        validation=instance_pki.seal_validation(settings, seal),
+                        appearance=pades.Appearance(settings.organisation, "Cachet de l'organisation"),
+                        lock_fields=pades.SEAL_FIELD.locks)
                 sealed = pades.seal(signed_pdf, stamper, validation)
             except SigningError as exc:
                 log.exception("signature request %s: sealing failed", request.id)

@@ -125,3 +125,40 @@ def test_a_signer_who_waits_gets_a_reminder_with_a_fresh_link(app, client, token
     # A reminder planned for a link that was replaced does nothing.
     runner.run(job_id)
     assert len(_links(app)) == 2
+
+
+def test_an_organisation_seal_from_a_pkcs12_file_closes_the_signed_compte_rendu(app, tokens, document_id, tmp_path):
+    import dataclasses
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    from parcours.app import create_app
+    from signing import pades, pki
+
+    settings = app.extensions["parcours"].settings
+    authority = instance_pki.authority(settings)
+    organisation = pki.issue_signer_certificate(authority, name="Atelier Lumière", email="rh@atelier-lumiere.example",
+                                                role="Cachet", validity=dt.timedelta(days=365))
+    p12 = tmp_path / "cachet.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"cachet", organisation.private_key, organisation.certificate, list(organisation.chain),
+        BestAvailableEncryption(b"secret du cachet")))
+    sealed_app = create_app(dataclasses.replace(settings, seal_pkcs12=p12, seal_passphrase="secret du cachet"))
+    try:
+        client = sealed_app.test_client()
+        created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
+        assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).status_code == 200
+        done = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True})
+        assert done.status_code == 200 and done.json["status"] == "completed", done.json
+        state = client.get(f"/api/v1/signature-requests/{created['id']}", headers=_auth(tokens, "hr")).json
+        final = client.get(f"/api/v1/documents/{document_id}/versions/{state['final_version']}/pdf",
+                           headers=_auth(tokens, "hr")).data
+        reports = pades.verify(final, [authority.root_certificate])
+        by_field = {r.field: r for r in reports if r.kind == "signature"}
+        assert set(by_field) == {"signature_manager", "signature_salarie", "cachet_organisation"}
+        assert all(r.intact and r.valid and r.trusted for r in by_field.values())
+        assert "Atelier Lumière" in by_field["cachet_organisation"].signer
+        assert any(r.kind == "document_timestamp" for r in reports)
+    finally:
+        sealed_app.extensions["parcours"].close()
