@@ -32,6 +32,7 @@ from docgen.context import (
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TIME = re.compile(r"^(\d{1,2})\s*(?::|h)\s*(\d{2})?$")
+_HH_MM = re.compile(r"^\d{2}:\d{2}$")
 _TOP_KEYS = {"societe", "courrier", "entretien", "salaries", *EXTRA_KEYS}
 
 
@@ -48,7 +49,7 @@ class CampaignValues:
     timezone: str = "Europe/Paris"
 
     def for_employee(self, matricule: str) -> Mapping[str, Any]:
-        return _deep_merge(self.common, self.per_employee.get(matricule, {}))
+        return deep_merge(self.common, self.per_employee.get(matricule, {}))
 
     def context(self, dataset: Dataset, matricule: str) -> dict[str, Any]:
         """The template context of one employee (raises ContextError subclasses on bad values)."""
@@ -56,7 +57,7 @@ class CampaignValues:
         company = parse_company(_block(values, "societe"))
         letter = parse_letter(_block(values, "courrier"))
         interview = parse_interview(_block(values, "entretien"), dataset, self.timezone)
-        extra = {key: _dates_in(values[key], key) for key in EXTRA_KEYS if key in values}
+        extra = {key: typed(values[key], key) for key in EXTRA_KEYS if key in values}
         return build_context(dataset, matricule, interview, company, letter, extra or None)
 
 
@@ -73,7 +74,7 @@ def load_values(source: str | Path | bytes | Mapping[str, Any], *, timezone: str
             raise ValuesError(f"fichier de valeurs : JSON invalide ({exc})") from None
     if not isinstance(data, dict):
         raise ValuesError("fichier de valeurs : un objet JSON est attendu")
-    data = _deep_merge(data, overrides or {})
+    data = deep_merge(data, overrides or {})
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ValuesError(f"clés inconnues : {', '.join(unknown)} (clés possibles : {', '.join(sorted(_TOP_KEYS))})")
@@ -176,22 +177,26 @@ def _block(values: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return block
 
 
-def _dates_in(value: Any, key: str) -> Any:
-    """Turn "AAAA-MM-JJ" strings into dates inside the compte rendu and état des lieux blocks."""
+def typed(value: Any, key: str = "", *, times: bool = False) -> Any:
+    """JSON values with their "AAAA-MM-JJ" strings as dates (and, with `times`, "HH:MM" strings as
+    times): the compte rendu and état des lieux blocks, or a whole sample context."""
     if isinstance(value, Mapping):
-        return {k: _dates_in(v, f"{key}.{k}") for k, v in value.items()}
+        return {k: typed(v, f"{key}.{k}" if key else str(k), times=times) for k, v in value.items()}
     if isinstance(value, list):
-        return [_dates_in(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [typed(v, f"{key}[{i}]", times=times) for i, v in enumerate(value)]
     if isinstance(value, str) and _ISO_DATE.match(value.strip()):
         return parse_date(value, key)
+    if times and isinstance(value, str) and _HH_MM.match(value):
+        return dt.time.fromisoformat(value)
     return value
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `override` on top, nested objects merged key by key."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

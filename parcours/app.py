@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, g
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.orm import Session
 
 from docgen.convert import ConverterPool
@@ -21,6 +24,20 @@ from parcours.settings import Settings
 # Webhook deliveries mostly wait on the network: threads of their own, more than the cores.
 JOB_LANES = {"webhook_delivery": 8}
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class IsoJSONProvider(DefaultJSONProvider):
+    """JSON answers in UTF-8 with keys in their order, and dates in ISO 8601 (Flask's default is
+    the HTTP date format, which no API client expects)."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    @staticmethod
+    def default(value: Any) -> Any:
+        if isinstance(value, (dt.date, dt.time)):
+            return value.isoformat()
+        return DefaultJSONProvider.default(value)
 
 
 @dataclass
@@ -68,8 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = IsoJSONProvider(app)
 
     db = Database(settings.resolved_database_url)
     db.upgrade()

@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from docgen import schema
 from docgen.batch import BatchGenerator, BatchItem, DocumentResult
 from docgen.context import ContextError, DataImportError, Dataset, load_dataset, load_dataset_dir
 from docgen.convert import ConversionError, ConverterPool
@@ -258,7 +257,9 @@ def batch(template: str, data: Path, out: Path, matricules: tuple[str, ...], wor
 def inspect(template: str, as_json: bool) -> None:
     """Liste les variables d'un modèle et ses erreurs de syntaxe."""
     source, name = resolve_template(template)
-    inspection = inspect_template(source, name, known_fields())
+    from parcours.service.templates import known_fields
+
+    inspection = inspect_template(source, name, set(known_fields()))
     if as_json:
         click.echo(json.dumps({"variables": inspection.variables, "inconnues": inspection.unknown,
                                "erreurs": [{"message": p.message, "contexte": p.excerpt} for p in inspection.problems]},
@@ -272,11 +273,6 @@ def inspect(template: str, as_json: bool) -> None:
             click.echo(f"Erreur : {problem.message}\n  près de : « {problem.excerpt} »")
     if not inspection.ok:
         sys.exit(1)
-
-
-def known_fields() -> set[str]:
-    """The fields of the shipped sample context (templates/sample.json) and the optional ones."""
-    return schema.known_fields(json.loads((TEMPLATES_DIR / "sample.json").read_text(encoding="utf-8")))
 
 
 # --- demo ----------------------------------------------------------------------------------------

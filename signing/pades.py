@@ -31,7 +31,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.sign import fields as hfields
 from pyhanko.sign import signers
-from pyhanko.sign.general import SigningError as HankoSigningError
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp

@@ -41,7 +41,8 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
     }
 
 
-def _one(batch: Batch) -> dict[str, Any]:
+def batch_view(batch: Batch) -> dict[str, Any]:
+    """A batch as the API shows it, with its progress."""
     session = services().session()
     return _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
 
@@ -103,7 +104,7 @@ def create():
     headers = {"Location": url_for("batches.show", batch_id=batch.id)}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return _one(batch), 202 if created else 200, headers
+    return batch_view(batch), 202 if created else 200, headers
 
 
 @bp.get("/batches")
@@ -124,7 +125,7 @@ def index():
 @bp.get("/batches/<int:batch_id>")
 @require(*READERS)
 def show(batch_id: int):
-    return _one(_get(batch_id))
+    return batch_view(_get(batch_id))
 
 
 @bp.get("/batches/<int:batch_id>/items")
@@ -152,7 +153,7 @@ def items(batch_id: int):
 @bp.post("/batches/<int:batch_id>/cancel")
 @require("hr")
 def cancel(batch_id: int):
-    return _one(batches.cancel(services().session(), _get(batch_id)))
+    return batch_view(batches.cancel(services().session(), _get(batch_id)))
 
 
 @bp.get("/batches/<int:batch_id>/zip")

@@ -24,10 +24,8 @@ READERS = ("hr", "auditor")
 # --- helpers shared with the batches module ----------------------------------------------------------
 
 def iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 with its offset (SQLite gives back naive UTC datetimes)."""
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
+    """ISO 8601 with its offset (stored moments come back aware in UTC: parcours.models.UtcDateTime)."""
+    return moment.isoformat() if moment is not None else None
 
 
 def json_body(*allowed: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from flask import Blueprint, g, request
 from docgen.calendar import DueInterview
 from docgen.context import Dataset
 from docgen.values import ValuesError, parse_date
-from parcours.api.batches import _one as batch_view
+from parcours.api.batches import batch_view
 from parcours.api.documents import json_body
 from parcours.app import services
 from parcours.auth import require
@@ -52,19 +52,8 @@ def view(item: DueInterview, dataset: Dataset) -> dict[str, Any]:
         "deadline": item.deadline.isoformat(), "overdue": item.overdue,
         "planned_on": item.planned_on.isoformat() if item.planned_on else None,
         "rule": item.rule, "reason": item.reason,
-        "abondement": snapshot_dates(item.abondement) if item.abondement is not None else None,
+        "abondement": item.abondement,  # its dates come out as ISO (parcours.app's JSON provider)
     }
-
-
-def snapshot_dates(value: Any) -> Any:
-    """Dates as ISO strings, inside the abondement's details."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: snapshot_dates(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [snapshot_dates(v) for v in value]
-    return value
 
 
 @bp.get("/employees/due")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response
 
 from parcours.app import services

@@ -11,7 +11,6 @@ from parcours.api.documents import json_body
 from parcours.api.pki import public
 from parcours.app import services
 from parcours.auth import require
-from parcours.problems import Problem
 from parcours.service import signatures
 
 bp = Blueprint("signatures", __name__)

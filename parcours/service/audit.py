@@ -178,8 +178,7 @@ def anchor_if_due(session: Session, timestamper: TimeStamper | Any,
     if head == 0 or (last is not None and last.sequence >= head):
         return None
     if last is not None:
-        created = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=dt.timezone.utc)
-        if utcnow() - created < max_age:
+        if utcnow() - last.created_at < max_age:
             return None
     return anchor(session, timestamper)
 

@@ -169,7 +169,7 @@ def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = Non
     now = now or utcnow()
     rate = estimated = None
     if batch.started_at is not None:
-        seconds = (_aware(batch.finished_at or now) - _aware(batch.started_at)).total_seconds()
+        seconds = ((batch.finished_at or now) - batch.started_at).total_seconds()
         if seconds > 0 and batch.done:
             rate = batch.done / seconds
     pending = counts.get("pending", 0)
@@ -177,10 +177,6 @@ def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = Non
         estimated = now + dt.timedelta(seconds=pending / rate)
     return Progress(counts.get("cancelled", 0), pending, rate, estimated)
 
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def template_of(session: Session, version_id: int) -> tuple[str, int]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
 from docgen.context import Dataset
-from docgen.values import ValuesError, parse_date, parse_time
+from docgen.values import ValuesError, deep_merge, parse_date, parse_time
 from parcours.models import Batch, Interview
 from parcours.problems import Problem
 from parcours.service import batches, interviews
@@ -178,8 +178,7 @@ def create_batches(services: Any, session: Session, *, before: dt.date, on: dt.d
     for template, matricules in sorted(groups.items()):
         given = values.get("salaries") or {}
         # What HR said of an employee stays (an interlocuteur, say); the calendar sets type, day and time.
-        per_employee = {m: {**given.get(m, {}), "entretien": {**given.get(m, {}).get("entretien", {}),
-                                                              **_entretien(first[m], planned[m])}}
+        per_employee = {m: deep_merge(given.get(m, {}), {"entretien": _entretien(first[m], planned[m])})
                         for m in matricules}
         # Every employee has a day and time of their own; the common ones (checked for the whole
         # batch) default to the earliest, so that a batch needs none from the user.

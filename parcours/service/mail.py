@@ -69,7 +69,6 @@ def send(settings: Settings, to: str, subject: str, body: str) -> str:
 
 
 def _date(moment: dt.datetime, timezone: str) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y à %H:%M")
 
 

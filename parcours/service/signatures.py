@@ -71,11 +71,6 @@ CONSENT = {
 }
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -123,7 +118,7 @@ def _by_token(session: Session, token: str, *, lock: bool) -> tuple[Signer, Sign
 def _usable(services: Any, session: Session, signer: Signer, request: SignatureRequest, *, actor_ip=None,
             user_agent=None) -> None:
     """410 when the link is used or the request ended (an overdue request is marked expired first); 409 out of turn."""
-    if request.status == "pending" and _aware(request.expires_at) <= utcnow():
+    if request.status == "pending" and request.expires_at <= utcnow():
         _expire(session, request, actor="system", ip=actor_ip, user_agent=user_agent)
         session.commit()
     if request.status != "pending":
@@ -166,7 +161,7 @@ def describe(session: Session, signer: Signer, request: SignatureRequest) -> dic
     latest = _latest(session, request.document_id)
     return {
         "signature_request": {"id": request.id, "status": request.status,
-                              "expires_at": _aware(request.expires_at).isoformat(),
+                              "expires_at": request.expires_at.isoformat(),
                               "require_code": request.require_code},
         "document": {"id": request.document_id, "name": _document_name(session, latest), "version": latest.number,
                      "pages": latest.pages, "pdf_sha256": latest.pdf_sha256},
@@ -183,7 +178,7 @@ def request_view(session: Session, request: SignatureRequest) -> dict[str, Any]:
     versions = session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == request.document_id,
                                                              DocumentVersion.number >= request.prepared_version)
                                .order_by(DocumentVersion.number)).all()
-    iso = lambda m: _aware(m).isoformat() if m else None  # noqa: E731
+    iso = lambda m: m.isoformat() if m else None  # noqa: E731
     return {
         "id": request.id, "document_id": request.document_id, "status": request.status,
         "require_code": request.require_code, "created_by": request.created_by, "created_at": iso(request.created_at),
@@ -292,7 +287,7 @@ def _plan_reminder(signer: Signer) -> None:
     """A reminder after REMINDER_AFTER without a signature, if the request is still open then; the
     link's hash in the payload makes a reminder planned for an older link do nothing."""
     when = utcnow() + REMINDER_AFTER
-    if _aware(signer.request.expires_at) > when:
+    if signer.request.expires_at > when:
         from parcours.jobs import enqueue
 
         enqueue(object_session(signer), REMINDER_JOB, {"signer_id": signer.id, "link": signer.token_hash}, run_at=when)
@@ -389,7 +384,7 @@ def _send_link(services: Any, signer_id: int, token: str, reminder: bool = False
         name = _document_name(session, _latest(session, request.document_id))
         link = settings.public_url.rstrip("/") + SIGN_PAGE + token
         subject, body = mail.signature_link(name=signer.name, role=signer.role, document=name, link=link,
-                                            expires_at=_aware(request.expires_at), timezone=settings.timezone)
+                                            expires_at=request.expires_at, timezone=settings.timezone)
         if reminder:
             subject = f"Rappel : {subject}"
         try:
@@ -469,7 +464,7 @@ def _verify_code(session: Session, signer: Signer, request: SignatureRequest, to
     if signer.code_hash is None:
         raise Problem(422, "Aucun code en cours", "Demandez d'abord un code : il vous sera envoyé par e-mail.",
                       errors=[{"field": "code", "reason": "aucun code envoyé"}])
-    if _aware(signer.code_expires_at) <= utcnow():
+    if signer.code_expires_at <= utcnow():
         raise Problem(422, "Code expiré", "Ce code a expiré : demandez-en un nouveau.",
                       errors=[{"field": "code", "reason": "code expiré"}])
     good = isinstance(code, str) and hmac.compare_digest(_code_digest(token, code.strip()), signer.code_hash)
@@ -616,7 +611,7 @@ def _expire(session: Session, request: SignatureRequest, *, actor: str, ip=None,
     request.status, request.ended_at = "expired", utcnow()
     audit.record(session, "expired", subject_type="signature_request", subject_id=request.id, actor=actor, ip=ip,
                  user_agent=user_agent, data={"document_id": request.document_id,
-                                              "expires_at": _aware(request.expires_at).isoformat()})
+                                              "expires_at": request.expires_at.isoformat()})
     _webhook(session, "signature_request.expired", request)
 
 
@@ -627,15 +622,21 @@ def get_request(session: Session, request_id: int) -> SignatureRequest:
     return request
 
 
+def _pending_request(session: Session, request_id: int) -> SignatureRequest:
+    """The request, locked, if it is still waiting for signatures: 404 or 409 otherwise."""
+    request = _lock_request(session, request_id)
+    if request is None:
+        raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
+    if request.status != "pending":
+        raise Problem(409, "Demande terminée", f"La demande est déjà « {request.status} ».")
+    return request
+
+
 def cancel(services: Any, request_id: int, *, actor: str, reason: Any = None, ip=None, user_agent=None) -> dict[str, Any]:
     if reason is not None and not isinstance(reason, str):
         raise Problem(422, "Valeurs invalides", errors=[{"field": "reason", "reason": "un texte"}])
     with services.db.session() as session:
-        request = _lock_request(session, request_id)
-        if request is None:
-            raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
-        if request.status != "pending":
-            raise Problem(409, "Demande terminée", f"La demande est déjà « {request.status} ».")
+        request = _pending_request(session, request_id)
         request.status, request.ended_at, request.end_reason = "cancelled", utcnow(), (reason or None)
         audit.record(session, "cancelled", subject_type="signature_request", subject_id=request.id, actor=actor, ip=ip,
                      user_agent=user_agent, data={"document_id": request.document_id, "reason": reason or None})
@@ -645,11 +646,7 @@ def cancel(services: Any, request_id: int, *, actor: str, reason: Any = None, ip
 def resend(services: Any, request_id: int, *, actor: str, ip=None, user_agent=None) -> dict[str, Any]:
     """A new link for the signer whose turn it is (the previous link stops working)."""
     with services.db.session() as session:
-        request = _lock_request(session, request_id)
-        if request is None:
-            raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
-        if request.status != "pending":
-            raise Problem(409, "Demande terminée", f"La demande est déjà « {request.status} ».")
+        request = _pending_request(session, request_id)
         current = next(s for s in request.signers if s.status != "signed")
         token = _issue_link(current)
         audit.record(session, "link.reissued", subject_type="signature_request", subject_id=request.id, actor=actor,
@@ -669,7 +666,7 @@ def expire_due(services: Any) -> int:
     for request_id in ids:
         with services.db.session() as session:
             request = _lock_request(session, request_id)
-            if request.status == "pending" and _aware(request.expires_at) <= utcnow():
+            if request.status == "pending" and request.expires_at <= utcnow():
                 _expire(session, request, actor="system")
                 count += 1
     return count
@@ -680,5 +677,5 @@ def _expiry_job(services: Any, job: Any) -> None:
     """Enqueued at creation for the expiry time: the request expires then if it is still pending."""
     with services.db.session() as session:
         request = _lock_request(session, job.payload["request_id"])
-        if request is not None and request.status == "pending" and _aware(request.expires_at) <= utcnow():
+        if request is not None and request.status == "pending" and request.expires_at <= utcnow():
             _expire(session, request, actor="system")

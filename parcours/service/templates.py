@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -20,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from docgen import schema
+from docgen.values import typed
 from docgen.convert import ConverterPool
 from docgen.package import UnsafePackage, check_docx
 from docgen.render import DocxRenderer, Inspection, inspect_template
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 SAMPLE_CONTEXT = Path(__file__).resolve().parents[2] / "templates" / "sample.json"
 SHIPPED_BY = "Parcours"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\d{2}:\d{2}$")
 _ATTEMPTS = 3  # a concurrent upload of the same name takes the number: try the next one
 
 
@@ -197,19 +195,7 @@ def _sample_json() -> tuple[str, dict[str, Any]]:
 
 def sample_context() -> dict[str, Any]:
     """templates/sample.json with its "AAAA-MM-JJ" dates and "HH:MM" times as date and time objects."""
-    return _typed(_sample_json()[1])
-
-
-def _typed(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if isinstance(value, str) and _ISO_DATE.match(value):
-        return dt.date.fromisoformat(value)
-    if isinstance(value, str) and _TIME.match(value):
-        return dt.time.fromisoformat(value)
-    return value
+    return typed(_sample_json()[1], times=True)
 
 
 class PreviewCache:

@@ -164,7 +164,7 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime | None = None) -
     """The current secret, and the previous one while its overlap after a rotation lasts."""
     now = now or utcnow()
     found = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_until and _aware(endpoint.previous_secret_until) > now:
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
         found.append(endpoint.previous_secret)
     return found
 
@@ -214,7 +214,7 @@ def _attempt(services: Any, message_id: int, sequence: int, last_of: Job | None 
                 {"message": message_id, "expected": sequence})
             return None
     keys = [row.secret]
-    if row.previous_secret and row.previous_secret_until and _aware(row.previous_secret_until) > utcnow():
+    if row.previous_secret and row.previous_secret_until and row.previous_secret_until > utcnow():
         keys.append(row.previous_secret)
     # No transaction is open while the receiver answers (up to the timeout).
     body = row.body.encode("utf-8")
@@ -388,9 +388,5 @@ def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
 
 
 def _iso(moment: dt.datetime) -> str:
-    return _aware(moment).isoformat().replace("+00:00", "Z")
+    return moment.isoformat().replace("+00:00", "Z")
 
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
