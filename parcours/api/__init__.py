@@ -7,7 +7,7 @@ import importlib
 from flask import Flask
 
 PREFIX = "/api/v1"
-MODULES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "openapi")
+MODULES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "history", "verifications", "evidence", "openapi")
 
 
 def register_api(app: Flask) -> None:

@@ -7,7 +7,7 @@ import importlib
 from flask import Blueprint
 
 bp = Blueprint("openapi", __name__)
-RESOURCES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki")
+RESOURCES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "history", "verifications", "evidence")
 ERRORS = {
     "400": "Requête mal formée", "401": "Jeton absent ou invalide", "403": "Rôle insuffisant",
     "404": "Introuvable", "413": "Fichier trop volumineux", "422": "Données invalides",

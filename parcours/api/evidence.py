@@ -1,0 +1,6 @@
+"""/api/v1 (placeholder while it is being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("evidence", __name__)
+OPENAPI: dict = {"schemas": {}, "paths": {}}

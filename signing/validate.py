@@ -1,0 +1,751 @@
+"""A validation report for any PDF: per signature and document timestamp, and an overall verdict.
+
+The verdict uses the vocabulary of ETSI EN 319 102-1 that EU DSS uses (TOTAL_PASSED, INDETERMINATE,
+TOTAL_FAILED with a sub-indication), from pyHanko's AdES validation (``ades_lta_validation``), which
+validates at the time proven by the timestamps with the data embedded in the file. Nothing is fetched
+from the network unless asked: the verifier brings its trust roots and, for the last timestamp, the
+current CRLs of its authority.
+
+Decisions a verdict depends on (the rest is pyHanko's):
+- A change after a signature that the signature does not allow (pyHanko's difference analysis:
+  page content, an overlay, an annotation, a locked field) is TOTAL_FAILED / FORMAT_FAILURE, with
+  the change named: the file no longer shows what was signed.
+- A file with no signature gets the indication NO_SIGNATURE: ETSI's vocabulary has no word for it.
+- The overall verdict is the worst of the signatures' (FAILED, then INDETERMINATE, then PASSED);
+  its sub-indication and sentence are those of the first signature that has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.generic import Reference
+from pyhanko.pdf_utils.misc import PdfError as HankoPdfError, PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
+from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.general import SigningError as HankoSigningError
+from pyhanko.sign.validation import ades, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko.sign.validation.policy_decl import (
+    LocalKnowledge,
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
+from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
+
+from .errors import PdfError
+
+__all__ = [
+    "PASSED", "INDETERMINATE", "FAILED", "NO_SIGNATURE",
+    "NotAPdf", "EncryptedPdf", "DamagedPdf",
+    "CertificateInfo", "TimestampInfo", "Changes", "SignatureCheck", "ValidationReport",
+    "TrustInputs", "validate",
+]
+
+PASSED, INDETERMINATE, FAILED, NO_SIGNATURE = "TOTAL_PASSED", "INDETERMINATE", "TOTAL_FAILED", "NO_SIGNATURE"
+_RANK = {PASSED: 0, NO_SIGNATURE: 1, INDETERMINATE: 2, FAILED: 3}
+_AUTHORITY = "signature électronique"
+
+
+# --- errors: a file that cannot be validated at all ------------------------------------------------
+
+class NotAPdf(PdfError):
+    """The bytes are not a PDF."""
+
+
+class EncryptedPdf(PdfError):
+    """The PDF is encrypted: its signatures cannot be checked without the password."""
+
+
+class DamagedPdf(PdfError):
+    """The PDF is truncated or malformed beyond lenient reading."""
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate of a chain, as a reader sees it."""
+
+    subject: str
+    common_name: str | None
+    email: str | None
+    organisation: str | None
+    issuer: str
+    serial: str
+    """Hexadecimal."""
+    not_before: dt.datetime
+    not_after: dt.datetime
+    sha256: str
+    """Fingerprint of the DER."""
+    trust_root: bool
+    """One of the verifier's trust roots."""
+    der: bytes = field(repr=False, compare=False, default=b"")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("der")
+        return data
+
+
+@dataclass(frozen=True)
+class TimestampInfo:
+    """An RFC 3161 timestamp: a signature's own, or a document timestamp's."""
+
+    time: dt.datetime
+    tsa: str | None
+    """The time-stamping authority's certificate subject."""
+    tsa_expires: dt.datetime | None
+    intact: bool
+    valid: bool
+    trusted: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.trusted
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What was changed in the file after a signature, from pyHanko's difference analysis."""
+
+    level: str
+    """NONE, LTA_UPDATES, FORM_FILLING, ANNOTATIONS or OTHER (pyHanko's ModificationLevel)."""
+    allowed: bool
+    later_signatures: tuple[str, ...]
+    """Fields signed after this one."""
+    later_timestamps: int
+    """Document timestamps added after it."""
+    fields_filled: tuple[str, ...]
+    reason: str | None
+    """Why a change is not allowed (pyHanko's words), when it is not."""
+    description: str
+    """In French."""
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The checks of one signature (or document timestamp) of the file."""
+
+    field: str
+    kind: str
+    """``signature`` or ``document_timestamp``."""
+    revision: int
+    """The revision it signed (1 for the first state of the file)."""
+    signer: CertificateInfo | None
+    chain: tuple[CertificateInfo, ...]
+    """From the signer up to the root, as far as it could be built."""
+    trusted: bool
+    """The chain reaches a trust root, and revocation was checked."""
+    claimed_time: dt.datetime | None
+    """The time the signer's software wrote (signingTime or /M): not proof."""
+    timestamp: TimestampInfo | None
+    """The timestamp proving when it existed (for a document timestamp: its own)."""
+    certificate_valid_at_signing: bool | None
+    """The signer's certificate was within its validity at the proven (else claimed) time."""
+    intact: bool
+    """The signed bytes still have the digest the signature was made on."""
+    valid: bool
+    """The cryptographic signature matches the certificate's key."""
+    coverage: str | None
+    """ENTIRE_FILE, ENTIRE_REVISION, CONTIGUOUS_BLOCK_FROM_START or UNCLEAR."""
+    covers: str
+    """In French: what the signature covers."""
+    changes: Changes | None
+    certification: str | None
+    """The DocMDP permission of a certification signature (NO_CHANGES, FILL_FORMS, ANNOTATE)."""
+    level: str | None
+    """PAdES-B-B, PAdES-B-T, PAdES-B-LT, PAdES-B-LTA; None when not a PAdES signature."""
+    subfilter: str | None
+    offline: bool
+    """Every certificate and revocation answer needed is embedded in the file."""
+    indication: str
+    sub_indication: str | None
+    message: str
+    """One sentence in French for a non-specialist."""
+    details: tuple[str, ...] = ()
+    """Technical notes (English, from pyHanko) for a specialist."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["signer"] = self.signer.to_dict() if self.signer else None
+        data["chain"] = [c.to_dict() for c in self.chain]
+        data["details"] = list(self.details)
+        if self.changes is not None:
+            data["changes"]["later_signatures"] = list(self.changes.later_signatures)
+            data["changes"]["fields_filled"] = list(self.changes.fields_filled)
+        return data
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    sha256: str
+    size: int
+    revisions: int
+    validated_at: dt.datetime
+    indication: str
+    sub_indication: str | None
+    message: str
+    signatures: tuple[SignatureCheck, ...]
+    """Signatures and document timestamps, in file order."""
+    lenient: bool
+    """The file could only be read leniently (hybrid cross-references, repaired structure…)."""
+    notes: tuple[str, ...] = ()
+    """In French: how the file was read, what was not checked."""
+
+    @property
+    def passed(self) -> bool:
+        return self.indication == PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256, "size": self.size, "revisions": self.revisions,
+            "validated_at": self.validated_at, "indication": self.indication,
+            "sub_indication": self.sub_indication, "message": self.message,
+            "signatures": [s.to_dict() for s in self.signatures], "lenient": self.lenient,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class TrustInputs:
+    """What the verifier brings: trust roots, and current revocation data of its own authority."""
+
+    trust_roots: tuple[cx509.Certificate, ...]
+    crls: tuple[bytes, ...] = ()
+    """DER CRLs known to be current (e.g. the instance's), for the last timestamp's chain."""
+    ocsps: tuple[bytes, ...] = ()
+    other_certs: tuple[cx509.Certificate, ...] = ()
+    allow_fetching: bool = False
+    """Fetch missing revocation data from the URLs in the certificates (off: fully offline)."""
+
+    def __post_init__(self):
+        if not self.trust_roots:
+            raise ValueError("TrustInputs needs at least one trust root")
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
+    head = pdf[:1024]
+    if b"%PDF-" not in head:
+        start = pdf[:8].decode("latin-1").encode("unicode_escape").decode() if pdf else ""
+        raise NotAPdf(f"le fichier ne commence pas par l'en-tête « %PDF- » (il commence par « {start} ») : "
+                      "ce n'est pas un PDF" if pdf else "le fichier est vide")
+    if b"%%EOF" not in pdf[-2048:]:
+        raise DamagedPdf("le fichier est tronqué : la marque de fin « %%EOF » manque")
+    notes = []
+    lenient = False
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+        reader.root  # noqa: B018 - forces the trailer and catalog to be read
+    except Exception as strict_error:  # noqa: BLE001 - any reading problem: try leniently
+        try:
+            reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+            reader.root  # noqa: B018
+        except Exception as exc:  # noqa: BLE001
+            raise DamagedPdf(f"le fichier est mal formé et ne peut pas être lu : {exc}") from exc
+        lenient = True
+        notes.append(f"Le fichier a été lu en mode tolérant ({strict_error}) : sa structure ne suit pas "
+                     "strictement la norme PDF, ce qui est courant chez certains logiciels.")
+    if reader.encrypted:
+        raise EncryptedPdf("le fichier est chiffré : ses signatures ne peuvent pas être vérifiées sans le mot de passe")
+    if getattr(reader.xrefs, "hybrid_xrefs_present", False):
+        lenient = True
+        notes.append("Le fichier utilise des références croisées hybrides : il a été lu en mode tolérant, "
+                     "comme le font les lecteurs PDF courants.")
+    return reader, lenient, notes
+
+
+# --- certificates ----------------------------------------------------------------------------------
+
+def _asn1(cert: Any) -> asn1_x509.Certificate:
+    if isinstance(cert, asn1_x509.Certificate):
+        return cert
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _email(cert: asn1_x509.Certificate) -> str | None:
+    email = cert.subject.native.get("email_address")
+    if email:
+        return email
+    for name in cert.subject_alt_name_value or ():
+        if name.name == "rfc822_name":
+            return name.native
+    return None
+
+
+def _info(cert: asn1_x509.Certificate, roots: set[bytes]) -> CertificateInfo:
+    subject = cert.subject.native
+    validity = cert["tbs_certificate"]["validity"]
+    der = cert.dump()
+    return CertificateInfo(
+        subject=cert.subject.human_friendly, common_name=subject.get("common_name"), email=_email(cert),
+        organisation=subject.get("organization_name"), issuer=cert.issuer.human_friendly,
+        serial=format(cert.serial_number, "x"), not_before=validity["not_before"].native,
+        not_after=validity["not_after"].native, sha256=hashlib.sha256(der).hexdigest(),
+        trust_root=der in roots, der=der)
+
+
+def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Certificate],
+           roots: set[bytes]) -> tuple[CertificateInfo, ...]:
+    """The validated path when there is one, else the chain built by issuer names from the certificates at hand."""
+    if path is not None:
+        certs = list(path.iter_certs(include_root=True))
+        if certs and certs[-1].dump() != leaf.dump():
+            certs = [leaf]  # a path of another certificate (defensive)
+        return tuple(_info(c, roots) for c in reversed(certs))
+    by_subject: dict[bytes, asn1_x509.Certificate] = {}
+    for cert in pool:
+        by_subject.setdefault(cert.subject.dump(), cert)
+    chain = [leaf]
+    while len(chain) < 10:
+        current = chain[-1]
+        if current.self_signed != "no":
+            break
+        issuer = by_subject.get(current.issuer.dump())
+        if issuer is None or any(issuer.dump() == c.dump() for c in chain):
+            break
+        chain.append(issuer)
+    return tuple(_info(c, roots) for c in chain)
+
+
+# --- embedded validation data ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Embedded:
+    certs: tuple[asn1_x509.Certificate, ...]
+    crls: tuple[asn1_crl.CertificateList, ...]
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...]
+
+    def covers(self, cert: asn1_x509.Certificate) -> bool:
+        """A revocation answer about `cert` is embedded (a CRL of its issuer, or an OCSP response)."""
+        issuer = cert.issuer.dump()
+        if any(c["tbs_cert_list"]["issuer"].dump() == issuer for c in self.crls):
+            return True
+        for response in self.ocsps:
+            try:
+                for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
+                    if single["cert_id"]["serial_number"].native == cert.serial_number:
+                        return True
+            except (KeyError, ValueError, TypeError):
+                continue
+        return False
+
+
+def _embedded(reader: PdfFileReader) -> _Embedded:
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except Exception:  # noqa: BLE001 - no DSS, or an unreadable one: nothing embedded
+        return _Embedded((), (), ())
+    crls, ocsps = [], []
+    for ref in dss.crls:
+        try:
+            crls.append(asn1_crl.CertificateList.load(ref.get_object().data))
+        except Exception:  # noqa: BLE001
+            continue
+    for ref in dss.ocsps:
+        try:
+            ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().data))
+        except Exception:  # noqa: BLE001
+            continue
+    try:
+        certs = tuple(dss.load_certs())
+    except Exception:  # noqa: BLE001
+        certs = ()
+    return _Embedded(certs, tuple(crls), tuple(ocsps))
+
+
+# --- validation specs -----------------------------------------------------------------------------
+
+def _knowledge(trust: TrustInputs, embedded: _Embedded | None = None) -> LocalKnowledge:
+    crls = [CRLContainer(asn1_crl.CertificateList.load(c)) for c in trust.crls]
+    ocsps = [OCSPContainer(asn1_ocsp.OCSPResponse.load(o)) for o in trust.ocsps]
+    return LocalKnowledge(known_crls=crls, known_ocsps=ocsps, known_certs=[_asn1(c) for c in trust.other_certs])
+
+
+def _spec(trust: TrustInputs) -> PdfSignatureValidationSpec:
+    required = RevocationCheckingRule.CRL_OR_OCSP_REQUIRED
+    policy = CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(trust_roots=[_asn1(c) for c in trust.trust_roots]),
+        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(required, required)),
+    )
+    fetching = RevinfoOnlineFetchingRule.NO_HISTORICAL_FETCH if trust.allow_fetching \
+        else RevinfoOnlineFetchingRule.LOCAL_ONLY
+    return PdfSignatureValidationSpec(SignatureValidationSpec(
+        policy, revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching),
+        local_knowledge=_knowledge(trust)))
+
+
+# --- one signature ---------------------------------------------------------------------------------
+
+_SUB_MESSAGES = {
+    "HASH_FAILURE": "le contenu signé a été modifié après la signature : son empreinte ne correspond plus",
+    "SIG_CRYPTO_FAILURE": "la signature ne correspond pas à la clé du certificat : elle est fausse ou abîmée",
+    "FORMAT_FAILURE": "le fichier a été modifié après la signature d'une façon qu'elle n'autorise pas",
+    "REVOKED": "le certificat du signataire avait été révoqué avant la signature",
+    "NOT_YET_VALID": "le certificat du signataire n'était pas encore valide au moment de la signature",
+    "EXPIRED": "le certificat du signataire avait expiré au moment de la signature",
+    "OUT_OF_BOUNDS_NO_POE": "le certificat du signataire n'était pas valide au moment de la signature, "
+                            "et rien ne prouve que la signature a été faite avant son expiration",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "le certificat du signataire n'était pas valide au moment de la signature",
+    "NO_CERTIFICATE_CHAIN_FOUND": "le certificat du signataire n'émane d'aucune autorité de confiance connue",
+    "NO_SIGNING_CERTIFICATE_FOUND": "le certificat du signataire est absent du fichier",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "la chaîne de certificats du signataire n'a pas pu être validée",
+    "REVOKED_NO_POE": "le certificat du signataire a été révoqué, et rien ne prouve que la signature lui est antérieure",
+    "REVOKED_CA_NO_POE": "l'autorité du signataire a été révoquée, et rien ne prouve que la signature lui est antérieure",
+    "TRY_LATER": "l'état de révocation des certificats n'a pas pu être établi avec les données disponibles",
+    "REVOCATION_OUT_OF_BOUNDS_NO_POE": "les données de révocation disponibles ne couvrent pas le moment de la signature",
+    "NO_POE": "rien ne prouve l'existence de la signature à un moment où ses certificats étaient valides",
+    "CRYPTO_CONSTRAINTS_FAILURE": "les algorithmes cryptographiques utilisés ne sont plus considérés comme sûrs",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "les algorithmes cryptographiques utilisés ne sont plus sûrs, "
+                                         "et rien ne prouve que la signature est antérieure à leur abandon",
+    "SIG_CONSTRAINTS_FAILURE": "la signature ne respecte pas les contraintes de validation",
+    "CHAIN_CONSTRAINTS_FAILURE": "la chaîne de certificats ne respecte pas les contraintes de validation",
+    "TIMESTAMP_ORDER_FAILURE": "les horodatages du fichier ne sont pas dans un ordre cohérent",
+    "SIGNED_DATA_NOT_FOUND": "les données signées sont introuvables dans le fichier",
+    "GENERIC": "la signature n'a pas pu être validée",
+}
+
+_LEVELS = {
+    "NONE": "Aucune modification depuis.",
+    "LTA_UPDATES": "Depuis, seulement des données de validation et des horodatages d'archive ajoutés.",
+    "FORM_FILLING": "Depuis, des signatures et du remplissage de champs autorisés.",
+    "ANNOTATIONS": "Depuis, des annotations ajoutées.",
+    "OTHER": "Depuis, des modifications d'autre nature.",
+}
+
+
+def _indication(sub: Any) -> tuple[str, str | None]:
+    if isinstance(sub, AdESPassed):
+        return PASSED, None
+    if isinstance(sub, AdESFailure):
+        return FAILED, sub.name
+    if isinstance(sub, AdESIndeterminate):
+        return INDETERMINATE, sub.name
+    return INDETERMINATE, "GENERIC"
+
+
+def _changes(status: Any, mine: Any, later: Sequence[Any]) -> Changes | None:
+    level = getattr(status, "modification_level", None)
+    if level is None:
+        return None
+    diff = getattr(status, "diff_result", None)
+    reason = str(diff) if isinstance(diff, SuspiciousModification) else None
+    signatures = tuple(e.field_name for e in later if e.sig_object.get("/Type") != "/DocTimeStamp")
+    filled = () if level <= ModificationLevel.LTA_UPDATES else tuple(sorted(
+        set(getattr(diff, "changed_form_fields", ()) or ()) - {e.field_name for e in later}))
+    timestamps = sum(1 for e in later if e.sig_object.get("/Type") == "/DocTimeStamp")
+    allowed = getattr(status, "docmdp_ok", None) is not False and level is not ModificationLevel.OTHER
+    parts = []
+    if signatures:
+        parts.append(("la signature " if len(signatures) == 1 else "les signatures ") + ", ".join(signatures))
+    if timestamps:
+        parts.append("1 horodatage" if timestamps == 1 else f"{timestamps} horodatages")
+    if filled:
+        parts.append("le champ " + ", ".join(filled) if len(filled) == 1 else "les champs " + ", ".join(filled))
+    if level is ModificationLevel.NONE:
+        description = _LEVELS["NONE"]
+    elif allowed:
+        description = "Ajouts autorisés depuis : " + ", ".join(parts) + "." if parts else _LEVELS[level.name]
+    else:
+        description = ("Modification non autorisée après la signature" +
+                       (f" ({', '.join(parts)} ajoutés)" if parts else "") +
+                       (f" : {reason}" if reason else " : " + _LEVELS[level.name].lower()))
+    return Changes(level=level.name, allowed=allowed, later_signatures=signatures, later_timestamps=timestamps,
+                   fields_filled=filled, reason=reason, description=description)
+
+
+def _covers(embedded: Any, revisions: int, coverage: str | None) -> str:
+    revision = embedded.signed_revision + 1
+    start, length = embedded.byte_range[2], embedded.byte_range[3]
+    end = start + length
+    size = f"{end:,}".replace(",", "\u202f")
+    what = {
+        "ENTIRE_FILE": "tout le fichier",
+        "ENTIRE_REVISION": f"le fichier tel qu'il était à la révision {revision} sur {revisions}",
+        "CONTIGUOUS_BLOCK_FROM_START": f"le début du fichier, jusqu'à l'octet {size}, sans correspondre à une révision",
+        "UNCLEAR": "une partie du fichier dont l'étendue est incertaine",
+    }.get(coverage or "", "une partie du fichier qui n'a pas pu être déterminée")
+    return f"{what} ({size} octets)" if coverage in ("ENTIRE_FILE", "ENTIRE_REVISION") else what
+
+
+def _timestamp(ts: Any) -> TimestampInfo | None:
+    if ts is None:
+        return None
+    cert = getattr(ts, "signing_cert", None)
+    return TimestampInfo(
+        time=ts.timestamp, tsa=cert.subject.human_friendly if cert is not None else None,
+        tsa_expires=cert["tbs_certificate"]["validity"]["not_after"].native if cert is not None else None,
+        intact=bool(ts.intact), valid=bool(ts.valid), trusted=bool(ts.trusted))
+
+
+def _offline(embedded: _Embedded, *paths: Any) -> bool:
+    """Every non-root certificate of the given validated paths has a revocation answer in the file."""
+    found = False
+    for path in paths:
+        if path is None:
+            return False
+        for cert in path.iter_certs(include_root=False):
+            found = True
+            if not embedded.covers(cert):
+                return False
+    return found
+
+
+def _level(embedded_sig: Any, status: Any, offline: bool, later_doc_ts: bool) -> str | None:
+    subfilter = embedded_sig.sig_object.get("/SubFilter")
+    if subfilter != "/ETSI.CAdES.detached":
+        return None
+    if getattr(status, "timestamp_validity", None) is None:
+        return "PAdES-B-B"
+    if not offline:
+        return "PAdES-B-T"
+    return "PAdES-B-LTA" if later_doc_ts else "PAdES-B-LT"
+
+
+def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, spec: PdfSignatureValidationSpec,
+                     timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes]) -> SignatureCheck:
+    later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
+    details: list[str] = []
+    try:
+        result = asyncio.run(_ades(embedded_sig, spec, timing, embedded,
+                                   archived=any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in later)))
+        status, sub = result.api_status, result.ades_subindic
+        if result.failure_msg:
+            details.append(result.failure_msg)
+    except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
+        status, sub = None, AdESFailure.FORMAT_FAILURE
+        details.append(f"{type(exc).__name__}: {exc}")
+    indication, sub_indication = _indication(sub)
+    leaf = embedded_sig.signer_cert
+    pool = list(embedded_sig.other_embedded_certs) + list(embedded.certs)
+    path = getattr(status, "validation_path", None)
+    timestamp = _timestamp(getattr(status, "timestamp_validity", None))
+    changes = _changes(status, embedded_sig, later) if status is not None else None
+    coverage = status.coverage.name if status is not None and status.coverage is not None else None
+    if coverage is None:
+        try:
+            coverage = embedded_sig.evaluate_signature_coverage().name
+        except Exception:  # noqa: BLE001
+            coverage = None
+    intact = bool(status.intact) if status is not None else False
+    valid = bool(status.valid) if status is not None else False
+    if status is not None:
+        if not intact:
+            indication, sub_indication = FAILED, "HASH_FAILURE"
+        elif not valid:
+            indication, sub_indication = FAILED, "SIG_CRYPTO_FAILURE"
+        elif changes is not None and not changes.allowed:
+            indication, sub_indication = FAILED, "FORMAT_FAILURE"
+    trusted = indication == PASSED or (status is not None and bool(status.trusted) and sub_indication not in (
+        "NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"))
+    ts_path = getattr(getattr(status, "timestamp_validity", None), "validation_path", None)
+    offline = _offline(embedded, path, ts_path) if timestamp is not None else _offline(embedded, path)
+    later_doc_ts = any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in later)
+    moment = timestamp.time if timestamp is not None and timestamp.ok else embedded_sig.self_reported_timestamp
+    signer = _info(leaf, roots)
+    in_validity = None if moment is None else signer.not_before <= moment <= signer.not_after
+    docmdp = embedded_sig.docmdp_level
+    check = SignatureCheck(
+        field=embedded_sig.field_name, kind="signature", revision=embedded_sig.signed_revision + 1,
+        signer=signer, chain=_chain(leaf, path, pool, roots), trusted=trusted,
+        claimed_time=embedded_sig.self_reported_timestamp, timestamp=timestamp,
+        certificate_valid_at_signing=in_validity, intact=intact, valid=valid, coverage=coverage,
+        covers=_covers(embedded_sig, revisions, coverage), changes=changes,
+        certification=docmdp.name if docmdp is not None else None,
+        level=_level(embedded_sig, status, offline, later_doc_ts),
+        subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None, offline=offline,
+        indication=indication, sub_indication=sub_indication, message="", details=tuple(details))
+    return dataclasses.replace(check, message=_signature_message(check))
+
+
+async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
+                embedded: _Embedded, archived: bool) -> Any:
+    """ETSI's long-term process when document timestamps follow the signature (B-LTA), else the process
+    for signatures with time (B-B to B-LT): pyHanko's LTA process finds no proof of existence without them."""
+    if archived:
+        return await ades.ades_lta_validation(embedded_sig, spec, timing_info=timing)
+    base = spec.signature_validation_spec
+    known = base.local_knowledge
+    knowledge = dataclasses.replace(
+        known, known_crls=known.known_crls + [CRLContainer(c) for c in embedded.crls],
+        known_ocsps=known.known_ocsps + [OCSPContainer(o) for o in embedded.ocsps],
+        known_certs=known.known_certs + list(embedded.certs))
+    embedded_sig.compute_integrity_info(diff_policy=spec.diff_policy)
+    return await ades.ades_with_time_validation(
+        signed_data=embedded_sig.signed_data, validation_spec=dataclasses.replace(base, local_knowledge=knowledge),
+        timing_info=timing, raw_digest=embedded_sig.compute_digest(),
+        extra_status_kwargs=embedded_sig.summarise_integrity_info(), status_cls=PdfSignatureStatus)
+
+
+def _who(check: SignatureCheck) -> str:
+    if check.kind == "document_timestamp":
+        return "L'horodatage du document"
+    name = check.signer.common_name if check.signer is not None else None
+    return f"La signature de {name}" if name else f"La signature du champ {check.field}"
+
+
+def _signature_message(check: SignatureCheck) -> str:
+    who = _who(check)
+    if check.indication == PASSED:
+        when = check.timestamp.time if check.timestamp is not None else None
+        proven = f", faite le {_french_time(when)}" if when else ""
+        if check.kind == "document_timestamp":
+            return f"{who} est valide : il prouve que le fichier existait tel quel le {_french_time(when)}."
+        return f"{who}{proven}, est valide : le document n'a pas été modifié depuis, hors ajouts autorisés."
+    reason = _SUB_MESSAGES.get(check.sub_indication or "GENERIC", _SUB_MESSAGES["GENERIC"])
+    if check.sub_indication == "FORMAT_FAILURE" and check.changes is not None and not check.changes.allowed:
+        reason = check.changes.description[0].lower() + check.changes.description[1:].rstrip(".")
+    if check.indication == FAILED:
+        return f"{who} n'est pas valide : {reason}."
+    return f"{who} n'a pas pu être confirmée : {reason}."
+
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre")
+
+
+def _french_time(moment: dt.datetime | None) -> str:
+    """« 3 mars 2027 à 14:05:09 UTC » (seconds matter to an auditor)."""
+    if moment is None:
+        return "à une date inconnue"
+    utc = moment.astimezone(dt.timezone.utc)
+    day = "1er" if utc.day == 1 else str(utc.day)
+    return f"{day} {_MONTHS[utc.month - 1]} {utc.year} à {utc:%H:%M:%S} UTC"
+
+
+# --- one document timestamp -----------------------------------------------------------------------
+
+def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, trust: TrustInputs,
+                              embedded: _Embedded, roots: set[bytes], at: dt.datetime | None) -> SignatureCheck:
+    later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
+    details: list[str] = []
+    context = ValidationContext(
+        trust_roots=[_asn1(c) for c in trust.trust_roots],
+        other_certs=list(embedded.certs) + [_asn1(c) for c in trust.other_certs],
+        crls=list(embedded.crls) + [asn1_crl.CertificateList.load(c) for c in trust.crls],
+        ocsps=list(embedded.ocsps) + [asn1_ocsp.OCSPResponse.load(o) for o in trust.ocsps],
+        allow_fetching=trust.allow_fetching, revocation_mode="hard-fail", moment=at, retroactive_revinfo=at is not None)
+    try:
+        status = validate_pdf_timestamp(embedded_sig, validation_context=context)
+    except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
+        status = None
+        details.append(f"{type(exc).__name__}: {exc}")
+    changes = _changes(status, embedded_sig, later) if status is not None else None
+    if status is None:
+        indication, sub = FAILED, "FORMAT_FAILURE"
+    elif not status.intact:
+        indication, sub = FAILED, "HASH_FAILURE"
+    elif not status.valid:
+        indication, sub = FAILED, "SIG_CRYPTO_FAILURE"
+    elif changes is not None and not changes.allowed:
+        indication, sub = FAILED, "FORMAT_FAILURE"
+    elif not status.trusted:
+        problem = getattr(status, "trust_problem_indic", None)
+        indication, sub = INDETERMINATE, problem.name if problem is not None else "NO_CERTIFICATE_CHAIN_FOUND"
+    else:
+        indication, sub = PASSED, None
+    leaf = embedded_sig.signer_cert
+    path = getattr(status, "validation_path", None)
+    timestamp = _timestamp(status) if status is not None else None
+    coverage = status.coverage.name if status is not None and status.coverage is not None else None
+    check = SignatureCheck(
+        field=embedded_sig.field_name, kind="document_timestamp", revision=embedded_sig.signed_revision + 1,
+        signer=_info(leaf, roots), chain=_chain(leaf, path, list(embedded_sig.other_embedded_certs) +
+                                                list(embedded.certs), roots),
+        trusted=indication == PASSED, claimed_time=None, timestamp=timestamp,
+        certificate_valid_at_signing=None if timestamp is None else
+        _info(leaf, roots).not_before <= timestamp.time <= _info(leaf, roots).not_after,
+        intact=bool(status and status.intact), valid=bool(status and status.valid), coverage=coverage,
+        covers=_covers(embedded_sig, revisions, coverage), changes=changes, certification=None,
+        level=None, subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None,
+        offline=_offline(embedded, path), indication=indication, sub_indication=sub, message="",
+        details=tuple(details))
+    return dataclasses.replace(check, message=_signature_message(check))
+
+
+# --- the whole file ---------------------------------------------------------------------------------
+
+def _overall(checks: Sequence[SignatureCheck]) -> tuple[str, str | None, str]:
+    if not checks:
+        return NO_SIGNATURE, None, ("Ce fichier ne porte aucune signature électronique : rien ne prouve qui l'a "
+                                    "approuvé, ni qu'il n'a pas été modifié.")
+    worst = max(checks, key=lambda c: _RANK[c.indication])
+    signatures = [c for c in checks if c.kind == "signature"]
+    if worst.indication == PASSED:
+        count = len(signatures)
+        what = ("la signature est valide" if count == 1 else f"les {count} signatures sont valides") if count \
+            else "l'horodatage est valide"
+        stamps = sum(1 for c in checks if c.kind == "document_timestamp")
+        extra = f", ainsi que {'l’horodatage' if stamps == 1 else f'les {stamps} horodatages'} du document" \
+            if stamps and count else ""
+        return PASSED, None, (f"Document valide : {what}{extra}. Le document n'a pas été modifié depuis, "
+                              "hormis les ajouts que les signatures autorisent.")
+    first = next(c for c in checks if c.indication == worst.indication)
+    if worst.indication == FAILED:
+        return FAILED, first.sub_indication, f"Document non fiable. {first.message}"
+    return INDETERMINATE, first.sub_indication, f"Validité non établie. {first.message}"
+
+
+def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -> ValidationReport:
+    """Validate every signature and document timestamp of `pdf`; raises NotAPdf, EncryptedPdf or DamagedPdf
+    for a file that cannot be validated at all.
+
+    at: the validation time (now by default).
+    """
+    reader, lenient, notes = _open(pdf)
+    try:
+        signatures = list(reader.embedded_signatures)
+    except (HankoPdfError, PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise DamagedPdf(f"les signatures du fichier ne peuvent pas être lues : {exc}") from exc
+    moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    timing = ValidationTimingInfo(validation_time=moment, best_signature_time=moment, point_in_time_validation=at is not None)
+    roots = {_asn1(c).dump() for c in trust.trust_roots}
+    embedded = _embedded(reader)
+    revisions = reader.xrefs.total_revisions
+    spec = _spec(trust)
+    checks = []
+    doc_ts = [e for e in signatures if e.sig_object.get("/Type") == "/DocTimeStamp"]
+    for item in signatures:
+        if item.sig_object.get("/Type") == "/DocTimeStamp":
+            # Each document timestamp is checked at the time of the next one (which protects it), the last one now.
+            following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
+            when = _doc_ts_time(following[0]) if following else (at and moment)
+            checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when))
+        else:
+            checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots))
+    indication, sub, message = _overall(checks)
+    if not signatures:
+        notes.append("Aucun champ de signature signé n'a été trouvé dans le fichier.")
+    return ValidationReport(
+        sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf), revisions=revisions, validated_at=moment,
+        indication=indication, sub_indication=sub, message=message, signatures=tuple(checks), lenient=lenient,
+        notes=tuple(notes))
+
+
+def _doc_ts_time(embedded_sig: Any) -> dt.datetime | None:
+    try:
+        tst_info = embedded_sig.signed_data["encap_content_info"]["content"].parsed
+        return tst_info["gen_time"].native
+    except (KeyError, ValueError, AttributeError):
+        return None
