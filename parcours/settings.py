@@ -57,6 +57,9 @@ class Settings:
     """The passphrase of the PKCS#12 file."""
     tsa_url: str = ""
     """An external RFC 3161 time-stamping authority; empty: the instance's own."""
+    trust_roots: Path | None = None
+    """A PEM file of further root certificates whose signatures verifications accept, besides the
+    instance's own root (e.g. the CA of the organisation's seal, or a qualified CA)."""
     smtp_url: str = ""
     """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
     mail_from: str = "Parcours <parcours@localhost>"
