@@ -462,3 +462,4 @@ def due(before: str, data: Path, on: str | None, effectif: int, periode: int) ->
         click.echo(f"{item.matricule:10} {name:28} {item.libelle[:48]:48} {item.deadline:%d/%m/%Y}{late}")
         click.echo(f"{'':10} {item.rule} : {item.reason}")
 from parcours.cli_audit import audit; main.add_command(audit)  # noqa: E402,E702
+from parcours.cli_verify import verify; main.add_command(verify)  # noqa: E402,E702

@@ -13,6 +13,8 @@ from docgen.context import ContextError, DataImportError
 from docgen.convert import ConversionError
 from docgen.package import UnsafePackage
 from docgen.render import RenderError
+from parcours.service.verifications import TrustRootsError
+from signing.validate import UnreadablePdf
 from parcours.blobs import BlobNotFound
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ TABLE: list[tuple[type[BaseException], int, str, Callable[[Any], dict[str, Any]]
     (ContextError, 422, "Valeurs invalides", lambda e: {}),
     (ConversionError, 503, "Conversion en PDF impossible", lambda e: {}),
     (BlobNotFound, 404, "Fichier introuvable", lambda e: {}),
+    (UnreadablePdf, 422, "Fichier illisible", lambda e: {"errors": [{"field": "file", "reason": str(e)}]}),
+    (TrustRootsError, 503, "Configuration invalide", lambda e: {}),
 ]
 
 

@@ -56,7 +56,7 @@ from .errors import PdfError
 
 __all__ = [
     "PASSED", "INDETERMINATE", "FAILED", "NO_SIGNATURE",
-    "NotAPdf", "EncryptedPdf", "DamagedPdf",
+    "UnreadablePdf", "NotAPdf", "EncryptedPdf", "DamagedPdf",
     "CertificateInfo", "TimestampInfo", "Changes", "SignatureCheck", "ValidationReport",
     "TrustInputs", "validate",
 ]
@@ -68,15 +68,19 @@ _AUTHORITY = "signature électronique"
 
 # --- errors: a file that cannot be validated at all ------------------------------------------------
 
-class NotAPdf(PdfError):
+class UnreadablePdf(PdfError):
+    """The file cannot be validated at all; the message says why, in French."""
+
+
+class NotAPdf(UnreadablePdf):
     """The bytes are not a PDF."""
 
 
-class EncryptedPdf(PdfError):
+class EncryptedPdf(UnreadablePdf):
     """The PDF is encrypted: its signatures cannot be checked without the password."""
 
 
-class DamagedPdf(PdfError):
+class DamagedPdf(UnreadablePdf):
     """The PDF is truncated or malformed beyond lenient reading."""
 
 
@@ -113,7 +117,7 @@ class TimestampInfo:
 
     time: dt.datetime
     tsa: str | None
-    """The time-stamping authority's certificate subject."""
+    """The time-stamping authority's name (its certificate's common name)."""
     tsa_expires: dt.datetime | None
     intact: bool
     valid: bool
@@ -445,7 +449,24 @@ def _indication(sub: Any) -> tuple[str, str | None]:
     return INDETERMINATE, "GENERIC"
 
 
-def _changes(status: Any, mine: Any, later: Sequence[Any]) -> Changes | None:
+def field_labels(reader: PdfFileReader) -> dict[str, str]:
+    """Each top-level form field's readable name (/TU), e.g. « Commentaires du salarié »."""
+    labels: dict[str, str] = {}
+    try:
+        for ref in reader.root["/AcroForm"]["/Fields"]:
+            field_dict = ref.get_object()
+            if "/T" in field_dict and "/TU" in field_dict:
+                labels[str(field_dict["/T"])] = str(field_dict["/TU"])
+    except (KeyError, TypeError, AttributeError, HankoPdfError):
+        pass
+    return labels
+
+
+def _named(names: Iterable[str], labels: dict[str, str]) -> list[str]:
+    return [f"« {labels[n]} »" if n in labels else f"« {n} »" for n in names]
+
+
+def _changes(status: Any, mine: Any, later: Sequence[Any], labels: dict[str, str]) -> Changes | None:
     level = getattr(status, "modification_level", None)
     if level is None:
         return None
@@ -458,11 +479,12 @@ def _changes(status: Any, mine: Any, later: Sequence[Any]) -> Changes | None:
     allowed = getattr(status, "docmdp_ok", None) is not False and level is not ModificationLevel.OTHER
     parts = []
     if signatures:
-        parts.append(("la signature " if len(signatures) == 1 else "les signatures ") + ", ".join(signatures))
+        parts.append(("la signature " if len(signatures) == 1 else "les signatures ")
+                     + ", ".join(_named(signatures, labels)))
     if timestamps:
         parts.append("1 horodatage" if timestamps == 1 else f"{timestamps} horodatages")
     if filled:
-        parts.append("le champ " + ", ".join(filled) if len(filled) == 1 else "les champs " + ", ".join(filled))
+        parts.append(("le champ " if len(filled) == 1 else "les champs ") + ", ".join(_named(filled, labels)))
     if level is ModificationLevel.NONE:
         description = _LEVELS["NONE"]
     elif allowed:
@@ -494,7 +516,8 @@ def _timestamp(ts: Any) -> TimestampInfo | None:
         return None
     cert = getattr(ts, "signing_cert", None)
     return TimestampInfo(
-        time=ts.timestamp, tsa=cert.subject.human_friendly if cert is not None else None,
+        time=ts.timestamp,
+        tsa=(cert.subject.native.get("common_name") or cert.subject.human_friendly) if cert is not None else None,
         tsa_expires=cert["tbs_certificate"]["validity"]["not_after"].native if cert is not None else None,
         intact=bool(ts.intact), valid=bool(ts.valid), trusted=bool(ts.trusted))
 
@@ -524,7 +547,8 @@ def _level(embedded_sig: Any, status: Any, offline: bool, later_doc_ts: bool) ->
 
 
 def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, spec: PdfSignatureValidationSpec,
-                     timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes]) -> SignatureCheck:
+                     timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes],
+                     labels: dict[str, str]) -> SignatureCheck:
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     details: list[str] = []
     try:
@@ -541,7 +565,7 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
     pool = list(embedded_sig.other_embedded_certs) + list(embedded.certs)
     path = getattr(status, "validation_path", None)
     timestamp = _timestamp(getattr(status, "timestamp_validity", None))
-    changes = _changes(status, embedded_sig, later) if status is not None else None
+    changes = _changes(status, embedded_sig, later, labels) if status is not None else None
     coverage = status.coverage.name if status is not None and status.coverage is not None else None
     if coverage is None:
         try:
@@ -637,7 +661,8 @@ def _french_time(moment: dt.datetime | None) -> str:
 # --- one document timestamp -----------------------------------------------------------------------
 
 def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, trust: TrustInputs,
-                              embedded: _Embedded, roots: set[bytes], at: dt.datetime | None) -> SignatureCheck:
+                              embedded: _Embedded, roots: set[bytes], at: dt.datetime | None,
+                              labels: dict[str, str]) -> SignatureCheck:
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     details: list[str] = []
     context = ValidationContext(
@@ -651,7 +676,7 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
         status = None
         details.append(f"{type(exc).__name__}: {exc}")
-    changes = _changes(status, embedded_sig, later) if status is not None else None
+    changes = _changes(status, embedded_sig, later, labels) if status is not None else None
     if status is None:
         indication, sub = FAILED, "FORMAT_FAILURE"
     elif not status.intact:
@@ -724,6 +749,7 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     embedded = _embedded(reader)
     revisions = reader.xrefs.total_revisions
     spec = _spec(trust)
+    labels = field_labels(reader)
     checks = []
     doc_ts = [e for e in signatures if e.sig_object.get("/Type") == "/DocTimeStamp"]
     for item in signatures:
@@ -731,9 +757,9 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
             # Each document timestamp is checked at the time of the next one (which protects it), the last one now.
             following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
             when = _doc_ts_time(following[0]) if following else (at and moment)
-            checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when))
+            checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when, labels))
         else:
-            checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots))
+            checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
     indication, sub, message = _overall(checks)
     if not signatures:
         notes.append("Aucun champ de signature signé n'a été trouvé dans le fichier.")
