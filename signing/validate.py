@@ -750,6 +750,8 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     revisions = reader.xrefs.total_revisions
     spec = _spec(trust)
     labels = field_labels(reader)
+    for item in signatures:
+        _integrity_once(item)
     checks = []
     doc_ts = [e for e in signatures if e.sig_object.get("/Type") == "/DocTimeStamp"]
     for item in signatures:
@@ -767,6 +769,16 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
         sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf), revisions=revisions, validated_at=moment,
         indication=indication, sub_indication=sub, message=message, signatures=tuple(checks), lenient=lenient,
         notes=tuple(notes))
+
+
+def _integrity_once(embedded_sig: Any) -> None:
+    """Run pyHanko's difference analysis of a signature once per validation: its LTA process re-runs it for
+    every signature of the file each time it validates one (the file does not change in between)."""
+    try:
+        embedded_sig.compute_integrity_info()
+    except Exception:  # noqa: BLE001 - left to fail again where the signature is checked, and be reported
+        return
+    embedded_sig.compute_integrity_info = lambda *args, **kwargs: None
 
 
 def _doc_ts_time(embedded_sig: Any) -> dt.datetime | None:
