@@ -404,22 +404,18 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
     return out.getvalue()
 
 
+def _empty_appearance(width: float, height: float) -> generic.StreamObject:
+    box = generic.ArrayObject([generic.FloatObject(0), generic.FloatObject(0), generic.FloatObject(width),
+                               generic.FloatObject(height)])
+    return generic.StreamObject({pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+                                 pdf_name("/BBox"): box, pdf_name("/Resources"): generic.DictionaryObject()},
+                                stream_data=b"")
+
+
 def _add_text_field(writer, spec: FieldSpec, page: int, rect) -> None:
     page_ref = writer.find_page_for_modification(page)[0]
     width, height = rect[2] - rect[0], rect[3] - rect[1]
-    empty = writer.add_object(
-        generic.StreamObject(
-            {
-                pdf_name("/Type"): pdf_name("/XObject"),
-                pdf_name("/Subtype"): pdf_name("/Form"),
-                pdf_name("/BBox"): generic.ArrayObject(
-                    [generic.FloatObject(0), generic.FloatObject(0), generic.FloatObject(width), generic.FloatObject(height)]
-                ),
-                pdf_name("/Resources"): generic.DictionaryObject(),
-            },
-            stream_data=b"",
-        )
-    )
+    empty = writer.add_object(_empty_appearance(width, height))
     field_dict = generic.DictionaryObject(
         {
             pdf_name("/FT"): pdf_name("/Tx"),
@@ -495,6 +491,17 @@ def _fill_text_field(writer, field_ref, value: str, appearance: Appearance) -> N
     writer.update_container(field_dict)
 
 
+def _make_read_only(writer, field_ref) -> None:
+    """A text field locked but left empty is still written in the locking signature's revision (read-only):
+    otherwise pyHanko's difference analysis flags every later revision as changing the locked field."""
+    field_dict = field_ref.get_object()
+    rect = [float(v) for v in field_dict["/Rect"]]
+    field_dict[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(
+        _empty_appearance(rect[2] - rect[0], rect[3] - rect[1]))})
+    field_dict[pdf_name("/Ff")] = generic.NumberObject(int(field_dict.get("/Ff", 0)) | 1)
+    writer.update_container(field_dict)
+
+
 def _stamp_style(appearance: Appearance) -> TextStampStyle:
     return TextStampStyle(
         stamp_text="%(nom)s\n%(role)s\nSigné électroniquement\n%(quand)s",
@@ -550,6 +557,9 @@ def sign(
             if name not in existing:
                 raise FieldError(f"the PDF has no field named {name} to fill")
             _fill_text_field(writer, existing[name], value, appearance)
+        for name in lock_fields:
+            if name not in (fill or {}) and existing[name].get_object().get("/FT") == "/Tx":
+                _make_read_only(writer, existing[name])
         declared = sig_field.get("/Lock")
         if declared is not None:
             declared = hfields.FieldMDPSpec.from_pdf_object(declared.get_object())

@@ -52,6 +52,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
+from . import wording
 from .errors import PdfError
 
 __all__ = [
@@ -142,6 +143,8 @@ class Changes:
     fields_filled: tuple[str, ...]
     reason: str | None
     """Why a change is not allowed (pyHanko's words), when it is not."""
+    summary: str | None
+    """The change that is not allowed, in French (« le contenu d'une page a été réécrit ou recouvert »)."""
     description: str
     """In French."""
 
@@ -250,33 +253,38 @@ class TrustInputs:
 # --- reading ----------------------------------------------------------------------------------------
 
 def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
-    head = pdf[:1024]
-    if b"%PDF-" not in head:
-        start = pdf[:8].decode("latin-1").encode("unicode_escape").decode() if pdf else ""
-        raise NotAPdf(f"le fichier ne commence pas par l'en-tête « %PDF- » (il commence par « {start} ») : "
-                      "ce n'est pas un PDF" if pdf else "le fichier est vide")
-    if b"%%EOF" not in pdf[-2048:]:
+    if b"%PDF-" not in pdf[:1024]:
+        raise NotAPdf(wording.not_a_pdf(pdf[:16]))
+    end = pdf.rfind(b"%%EOF")
+    if end < 0:
         raise DamagedPdf("le fichier est tronqué : la marque de fin « %%EOF » manque")
+    if pdf[end + 5:].strip(b"\r\n\t \x00"):
+        # A cut inside the last incremental update leaves an earlier revision's %%EOF behind.
+        raise DamagedPdf(f"le fichier est tronqué : sa dernière révision est incomplète "
+                         f"({len(pdf) - end - 5} octets après la dernière marque de fin « %%EOF »)")
     notes = []
     lenient = False
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=True)
         reader.root  # noqa: B018 - forces the trailer and catalog to be read
+        if reader.xrefs.hybrid_xrefs_present:
+            # pyHanko refuses signatures in hybrid files under strict reading; viewers read them.
+            raise PdfReadError("hybrid cross-references")
     except Exception as strict_error:  # noqa: BLE001 - any reading problem: try leniently
         try:
             reader = PdfFileReader(io.BytesIO(pdf), strict=False)
             reader.root  # noqa: B018
         except Exception as exc:  # noqa: BLE001
-            raise DamagedPdf(f"le fichier est mal formé et ne peut pas être lu : {exc}") from exc
+            raise DamagedPdf(f"le fichier est mal formé et ne peut pas être lu (détail technique : {exc})") from exc
         lenient = True
-        notes.append(f"Le fichier a été lu en mode tolérant ({strict_error}) : sa structure ne suit pas "
-                     "strictement la norme PDF, ce qui est courant chez certains logiciels.")
+        if reader.xrefs.hybrid_xrefs_present:
+            notes.append("Le fichier utilise des références croisées hybrides : il a été lu en mode tolérant, "
+                         "comme le font les lecteurs PDF courants.")
+        else:
+            notes.append("Le fichier a été lu en mode tolérant : sa structure ne suit pas strictement la norme PDF, "
+                         f"ce qui est courant chez certains logiciels (détail technique : {strict_error}).")
     if reader.encrypted:
         raise EncryptedPdf("le fichier est chiffré : ses signatures ne peuvent pas être vérifiées sans le mot de passe")
-    if getattr(reader.xrefs, "hybrid_xrefs_present", False):
-        lenient = True
-        notes.append("Le fichier utilise des références croisées hybrides : il a été lu en mode tolérant, "
-                     "comme le font les lecteurs PDF courants.")
     return reader, lenient, notes
 
 
@@ -402,43 +410,6 @@ def _spec(trust: TrustInputs) -> PdfSignatureValidationSpec:
 
 # --- one signature ---------------------------------------------------------------------------------
 
-_SUB_MESSAGES = {
-    "HASH_FAILURE": "le contenu signé a été modifié après la signature : son empreinte ne correspond plus",
-    "SIG_CRYPTO_FAILURE": "la signature ne correspond pas à la clé du certificat : elle est fausse ou abîmée",
-    "FORMAT_FAILURE": "le fichier a été modifié après la signature d'une façon qu'elle n'autorise pas",
-    "REVOKED": "le certificat du signataire avait été révoqué avant la signature",
-    "NOT_YET_VALID": "le certificat du signataire n'était pas encore valide au moment de la signature",
-    "EXPIRED": "le certificat du signataire avait expiré au moment de la signature",
-    "OUT_OF_BOUNDS_NO_POE": "le certificat du signataire n'était pas valide au moment de la signature, "
-                            "et rien ne prouve que la signature a été faite avant son expiration",
-    "OUT_OF_BOUNDS_NOT_REVOKED": "le certificat du signataire n'était pas valide au moment de la signature",
-    "NO_CERTIFICATE_CHAIN_FOUND": "le certificat du signataire n'émane d'aucune autorité de confiance connue",
-    "NO_SIGNING_CERTIFICATE_FOUND": "le certificat du signataire est absent du fichier",
-    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "la chaîne de certificats du signataire n'a pas pu être validée",
-    "REVOKED_NO_POE": "le certificat du signataire a été révoqué, et rien ne prouve que la signature lui est antérieure",
-    "REVOKED_CA_NO_POE": "l'autorité du signataire a été révoquée, et rien ne prouve que la signature lui est antérieure",
-    "TRY_LATER": "l'état de révocation des certificats n'a pas pu être établi avec les données disponibles",
-    "REVOCATION_OUT_OF_BOUNDS_NO_POE": "les données de révocation disponibles ne couvrent pas le moment de la signature",
-    "NO_POE": "rien ne prouve l'existence de la signature à un moment où ses certificats étaient valides",
-    "CRYPTO_CONSTRAINTS_FAILURE": "les algorithmes cryptographiques utilisés ne sont plus considérés comme sûrs",
-    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "les algorithmes cryptographiques utilisés ne sont plus sûrs, "
-                                         "et rien ne prouve que la signature est antérieure à leur abandon",
-    "SIG_CONSTRAINTS_FAILURE": "la signature ne respecte pas les contraintes de validation",
-    "CHAIN_CONSTRAINTS_FAILURE": "la chaîne de certificats ne respecte pas les contraintes de validation",
-    "TIMESTAMP_ORDER_FAILURE": "les horodatages du fichier ne sont pas dans un ordre cohérent",
-    "SIGNED_DATA_NOT_FOUND": "les données signées sont introuvables dans le fichier",
-    "GENERIC": "la signature n'a pas pu être validée",
-}
-
-_LEVELS = {
-    "NONE": "Aucune modification depuis.",
-    "LTA_UPDATES": "Depuis, seulement des données de validation et des horodatages d'archive ajoutés.",
-    "FORM_FILLING": "Depuis, des signatures et du remplissage de champs autorisés.",
-    "ANNOTATIONS": "Depuis, des annotations ajoutées.",
-    "OTHER": "Depuis, des modifications d'autre nature.",
-}
-
-
 def _indication(sub: Any) -> tuple[str, str | None]:
     if isinstance(sub, AdESPassed):
         return PASSED, None
@@ -462,11 +433,7 @@ def field_labels(reader: PdfFileReader) -> dict[str, str]:
     return labels
 
 
-def _named(names: Iterable[str], labels: dict[str, str]) -> list[str]:
-    return [f"« {labels[n]} »" if n in labels else f"« {n} »" for n in names]
-
-
-def _changes(status: Any, mine: Any, later: Sequence[Any], labels: dict[str, str]) -> Changes | None:
+def _changes(status: Any, later: Sequence[Any], labels: dict[str, str]) -> Changes | None:
     level = getattr(status, "modification_level", None)
     if level is None:
         return None
@@ -477,24 +444,16 @@ def _changes(status: Any, mine: Any, later: Sequence[Any], labels: dict[str, str
         set(getattr(diff, "changed_form_fields", ()) or ()) - {e.field_name for e in later}))
     timestamps = sum(1 for e in later if e.sig_object.get("/Type") == "/DocTimeStamp")
     allowed = getattr(status, "docmdp_ok", None) is not False and level is not ModificationLevel.OTHER
-    parts = []
-    if signatures:
-        parts.append(("la signature " if len(signatures) == 1 else "les signatures ")
-                     + ", ".join(_named(signatures, labels)))
-    if timestamps:
-        parts.append("1 horodatage" if timestamps == 1 else f"{timestamps} horodatages")
-    if filled:
-        parts.append(("le champ " if len(filled) == 1 else "les champs ") + ", ".join(_named(filled, labels)))
+    summary = None
     if level is ModificationLevel.NONE:
-        description = _LEVELS["NONE"]
+        description = wording.LEVELS["NONE"]
     elif allowed:
-        description = "Ajouts autorisés depuis : " + ", ".join(parts) + "." if parts else _LEVELS[level.name]
+        description = wording.allowed_changes(signatures, timestamps, filled, labels) or wording.LEVELS[level.name]
     else:
-        description = ("Modification non autorisée après la signature" +
-                       (f" ({', '.join(parts)} ajoutés)" if parts else "") +
-                       (f" : {reason}" if reason else " : " + _LEVELS[level.name].lower()))
+        summary = wording.unallowed_change(reason, labels)
+        description = f"Modification non autorisée : {summary}."
     return Changes(level=level.name, allowed=allowed, later_signatures=signatures, later_timestamps=timestamps,
-                   fields_filled=filled, reason=reason, description=description)
+                   fields_filled=filled, reason=reason, summary=summary, description=description)
 
 
 def _covers(embedded: Any, revisions: int, coverage: str | None) -> str:
@@ -535,11 +494,20 @@ def _offline(embedded: _Embedded, *paths: Any) -> bool:
     return found
 
 
-def _level(embedded_sig: Any, status: Any, offline: bool, later_doc_ts: bool) -> str | None:
+def _has_signature_timestamp(embedded_sig: Any) -> bool:
+    try:
+        attributes = embedded_sig.signer_info["unsigned_attrs"]
+        return any(a["type"].native == "signature_time_stamp_token" for a in attributes)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _level(embedded_sig: Any, offline: bool, later_doc_ts: bool) -> str | None:
+    """The level the file's structure reaches (a failed validation does not lower it: the verdict says that)."""
     subfilter = embedded_sig.sig_object.get("/SubFilter")
     if subfilter != "/ETSI.CAdES.detached":
         return None
-    if getattr(status, "timestamp_validity", None) is None:
+    if not _has_signature_timestamp(embedded_sig):
         return "PAdES-B-B"
     if not offline:
         return "PAdES-B-T"
@@ -565,7 +533,7 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
     pool = list(embedded_sig.other_embedded_certs) + list(embedded.certs)
     path = getattr(status, "validation_path", None)
     timestamp = _timestamp(getattr(status, "timestamp_validity", None))
-    changes = _changes(status, embedded_sig, later, labels) if status is not None else None
+    changes = _changes(status, later, labels) if status is not None else None
     coverage = status.coverage.name if status is not None and status.coverage is not None else None
     if coverage is None:
         try:
@@ -581,13 +549,17 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
             indication, sub_indication = FAILED, "SIG_CRYPTO_FAILURE"
         elif changes is not None and not changes.allowed:
             indication, sub_indication = FAILED, "FORMAT_FAILURE"
+    signer = _info(leaf, roots)
+    if indication == PASSED and timestamp is not None and timestamp.ok \
+            and not signer.not_before <= timestamp.time <= signer.not_after:
+        # The process for signatures with time lets this through; ETSI: no proof it was signed while valid.
+        indication, sub_indication = INDETERMINATE, "OUT_OF_BOUNDS_NO_POE"
     trusted = indication == PASSED or (status is not None and bool(status.trusted) and sub_indication not in (
         "NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"))
     ts_path = getattr(getattr(status, "timestamp_validity", None), "validation_path", None)
     offline = _offline(embedded, path, ts_path) if timestamp is not None else _offline(embedded, path)
     later_doc_ts = any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in later)
     moment = timestamp.time if timestamp is not None and timestamp.ok else embedded_sig.self_reported_timestamp
-    signer = _info(leaf, roots)
     in_validity = None if moment is None else signer.not_before <= moment <= signer.not_after
     docmdp = embedded_sig.docmdp_level
     check = SignatureCheck(
@@ -597,10 +569,10 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
         certificate_valid_at_signing=in_validity, intact=intact, valid=valid, coverage=coverage,
         covers=_covers(embedded_sig, revisions, coverage), changes=changes,
         certification=docmdp.name if docmdp is not None else None,
-        level=_level(embedded_sig, status, offline, later_doc_ts),
+        level=_level(embedded_sig, offline, later_doc_ts),
         subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None, offline=offline,
         indication=indication, sub_indication=sub_indication, message="", details=tuple(details))
-    return dataclasses.replace(check, message=_signature_message(check))
+    return dataclasses.replace(check, message=wording.check_message(check))
 
 
 async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
@@ -622,42 +594,6 @@ async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: Val
         extra_status_kwargs=embedded_sig.summarise_integrity_info(), status_cls=PdfSignatureStatus)
 
 
-def _who(check: SignatureCheck) -> str:
-    if check.kind == "document_timestamp":
-        return "L'horodatage du document"
-    name = check.signer.common_name if check.signer is not None else None
-    return f"La signature de {name}" if name else f"La signature du champ {check.field}"
-
-
-def _signature_message(check: SignatureCheck) -> str:
-    who = _who(check)
-    if check.indication == PASSED:
-        when = check.timestamp.time if check.timestamp is not None else None
-        proven = f", faite le {_french_time(when)}" if when else ""
-        if check.kind == "document_timestamp":
-            return f"{who} est valide : il prouve que le fichier existait tel quel le {_french_time(when)}."
-        return f"{who}{proven}, est valide : le document n'a pas été modifié depuis, hors ajouts autorisés."
-    reason = _SUB_MESSAGES.get(check.sub_indication or "GENERIC", _SUB_MESSAGES["GENERIC"])
-    if check.sub_indication == "FORMAT_FAILURE" and check.changes is not None and not check.changes.allowed:
-        reason = check.changes.description[0].lower() + check.changes.description[1:].rstrip(".")
-    if check.indication == FAILED:
-        return f"{who} n'est pas valide : {reason}."
-    return f"{who} n'a pas pu être confirmée : {reason}."
-
-
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre")
-
-
-def _french_time(moment: dt.datetime | None) -> str:
-    """« 3 mars 2027 à 14:05:09 UTC » (seconds matter to an auditor)."""
-    if moment is None:
-        return "à une date inconnue"
-    utc = moment.astimezone(dt.timezone.utc)
-    day = "1er" if utc.day == 1 else str(utc.day)
-    return f"{day} {_MONTHS[utc.month - 1]} {utc.year} à {utc:%H:%M:%S} UTC"
-
-
 # --- one document timestamp -----------------------------------------------------------------------
 
 def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, trust: TrustInputs,
@@ -676,7 +612,7 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
         status = None
         details.append(f"{type(exc).__name__}: {exc}")
-    changes = _changes(status, embedded_sig, later, labels) if status is not None else None
+    changes = _changes(status, later, labels) if status is not None else None
     if status is None:
         indication, sub = FAILED, "FORMAT_FAILURE"
     elif not status.intact:
@@ -706,30 +642,17 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
         level=None, subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None,
         offline=_offline(embedded, path), indication=indication, sub_indication=sub, message="",
         details=tuple(details))
-    return dataclasses.replace(check, message=_signature_message(check))
+    return dataclasses.replace(check, message=wording.check_message(check))
 
 
 # --- the whole file ---------------------------------------------------------------------------------
 
 def _overall(checks: Sequence[SignatureCheck]) -> tuple[str, str | None, str]:
     if not checks:
-        return NO_SIGNATURE, None, ("Ce fichier ne porte aucune signature électronique : rien ne prouve qui l'a "
-                                    "approuvé, ni qu'il n'a pas été modifié.")
+        return NO_SIGNATURE, None, wording.overall_message(NO_SIGNATURE, checks, None)
     worst = max(checks, key=lambda c: _RANK[c.indication])
-    signatures = [c for c in checks if c.kind == "signature"]
-    if worst.indication == PASSED:
-        count = len(signatures)
-        what = ("la signature est valide" if count == 1 else f"les {count} signatures sont valides") if count \
-            else "l'horodatage est valide"
-        stamps = sum(1 for c in checks if c.kind == "document_timestamp")
-        extra = f", ainsi que {'l’horodatage' if stamps == 1 else f'les {stamps} horodatages'} du document" \
-            if stamps and count else ""
-        return PASSED, None, (f"Document valide : {what}{extra}. Le document n'a pas été modifié depuis, "
-                              "hormis les ajouts que les signatures autorisent.")
     first = next(c for c in checks if c.indication == worst.indication)
-    if worst.indication == FAILED:
-        return FAILED, first.sub_indication, f"Document non fiable. {first.message}"
-    return INDETERMINATE, first.sub_indication, f"Validité non établie. {first.message}"
+    return worst.indication, first.sub_indication, wording.overall_message(worst.indication, checks, first)
 
 
 def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -> ValidationReport:

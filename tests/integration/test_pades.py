@@ -207,3 +207,18 @@ def test_french_signing_time():
         "le 12 janvier 2027 à 14 h 30"
     )
     assert pades.format_signing_time(dt.datetime(2027, 7, 1, 7, 0, tzinfo=dt.timezone.utc)) == "le 1er juillet 2027 à 9 h"
+
+
+def test_an_employee_who_adds_no_comment_leaves_a_file_that_validates(prepared, authority, stamper, validation):
+    """The locked comments field is written in the employee's revision even when empty: pyHanko's difference
+    analysis otherwise flags every later revision as changing it."""
+    from signing.validate import PASSED, TrustInputs, validate
+
+    creds = pki.issue_signer_certificate(authority, name="Moussa N’Diaye", email="m.ndiaye@atelier.fr", role="Salarié")
+    manager = sign_manager(prepared, authority, stamper, validation)
+    employee = pades.sign(manager, field="signature_salarie", credentials=creds, timestamper=stamper,
+                          validation=validation, appearance=pades.Appearance("M. Moussa N’Diaye", "Salarié"),
+                          lock_fields=["signature_salarie", "commentaires_salarie"])
+    report = validate(pades.seal(employee, stamper, validation), TrustInputs((authority.root_certificate,)))
+    assert report.indication == PASSED, report.message
+    assert [c.changes.allowed for c in report.signatures] == [True, True, True]
