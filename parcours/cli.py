@@ -463,3 +463,4 @@ def due(before: str, data: Path, on: str | None, effectif: int, periode: int) ->
         click.echo(f"{'':10} {item.rule} : {item.reason}")
 from parcours.cli_audit import audit; main.add_command(audit)  # noqa: E402,E702
 from parcours.cli_verify import verify; main.add_command(verify)  # noqa: E402,E702
+from parcours.cli_archive import archive; main.add_command(archive)  # noqa: E402,E702

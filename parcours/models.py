@@ -112,13 +112,16 @@ class DocumentVersion(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     number: Mapped[int]
     kind: Mapped[str] = mapped_column(String(30))
-    """generated; later signed, timestamped."""
+    """generated, prepared (signature fields added), signed, sealed, timestamped (archive renewal)."""
     docx_sha256: Mapped[str | None] = mapped_column(String(64))
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     pages: Mapped[int]
     template_version_id: Mapped[int] = mapped_column(ForeignKey("template_versions.id"))
     snapshot: Mapped[dict[str, Any]]
     """The exact template context, as typed JSON (docgen dates kept as dates)."""
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    """Who made it: the token's label, the signer's e-mail, or "system" (sealing, archive timestamps).
+    Null for versions made before migration 0006: their audit event says who."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     document: Mapped[Document] = relationship(back_populates="versions")
 

@@ -180,7 +180,8 @@ def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, ne
     document = Document(matricule=new.matricule, template_version_id=template_version_id, batch_id=batch_id,
                         created_by=created_by)
     row = DocumentVersion(document=document, number=1, kind="generated", docx_sha256=docx_sha, pdf_sha256=pdf_sha,
-                          pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot)
+                          pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot,
+                          created_by=created_by)
     session.add_all([document, row])
     session.flush()
     audit.record(session, "document.generated", subject_type="document", subject_id=document.id, actor=created_by,

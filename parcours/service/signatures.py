@@ -198,12 +198,13 @@ def request_view(session: Session, request: SignatureRequest) -> dict[str, Any]:
 
 # --- versions --------------------------------------------------------------------------------------
 
-def _new_version(session: Session, blobs: Any, previous: DocumentVersion, pdf: bytes, kind: str) -> DocumentVersion:
+def _new_version(session: Session, blobs: Any, previous: DocumentVersion, pdf: bytes, kind: str,
+                 created_by: str) -> DocumentVersion:
     """A new immutable version after `previous` (blob first: content-addressed, harmless if the transaction fails)."""
     sha = blobs.put(pdf)
     row = DocumentVersion(document_id=previous.document_id, number=previous.number + 1, kind=kind, docx_sha256=None,
                           pdf_sha256=sha, pages=previous.pages, template_version_id=previous.template_version_id,
-                          snapshot=previous.snapshot)
+                          snapshot=previous.snapshot, created_by=created_by)
     session.add(row)
     session.flush()
     return row
@@ -333,7 +334,7 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
             except AnchorNotFound as exc:
                 raise Problem(422, "Document sans emplacement de signature",
                               f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
-            latest = _new_version(session, services.blobs, latest, prepared_pdf, "prepared")
+            latest = _new_version(session, services.blobs, latest, prepared_pdf, "prepared", actor)
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
                                    prepared_version=latest.number, created_by=actor,
                                    expires_at=utcnow() + dt.timedelta(days=expires_in_days))
@@ -533,7 +534,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
             log.exception("signature request %s: signing failed", request.id)
             raise Problem(503, "Signature impossible pour le moment",
                           "La signature n'a pas pu être apposée ; le document n'a pas changé, réessayez.") from exc
-        version = _new_version(session, services.blobs, latest, signed_pdf, "signed")
+        version = _new_version(session, services.blobs, latest, signed_pdf, "signed", signer.email)
         signer.status, signer.signed_at, signer.comments = "signed", utcnow(), comments
         signer.signed_version, signer.certificate_serial = version.number, format(credentials.serial_number, "x")
         audit.record(session, "signed", subject_type="signature_request", subject_id=request.id, actor=signer.email,
@@ -562,7 +563,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
                 log.exception("signature request %s: sealing failed", request.id)
                 raise Problem(503, "Signature impossible pour le moment",
                               "Le document n'a pas pu être horodaté ; il n'a pas changé, réessayez.") from exc
-            final = _new_version(session, services.blobs, version, sealed, "sealed")
+            final = _new_version(session, services.blobs, version, sealed, "sealed", "system")
             request.status, request.final_version, request.completed_at = "completed", final.number, utcnow()
             audit.record(session, "completed", subject_type="signature_request", subject_id=request.id,
                          actor="system", data={"document_id": request.document_id, "version": final.number,

@@ -1,0 +1,145 @@
+"""GET /documents/{id}/history on SQLite and PostgreSQL: a compte rendu signed through the API, then
+everything an auditor needs about it in one answer, checked against the files and the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+from sqlalchemy import update
+
+from docgen.context import load_dataset_dir
+from docgen.render import DocxRenderer
+from docgen.values import load_values
+from parcours import snapshot
+from parcours.models import DocumentVersion
+from parcours.service import documents, pki as instance_pki
+
+ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
+MANAGER = "francois.rousseau@atelier-lumiere.example"
+EMPLOYEE = "moussa.ndiaye@atelier-lumiere.example"
+
+
+@pytest.fixture(scope="module")
+def compte_rendu(pool):
+    dataset = load_dataset_dir(ROOT / "samples").dataset
+    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
+    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
+
+
+def _store(app, pdf: bytes, snap: dict, template: str = "compte_rendu") -> int:
+    services = app.extensions["parcours"]
+    with services.db.session() as session:
+        version = documents.find_template_version(session, template)
+        return documents.store(session, services.blobs, version,
+                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
+                               created_by="test").document_id
+
+
+def _auth(tokens, role):
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+def _links(app):
+    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
+    mails = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [m.group(1) for m in (LINK.search(p.read_text()) for p in mails) if m]
+
+
+@pytest.fixture
+def signed_document(app, client, tokens, employees, compte_rendu):
+    """A compte rendu signed by the manager then the employee, sealed: (document id, request id)."""
+    instance_pki.forget()
+    document_id = _store(app, *compte_rendu)
+    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
+    assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).status_code == 200
+    done = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True, "comments": "D'accord."})
+    assert done.json["status"] == "completed", done.json
+    return document_id, created["id"]
+
+
+@pytest.mark.libreoffice
+def test_an_auditor_reads_every_version_signature_and_event_of_a_signed_compte_rendu(client, tokens, signed_document):
+    document_id, request_id = signed_document
+    response = client.get(f"/api/v1/documents/{document_id}/history", headers=_auth(tokens, "auditor"))
+    assert response.status_code == 200, response.json
+    history = response.json
+    assert history["document"]["id"] == document_id and history["document"]["matricule"] == "E0003"
+    assert history["document"]["template"]["name"] == "compte_rendu"
+
+    versions = history["versions"]
+    assert [(v["number"], v["kind"]) for v in versions] == [
+        (1, "generated"), (2, "prepared"), (3, "signed"), (4, "signed"), (5, "sealed")]
+    for version in versions:
+        assert version["links"]["pdf"] == f"/api/v1/documents/{document_id}/versions/{version['number']}/pdf"
+        pdf = client.get(version["links"]["pdf"], headers=_auth(tokens, "auditor")).data
+        assert hashlib.sha256(pdf).hexdigest() == version["pdf_sha256"]
+    assert [v["made_by"]["event"] for v in versions] == [
+        "document.generated", "signature_request.created", "signed", "signed", "completed"]
+    who = [v["created_by"] for v in versions]
+    assert who[0] == "test" and who[1].startswith("token:") and who[2:] == [MANAGER, EMPLOYEE, "system"]
+    assert all(v["made_by"]["actor"] == v["created_by"] for v in versions)
+
+    [request] = history["signature_requests"]
+    assert (request["id"], request["status"], request["final_version"]) == (request_id, "completed", 5)
+    assert [(s["role"], s["email"], s["status"], s["signed_version"]) for s in request["signers"]] == [
+        ("manager", MANAGER, "signed", 3), ("salarie", EMPLOYEE, "signed", 4)]
+    assert all(s["signed_at"] and re.fullmatch(r"[0-9a-f]+", s["certificate_serial"]) for s in request["signers"])
+
+    # The events are those the trail holds about the document and its request, in chain order, as /audit/events shows them.
+    events = history["events"]
+    trail = client.get("/api/v1/audit/events?limit=500", headers=_auth(tokens, "auditor")).json["items"]
+    about = [e for e in trail if (e["subject_type"], e["subject_id"]) in
+             {("document", str(document_id)), ("signature_request", str(request_id))}]
+    assert events == about
+    assert [e["sequence"] for e in events] == sorted(e["sequence"] for e in events)
+    assert {"document.generated", "signature_request.created", "email.sent", "signed", "completed"} <= {
+        e["type"] for e in events}
+    by_sequence = {e["sequence"]: e for e in trail}
+    for event in events:
+        before = by_sequence.get(event["sequence"] - 1)
+        assert re.fullmatch(r"[0-9a-f]{64}", event["hash"])
+        assert event["prev_hash"] == (before["hash"] if before else "0" * 64)
+    made = {v["made_by"]["sequence"] for v in versions}
+    assert made <= {e["sequence"] for e in events}
+    assert history["chain"]["ok"] and history["chain"]["count"] == len(trail)
+
+
+@pytest.mark.libreoffice
+def test_hr_reads_the_history_too_and_admin_cannot(client, tokens, signed_document):
+    document_id, _ = signed_document
+    url = f"/api/v1/documents/{document_id}/history"
+    assert client.get(url, headers=_auth(tokens, "hr")).status_code == 200
+    assert client.get(url, headers=_auth(tokens, "admin")).status_code == 403
+    assert client.get(url).status_code == 401
+
+
+def _blank_pdf() -> bytes:
+    writer, out = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_an_unknown_document_is_a_404_problem(client, tokens):
+    response = client.get("/api/v1/documents/999/history", headers=_auth(tokens, "auditor"))
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+    assert response.json["title"] == "Document introuvable"
+
+
+def test_a_version_made_before_the_author_column_names_the_actor_of_its_event(app, client, tokens):
+    document_id = _store(app, _blank_pdf(), {}, template="convocation")
+    with app.extensions["parcours"].db.session() as session:  # as migration 0006 leaves older rows
+        session.execute(update(DocumentVersion).where(DocumentVersion.document_id == document_id)
+                        .values(created_by=None))
+    history = client.get(f"/api/v1/documents/{document_id}/history", headers=_auth(tokens, "auditor")).json
+    [version] = history["versions"]
+    assert version["created_by"] == "test" and version["made_by"]["event"] == "document.generated"
+    assert history["signature_requests"] == [] and [e["type"] for e in history["events"]] == ["document.generated"]
+    assert history["chain"]["ok"]
