@@ -57,7 +57,8 @@ def verify_chain():
 _EVENT = {"type": "object", "required": ["sequence", "time", "type", "data", "prev_hash", "hash"], "properties": {
     "sequence": {"type": "integer"}, "time": {"type": "string", "format": "date-time"},
     "type": {"type": "string", "description": "document.generated, signature_request.created, email.sent, "
-                                              "link.opened, code.checked, signed, refused, expired, completed, downloaded"},
+                                              "link.opened, code.checked, signed, refused, expired, completed, downloaded, "
+                                              "archive.refreshed, evidence.downloaded"},
     "subject_type": {"type": ["string", "null"]}, "subject_id": {"type": ["string", "null"]},
     "actor": {"type": ["string", "null"]}, "ip": {"type": ["string", "null"]},
     "user_agent": {"type": ["string", "null"]}, "data": {"type": "object"},

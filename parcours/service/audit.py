@@ -31,7 +31,8 @@ BATCH = 5000
 
 # The event types of issue 4 (others may be added; the chain does not restrict them).
 TYPES = ("document.generated", "signature_request.created", "email.sent", "link.opened", "code.checked",
-         "signed", "refused", "expired", "completed", "downloaded")
+         "signed", "refused", "expired", "completed", "downloaded", "archive.refreshed",
+         "evidence.downloaded")
 
 
 def _lock_chain(session: Session) -> None:
