@@ -96,9 +96,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from parcours.api import register_api
 
     register_api(app)
+    from parcours.web.auditor import bp as auditor_pages
     from parcours.web.signer import bp as signer_pages
 
     app.register_blueprint(signer_pages)
+    app.register_blueprint(auditor_pages)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

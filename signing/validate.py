@@ -439,9 +439,10 @@ def _changes(status: Any, later: Sequence[Any], labels: dict[str, str]) -> Chang
         return None
     diff = getattr(status, "diff_result", None)
     reason = str(diff) if isinstance(diff, SuspiciousModification) else None
-    signatures = tuple(e.field_name for e in later if e.sig_object.get("/Type") != "/DocTimeStamp")
+    # pyHanko's names are its string objects: plain str keep the report free of the reader.
+    signatures = tuple(str(e.field_name) for e in later if e.sig_object.get("/Type") != "/DocTimeStamp")
     filled = () if level <= ModificationLevel.LTA_UPDATES else tuple(sorted(
-        set(getattr(diff, "changed_form_fields", ()) or ()) - {e.field_name for e in later}))
+        {str(n) for n in getattr(diff, "changed_form_fields", ()) or ()} - {str(e.field_name) for e in later}))
     timestamps = sum(1 for e in later if e.sig_object.get("/Type") == "/DocTimeStamp")
     allowed = getattr(status, "docmdp_ok", None) is not False and level is not ModificationLevel.OTHER
     summary = None
@@ -563,7 +564,7 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
     in_validity = None if moment is None else signer.not_before <= moment <= signer.not_after
     docmdp = embedded_sig.docmdp_level
     check = SignatureCheck(
-        field=embedded_sig.field_name, kind="signature", revision=embedded_sig.signed_revision + 1,
+        field=str(embedded_sig.field_name), kind="signature", revision=embedded_sig.signed_revision + 1,
         signer=signer, chain=_chain(leaf, path, pool, roots), trusted=trusted,
         claimed_time=embedded_sig.self_reported_timestamp, timestamp=timestamp,
         certificate_valid_at_signing=in_validity, intact=intact, valid=valid, coverage=coverage,
@@ -631,7 +632,7 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     timestamp = _timestamp(status) if status is not None else None
     coverage = status.coverage.name if status is not None and status.coverage is not None else None
     check = SignatureCheck(
-        field=embedded_sig.field_name, kind="document_timestamp", revision=embedded_sig.signed_revision + 1,
+        field=str(embedded_sig.field_name), kind="document_timestamp", revision=embedded_sig.signed_revision + 1,
         signer=_info(leaf, roots), chain=_chain(leaf, path, list(embedded_sig.other_embedded_certs) +
                                                 list(embedded.certs), roots),
         trusted=indication == PASSED, claimed_time=None, timestamp=timestamp,

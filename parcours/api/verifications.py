@@ -50,8 +50,8 @@ def verify():
     from parcours.service import reports
 
     if kind == "html":
-        return Response(reports.report_html(report), mimetype="text/html")
-    document = reports.report_pdf(report, services().converter())
+        return Response(reports.report_html(report, organisation=services().settings.organisation), mimetype="text/html")
+    document = reports.report_pdf(report, services().converter(), organisation=services().settings.organisation)
     name = f"verification-{report['sha256'][:12]}.pdf"
     return Response(document, mimetype="application/pdf", headers={"Content-Disposition": f"attachment; filename={name}"})
 

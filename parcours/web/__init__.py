@@ -1,1 +1,1 @@
-"""Server-rendered HTML pages: the signing page."""
+"""Server-rendered HTML pages: the signing page, the auditor's verification page."""
