@@ -464,3 +464,4 @@ def due(before: str, data: Path, on: str | None, effectif: int, periode: int) ->
 from parcours.cli_audit import audit; main.add_command(audit)  # noqa: E402,E702
 from parcours.cli_verify import verify; main.add_command(verify)  # noqa: E402,E702
 from parcours.cli_archive import archive; main.add_command(archive)  # noqa: E402,E702
+from parcours.cli_evidence import evidence; main.add_command(evidence)  # noqa: E402,E702

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Parcours needs: LibreOffice Writer (no GUI) with its Python bridge,
-# fonts for French documents, poppler-utils (pdftoppm, pdftotext, pdfsig), Chromium for the
-# browser tests (driven by Playwright, which cannot download its own browser here) and Python's venv.
+# fonts for French documents, poppler-utils (pdftoppm, pdftotext, pdfsig), libnss3-tools (certutil,
+# for pdfsig's trust check of evidence bundles), Chromium for the browser tests (driven by Playwright, which cannot download its own browser here) and Python's venv.
 # Needs root: run as root or through sudo (the script calls sudo itself when it is not root).
 set -euo pipefail
 
 packages=(
   libreoffice-writer-nogui python3-uno
   fonts-liberation2 fonts-dejavu-core fonts-crosextra-carlito fonts-crosextra-caladea
-  poppler-utils qpdf
+  poppler-utils qpdf libnss3-tools
   chromium
   python3-venv
 )
