@@ -27,12 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
-from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import serialization
-from pyhanko.pdf_utils.generic import Reference
 from pyhanko.pdf_utils.misc import PdfError as HankoPdfError, PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.general import SigningError as HankoSigningError
 from pyhanko.sign.validation import ades, validate_pdf_timestamp
@@ -54,6 +51,7 @@ from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
 from . import wording
 from .errors import PdfError
+from .pades import ValidationInputs, _asn1
 
 __all__ = [
     "PASSED", "INDETERMINATE", "FAILED", "NO_SIGNATURE",
@@ -233,21 +231,9 @@ class ValidationReport:
         }
 
 
-@dataclass(frozen=True)
-class TrustInputs:
-    """What the verifier brings: trust roots, and current revocation data of its own authority."""
-
-    trust_roots: tuple[cx509.Certificate, ...]
-    crls: tuple[bytes, ...] = ()
-    """DER CRLs known to be current (e.g. the instance's), for the last timestamp's chain."""
-    ocsps: tuple[bytes, ...] = ()
-    other_certs: tuple[cx509.Certificate, ...] = ()
-    allow_fetching: bool = False
-    """Fetch missing revocation data from the URLs in the certificates (off: fully offline)."""
-
-    def __post_init__(self):
-        if not self.trust_roots:
-            raise ValueError("TrustInputs needs at least one trust root")
+TrustInputs = ValidationInputs
+"""What the verifier brings: trust roots, current CRLs of its own authority (for the last timestamp's
+chain), other certificates, and whether fetching is allowed: the same inputs as the signer's checks."""
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -289,12 +275,6 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
 
 
 # --- certificates ----------------------------------------------------------------------------------
-
-def _asn1(cert: Any) -> asn1_x509.Certificate:
-    if isinstance(cert, asn1_x509.Certificate):
-        return cert
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
 
 def _email(cert: asn1_x509.Certificate) -> str | None:
     email = cert.subject.native.get("email_address")
