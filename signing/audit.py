@@ -300,6 +300,19 @@ class TimeStamper(Protocol):
         ...
 
 
+def request_token(timestamper: Any, digest: bytes) -> bytes:
+    """A DER token (or response) for a SHA-256 digest, from a `TimeStamper` or a pyHanko TimeStamper."""
+    if hasattr(timestamper, "timestamp"):
+        token = timestamper.timestamp(digest)
+    elif hasattr(timestamper, "async_timestamp"):  # pyHanko's TimeStamper (signing.pki.LocalTimeStamper…)
+        import asyncio
+
+        token = asyncio.run(timestamper.async_timestamp(digest, "sha256"))
+    else:
+        raise TypeError(f"{type(timestamper).__name__} cannot timestamp")
+    return token if isinstance(token, bytes) else token.dump()
+
+
 @dataclass(frozen=True)
 class ChainAnchor:
     """The head of the chain at `sequence`, timestamped by a TSA."""

@@ -38,7 +38,6 @@ Decisions
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
@@ -52,7 +51,7 @@ from typing import Any
 
 from asn1crypto import cms, core, crl as asn1_crl, pem, tsp, x509 as asn1_x509
 
-from .audit import AnchorError, ChainAnchor, Event, anchor_imprint, canonical_json, payload
+from .audit import AnchorError, ChainAnchor, Event, anchor_imprint, canonical_json, payload, request_token
 from .errors import PdfError, SigningError, TimestampError
 
 __all__ = ["Version", "BundleInputs", "EvidenceError", "build_bundle", "bundle_folder", "event_line", "manifest",
@@ -190,19 +189,13 @@ def _pem_certificate(der: bytes) -> bytes:
 
 
 def _get_token(timestamper: Any, digest: bytes) -> bytes:
-    """A DER token (or response) for a SHA-256 digest, from a `signing.audit.TimeStamper` or a pyHanko TimeStamper."""
+    """A DER token (or response) for a SHA-256 digest; the TSA client's errors become ours."""
     try:
-        if hasattr(timestamper, "timestamp"):
-            token = timestamper.timestamp(digest)
-        elif hasattr(timestamper, "async_timestamp"):  # pyHanko's TimeStamper (signing.pki.LocalTimeStamper…)
-            token = asyncio.run(timestamper.async_timestamp(digest, "sha256"))
-        else:
-            raise TypeError(f"{type(timestamper).__name__} cannot timestamp")
+        return request_token(timestamper, digest)
     except TypeError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the TSA client's errors (HTTP, pyHanko…) become ours
+    except Exception as exc:  # noqa: BLE001 - the TSA client's errors (HTTP, pyHanko…)
         raise TimestampError(f"the time-stamping authority did not timestamp the manifest: {exc}") from exc
-    return token if isinstance(token, bytes) else token.dump()
 
 
 def _bare_token(der: bytes) -> cms.ContentInfo | None:

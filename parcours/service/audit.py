@@ -10,7 +10,6 @@ before it. Nothing here updates or deletes an event; triggers (migration 0004) r
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -141,17 +140,6 @@ def iter_events(session: Session, batch_size: int = BATCH) -> Iterator[Event]:
         after = rows[-1].sequence
 
 
-def request_token(timestamper: Any, digest: bytes) -> bytes:
-    """An RFC 3161 token (DER) for a SHA-256 digest, from a `signing.audit.TimeStamper` or a pyHanko TimeStamper."""
-    if hasattr(timestamper, "timestamp"):
-        token = timestamper.timestamp(digest)
-    elif hasattr(timestamper, "async_timestamp"):  # pyHanko's TimeStamper (signing.pki.LocalTimeStamper…)
-        token = asyncio.run(timestamper.async_timestamp(digest, "sha256"))
-    else:
-        raise TypeError(f"{type(timestamper).__name__} cannot timestamp")
-    return token if isinstance(token, bytes) else token.dump()
-
-
 def anchor(session: Session, timestamper: TimeStamper | Any) -> AuditAnchor | None:
     """Timestamp the chain's current head and keep the token; None when the chain is empty.
 
@@ -162,7 +150,7 @@ def anchor(session: Session, timestamper: TimeStamper | Any) -> AuditAnchor | No
                            .order_by(AuditEvent.sequence.desc()).limit(1)).first()
     if head is None:
         return None
-    token = request_token(timestamper, chain.anchor_digest(head.hash))
+    token = chain.request_token(timestamper, chain.anchor_digest(head.hash))
     chain.check_anchor(ChainAnchor(head.sequence, head.hash, token))  # the TSA's time is in the token
     row = AuditAnchor(sequence=head.sequence, head_hash=head.hash, token=token, created_at=utcnow())
     session.add(row)
