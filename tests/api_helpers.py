@@ -1,9 +1,50 @@
 """Helpers for API tests."""
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+POSTGRES_ADMIN_URL = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""A PostgreSQL database the tests may create throwaway databases from (127.0.0.1:5432 unless set)."""
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def postgres_database():
+    """Create a throwaway PostgreSQL database; return (url, drop) or skip the test, saying why."""
+    import pytest
+    import sqlalchemy
+
+    name = f"parcours_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}: {exc})")
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database for a test: ``"sqlite"`` a file in `folder`, ``"postgresql"`` a
+    throwaway database (``postgres_database``, dropped after; skipped when no server answers)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'parcours.sqlite3'}"
+        return
+    url, drop = postgres_database()
+    try:
+        yield url
+    finally:
+        drop()

@@ -222,19 +222,23 @@ def overlay_content(pdf: bytes, text: str, rect=(56, 640, 540, 700), page: int =
     return _done(writer)
 
 
+def _text_form(writer, text: str, width: float, height: float) -> generic.Reference:
+    """A form XObject of `width` × `height` (a white box and `text` in Helvetica), added to `writer`."""
+    font = writer.add_object(_helvetica())
+    return writer.add_object(generic.StreamObject({
+        pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+        pdf_name("/BBox"): generic.ArrayObject([generic.FloatObject(v) for v in (0, 0, width, height)]),
+        pdf_name("/Resources"): generic.DictionaryObject({
+            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/Helv"): font})}),
+    }, stream_data=_text_stream(text, (0, 0, width, height))))
+
+
 def overlay_xobject(pdf: bytes, text: str, rect=(56, 640, 540, 700), page: int = 0) -> bytes:
     """An incremental update drawing a form XObject (a white box and `text`) over `rect` of the page."""
     writer = _writer(pdf)
     _, page_obj = _page(writer, page)
     x0, y0, x1, y1 = rect
-    font = writer.add_object(_helvetica())
-    form = generic.StreamObject({
-        pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
-        pdf_name("/BBox"): generic.ArrayObject([generic.FloatObject(v) for v in (0, 0, x1 - x0, y1 - y0)]),
-        pdf_name("/Resources"): generic.DictionaryObject({
-            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/Helv"): font})}),
-    }, stream_data=_text_stream(text, (0, 0, x1 - x0, y1 - y0)))
-    form_ref = writer.add_object(form)
+    form_ref = _text_form(writer, text, x1 - x0, y1 - y0)
     _append_content(writer, page_obj, f"q 1 0 0 1 {x0} {y0} cm /FmForged Do Q\n".encode(),
                     {"/XObject": {"/FmForged": form_ref}})
     return _done(writer)
@@ -260,14 +264,7 @@ def change_field_value(pdf: bytes, name: str, value: str, *, appearance: bool = 
         field[pdf_name("/V")] = pdf_string(value)
     if appearance:
         x0, y0, x1, y1 = (float(v) for v in field["/Rect"])
-        font = writer.add_object(_helvetica())
-        form = generic.StreamObject({
-            pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
-            pdf_name("/BBox"): generic.ArrayObject([generic.FloatObject(v) for v in (0, 0, x1 - x0, y1 - y0)]),
-            pdf_name("/Resources"): generic.DictionaryObject({
-                pdf_name("/Font"): generic.DictionaryObject({pdf_name("/Helv"): font})}),
-        }, stream_data=_text_stream(value, (0, 0, x1 - x0, y1 - y0)))
-        field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(form)})
+        field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): _text_form(writer, value, x1 - x0, y1 - y0)})
     writer.update_container(field)
     return _done(writer)
 

@@ -33,7 +33,7 @@ from signing import pades, pki, validate
 
 __all__ = [
     "COMMENT", "MANAGER", "EMPLOYEE", "CRL_URL",
-    "compte_rendu", "new_authority", "validation_inputs", "sign_manager", "sign_employee",
+    "compte_rendu_docx", "compte_rendu", "new_authority", "validation_inputs", "sign_manager", "sign_employee",
     "SignedSamples", "sign_all", "trust", "sign_with_other_authority", "expired_credentials",
     "sign_with_expired_certificate", "authority", "samples",
 ]
@@ -48,18 +48,24 @@ CRL_URL = "http://127.0.0.1:9/pki/crl"
 _PDFS: dict[str, bytes] = {}
 
 
+def compte_rendu_docx(matricule: str = "E0003") -> tuple[bytes, dict]:
+    """The compte rendu of `matricule` from the samples (templates/compte_rendu.docx with
+    samples/campagne.json) as DOCX, with the context it is rendered from."""
+    from docgen.context import load_dataset_dir
+    from docgen.render import DocxRenderer
+    from docgen.values import load_values
+
+    dataset = load_dataset_dir(ROOT / "samples").dataset
+    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, matricule)
+    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    return renderer.render(context, matricule), context
+
+
 def compte_rendu(convert: Callable[[bytes], bytes], matricule: str = "E0003") -> bytes:
     """The compte rendu of `matricule` from the samples, converted by `convert` (a DOCX → PDF callable,
     e.g. the session pool's ``convert``); converted once per process."""
     if matricule not in _PDFS:
-        from docgen.context import load_dataset_dir
-        from docgen.render import DocxRenderer
-        from docgen.values import load_values
-
-        dataset = load_dataset_dir(ROOT / "samples").dataset
-        values = load_values(ROOT / "samples" / "campagne.json")
-        renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-        _PDFS[matricule] = convert(renderer.render(values.context(dataset, matricule), matricule))
+        _PDFS[matricule] = convert(compte_rendu_docx(matricule)[0])
     return _PDFS[matricule]
 
 

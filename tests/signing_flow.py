@@ -1,42 +1,88 @@
-"""Drive a real signature request to completion through the API (manager, then employee), for tests."""
+"""Drive a real signature request to completion through the API (manager, then employee), for tests.
+
+The usual flow, in a test module with the service's ``app``, a ``client`` and an HR token::
+
+    @pytest.fixture(scope="module")
+    def compte_rendu(pool):
+        return real_compte_rendu(pool)                      # (pdf, snapshot), converted once per module
+
+    store_employees(app)                                    # E0003 and their manager, the signers
+    document_id = store_document(app, *compte_rendu)
+    request_id, final_pdf = complete_request(app, client, hr_token, document_id)
+
+``links(app)`` reads the signing links e-mailed so far (the outbox), for the steps a test takes itself;
+``fresh_app(settings)`` runs the service on a test's own settings, with the instance PKIs forgotten.
+Engine-level signed files (no service) are in ``signed_samples``.
+"""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from api_helpers import SAMPLES
 from parcours.service import documents, pki as instance_pki
+from signed_samples import compte_rendu_docx
 
-ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
+MATRICULE = "E0003"
+"""The sample employee whose compte rendu is signed (manager: François Rousseau)."""
+
+
+def sample_dataset():
+    """The sample employees (samples/), with their absences and trainings, as docgen reads them."""
+    from docgen.context import load_dataset_dir
+
+    return load_dataset_dir(SAMPLES).dataset
 
 
 def real_compte_rendu(pool) -> tuple[bytes, dict]:
-    """The sample compte rendu of E0003 as PDF, with its data snapshot."""
-    from docgen.context import load_dataset_dir
-    from docgen.render import DocxRenderer
-    from docgen.values import load_values
+    """The sample compte rendu of E0003 as PDF (converted by the session `pool`), with its data snapshot."""
     from parcours import snapshot
 
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
+    docx, context = compte_rendu_docx(MATRICULE)
+    return pool.convert(docx), snapshot.dump(context)
 
 
-def store_document(app, pdf: bytes, snap: dict) -> int:
-    """Store the compte rendu as a new document (version 1); its id."""
+@contextmanager
+def fresh_app(settings) -> Iterator:
+    """The service on `settings` (``create_app``), closed after; the loaded instance PKIs are forgotten
+    before and after, so that it loads (or creates) its own, in its instance folder."""
+    from parcours.app import create_app
+
+    instance_pki.forget()
+    app = create_app(settings)
+    try:
+        yield app
+    finally:
+        app.extensions["parcours"].close()
+        instance_pki.forget()
+
+
+def store_employees(app) -> None:
+    """The sample employees in the service's database: a request needs its signers (E0003 and their manager)."""
+    from parcours.service.employees import upsert_dataset
+
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, sample_dataset())
+
+
+def store_document(app, pdf: bytes, snap: dict, *, template: str = "compte_rendu", created_by: str = "test") -> int:
+    """Store `pdf` as a new document of E0003 (version 1, made from the current version of `template`,
+    by `created_by`); its id. Forgets the loaded instance PKIs first: each test's instance has its own."""
     instance_pki.forget()
     services = app.extensions["parcours"]
     with services.db.session() as session:
-        version = documents.find_template_version(session, "compte_rendu")
+        version = documents.find_template_version(session, template)
         return documents.store(session, services.blobs, version,
-                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                               created_by="test").document_id
+                               documents.NewVersion(MATRICULE, pdf, documents.page_count(pdf), snap),
+                               created_by=created_by).document_id
 
 
 def links(app) -> list[str]:
-    """The signing links sent so far, oldest first (e-mails go to the outbox)."""
+    """The tokens of the signing links sent so far, oldest first (e-mails go to the outbox): the page of
+    one is ``/signer/<token>``, its API ``/api/v1/sign/<token>``."""
     outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
     found = []
     for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
@@ -46,13 +92,18 @@ def links(app) -> list[str]:
     return found
 
 
-def complete_request(app, client, hr_token: str, document_id: int) -> tuple[int, bytes]:
-    """Create a request, sign as manager then employee; the request id and the final (sealed) PDF."""
+def complete_request(app, client, hr_token: str, document_id: int, *,
+                     comments: str | None = "D’accord.") -> tuple[int, bytes]:
+    """Create a request, sign as manager then employee (with `comments`, none if None); the request id
+    and the final (sealed) PDF. `app` is the instance whose outbox gets the links, `client` the one
+    that answers (they may differ, as an app with other settings on the same instance folder)."""
     hr = {"Authorization": f"Bearer {hr_token}"}
     created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=hr)
     assert created.status_code == 201, created.json
-    assert client.post(f"/api/v1/sign/{links(app)[-1]}", json={"consent": True}).status_code == 200  # the manager
-    done = client.post(f"/api/v1/sign/{links(app)[-1]}", json={"consent": True, "comments": "D’accord."})
+    manager = client.post(f"/api/v1/sign/{links(app)[-1]}", json={"consent": True})
+    assert manager.status_code == 200 and manager.json["status"] == "pending", manager.json
+    answer = {"consent": True} if comments is None else {"consent": True, "comments": comments}
+    done = client.post(f"/api/v1/sign/{links(app)[-1]}", json=answer)
     assert done.status_code == 200 and done.json["status"] == "completed", done.json
     final = done.json["final_version"]
     pdf = client.get(f"/api/v1/documents/{document_id}/versions/{final}/pdf", headers=hr)

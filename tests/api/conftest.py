@@ -6,45 +6,18 @@ use another server (a URL to a database the tests may create databases from).
 
 from __future__ import annotations
 
-import os
-import uuid
 import pytest
 
+from api_helpers import database
 from parcours.app import create_app
 from parcours.auth import create_token
 from parcours.settings import Settings
 
-ADMIN_URL = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_database():
-    """Create a throwaway database; return (url, drop) or skip with the reason."""
-    import sqlalchemy
-
-    name = f"parcours_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sqlalchemy.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
-        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_URL} ({type(exc).__name__}: {exc})")
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'parcours.sqlite3'}"
-        return
-    url, drop = _postgres_database()
-    yield url
-    drop()
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -78,9 +51,6 @@ def tokens(app) -> dict[str, str]:
 @pytest.fixture
 def employees(app):
     """The 25 sample employees, with their absences and trainings, in the database."""
-    from api_helpers import SAMPLES
-    from docgen.context import load_dataset_dir
-    from parcours.service.employees import upsert_dataset
+    from signing_flow import store_employees
 
-    with app.extensions["parcours"].db.session() as session:
-        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+    store_employees(app)

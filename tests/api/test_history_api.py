@@ -6,62 +6,33 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from pathlib import Path
 
 import pytest
 from pypdf import PdfWriter
 from sqlalchemy import update
 
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
 from parcours.models import DocumentVersion
-from parcours.service import documents, pki as instance_pki
+from signing_flow import complete_request, real_compte_rendu, store_document
 
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 MANAGER = "francois.rousseau@atelier-lumiere.example"
 EMPLOYEE = "moussa.ndiaye@atelier-lumiere.example"
 
 
 @pytest.fixture(scope="module")
 def compte_rendu(pool):
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
-
-
-def _store(app, pdf: bytes, snap: dict, template: str = "compte_rendu") -> int:
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        version = documents.find_template_version(session, template)
-        return documents.store(session, services.blobs, version,
-                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                               created_by="test").document_id
+    return real_compte_rendu(pool)
 
 
 def _auth(tokens, role):
     return {"Authorization": f"Bearer {tokens[role]}"}
 
 
-def _links(app):
-    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
-    mails = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-    return [m.group(1) for m in (LINK.search(p.read_text()) for p in mails) if m]
-
-
 @pytest.fixture
 def signed_document(app, client, tokens, employees, compte_rendu):
     """A compte rendu signed by the manager then the employee, sealed: (document id, request id)."""
-    instance_pki.forget()
-    document_id = _store(app, *compte_rendu)
-    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
-    assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).status_code == 200
-    done = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True, "comments": "D'accord."})
-    assert done.json["status"] == "completed", done.json
-    return document_id, created["id"]
+    document_id = store_document(app, *compte_rendu)
+    request_id, _ = complete_request(app, client, tokens["hr"], document_id)
+    return document_id, request_id
 
 
 @pytest.mark.libreoffice
@@ -134,7 +105,7 @@ def test_an_unknown_document_is_a_404_problem(client, tokens):
 
 
 def test_a_version_made_before_the_author_column_names_the_actor_of_its_event(app, client, tokens):
-    document_id = _store(app, _blank_pdf(), {}, template="convocation")
+    document_id = store_document(app, _blank_pdf(), {}, template="convocation")
     with app.extensions["parcours"].db.session() as session:  # as migration 0006 leaves older rows
         session.execute(update(DocumentVersion).where(DocumentVersion.document_id == document_id)
                         .values(created_by=None))

@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
-from parcours.service import documents, pki as instance_pki
+from parcours.service import pki as instance_pki
+from signing_flow import complete_request, links, real_compte_rendu, store_document
 
 pytestmark = pytest.mark.libreoffice
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 
 
 @pytest.fixture(scope="module")
 def compte_rendu(pool):
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
+    return real_compte_rendu(pool)
 
 
 @pytest.fixture
 def document_id(app, employees, compte_rendu):
-    instance_pki.forget()
-    pdf, snap = compte_rendu
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        version = documents.find_template_version(session, "compte_rendu")
-        return documents.store(session, services.blobs, version,
-                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                               created_by="test").document_id
+    return store_document(app, *compte_rendu)
 
 
 def _auth(tokens, role):
     return {"Authorization": f"Bearer {tokens[role]}"}
-
-
-def _links(app):
-    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
-    return [LINK.search(p.read_text()).group(1) for p in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if LINK.search(p.read_text())]
 
 
 def test_a_request_goes_to_the_manager_of_the_snapshot_first(app, client, tokens, document_id):
@@ -55,7 +32,7 @@ def test_a_request_goes_to_the_manager_of_the_snapshot_first(app, client, tokens
         ("manager", "francois.rousseau@atelier-lumiere.example", "sent"),
         ("salarie", "moussa.ndiaye@atelier-lumiere.example", "waiting")]
     assert [v["kind"] for v in body["versions"]] == ["prepared"] and body["email_sent"]
-    assert len(_links(app)) == 1
+    assert len(links(app)) == 1
     again = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=_auth(tokens, "hr"))
     assert again.status_code == 409
     assert client.get(f"/api/v1/signature-requests/{body['id']}", headers=_auth(tokens, "auditor")).status_code == 200
@@ -63,7 +40,7 @@ def test_a_request_goes_to_the_manager_of_the_snapshot_first(app, client, tokens
     cancelled = client.post(f"/api/v1/signature-requests/{body['id']}/cancel", json={"reason": "erreur"},
                             headers=_auth(tokens, "hr"))
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
-    assert client.get(f"/api/v1/sign/{_links(app)[0]}").status_code == 410
+    assert client.get(f"/api/v1/sign/{links(app)[0]}").status_code == 410
     # The prepared version is reused by the next request.
     renewed = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr"))
     assert renewed.status_code == 201 and renewed.json["prepared_version"] == body["prepared_version"]
@@ -71,12 +48,12 @@ def test_a_request_goes_to_the_manager_of_the_snapshot_first(app, client, tokens
 
 def test_manager_then_employee_sign_and_the_request_completes(app, client, tokens, document_id):
     created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
-    manager = _links(app)[0]
+    manager = links(app)[0]
     page = client.get(f"/api/v1/sign/{manager}").json
     assert page["signer"]["role"] == "manager" and not page["comments_allowed"]
     assert client.post(f"/api/v1/sign/{manager}", json={"consent": True, "comments": "non"}).status_code == 422
     assert client.post(f"/api/v1/sign/{manager}", json={"consent": True}).json["status"] == "pending"
-    employee = _links(app)[1]
+    employee = links(app)[1]
     assert "réception" in client.get(f"/api/v1/sign/{employee}").json["consent_text"]
     done = client.post(f"/api/v1/sign/{employee}", json={"consent": True, "comments": "D'accord."})
     assert done.status_code == 200 and done.json["status"] == "completed"
@@ -107,7 +84,7 @@ def test_a_signer_who_waits_gets_a_reminder_with_a_fresh_link(app, client, token
     from parcours.service.signatures import REMINDER_JOB
 
     client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr"))
-    first = _links(app)[0]
+    first = links(app)[0]
     services = app.extensions["parcours"]
     with services.db.session() as session:
         job = session.scalar(select(Job).where(Job.kind == REMINDER_JOB))
@@ -118,13 +95,13 @@ def test_a_signer_who_waits_gets_a_reminder_with_a_fresh_link(app, client, token
     runner.run(job_id)
     outbox = sorted((services.settings.instance_dir / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     assert "Rappel" in outbox[-1].read_text()
-    fresh = _links(app)[-1]
+    fresh = links(app)[-1]
     assert fresh != first
     assert client.get(f"/api/v1/sign/{first}").status_code == 404  # replaced: that link no longer exists
     assert client.get(f"/api/v1/sign/{fresh}").status_code == 200
     # A reminder planned for a link that was replaced does nothing.
     runner.run(job_id)
-    assert len(_links(app)) == 2
+    assert len(links(app)) == 2
 
 
 def test_an_organisation_seal_from_a_pkcs12_file_closes_the_signed_compte_rendu(app, tokens, document_id, tmp_path):
@@ -146,14 +123,8 @@ def test_an_organisation_seal_from_a_pkcs12_file_closes_the_signed_compte_rendu(
         BestAvailableEncryption(b"secret du cachet")))
     sealed_app = create_app(dataclasses.replace(settings, seal_pkcs12=p12, seal_passphrase="secret du cachet"))
     try:
-        client = sealed_app.test_client()
-        created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens, "hr")).json
-        assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).status_code == 200
-        done = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True})
-        assert done.status_code == 200 and done.json["status"] == "completed", done.json
-        state = client.get(f"/api/v1/signature-requests/{created['id']}", headers=_auth(tokens, "hr")).json
-        final = client.get(f"/api/v1/documents/{document_id}/versions/{state['final_version']}/pdf",
-                           headers=_auth(tokens, "hr")).data
+        # The links go to the shared instance folder's outbox; the sealing app answers.
+        _, final = complete_request(app, sealed_app.test_client(), tokens["hr"], document_id, comments=None)
         reports = pades.verify(final, [authority.root_certificate])
         by_field = {r.field: r for r in reports if r.kind == "signature"}
         assert set(by_field) == {"signature_manager", "signature_salarie", "cachet_organisation"}

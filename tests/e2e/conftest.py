@@ -15,6 +15,7 @@ import pytest
 
 from parcours.app import create_app
 from parcours.settings import Settings
+from signing_flow import real_compte_rendu
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -50,3 +51,9 @@ def live_app(tmp_path):
     yield app, f"http://127.0.0.1:{port}"
     server.close()
     app.extensions["parcours"].close()
+
+
+@pytest.fixture(scope="module")
+def compte_rendu(pool):
+    """The sample compte rendu of E0003 and its snapshot (``signing_flow.real_compte_rendu``)."""
+    return real_compte_rendu(pool)

@@ -9,27 +9,19 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from api_helpers import SAMPLES
-from docgen.context import load_dataset_dir
 from parcours.auth import create_token
-from parcours.service.employees import upsert_dataset
-from signing_flow import links, real_compte_rendu, store_document
+from signing_flow import links, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path(__file__).parent / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def compte_rendu(pool):
-    return real_compte_rendu(pool)
 
 
 @pytest.fixture
 def sealed(live_app, compte_rendu, tmp_path):
     """(base URL, auditor token, path of a compte rendu signed by both, through HTTP: pyHanko runs in the server)."""
     app, base = live_app
+    store_employees(app)
     with app.extensions["parcours"].db.session() as session:
-        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
         hr, _ = create_token(session, "hr", "RH")
         auditor, _ = create_token(session, "auditor", "Cabinet d’audit")
     document_id = store_document(app, *compte_rendu)

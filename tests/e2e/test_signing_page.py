@@ -4,62 +4,30 @@ validates. And a refusal, recorded. The page is also checked on a phone-sized sc
 from __future__ import annotations
 
 import io
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from api_helpers import SAMPLES
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
 from parcours.auth import create_token
-from parcours.service import documents, pki as instance_pki
-from parcours.service.employees import upsert_dataset
+from parcours.service import pki as instance_pki
 from signing import pades
+from signing_flow import links, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"(/signer/[A-Za-z0-9_-]{20,})")
 SHOTS = Path(__file__).parent / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def compte_rendu(pool):
-    dataset = load_dataset_dir(SAMPLES).dataset
-    context = load_values(SAMPLES / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context)
 
 
 @pytest.fixture
 def signing(live_app, compte_rendu):
-    """(app, base URL, hr token, document id) with a compte rendu for E0003 stored."""
+    """(app, base URL, hr token, document id) with a compte rendu for E0003 stored (no pyHanko: it must not
+    run in this thread while the browser is open; the signatures are made in the server's threads)."""
     app, base = live_app
-    instance_pki.forget()
-    services = app.extensions["parcours"]
-    pdf, snap = compte_rendu
-    with services.db.session() as session:
-        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+    store_employees(app)
+    with app.extensions["parcours"].db.session() as session:
         token, _ = create_token(session, "hr", "RH")
-        version = documents.find_template_version(session, "compte_rendu")
-        document_id = documents.store(session, services.blobs, version,
-                                      documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                                      created_by="RH").document_id
-    return app, base, token, document_id
-
-
-def links(app) -> list[str]:
-    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
-    found = []
-    for message in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
-        match = LINK.search(message.read_text())
-        if match:
-            found.append(match.group(1))
-    return found
+    return app, base, token, store_document(app, *compte_rendu, created_by="RH")
 
 
 def request_signatures(app, base, token, document_id) -> int:
@@ -76,7 +44,7 @@ def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser
     SHOTS.mkdir(exist_ok=True)
 
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-    page.goto(base + links(app)[0])
+    page.goto(f"{base}/signer/{links(app)[0]}")
     assert "François Rousseau" in page.inner_text("main")
     assert page.locator("section.pages img").count() >= 2
     page.wait_for_function("document.querySelector('section.pages img').naturalWidth > 0")
@@ -89,7 +57,7 @@ def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser
     assert "Merci, votre signature est enregistrée" in page.inner_text("h1")
 
     employee = browser.new_page(viewport={"width": 1280, "height": 900})
-    employee.goto(base + links(app)[1])
+    employee.goto(f"{base}/signer/{links(app)[1]}")
     assert "Moussa N'Diaye" in employee.inner_text("main") or "Moussa N’Diaye" in employee.inner_text("main")
     employee.fill("#commentaires", "Je remercie mon responsable pour cet échange.")
     employee.check("#consent")
@@ -114,7 +82,7 @@ def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser
 
     # The link is useless after use.
     again = browser.new_page()
-    response = again.goto(base + links(app)[0])
+    response = again.goto(f"{base}/signer/{links(app)[0]}")
     assert response.status == 410
 
 
@@ -122,7 +90,7 @@ def test_a_refusal_in_the_browser_is_recorded(browser, signing):
     app, base, token, document_id = signing
     request_id = request_signatures(app, base, token, document_id)
     page = browser.new_page()
-    page.goto(base + links(app)[0])
+    page.goto(f"{base}/signer/{links(app)[0]}")
     page.click("summary")
     page.fill("#raison", "Je ne suis pas d'accord avec la rédaction du point 4.")
     page.click("#refuser")

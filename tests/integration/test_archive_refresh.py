@@ -6,37 +6,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
-from parcours.app import create_app
 from parcours.audit_models import AuditEvent
 from parcours.auth import create_token
 from parcours.cli_archive import Window, archive as archive_group
 from parcours.models import DocumentVersion
-from parcours.service import documents, pki as instance_pki
-from parcours.service.employees import upsert_dataset
+from parcours.service import pki as instance_pki
 from parcours.settings import Settings
 from signing import archive, pades
-
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
+from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 
 
 @pytest.fixture(scope="module")
 def compte_rendu(pool):
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context), dataset
+    return real_compte_rendu(pool)
 
 
 @pytest.fixture
@@ -47,45 +34,31 @@ def instance(tmp_path):
 @pytest.fixture
 def app(instance):
     # The instance's default SQLite database: the command finds it from PARCOURS_INSTANCE_DIR alone.
-    instance_pki.forget()
-    application = create_app(Settings(instance_dir=instance, run_jobs=False, workers=1))
-    yield application
-    application.extensions["parcours"].close()
-    instance_pki.forget()
+    with fresh_app(Settings(instance_dir=instance, run_jobs=False, workers=1)) as application:
+        yield application
 
 
 @pytest.fixture
-def headers(app):
+def tokens(app):
     with app.extensions["parcours"].db.session() as session:
-        return {role: {"Authorization": f"Bearer {create_token(session, role, f'test {role}')[0]}"}
-                for role in ("hr", "auditor")}
+        return {role: create_token(session, role, f"test {role}")[0] for role in ("hr", "auditor")}
 
 
 @pytest.fixture
-def completed(app, headers, compte_rendu):
+def headers(tokens):
+    return {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
+
+
+@pytest.fixture
+def completed(app, tokens, headers, compte_rendu):
     """A compte rendu signed by the manager then the employee, sealed: (document id, request)."""
-    pdf, snap, dataset = compte_rendu
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        upsert_dataset(session, dataset)
-        version = documents.find_template_version(session, "compte_rendu")
-        document_id = documents.store(session, services.blobs, version,
-                                      documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                                      created_by="test").document_id
+    store_employees(app)
+    document_id = store_document(app, *compte_rendu)
     client = app.test_client()
-    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=headers["hr"]).json
-    assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).status_code == 200
-    signed = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True, "comments": "D'accord."})
-    assert signed.status_code == 200
-    request = client.get(f"/api/v1/signature-requests/{created['id']}", headers=headers["hr"]).json
+    request_id, _ = complete_request(app, client, tokens["hr"], document_id)
+    request = client.get(f"/api/v1/signature-requests/{request_id}", headers=headers["hr"]).json
     assert request["status"] == "completed"
     return document_id, request
-
-
-def _links(app):
-    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
-    mails = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-    return [m.group(1) for m in (LINK.search(p.read_text()) for p in mails) if m]
 
 
 def refresh(instance, *args):

@@ -13,28 +13,19 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
-from parcours.app import create_app
+from api_helpers import database
 from parcours.auth import create_token
-from parcours.service import documents, pki as instance_pki
-from parcours.service.employees import upsert_dataset
 from parcours.settings import Settings
+from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 PARCOURS = Path(sys.executable).parent / "parcours"
-POSTGRES = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}  # the tools' English messages, as LISEZMOI quotes them
 
 
@@ -42,61 +33,25 @@ ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}  # the tools' Engli
 
 @pytest.fixture(scope="module")
 def compte_rendu(pool):
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context), dataset
+    return real_compte_rendu(pool)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'parcours.sqlite3'}"
-        return
-    import sqlalchemy
-
-    name = f"parcours_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sqlalchemy.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES} ({type(exc).__name__}: {exc})")
-    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def app(database_url, tmp_path_factory):
-    instance_pki.forget()
     settings = Settings(instance_dir=tmp_path_factory.mktemp("instance"), database_url=database_url, run_jobs=False,
                         workers=1, public_url="https://parcours.example", organisation="Atelier Lumière")
-    application = create_app(settings)
-    yield application
-    application.extensions["parcours"].close()
-    instance_pki.forget()
+    with fresh_app(settings) as application:
+        yield application
 
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "User-Agent": "auditeur-test/1.0"}
-
-
-def _links(app) -> list[str]:
-    outbox = app.extensions["parcours"].settings.instance_dir / "outbox"
-    messages = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-    return [m.group(1) for m in (LINK.search(p.read_text()) for p in messages) if m]
-
-
-def _store_document(app, compte_rendu) -> int:
-    pdf, snap, _ = compte_rendu
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        version = documents.find_template_version(session, "compte_rendu")
-        return documents.store(session, services.blobs, version,
-                               documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap),
-                               created_by="test").document_id
 
 
 @dataclass(frozen=True)
@@ -108,19 +63,14 @@ class Completed:
 
 @pytest.fixture(scope="module")
 def completed(app, compte_rendu) -> Completed:
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        upsert_dataset(session, compte_rendu[2])
+    store_employees(app)
+    with app.extensions["parcours"].db.session() as session:
         tokens = {role: create_token(session, role, label)[0]
                   for role, label in (("hr", "SIRH"), ("auditor", "Cabinet d'audit"), ("admin", "exploitation"))}
-    document_id = _store_document(app, compte_rendu)
-    client = app.test_client()
-    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", headers=_auth(tokens["hr"]))
-    assert created.status_code == 201, created.json
-    assert client.post(f"/api/v1/sign/{_links(app)[0]}", json={"consent": True}).json["status"] == "pending"
-    done = client.post(f"/api/v1/sign/{_links(app)[1]}", json={"consent": True, "comments": "Je souhaite une formation."})
-    assert done.status_code == 200 and done.json["status"] == "completed", done.json
-    return Completed(created.json["id"], document_id, tokens)
+    document_id = store_document(app, *compte_rendu)
+    request_id, _ = complete_request(app, app.test_client(), tokens["hr"], document_id,
+                                     comments="Je souhaite une formation.")
+    return Completed(request_id, document_id, tokens)
 
 
 # --- the bundle, as the auditor gets it ---------------------------------------------------------------
@@ -285,7 +235,7 @@ def test_only_completed_requests_have_a_bundle_and_only_auditors_and_hr_get_it(a
     forbidden = client.get(path, headers=_auth(completed.tokens["admin"]))
     assert forbidden.status_code == 403 and forbidden.mimetype == "application/problem+json"
     assert client.get("/api/v1/signature-requests/999999/evidence", headers=_auth(completed.tokens["auditor"])).status_code == 404
-    pending = client.post(f"/api/v1/documents/{_store_document(app, compte_rendu)}/signature-requests",
+    pending = client.post(f"/api/v1/documents/{store_document(app, *compte_rendu)}/signature-requests",
                           headers=_auth(completed.tokens["hr"])).json
     before = client.get("/api/v1/audit/events?limit=500", headers=_auth(completed.tokens["auditor"])).json["items"]
     refused = client.get(f"/api/v1/signature-requests/{pending['id']}/evidence", headers=_auth(completed.tokens["auditor"]))

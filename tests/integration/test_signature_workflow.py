@@ -11,39 +11,27 @@ import shutil
 import socket
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from docgen.context import load_dataset_dir
-from docgen.render import DocxRenderer
-from docgen.values import load_values
-from parcours import snapshot
-from parcours.app import create_app
 from parcours.auth import create_token
 from parcours.cli import main
-from parcours.service import documents, pki as instance_pki, signatures
-from parcours.service.employees import upsert_dataset
+from parcours.service import pki as instance_pki, signatures
 from parcours.settings import Settings
 from parcours.signature_models import SignatureRequest
 from signing import pades
+from signing_flow import LINK, fresh_app, real_compte_rendu, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
-ROOT = Path(__file__).resolve().parents[2]
-LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 CODE = re.compile(r"code de signature : (\d{6})")
 
 
 @pytest.fixture(scope="module")
 def compte_rendu(pool):
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    values = load_values(ROOT / "samples" / "campagne.json")
-    context = values.context(dataset, "E0003")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
-    return pool.convert(renderer.render(context, "E0003")), snapshot.dump(context), dataset
+    return real_compte_rendu(pool)
 
 
 class Inbox:
@@ -84,14 +72,11 @@ def inbox():
 
 @pytest.fixture
 def app(tmp_path, inbox):
-    instance_pki.forget()
     settings = Settings(instance_dir=tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}",
                         run_jobs=False, workers=1, smtp_url=f"smtp://127.0.0.1:{inbox[1]}",
                         public_url="https://parcours.example")
-    application = create_app(settings)
-    yield application
-    application.extensions["parcours"].close()
-    instance_pki.forget()
+    with fresh_app(settings) as application:
+        yield application
 
 
 @pytest.fixture
@@ -102,14 +87,8 @@ def hr(app):
 
 @pytest.fixture
 def document_id(app, compte_rendu):
-    pdf, snap, dataset = compte_rendu
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        upsert_dataset(session, dataset)
-        version = documents.find_template_version(session, "compte_rendu")
-        row = documents.store(session, services.blobs, version,
-                              documents.NewVersion("E0003", pdf, documents.page_count(pdf), snap), created_by="test")
-        return row.document_id
+    store_employees(app)
+    return store_document(app, *compte_rendu)
 
 
 MANAGER = "francois.rousseau@atelier-lumiere.example"
