@@ -1,21 +1,34 @@
-"""Webhook dispatcher speed: 2000 deliveries to a local receiver, and the API's latency meanwhile.
+"""Webhook dispatcher speed: deliveries to a local receiver, and the API's latency meanwhile.
 
 The service runs as it does by default (HTTP under waitress and the job runner in one process, SQLite
-in a temporary instance folder, or --database-url); the receiver is another process on 127.0.0.1
-that answers 204 and checks one signature in 50. Events are written to the outbox 100 per transaction;
-the clock runs from the first write to the last delivery recorded. Meanwhile a client asks for one
-endpoint over HTTP again and again; its latency is compared with the same requests on an idle service.
+in a temporary instance folder, or --database-url: an empty database of its own); the receiver is
+another process on 127.0.0.1 that answers 204 over keep-alive connections, as production servers do,
+and checks one signature in 50. Events are written 100 per transaction (a campaign's events: they
+share a delivery job per endpoint) and one per transaction (a document generated through the API, a
+signature: a delivery job each), in three runs each:
 
-    .venv/bin/python benchmarks/bench_webhooks.py [--deliveries 2000] [--per-transaction 100 1] [--workers N]
-                                                  [--database-url URL]
+- while writing: one thread writes the events as fast as it can while the dispatcher delivers them;
+  the clock runs from the first write to the last delivery recorded;
+- paced: the same at --pace events per second (200): does the dispatcher keep up, at what cost to
+  the API;
+- backlog drained: the events are written with the dispatcher stopped, then it starts; the clock runs
+  from its start to the last delivery recorded (the dispatcher's own speed, whatever the writer's).
 
-Events written in one transaction share a delivery job per endpoint (up to 100); events written one
-per transaction (a document generated through the API) make a job each.
+Meanwhile a client asks for one endpoint over HTTP every 10 ms; its latency is compared with the same
+requests on an idle service. Each run is made twice (unless --no-baseline): with the dispatcher as it
+is (due delivery jobs claimed and run by batches, attempts over keep-alive connections, several at a
+time for a slow receiver, results written by groups), then, for the ratio, with each delivery job
+claimed and run alone, one attempt at a time over a new connection, as before the batches.
+
+    .venv/bin/python benchmarks/bench_webhooks.py [--deliveries 2000] [--per-transaction 100 1] [--pace 200]
+                                                  [--workers N] [--database-url URL] [--no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import multiprocessing
 import os
 import socket
@@ -31,11 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from parcours.app import create_app  # noqa: E402
+from parcours import jobs  # noqa: E402
+from parcours.app import JOB_LANES, create_app  # noqa: E402
 from parcours.auth import create_token  # noqa: E402
 from parcours.service import webhooks as service  # noqa: E402
 from parcours.settings import Settings  # noqa: E402
-from parcours.webhook_models import WebhookMessage  # noqa: E402
+from parcours.webhook_models import WebhookEndpoint, WebhookMessage  # noqa: E402
 
 
 def free_port() -> int:
@@ -53,6 +67,9 @@ def receive(port: int, secret_queue, counter) -> None:
     secret = secret_queue.get()
 
     class Handle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as any production server
+        disable_nagle_algorithm = True
+
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             with counter.get_lock():
@@ -66,10 +83,11 @@ def receive(port: int, secret_queue, counter) -> None:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handle)
-    server.daemon_threads = True
-    server.request_queue_size = 512
-    server.serve_forever()
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 512  # the listen() backlog: set before the socket listens
+
+    Server(("127.0.0.1", port), Handle).serve_forever()
 
 
 def latencies(url: str, token: str, stop: threading.Event | None = None, count: int = 200) -> list[float]:
@@ -86,69 +104,114 @@ def latencies(url: str, token: str, stop: threading.Event | None = None, count: 
     return found
 
 
-def summary(values: list[float]) -> str:
+def quantiles(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     p95 = ordered[int(len(ordered) * 0.95) - 1] if len(ordered) >= 20 else ordered[-1]
-    return f"median {statistics.median(ordered):6.1f} ms, p95 {p95:6.1f} ms ({len(ordered)} requests)"
+    return statistics.median(ordered), p95
 
 
-def run(container, deliveries: int, per_transaction: int, probe: str, token: str, counter) -> None:
-    """Write `deliveries` events, `per_transaction` per transaction, and wait until all are delivered."""
-    with container.db.session() as session:
-        before = session.scalar(select(func.count()).select_from(WebhookMessage))
-    stop = threading.Event()
-    busy: list[float] = []
-    client = threading.Thread(target=lambda: busy.extend(latencies(probe, token, stop)))
-    client.start()
-    received = counter.value
-    start = time.perf_counter()
-    for first in range(0, deliveries, per_transaction):
-        with container.db.session() as session:
-            for n in range(first, min(first + per_transaction, deliveries)):
-                service.emit(session, "document.generated", {"document_id": n, "links": {
-                    "document": f"/api/v1/documents/{n}"}})
-        container.jobs.wake()
-    written = time.perf_counter() - start
-    with container.db.session() as session:
-        delivered_when_written = session.scalar(select(func.count()).select_from(WebhookMessage)
-                                                .where(WebhookMessage.status == "delivered")) - before
-    while True:
-        with container.db.session() as session:
-            delivered = session.scalar(select(func.count()).select_from(WebhookMessage)
-                                       .where(WebhookMessage.status == "delivered"))
-        if delivered >= before + deliveries:
-            break
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    client.join()
-    print(f"\n{per_transaction} event(s) per transaction: {deliveries} written in {written:.2f} s, delivered in "
-          f"{elapsed:.2f} s: {deliveries / elapsed:.0f} deliveries/s (the receiver counted {counter.value - received})")
-    backlog = deliveries - delivered_when_written
-    if backlog > 0 and elapsed > written:
-        # Writing one event per transaction may be the slower side: how fast the dispatcher drains
-        # what is waiting once the writes are over is its own speed.
-        print(f"backlog of {backlog} after the writes drained in {elapsed - written:.2f} s: "
-              f"{backlog / (elapsed - written):.0f} deliveries/s")
-    print(f"API latency while sending: {summary(busy)}")
+@contextlib.contextmanager
+def one_job_at_a_time():
+    """The dispatcher before the batches: each delivery job claimed and run alone (one claim for every
+    free thread), one attempt at a time over a new connection, no pause between claims."""
+    saved = (jobs.BATCHES.pop(service.KIND), jobs.HANDLERS[service.KIND], service.CONNECTIONS, service.POLICY,
+             jobs.IDLE_PAUSE)
+    jobs.HANDLERS[service.KIND] = lambda services, job: service.run_deliveries(services, [job])
+    service.CONNECTIONS, jobs.IDLE_PAUSE = None, 0.0
+    service.POLICY = dataclasses.replace(service.POLICY, concurrency=1)
+    try:
+        yield
+    finally:
+        (jobs.BATCHES[service.KIND], jobs.HANDLERS[service.KIND], service.CONNECTIONS, service.POLICY,
+         jobs.IDLE_PAUSE) = saved
+
+
+class Bench:
+    def __init__(self, container, probe: str, token: str, counter, deliveries: int) -> None:
+        self.container, self.probe, self.token, self.counter, self.deliveries = (
+            container, probe, token, counter, deliveries)
+
+    def start_dispatcher(self) -> None:
+        container = self.container
+        container.jobs = jobs.JobRunner(container.db, container, container.workers, lanes=JOB_LANES)
+        container.jobs.start()
+
+    def stop_dispatcher(self) -> None:
+        if self.container.jobs is not None:
+            self.container.jobs.stop()
+            self.container.jobs = None
+
+    def write(self, per_transaction: int, pace: float = 0.0) -> None:
+        """The events, `per_transaction` per transaction, as fast as possible or `pace` per second."""
+        container, start = self.container, time.perf_counter()
+        for first in range(0, self.deliveries, per_transaction):
+            if pace:
+                time.sleep(max(0.0, start + first / pace - time.perf_counter()))
+            with container.db.session() as session:
+                for n in range(first, min(first + per_transaction, self.deliveries)):
+                    service.emit(session, "document.generated", {"document_id": n, "links": {
+                        "document": f"/api/v1/documents/{n}"}})
+            if container.jobs is not None:
+                container.jobs.wake()
+
+    def delivered_since(self, first_id: int) -> int:
+        with self.container.db.session() as session:
+            return session.scalar(select(func.count()).select_from(WebhookMessage).where(
+                WebhookMessage.id > first_id, WebhookMessage.status == "delivered"))
+
+    def run(self, per_transaction: int, mode: str, pace: float) -> dict:
+        """Write the events, while the dispatcher delivers them or before it starts; wait until all are
+        delivered."""
+        with self.container.db.session() as session:
+            last_id = session.scalar(select(func.max(WebhookMessage.id))) or 0
+        stop, busy = threading.Event(), []
+        received = self.counter.value
+        if mode == "backlog":
+            start = time.perf_counter()
+            self.write(per_transaction)
+            written = time.perf_counter() - start
+        client = threading.Thread(target=lambda: busy.extend(latencies(self.probe, self.token, stop)))
+        client.start()
+        start = time.perf_counter()
+        self.start_dispatcher()
+        if mode != "backlog":
+            self.write(per_transaction, pace if mode == "paced" else 0.0)
+            written = time.perf_counter() - start
+        while self.delivered_since(last_id) < self.deliveries:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        lag = elapsed - written if mode != "backlog" else 0.0
+        self.stop_dispatcher()
+        stop.set()
+        client.join()
+        assert self.counter.value - received >= self.deliveries, "the receiver missed deliveries"
+        return {"written": written, "elapsed": elapsed, "rate": self.deliveries / elapsed, "lag": lag,
+                "latency": quantiles(busy)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--deliveries", type=int, default=2000, help="events per run")
     parser.add_argument("--workers", type=int, default=0, help="job threads (the service's default: one per core)")
     parser.add_argument("--per-transaction", type=int, nargs="+", default=[100, 1],
-                        help="events written per transaction, one run each (default: 100, then 1)")
+                        help="events written per transaction (default: 100, then 1)")
     parser.add_argument("--database-url", default="",
-                        help="a database of its own (tables are created in it); SQLite in a temporary folder if empty")
+                        help="an empty database of its own (tables are created in it); SQLite in a temporary folder if empty")
+    parser.add_argument("--pace", type=float, default=200.0,
+                        help="events per second written in the paced run (0: no paced run)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the runs with each delivery job run alone (the ratios)")
     args = parser.parse_args()
 
     from waitress import create_server
 
     instance = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     app = create_app(Settings(instance_dir=instance, database_url=args.database_url, workers=args.workers,
-                              webhook_allowed_hosts="127.0.0.1"))
+                              run_jobs=False, webhook_allowed_hosts="127.0.0.1"))
     container = app.extensions["parcours"]
+    with container.db.session() as session:
+        if session.scalar(select(func.count()).select_from(WebhookEndpoint)):
+            sys.exit("the database already has webhook endpoints: give the benchmark an empty database of its own")
     server = create_server(app, host="127.0.0.1", port=free_port(), threads=8)
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{server.effective_port}/api/v1"
@@ -166,12 +229,30 @@ def main() -> None:
     time.sleep(0.5)
     probe = f"{base}/webhooks/endpoints/{endpoint_id}"
 
-    idle = latencies(probe, token)
-    print(f"database: {container.db.engine.url.get_backend_name()}, job threads: {container.workers}, "
-          f"cores: {os.cpu_count()}")
-    print(f"API latency idle:          {summary(idle)}")
+    idle = quantiles(latencies(probe, token))
+    print(f"database: {container.db.engine.url.get_backend_name()}, job threads: {container.workers} "
+          f"(+{JOB_LANES[service.KIND]} for deliveries), cores: {os.cpu_count()}, {args.deliveries} events per run")
+    print(f"API latency idle: median {idle[0]:.1f} ms, p95 {idle[1]:.1f} ms\n")
+    bench = Bench(container, probe, token, counter, args.deliveries)
+    dispatchers = [("batched", contextlib.nullcontext)] + ([] if args.no_baseline else [("one job alone", one_job_at_a_time)])
+    modes = [("while writing", "fast"), *([(f"paced {args.pace:g}/s", "paced")] if args.pace else []),
+             ("backlog drained", "backlog")]
+    print(f"{'events/txn':>10}  {'run':<15}  {'dispatcher':<13}  {'written/s':>9}  {'delivered/s':>11}  "
+          f"{'last, after writes':>18}  {'API median (x idle)':>19}  {'API p95':>8}")
     for per_transaction in args.per_transaction:
-        run(container, args.deliveries, per_transaction, probe, token, counter)
+        for label, mode in modes:
+            results = {}
+            for name, dispatcher in dispatchers:
+                with dispatcher():
+                    found = results[name] = bench.run(per_transaction, mode, args.pace)
+                median, p95 = found["latency"]
+                after = f"{found['lag']:.2f} s" if mode != "backlog" else "-"
+                print(f"{per_transaction:>10}  {label:<15}  {name:<13}  {args.deliveries / found['written']:>9.0f}  "
+                      f"{found['rate']:>11.0f}  {after:>18}  {f'{median:.1f} ms (x{median / idle[0]:.1f})':>19}  "
+                      f"{p95:>5.1f} ms", flush=True)
+            if len(results) == 2:
+                ratio = results["batched"]["rate"] / results["one job alone"]["rate"]
+                print(f"{'':>10}  {'':<15}  deliveries/s batched / one job alone: x{ratio:.1f}")
     receiver.terminate()
     server.close()
     container.close()

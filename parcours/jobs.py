@@ -6,37 +6,88 @@ killed process's job is taken up again seconds later, by this process after a re
 sharing the database (no process can tell at start-up whether another one is dead). The
 same claim works for a distributed queue (Celery, say) that would call `run(job_id)` instead of the
 local pool.
+
+A kind registered with `batch=N` (webhook deliveries) is run up to N due jobs at a time: its lane
+claims them in one conditional UPDATE and hands them to one call of the handler, which completes each
+job in the transaction that finishes it. Such a lane claims one batch every `linger` seconds at most:
+jobs arriving one by one (one per API request) gather into batches instead of costing a claim and a
+result transaction each, and a backlog is worked through a batch after the other, several at once
+only when batches last longer than `linger` (a slow receiver). A lane that found nothing looks again
+after IDLE_PAUSE when woken, or at the tick.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Engine, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from parcours.db import Database
 from parcours.models import Job, utcnow
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Any, Job], None]
-"""Called with the service container (parcours.app.Services) and the claimed job."""
+Handler = Callable[[Any, Any], None]
+"""Called with the service container (parcours.app.Services) and the claimed job (a list of claimed jobs
+for a kind registered with `batch`)."""
 HANDLERS: dict[str, Handler] = {}
 MAX_ATTEMPTS = 5
 
+IDLE_PAUSE = 0.05
+"""Seconds a lane whose last claim found fewer due jobs than it had free threads waits before looking
+again when woken (the tick still applies): a wake per event written must not cost a query per lane."""
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of `kind`."""
+_JOBS = Job.__table__
+# Statements run for every claim, job or batch of jobs: Core, built once.
+_DUE = or_((_JOBS.c.status == "queued") & (_JOBS.c.run_at <= bindparam("now")),
+           (_JOBS.c.status == "running") & (_JOBS.c.lease_until < bindparam("now")))
+"""Waiting and due, or running under a lease that ran out (its runner died)."""
+_CLAIM = update(_JOBS).where(_JOBS.c.id.in_(bindparam("jobs", expanding=True)), _DUE).values(
+    status="running", lease_until=bindparam("until"), attempts=_JOBS.c.attempts + 1).returning(
+    _JOBS.c.id, _JOBS.c.kind, _JOBS.c.payload, _JOBS.c.attempts)
+_RENEW = update(_JOBS).where(_JOBS.c.id == bindparam("job"), _JOBS.c.status == "running",
+                             _JOBS.c.attempts == bindparam("claimed")).values(lease_until=bindparam("until"))
+_COMPLETE = update(_JOBS).where(_JOBS.c.id.in_(bindparam("jobs", expanding=True)), _JOBS.c.status == "running") \
+    .values(status="done", lease_until=None)
+
+
+@functools.lru_cache(maxsize=8)
+def autocommit(db: Database) -> Engine:
+    """The database's engine without transactions of its own: each statement commits alone (a read, or
+    a conditional UPDATE), sparing the BEGIN and COMMIT round trips of a one-statement transaction."""
+    return db.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How a kind's jobs are gathered: up to `size` per handler call, one claim every `linger` seconds
+    at most."""
+
+    size: int
+    linger: float
+
+
+BATCHES: dict[str, Batching] = {}
+
+
+def handler(kind: str, *, batch: int = 0, linger: float = 0.0) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of `kind`; with `batch`, it takes a list of up to `batch` jobs."""
     def register(function: Handler) -> Handler:
         HANDLERS[kind] = function
+        if batch:
+            BATCHES[kind] = Batching(batch, linger)
+        else:
+            BATCHES.pop(kind, None)
         return function
     return register
 
@@ -48,15 +99,26 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], run_at: dt.dat
     return job
 
 
-def complete(session: Session, job: Job) -> None:
-    """Mark a job done in the handler's own transaction, saving the runner a write of its own."""
-    session.execute(update(Job).where(Job.id == job.id, Job.status == "running")
-                    .values(status="done", lease_until=None))
+def enqueue_many(session: Session, kind: str, payloads: list[dict[str, Any]], run_at: dt.datetime | None = None) -> None:
+    """Add jobs in the caller's transaction in one statement (their ids are not needed)."""
+    if payloads:
+        now = utcnow()
+        session.connection().execute(insert(_JOBS), [
+            {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at or now, "attempts": 0,
+             "created_at": now} for payload in payloads])
 
 
-def _due(now: dt.datetime):
-    return or_((Job.status == "queued") & (Job.run_at <= now),
-               (Job.status == "running") & (Job.lease_until < now))
+def complete(session: Session, *jobs: Job) -> None:
+    """Mark jobs done in the handler's own transaction, saving the runner a write of its own."""
+    if not jobs:
+        return
+    session.connection().execute(_COMPLETE, {"jobs": [job.id for job in jobs]})
+
+    def done(_session: Session) -> None:
+        for job in jobs:
+            job.status = "done"  # the runner's copy (detached): no second write for it, no more heartbeat
+
+    event.listen(session, "after_commit", done, once=True)
 
 
 @dataclass
@@ -66,10 +128,22 @@ class _Lane:
     kinds: frozenset[str] | None
     pool: ThreadPoolExecutor
     free: threading.Semaphore
+    resume_at: float = 0.0
+    """No claim before this (time.monotonic()): due jobs gather meanwhile."""
+    recheck: bool = False
+    """Look again as soon as the pause ends (woken during it, or a batch gathering); else at the tick."""
+    backlog: bool = False
+    """The last claim of a batched kind took a full batch: more are waiting."""
+
+    def batching(self) -> Batching | None:
+        if self.kinds is None or len(self.kinds) != 1:
+            return None
+        return BATCHES.get(next(iter(self.kinds)))
 
 
 class JobRunner:
-    """Claims due jobs and runs them on `workers` threads; `wake()` after enqueueing for no delay.
+    """Claims due jobs and runs them on `workers` threads; `wake()` after enqueueing, and the job is
+    claimed at once (within IDLE_PAUSE, or its kind's `linger`, of the lane's previous claim).
 
     `lanes` gives some kinds threads of their own: waiting on a slow web receiver must neither
     queue behind document batches nor hold the threads that convert them."""
@@ -82,6 +156,11 @@ class JobRunner:
         self._lanes = [_Lane(None, ThreadPoolExecutor(workers, thread_name_prefix="job"), threading.Semaphore(workers))]
         self._lanes += [_Lane(frozenset({kind}), ThreadPoolExecutor(count, thread_name_prefix=f"job-{kind}"),
                               threading.Semaphore(count)) for kind, count in lanes.items()]
+        self._candidates: dict[frozenset[str] | None, Any] = {}
+        self._running: dict[int, Job] = {}
+        """Jobs running in this runner, whose leases the heartbeat renews."""
+        self._beating = threading.Lock()
+        self._beater: threading.Thread | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,57 +181,95 @@ class JobRunner:
             lane.pool.shutdown(wait=True, cancel_futures=True)
 
     def _loop(self) -> None:
+        woken = True
         while not self._stop.is_set():
+            wait = self.tick
             try:
                 for lane in self._lanes:
+                    pause = lane.resume_at - time.monotonic()
+                    if pause > 0:
+                        # Paused: a wake meanwhile is served when the pause ends, as is a batch gathering.
+                        lane.recheck = lane.recheck or woken
+                        if lane.recheck:
+                            wait = min(wait, pause)
+                        continue
+                    lane.recheck = False
                     free = 0
                     while lane.free.acquire(blocking=False):
                         free += 1
-                    # One transaction claims a job for every free thread of the lane.
-                    claimed = self.claim_many(lane.kinds, free) if free else []
-                    for _ in range(free - len(claimed)):
+                    groups = self._claim_groups(lane, free) if free else []
+                    for _ in range(free - len(groups)):
                         lane.free.release()
-                    for job_id in claimed:
-                        lane.pool.submit(self._run_and_release, lane, job_id)
+                    for group in groups:
+                        lane.pool.submit(self._run_and_release, lane, group)
+                    if lane.recheck:
+                        wait = min(wait, max(lane.resume_at - time.monotonic(), 0.0))
             except Exception:  # noqa: BLE001 - the dispatcher must survive a database hiccup
                 log.exception("job dispatcher")
-            self._wake.wait(self.tick)
+            woken = self._wake.wait(wait)
             self._wake.clear()
 
-    def _run_and_release(self, lane: _Lane, job_id: int) -> None:
+    def _claim_groups(self, lane: _Lane, free: int) -> list[list[Job]]:
+        """What the lane's free threads run: a job each, or for a batched kind up to `size` jobs each."""
+        batching = lane.batching()
+        if batching is None:
+            # One claim takes a job for every free thread of the lane.
+            claimed = self._claim(lane.kinds, free)
+            if len(claimed) < free:
+                lane.resume_at = time.monotonic() + IDLE_PAUSE
+            return [[job] for job in claimed]
+        # One batch per `linger` at most: jobs arriving one by one gather meanwhile. A full batch means a
+        # backlog: the next one is claimed as soon as this one is over, or after `linger` if it lasts
+        # longer (a slow receiver), so that batches run side by side only when they wait.
+        claimed = self._claim(lane.kinds, batching.size)
+        lane.resume_at = time.monotonic() + (batching.linger if claimed else IDLE_PAUSE)
+        lane.recheck, lane.backlog = bool(claimed), len(claimed) == batching.size
+        return [claimed] if claimed else []
+
+    def _run_and_release(self, lane: _Lane, jobs: list[Job]) -> None:
         try:
-            self.run(job_id)
+            self._run_jobs(jobs)
         finally:
+            if lane.backlog:
+                lane.resume_at = 0.0
             lane.free.release()
             self._wake.set()
 
     @contextlib.contextmanager
-    def _heartbeat(self, job: Job) -> Iterator[None]:
-        """Renew the job's lease every fifth of it while the job runs."""
-        stop = threading.Event()
-
-        def renew() -> bool:
-            try:
-                with self.db.session() as session:
-                    return session.execute(update(Job).where(
-                        Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
-                        .values(lease_until=utcnow() + self.lease)).rowcount == 1
-            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
-                log.warning("job %s: lease not renewed", job.id, exc_info=True)
-                return True
-
-        def beat() -> None:
-            while not stop.wait(self.lease.total_seconds() / 5):
-                if not renew():
-                    return  # taken over by another runner, whose own heartbeat holds the lease now
-
-        thread = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
-        thread.start()
+    def _heartbeat(self, jobs: list[Job]) -> Iterator[None]:
+        """Keep the jobs' leases renewed while they run: one thread renews those of every job running
+        here, every fifth of the lease (a thread per job would cost a thread start each)."""
+        with self._beating:
+            for job in jobs:
+                self._running[job.id] = job
+            if self._beater is None:
+                self._beater = threading.Thread(target=self._beat, name="job-leases", daemon=True)
+                self._beater.start()
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            with self._beating:
+                for job in jobs:
+                    self._running.pop(job.id, None)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(self.lease.total_seconds() / 5)
+            with self._beating:
+                if not self._running:
+                    self._beater = None
+                    return
+                # Completed jobs are left out; one taken over by another runner (attempts moved on) is not renewed.
+                running = [job for job in self._running.values() if job.status == "running"]
+            if not running:
+                continue
+            until = utcnow() + self.lease
+            try:
+                with self.db.session() as session:
+                    session.connection().execute(_RENEW, [
+                        {"job": job.id, "claimed": job.attempts, "until": until} for job in running])
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                log.warning("jobs %s: leases not renewed", [job.id for job in running], exc_info=True)
 
     def claim(self, kinds: frozenset[str] | None = None) -> int | None:
         """Take one due job of `kinds` (None: those without a lane of their own); None when there is
@@ -161,44 +278,73 @@ class JobRunner:
         return claimed[0] if claimed else None
 
     def claim_many(self, kinds: frozenset[str] | None, limit: int) -> list[int]:
-        """Take up to `limit` due jobs in one transaction; those another process took first are not
-        returned (the conditional UPDATE leaves them alone)."""
-        with self.db.session() as session:
-            now = utcnow()
-            query = select(Job.id).where(_due(now))
+        """Take up to `limit` due jobs at once; those another process took first are not returned (the
+        conditional UPDATE leaves them alone)."""
+        return [job.id for job in self._claim(kinds, limit)]
+
+    def _claim(self, kinds: frozenset[str] | None, limit: int) -> list[Job]:
+        """The claimed jobs, as the claim's UPDATE returns them. Outside a transaction: the oldest due
+        jobs are read, then one conditional UPDATE (atomic alone) takes those still due."""
+        candidates_of = self._candidates.get(kinds)
+        if candidates_of is None:
+            query = select(_JOBS.c.id).where(_DUE)
             if kinds is not None:
-                query = query.where(Job.kind.in_(kinds))
+                query = query.where(_JOBS.c.kind.in_(sorted(kinds)))
             elif self._dedicated:
-                query = query.where(Job.kind.not_in(self._dedicated))
-            candidates = list(session.scalars(query.order_by(Job.run_at, Job.id).limit(limit)))
+                query = query.where(_JOBS.c.kind.not_in(sorted(self._dedicated)))
+            candidates_of = self._candidates[kinds] = query.order_by(_JOBS.c.run_at, _JOBS.c.id).limit(
+                bindparam("limit"))
+        now = utcnow()
+        with autocommit(self.db).connect() as connection:
+            candidates = connection.execute(candidates_of, {"now": now, "limit": limit}).scalars().all()
             if not candidates:
                 return []
-            claimed = session.scalars(
-                update(Job).where(Job.id.in_(candidates), _due(now))
-                .values(status="running", lease_until=now + self.lease, attempts=Job.attempts + 1)
-                .returning(Job.id)
-            ).all()
-            return sorted(claimed)
+            rows = connection.execute(_CLAIM, {"jobs": candidates, "now": now, "until": now + self.lease}).all()
+        return sorted((Job(id=row.id, kind=row.kind, payload=row.payload, attempts=row.attempts, status="running")
+                       for row in rows), key=lambda job: job.id)
 
     def run(self, job_id: int) -> None:
         """Run a claimed job; on failure it is retried later, up to MAX_ATTEMPTS."""
+        self.run_many([job_id])
+
+    def run_many(self, job_ids: list[int]) -> None:
+        """Run claimed jobs: one handler call each, or one call for all those of a batched kind."""
         with self.db.session() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status != "running":
-                return
-            session.expunge(job)
+            jobs = [job for job in session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id))
+                    if job.status == "running"]
+            session.expunge_all()
+        self._run_jobs(jobs)
+
+    def _run_jobs(self, jobs: list[Job]) -> None:
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.kind, []).append(job)
+        for kind, group in by_kind.items():
+            if kind in BATCHES:
+                self._run_group(group, lambda kind=kind, group=group: HANDLERS[kind](self.context, group))
+            else:
+                for job in group:
+                    self._run_group([job], lambda job=job: HANDLERS[job.kind](self.context, job))
+
+    def _run_group(self, jobs: list[Job], call: Callable[[], None]) -> None:
         try:
-            with self._heartbeat(job):
-                HANDLERS[job.kind](self.context, job)
-        except Exception as exc:  # noqa: BLE001 - recorded on the job
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+            with self._heartbeat(jobs):
+                call()
+        except Exception as exc:  # noqa: BLE001 - recorded on the jobs
+            log.warning("jobs %s (%s) failed: %s", [job.id for job in jobs], jobs[0].kind, exc)
+            error = traceback.format_exc()[-4000:]
             with self.db.session() as session:
-                final = job.attempts >= MAX_ATTEMPTS
-                session.execute(update(Job).where(Job.id == job.id).values(
-                    status="failed" if final else "queued", lease_until=None, last_error=traceback.format_exc()[-4000:],
-                    run_at=utcnow() + dt.timedelta(seconds=5 * 2 ** job.attempts)))
+                for job in jobs:
+                    if job.status != "running":
+                        continue  # completed by the handler before the failure
+                    final = job.attempts >= MAX_ATTEMPTS
+                    session.execute(update(Job).where(Job.id == job.id, Job.status == "running").values(
+                        status="failed" if final else "queued", lease_until=None, last_error=error,
+                        run_at=utcnow() + dt.timedelta(seconds=5 * 2 ** job.attempts)))
             return
-        with self.db.session() as session:
-            # A handler may have closed its job in its own last transaction (complete()): no second write.
-            session.execute(update(Job).where(Job.id == job.id, Job.status == "running")
-                            .values(status="done", lease_until=None))
+        unfinished = [job.id for job in jobs if job.status == "running"]
+        if unfinished:
+            # A handler may have closed its jobs in its own last transaction (complete()): no second write.
+            with self.db.session() as session:
+                session.execute(update(Job).where(Job.id.in_(unfinished), Job.status == "running")
+                                .values(status="done", lease_until=None))

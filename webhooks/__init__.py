@@ -10,17 +10,18 @@ Errors::
     └── UnsafeURL            a URL refused by the SSRF guard (scheme, address, credentials)
 
 Delivering never raises for the receiver's faults (refused connection, timeout, TLS, 500):
-`deliver` returns a `DeliveryResult` saying what happened.
+`deliver` returns a `DeliveryResult` saying what happened. With a `ConnectionPool`, attempts to the
+same receiver reuse its keep-alive connections (the address is still checked at every attempt).
 """
 
 from webhooks.errors import UnsafeURL, VerificationError, WebhookError
 from webhooks.signing import generate_secret, sign, signature_header, verify, webhook_headers
 from webhooks.ssrf import AllowList, check_url
-from webhooks.delivery import DeliveryResult, deliver
+from webhooks.delivery import ConnectionPool, DeliveryResult, deliver
 from webhooks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 
 __all__ = [
-    "AllowList", "DEFAULT_SCHEDULE", "DeliveryResult", "RetrySchedule", "UnsafeURL", "VerificationError",
-    "WebhookError", "check_url", "deliver", "generate_secret", "sign", "signature_header", "verify",
-    "webhook_headers",
+    "AllowList", "ConnectionPool", "DEFAULT_SCHEDULE", "DeliveryResult", "RetrySchedule", "UnsafeURL",
+    "VerificationError", "WebhookError", "check_url", "deliver", "generate_secret", "sign", "signature_header",
+    "verify", "webhook_headers",
 ]

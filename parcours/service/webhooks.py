@@ -1,12 +1,15 @@
-"""Webhooks in the service: the event catalogue, emit() into the outbox, the delivery job, endpoints.
+"""Webhooks in the service: the event catalogue, emit() into the outbox, the delivery jobs, endpoints.
 
-`emit(session, type, data)` writes one message per matching endpoint and one "webhook_delivery" job
-per message in the caller's transaction: the event exists if and only if the change that caused it
-commits (a transactional outbox). The job makes one attempt through the `webhooks` engine and, on
-failure, enqueues the next attempt itself with its `run_at` from the retry schedule, then finishes:
-the job runner's own retries (for a crash or a database error) never replace the schedule. Delivery
-is at least once: a crash between the receiver's answer and the commit of the attempt sends the
-message again, with the same webhook-id. Messages are not ordered.
+`emit(session, type, data)` writes one message per matching endpoint, and a "webhook_delivery" job per
+endpoint for the transaction's messages, in the caller's transaction: the event exists if and only if
+the change that caused it commits (a transactional outbox). The job runner hands up to BATCH_JOBS due
+delivery jobs at once to `run_deliveries`, which attempts their messages through the `webhooks` engine,
+several at a time per endpoint over keep-alive connections, and writes the results in few
+transactions, each closing the jobs it finishes; a failed message's next attempt is a job of its own
+with its `run_at` from the retry schedule: the job runner's own retries (for a crash or a database
+error) never replace the schedule. Delivery is at least once: a crash between the receiver's answer
+and the commit of the attempt sends the message again, with the same webhook-id. Messages are not
+ordered.
 """
 
 from __future__ import annotations
@@ -15,19 +18,25 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
+import queue
 import secrets
+import threading
 import time
+from collections import deque
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from parcours.jobs import complete, enqueue, handler
+from parcours.jobs import autocommit, complete, enqueue, enqueue_many, handler
 from parcours.models import Batch, Job, Template, TemplateVersion, utcnow
 from parcours.problems import Problem
 from parcours.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from webhooks.delivery import DeliveryResult, deliver
+from webhooks.delivery import ConnectionPool, DeliveryResult, deliver
 from webhooks.errors import UnsafeURL
 from webhooks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 from webhooks.signing import generate_secret, webhook_headers
@@ -37,6 +46,12 @@ log = logging.getLogger(__name__)
 KIND = "webhook_delivery"
 JOB_SIZE = 100
 """First attempts of one endpoint's messages emitted in one transaction share a job, up to this many."""
+BATCH_JOBS = 50
+"""Due delivery jobs a runner thread claims at once and runs in one call (events written one per
+transaction, a document generated through the API say, make a job each)."""
+LINGER = 0.1
+"""Seconds between two claims of delivery jobs while they come fewer than BATCH_JOBS at a time: they
+gather into batches instead of costing transactions each (an event alone is claimed at once)."""
 API_ROOT = "/api/v1"
 """Links in payloads are paths under the service's base URL, which the receiver knows."""
 
@@ -68,6 +83,13 @@ class DeliveryPolicy:
     """Start of each response body kept with its attempt."""
     rotation_overlap: dt.timedelta = dt.timedelta(hours=24)
     """How long the previous secret keeps signing after a rotation."""
+    concurrency: int = 8
+    """Attempts in flight at once to one endpoint from this process, at most, each over its own keep-alive
+    connection."""
+    pace: float = 250.0
+    """Deliveries per second to one endpoint the attempts in flight aim at, given the latency of a run's
+    first attempt: a receiver answering in 1 ms gets one at a time (more would only take processor time
+    from the API), one answering in 30 ms or more gets `concurrency`."""
 
 
 POLICY = DeliveryPolicy()
@@ -75,46 +97,81 @@ POLICY = DeliveryPolicy()
 
 # --- emitting -----------------------------------------------------------------------------------------
 
-def emit(session: Session, type: str, data: dict[str, Any], *, when: dt.datetime | None = None) -> list[WebhookMessage]:
+_MESSAGES, _ENDPOINTS, _ATTEMPTS = WebhookMessage.__table__, WebhookEndpoint.__table__, WebhookAttempt.__table__
+# emit() runs in the API's transactions, and the delivery jobs often: their statements are Core, built once.
+_SUBSCRIBED = select(_ENDPOINTS.c.id, _ENDPOINTS.c.event_types).where(
+    _ENDPOINTS.c.enabled.is_(True), _ENDPOINTS.c.deleted_at.is_(None)).order_by(_ENDPOINTS.c.id)
+_WRITE = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A message emit() wrote to the outbox."""
+
+    id: int
+    public_id: str
+    endpoint_id: int
+
+
+@dataclass
+class _Outbox:
+    """What emit() wrote in the transaction under way: its delivery jobs are written at its commit."""
+
+    transaction: Any
+    endpoints: list[Any]
+    """The enabled endpoints and the events they want, read at the transaction's first event."""
+    messages: dict[int, list[int]]
+    """Message ids by endpoint."""
+    when: dt.datetime
+
+
+def emit(session: Session, type: str, data: dict[str, Any], *, when: dt.datetime | None = None) -> list[Emitted]:
     """Put the event in the outbox for every enabled endpoint that wants it, in the caller's transaction.
 
     Nothing is written when no endpoint wants it. `data` carries ids and links, not personal data.
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r} (known: {', '.join(EVENT_TYPES)})")
-    endpoints = session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.enabled.is_(True), WebhookEndpoint.deleted_at.is_(None))).all()
-    wanted = [e for e in endpoints if e.event_types is None or type in e.event_types]
+    outbox = _outbox(session, when)
+    wanted = [endpoint_id for endpoint_id, event_types in outbox.endpoints
+              if event_types is None or type in event_types]
     if not wanted:
         return []
     when = when or utcnow()
     body = json.dumps({"type": type, "timestamp": _iso(when), "data": data}, ensure_ascii=False,
                       separators=(",", ":"))
-    messages = [WebhookMessage(public_id=new_message_id(), endpoint_id=endpoint.id, event_type=type, body=body,
-                               status="pending", sequence=1, round_attempts=0, attempts=0, next_attempt_at=when,
-                               created_at=when)
-                for endpoint in wanted]
-    session.add_all(messages)
-    session.flush()
-    _enqueue_first_attempts(session, messages, when)
+    rows = [{"public_id": new_message_id(), "endpoint_id": endpoint_id, "event_type": type, "body": body,
+             "status": "pending", "sequence": 1, "round_attempts": 0, "attempts": 0, "next_attempt_at": when,
+             "created_at": when} for endpoint_id in wanted]
+    ids = session.connection().execute(_WRITE, rows).scalars().all()
+    for row, message_id in zip(rows, ids):
+        outbox.messages.setdefault(row["endpoint_id"], []).append(message_id)
     session.info["webhooks_emitted"] = True  # the API wakes the job runner after the request
-    return messages
+    return [Emitted(message_id, row["public_id"], row["endpoint_id"]) for row, message_id in zip(rows, ids)]
 
 
-def _enqueue_first_attempts(session: Session, messages: list[WebhookMessage], when: dt.datetime) -> None:
-    """One job per endpoint and transaction, up to JOB_SIZE messages: a transaction that emits a thousand
-    events (a campaign's signature requests, say) makes a few jobs, not a thousand."""
+def _outbox(session: Session, when: dt.datetime | None) -> _Outbox:
     transaction = session.get_transaction()
-    owner, open_jobs = session.info.get("webhook_jobs", (None, {}))
-    if owner is not transaction:
-        open_jobs = {}
-        session.info["webhook_jobs"] = (transaction, open_jobs)
-    for message in messages:
-        job = open_jobs.get(message.endpoint_id)
-        if job is not None and len(job.payload["messages"]) < JOB_SIZE:
-            job.payload = {"messages": [*job.payload["messages"], [message.id, 1]]}  # assigned: tracked
-        else:
-            open_jobs[message.endpoint_id] = enqueue(session, KIND, {"messages": [[message.id, 1]]}, run_at=when)
+    outbox = session.info.get("webhook_outbox")
+    if outbox is None or outbox.transaction is not transaction or transaction is None:
+        endpoints = [tuple(row) for row in session.execute(_SUBSCRIBED)]  # (flushes the session first)
+        outbox = session.info["webhook_outbox"] = _Outbox(session.get_transaction(), endpoints, {},
+                                                          when or utcnow())
+        if not event.contains(session, "before_commit", _enqueue_first_attempts):
+            event.listen(session, "before_commit", _enqueue_first_attempts)
+    return outbox
+
+
+def _enqueue_first_attempts(session: Session) -> None:
+    """At the commit of a transaction that emitted events: a job per endpoint for their first attempts,
+    up to JOB_SIZE messages each: a transaction that emits a thousand events (a campaign's signature
+    requests, say) makes a few jobs, not a thousand."""
+    outbox = session.info.pop("webhook_outbox", None)
+    if outbox is None or outbox.transaction is not session.get_transaction() or not outbox.messages:
+        return
+    enqueue_many(session, KIND, [{"messages": [[message_id, 1] for message_id in ids[first:first + JOB_SIZE]]}
+                                 for ids in outbox.messages.values() for first in range(0, len(ids), JOB_SIZE)],
+                 run_at=outbox.when)
 
 
 def new_message_id() -> str:
@@ -169,101 +226,347 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime | None = None) -
     return found
 
 
-_MESSAGES, _ENDPOINTS, _ATTEMPTS = WebhookMessage.__table__, WebhookEndpoint.__table__, WebhookAttempt.__table__
-# The delivery job runs often: its statements are Core, built once (the ORM would cost more than the HTTP).
-_LOAD = select(_MESSAGES.c.status, _MESSAGES.c.sequence, _MESSAGES.c.body, _MESSAGES.c.public_id,
+_LOAD = select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.sequence, _MESSAGES.c.body, _MESSAGES.c.public_id,
                _MESSAGES.c.attempts, _MESSAGES.c.round_attempts, _MESSAGES.c.endpoint_id,
                _ENDPOINTS.c.url, _ENDPOINTS.c.enabled, _ENDPOINTS.c.deleted_at, _ENDPOINTS.c.secret,
                _ENDPOINTS.c.previous_secret, _ENDPOINTS.c.previous_secret_until).join_from(
-    _MESSAGES, _ENDPOINTS, _ENDPOINTS.c.id == _MESSAGES.c.endpoint_id).where(_MESSAGES.c.id == bindparam("message"))
+    _MESSAGES, _ENDPOINTS, _ENDPOINTS.c.id == _MESSAGES.c.endpoint_id).where(
+    _MESSAGES.c.id.in_(bindparam("messages", expanding=True)))
+_ENDPOINT_STATE = select(_ENDPOINTS.c.id, _ENDPOINTS.c.enabled, _ENDPOINTS.c.deleted_at).where(
+    _ENDPOINTS.c.id.in_(bindparam("endpoints", expanding=True)))
 _STILL_DUE = (_MESSAGES.c.id == bindparam("message")) & (_MESSAGES.c.sequence == bindparam("expected")) & \
     (_MESSAGES.c.status == "pending")
+_DELIVERED = update(_MESSAGES).where(
+    _MESSAGES.c.id.in_(bindparam("messages", expanding=True)), _MESSAGES.c.sequence == bindparam("expected"),
+    _MESSAGES.c.status == "pending").values(
+    status="delivered", delivered_at=bindparam("at"), next_attempt_at=None, last_error=None,
+    last_status=bindparam("code"), attempts=_MESSAGES.c.attempts + 1, round_attempts=_MESSAGES.c.round_attempts + 1)
+"""Messages delivered, those of one sequence number and status code at a time (most often all of them)."""
+_POSTPONED = update(_MESSAGES).where(_STILL_DUE).values(next_attempt_at=bindparam("at"))
+_CLOSED = update(_MESSAGES).where(_STILL_DUE).values(status="failed", next_attempt_at=None,
+                                                     last_error=bindparam("reason"))
+_CLOSED_REASONS = {"deleted": "point de réception supprimé", "disabled": "point de réception désactivé",
+                   "gone": "point de réception désactivé"}
+CONNECTIONS = ConnectionPool()
+"""Keep-alive connections to receivers, shared by the delivery threads."""
 
 
-@handler(KIND)
-def run_delivery(services: Any, job: Job) -> None:
-    """Attempts for the job's messages (one endpoint's); a failed one's next attempt is a job of its own.
+@handler(KIND, batch=BATCH_JOBS, linger=LINGER)
+def run_deliveries(services: Any, jobs: list[Job]) -> None:
+    """Attempts for the messages of up to BATCH_JOBS due jobs, their results written by groups.
 
-    When an attempt gets no answer or a 5xx, the job's remaining messages wait for the next step of
-    the schedule in a new job, without counting an attempt: a receiver that is down does not hold a
-    job thread for the timeout of every message.
+    Each endpoint's messages go over keep-alive connections, a first one alone: when it gets no answer
+    or a 5xx, the endpoint's other messages wait for the next step of the schedule in a new job,
+    without counting an attempt (a receiver that is down does not hold threads for the timeout of
+    every message). Otherwise the others follow, several at a time for a slow receiver (as many as
+    POLICY.pace calls for at its latency, POLICY.concurrency at most). The results are written at the
+    end and at least every RECORD_EVERY seconds, each group in one transaction that also closes the
+    jobs it finishes: a crash sends again only the messages whose result was not written yet.
     """
-    pairs = job.payload["messages"]
-    for position, (message_id, sequence) in enumerate(pairs):
-        # The last attempt closes the job in its own transaction: one write less per delivery.
-        result = _attempt(services, message_id, sequence, job if position == len(pairs) - 1 else None)
-        rest = pairs[position + 1:]
-        if rest and result is not None and not result.ok and (result.status is None or result.status >= 500):
-            delay = POLICY.schedule.delay(2) or 0.0
-            with services.db.session() as session:
-                enqueue(session, KIND, {"messages": rest}, run_at=utcnow() + dt.timedelta(seconds=delay))
+    _Run(services, jobs, POLICY).run()
+
+
+@dataclass
+class _Work:
+    """A message to attempt, as loaded, and the job that carries it."""
+
+    message_id: int
+    sequence: int
+    job: Job
+    row: Any
+
+
+class _Endpoint:
+    """An endpoint's share of a run: its messages not yet sent, and why it stopped taking them."""
+
+    def __init__(self, row: Any, concurrency: int) -> None:
+        self.id, self.url = row.endpoint_id, row.url
+        self.keys = [row.secret]
+        if row.previous_secret and row.previous_secret_until and row.previous_secret_until > utcnow():
+            self.keys.append(row.previous_secret)
+        self.slots = _slots(self.id, concurrency)
+        self.queue: deque[_Work] = deque()
+        self.stopped: str | None = None
+        """down (no answer or a 5xx), gone (410), disabled, deleted; abandoned when the run fails."""
+        self.lock = threading.Lock()
+
+
+_SLOTS: dict[tuple[int, int], threading.Semaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slots(endpoint_id: int, concurrency: int) -> threading.Semaphore:
+    """The endpoint's attempts in flight, shared by the runs under way in this process."""
+    with _SLOTS_LOCK:
+        slots = _SLOTS.get((endpoint_id, concurrency))
+        if slots is None:
+            slots = _SLOTS[endpoint_id, concurrency] = threading.Semaphore(concurrency)
+        return slots
+
+
+_END = object()
+RECORD_EVERY = 0.25
+"""Seconds a result may wait to be written with the next ones (all are written when the run ends): a
+crash sends again at most the attempts of that long."""
+_SENDERS = threading.local()
+SENDER_THREADS = 32
+"""Sending threads per job thread; a run with more endpoints than that makes the others wait their turn."""
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The calling job thread's sending threads, kept for its next runs: starting threads for every
+    run would cost more than the attempts of a small batch."""
+    pool = getattr(_SENDERS, "pool", None)
+    if pool is None:
+        pool = _SENDERS.pool = ThreadPoolExecutor(SENDER_THREADS, thread_name_prefix="webhook-send")
+    return pool
+
+
+class _Crash:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Run:
+    """One call of the delivery handler."""
+
+    def __init__(self, services: Any, jobs: list[Job], policy: DeliveryPolicy) -> None:
+        self.db, self.jobs, self.policy = services.db, jobs, policy
+        self.allow = allow_list(services.settings.webhook_allowed_hosts)
+        self.left = {job.id: len(job.payload["messages"]) for job in jobs}
+        """Messages of each job whose fate is not written yet."""
+        self.finished = [job for job in jobs if not self.left[job.id]]
+        """Jobs to close in the next transaction."""
+        self.closing: list[tuple[_Work, str]] = []
+        self.endpoints: dict[int, _Endpoint] = {}
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.started = 0
+        self.pumps: list[futures.Future] = []
+        self.executor: ThreadPoolExecutor | None = None
+
+    def settle(self, job: Job) -> None:
+        self.left[job.id] -= 1
+        if not self.left[job.id]:
+            self.finished.append(job)
+
+    def run(self) -> None:
+        self._load()
+        total = sum(len(endpoint.queue) for endpoint in self.endpoints.values())
+        if total <= 1:  # the usual case when events come one by one and slowly: no thread to start
+            for endpoint in self.endpoints.values():
+                self._pump(endpoint, lead=False)
+            group = self._take()
+            self._raise_crash(group)
+            self._commit(group, final=True)
             return
+        self.executor, ended, waiting, since = _senders(), 0, [], 0.0
+        try:
+            for endpoint in self.endpoints.values():
+                if endpoint.queue:
+                    self._start(endpoint, lead=True)
+            while True:
+                timeout = max(0.0, since + RECORD_EVERY - time.monotonic()) if waiting else None
+                group = self._take(block=True, timeout=timeout)
+                ended += sum(1 for item in group if item is _END)
+                self._raise_crash(group)
+                if group and not waiting:
+                    since = time.monotonic()
+                waiting += group
+                with self.lock:
+                    final = ended == self.started
+                if final or time.monotonic() - since >= RECORD_EVERY:
+                    self._commit(waiting, final)
+                    waiting = []
+                if final:
+                    return
+        except BaseException:
+            for endpoint in self.endpoints.values():
+                with endpoint.lock:
+                    endpoint.stopped = "abandoned"  # the threads end after their attempt in progress
+            with self.lock:
+                pumps = list(self.pumps)
+            futures.wait(pumps)
+            raise
+
+    def _load(self) -> None:
+        pairs = [(message_id, sequence, job) for job in self.jobs for message_id, sequence in job.payload["messages"]]
+        with autocommit(self.db).connect() as connection:
+            rows = {row.id: row for row in connection.execute(_LOAD, {"messages": sorted({p[0] for p in pairs})})}
+        seen = set()
+        for message_id, sequence, job in pairs:
+            row = rows.get(message_id)
+            if row is None or row.status != "pending" or row.sequence != sequence or (message_id, sequence) in seen:
+                self.settle(job)  # delivered or redelivered meanwhile: nothing to do for this job
+                continue
+            seen.add((message_id, sequence))
+            work = _Work(message_id, sequence, job, row)
+            if row.deleted_at is not None or not row.enabled:
+                self.closing.append((work, _CLOSED_REASONS["deleted" if row.deleted_at else "disabled"]))
+                continue
+            endpoint = self.endpoints.get(row.endpoint_id)
+            if endpoint is None:
+                endpoint = self.endpoints[row.endpoint_id] = _Endpoint(row, self.policy.concurrency)
+            endpoint.queue.append(work)
+
+    def _start(self, endpoint: _Endpoint, lead: bool) -> None:
+        assert self.executor is not None
+        with self.lock:
+            self.started += 1
+            self.pumps.append(self.executor.submit(self._pump, endpoint, lead))
+
+    def _pump(self, endpoint: _Endpoint, lead: bool) -> None:
+        """Send the endpoint's messages one after the other until none is left or it stops taking them;
+        the first thread alone sends the first message, then calls the others. Each result is handed
+        over as it comes, the last one with the thread's end (so that both go in one transaction)."""
+        ended = False
+        try:
+            while True:
+                with endpoint.lock:
+                    if endpoint.stopped or not endpoint.queue:
+                        return
+                    work = endpoint.queue.popleft()
+                with endpoint.slots:
+                    result = self._send(endpoint, work)
+                with endpoint.lock:
+                    if result.gone:
+                        endpoint.stopped = "gone"
+                    elif result.unreachable and endpoint.stopped is None:
+                        endpoint.stopped = "down"
+                    helpers = 0 if endpoint.stopped or not lead else min(
+                        self.policy.concurrency, len(endpoint.queue) + 1,
+                        math.ceil(result.latency_ms / 1000 * self.policy.pace)) - 1
+                    ended = bool(endpoint.stopped) or not endpoint.queue
+                self.results.put([(work, result), _END] if ended else [(work, result)])
+                if ended:
+                    return
+                for _ in range(helpers):
+                    self._start(endpoint, lead=False)
+                lead = False
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread, which fails the run
+            self.results.put([_Crash(exc)])
+        finally:
+            if not ended:
+                self.results.put([_END])
+
+    def _send(self, endpoint: _Endpoint, work: _Work) -> DeliveryResult:
+        body = work.row.body.encode("utf-8")
+        headers = webhook_headers(endpoint.keys, work.row.public_id, int(time.time()), body)
+        return deliver(endpoint.url, body, headers, timeout=self.policy.timeout, allow=self.allow,
+                       excerpt_bytes=self.policy.excerpt_bytes, pool=CONNECTIONS)
+
+    @staticmethod
+    def _raise_crash(group: list[Any]) -> None:
+        """A sending thread failed (a bug, an interruption): the run fails, its jobs are tried again."""
+        crash = next((item for item in group if isinstance(item, _Crash)), None)
+        if crash is not None:
+            raise crash.error
+
+    def _take(self, block: bool = False, timeout: float | None = None) -> list[Any]:
+        """What the sending threads have handed over (when `block`, waiting for something up to `timeout`)."""
+        found = []
+        if block:
+            try:
+                found = list(self.results.get(timeout=timeout))
+            except queue.Empty:
+                return found
+        while True:
+            try:
+                found += self.results.get_nowait()
+            except queue.Empty:
+                return found
+
+    def _commit(self, group: list[Any], final: bool) -> None:
+        """The group's attempts and their messages' new state, the messages the run will not send (at
+        the end), and the jobs thereby finished: one transaction."""
+        outcomes = [item for item in group if isinstance(item, tuple)]
+        closing, self.closing = self.closing, []
+        deferred: list[_Work] = []
+        if final:
+            for endpoint in self.endpoints.values():
+                for work in endpoint.queue:
+                    reason = _CLOSED_REASONS.get(endpoint.stopped or "")
+                    if reason:
+                        closing.append((work, reason))
+                    else:
+                        deferred.append(work)
+                endpoint.queue.clear()
+        for work, _ in closing:
+            self.settle(work.job)
+        for work in deferred:
+            self.settle(work.job)
+        for work, _ in outcomes:
+            self.settle(work.job)
+        if not (outcomes or closing or deferred or self.finished):
+            return
+        finished, self.finished = self.finished, []
+        policy, now = self.policy, utcnow()
+        with self.db.session() as session:
+            connection = session.connection()
+            if outcomes:
+                connection.execute(insert(_ATTEMPTS), [{
+                    "message_id": work.message_id, "number": work.row.attempts + 1, "attempted_at": now,
+                    "status_code": result.status, "latency_ms": result.latency_ms,
+                    "response_excerpt": result.excerpt[:policy.excerpt_bytes],
+                    "error": result.error and result.error[:500]} for work, result in outcomes])
+                for work, _ in outcomes:
+                    if work.row.attempts + 1 > policy.keep_attempts:
+                        _prune(connection, work.message_id, policy.keep_attempts)
+                delivered: dict[tuple[int, int], list[int]] = {}
+                for work, result in outcomes:
+                    if result.ok:
+                        delivered.setdefault((work.sequence, result.status), []).append(work.message_id)
+                for (sequence, code), ids in delivered.items():
+                    connection.execute(_DELIVERED, {"messages": ids, "expected": sequence, "at": now, "code": code})
+                for work, result in outcomes:
+                    if not result.ok:
+                        _failed_attempt(session, work, result, policy, now)
+            if closing:
+                connection.execute(_CLOSED, [{"message": work.message_id, "expected": work.sequence, "reason": reason}
+                                             for work, reason in closing])
+            if deferred:
+                # Not attempted: the receiver is down. They wait for the schedule's second step, uncounted.
+                at = now + dt.timedelta(seconds=policy.schedule.delay(2) or 0.0)
+                connection.execute(_POSTPONED, [{"message": work.message_id, "expected": work.sequence, "at": at}
+                                                for work in deferred])
+                for first in range(0, len(deferred), JOB_SIZE):
+                    enqueue(session, KIND, {"messages": [[work.message_id, work.sequence]
+                                                         for work in deferred[first:first + JOB_SIZE]]}, run_at=at)
+            if not final and self.endpoints:
+                # Disabled or deleted while the run goes on: the rest of its messages are not sent.
+                for row in connection.execute(_ENDPOINT_STATE, {"endpoints": list(self.endpoints)}):
+                    if row.deleted_at is not None or not row.enabled:
+                        endpoint = self.endpoints[row.id]
+                        with endpoint.lock:
+                            endpoint.stopped = endpoint.stopped or ("deleted" if row.deleted_at else "disabled")
+            complete(session, *finished)
 
 
-def _attempt(services: Any, message_id: int, sequence: int, last_of: Job | None = None) -> DeliveryResult | None:
-    """One attempt for one message, recorded; None when there was nothing to do (a stale job)."""
-    policy = POLICY
-    with services.db.engine.begin() as connection:
-        row = connection.execute(_LOAD, {"message": message_id}).one_or_none()
-        if row is None or row.status != "pending" or row.sequence != sequence:
-            return None  # delivered or redelivered meanwhile: this job is stale
-        if not row.enabled or row.deleted_at is not None:
-            connection.execute(update(_MESSAGES).where(_STILL_DUE).values(
-                status="failed", next_attempt_at=None,
-                last_error="point de réception supprimé" if row.deleted_at else "point de réception désactivé"),
-                {"message": message_id, "expected": sequence})
-            return None
-    keys = [row.secret]
-    if row.previous_secret and row.previous_secret_until and row.previous_secret_until > utcnow():
-        keys.append(row.previous_secret)
-    # No transaction is open while the receiver answers (up to the timeout).
-    body = row.body.encode("utf-8")
-    headers = webhook_headers(keys, row.public_id, int(time.time()), body)
-    result = deliver(row.url, body, headers, timeout=policy.timeout,
-                     allow=allow_list(services.settings.webhook_allowed_hosts), excerpt_bytes=policy.excerpt_bytes)
-    _record(services.db, message_id, sequence, row, result, policy, last_of)
-    return result
-
-
-def _record(db: Any, message_id: int, sequence: int, before: Any, result: DeliveryResult,
-            policy: DeliveryPolicy, last_of: Job | None = None) -> None:
-    """The attempt, the message's new state and, if due, the next attempt's job: one transaction."""
-    now = utcnow()
-    number = before.attempts + 1
-    error = result.error or (None if result.ok else f"HTTP {result.status}")
+def _failed_attempt(session: Session, work: _Work, result: DeliveryResult, policy: DeliveryPolicy,
+                    now: dt.datetime) -> None:
+    """A message's state after an attempt that failed, and its next attempt's job if one is due."""
+    connection = session.connection()
+    error = result.error or f"HTTP {result.status}"
     changes: dict[str, Any] = {"attempts": _MESSAGES.c.attempts + 1, "round_attempts": _MESSAGES.c.round_attempts + 1,
-                               "last_status": result.status, "last_error": error and error[:500]}
+                               "last_status": result.status, "last_error": error[:500]}
     follow_up = None
-    if result.ok:
-        changes.update(status="delivered", delivered_at=now, next_attempt_at=None, last_error=None)
-    elif result.gone:
+    if result.gone:
         changes.update(status="failed", next_attempt_at=None,
                        last_error="410 Gone : le destinataire ne veut plus de messages ; point de réception désactivé")
+        connection.execute(update(_ENDPOINTS).where(_ENDPOINTS.c.id == work.row.endpoint_id).values(
+            enabled=False, disabled_reason=f"le destinataire a répondu 410 Gone le {now:%Y-%m-%d %H:%M:%S} UTC"))
     else:
-        delay = policy.schedule.delay(before.round_attempts + 2)
+        delay = policy.schedule.delay(work.row.round_attempts + 2)
         if delay is None:
             changes.update(status="failed", next_attempt_at=None)
         else:
             follow_up = now + dt.timedelta(seconds=delay)
-            changes.update(sequence=sequence + 1, next_attempt_at=follow_up)
-    with db.session() as session:
-        connection = session.connection()
-        connection.execute(insert(_ATTEMPTS).values(
-            message_id=message_id, number=number, attempted_at=now, status_code=result.status,
-            latency_ms=result.latency_ms, response_excerpt=result.excerpt[:policy.excerpt_bytes],
-            error=result.error and result.error[:500]))
-        if number > policy.keep_attempts:
-            _prune(connection, message_id, policy.keep_attempts)
-        if result.gone:
-            connection.execute(update(_ENDPOINTS).where(_ENDPOINTS.c.id == before.endpoint_id).values(
-                enabled=False, disabled_reason=f"le destinataire a répondu 410 Gone le {now:%Y-%m-%d %H:%M:%S} UTC"))
-        # Guarded: a redelivery (or a duplicate run) that came first makes this job's view stale.
-        current = connection.execute(update(_MESSAGES).where(_STILL_DUE).values(**changes),
-                                     {"message": message_id, "expected": sequence}).rowcount
-        if current == 1 and follow_up is not None:
-            enqueue(session, KIND, {"messages": [[message_id, sequence + 1]]}, run_at=follow_up)
-        if last_of is not None:
-            complete(session, last_of)
+            changes.update(sequence=work.sequence + 1, next_attempt_at=follow_up)
+    # Guarded: a redelivery (or a duplicate run) that came first makes this run's view stale.
+    current = connection.execute(update(_MESSAGES).where(_STILL_DUE).values(**changes),
+                                 {"message": work.message_id, "expected": work.sequence}).rowcount
+    if current == 1 and follow_up is not None:
+        enqueue(session, KIND, {"messages": [[work.message_id, work.sequence + 1]]}, run_at=follow_up)
 
 
 def _prune(connection: Any, message_id: int, keep: int) -> None:

@@ -351,3 +351,176 @@ def test_deleting_an_endpoint_fails_its_pending_messages_and_keeps_them(app, cli
 
 def test_messages_of_an_unknown_endpoint_are_404(client, tokens):
     assert client.get(f"{ENDPOINTS}/99/messages", headers=bearer(tokens["admin"])).status_code == 404
+
+
+# --- deliveries by batches ---------------------------------------------------------------------------------
+
+def emit_one_by_one(app, count: int) -> list[str]:
+    """`count` events, each in its own transaction (a document generated through the API, say): a job each."""
+    return [public_id for n in range(count) for public_id in emit(app, data={"document_id": n})]
+
+
+def run_batch(app, lease_seconds: float = 20.0) -> list[int]:
+    """Claim the due delivery jobs as the runner's delivery lane does, and run them in one call."""
+    container = app.extensions["parcours"]
+    runner = JobRunner(container.db, container, 1, lease=dt.timedelta(seconds=lease_seconds))
+    claimed = runner.claim_many(frozenset({service.KIND}), service.BATCH_JOBS)
+    runner.run_many(claimed)
+    return claimed
+
+
+class Receiver:
+    """Stands in for deliver(): answers by webhook-id (`answers`, else 204) and records what it was sent."""
+
+    def __init__(self, answers: dict[str, DeliveryResult] | None = None) -> None:
+        self.answers, self.sent = answers or {}, []
+
+    def __call__(self, url, body, headers, **kwargs) -> DeliveryResult:
+        self.sent.append(headers["webhook-id"])
+        return self.answers.get(headers["webhook-id"], DeliveryResult(204, 1))
+
+
+def commits_during(app, action) -> int:
+    from sqlalchemy import event
+
+    engine, count = app.extensions["parcours"].db.engine, []
+    listener = lambda connection: count.append(1)  # noqa: E731
+    event.listen(engine, "commit", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "commit", listener)
+    return len(count)
+
+
+def test_single_event_messages_are_delivered_by_one_call_in_a_few_transactions(app, client, tokens, monkeypatch):
+    create(client, tokens)
+    sent = emit_one_by_one(app, 40)
+    with app.extensions["parcours"].db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 40  # a job per transaction
+    receiver = Receiver()
+    monkeypatch.setattr(service, "deliver", receiver)
+    claimed = []
+    commits = commits_during(app, lambda: claimed.extend(run_batch(app)))
+    assert len(claimed) == 40 and sorted(receiver.sent) == sorted(sent)
+    assert {m.status for m in messages_of(app)} == {"delivered"}
+    # One claim and the results written by groups, each group closing its jobs: before, every message
+    # cost a result transaction of its own (and its job's claim).
+    assert commits <= 20
+    with app.extensions["parcours"].db.session() as session:
+        assert {j.status for j in session.scalars(select(Job))} == {"done"}
+        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 40
+
+
+def test_a_message_of_a_batch_that_fails_is_retried_alone_while_the_others_are_delivered(app, client, tokens,
+                                                                                         monkeypatch):
+    create(client, tokens)
+    monkeypatch.setattr(service, "POLICY", dataclasses.replace(service.POLICY, schedule=service.RetrySchedule((0, 60))))
+    sent = emit_one_by_one(app, 10)
+    refused = sent[4]
+    monkeypatch.setattr(service, "deliver", Receiver({refused: DeliveryResult(422, 3, "schéma inconnu")}))
+    run_batch(app)
+    by_id = {m.public_id: m for m in messages_of(app)}
+    assert {p for p, m in by_id.items() if m.status == "delivered"} == set(sent) - {refused}
+    failed = by_id[refused]
+    assert (failed.status, failed.attempts, failed.sequence, failed.last_status) == ("pending", 1, 2, 422)
+    with app.extensions["parcours"].db.session() as session:
+        queued = session.scalars(select(Job).where(Job.status == "queued")).all()
+        assert [j.payload["messages"] for j in queued] == [[[failed.id, 2]]]  # its own next attempt, 60 s later
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) == 10
+        session.execute(update(Job).values(run_at=utcnow()))
+    receiver = Receiver()
+    monkeypatch.setattr(service, "deliver", receiver)
+    run_batch(app)
+    assert receiver.sent == [refused] and {m.status for m in messages_of(app)} == {"delivered"}
+
+
+def test_a_receiver_down_defers_the_rest_of_the_batch_without_counting_attempts(app, client, tokens, monkeypatch):
+    create(client, tokens)
+    sent = emit_one_by_one(app, 6)
+    receiver = Receiver({public_id: DeliveryResult(None, 15000, error="timeout") for public_id in sent})
+    monkeypatch.setattr(service, "deliver", receiver)
+    run_batch(app)
+    assert len(receiver.sent) == 1  # the first attempt showed the receiver is down: no timeout for the others
+    messages = messages_of(app)
+    assert sorted(m.attempts for m in messages) == [0, 0, 0, 0, 0, 1] and {m.status for m in messages} == {"pending"}
+    assert all(m.next_attempt_at > utcnow() for m in messages)
+    with app.extensions["parcours"].db.session() as session:
+        later = sorted(len(j.payload["messages"]) for j in session.scalars(select(Job).where(Job.status == "queued")))
+        assert later == [1, 5]  # the attempted one's retry, and one job for the five left
+
+
+def test_a_crash_mid_batch_sends_again_only_the_messages_whose_result_was_not_written(app, client, tokens,
+                                                                                     monkeypatch):
+    import threading
+    import time
+
+    create(client, tokens)
+    sent = emit_one_by_one(app, 12)
+    first_written, writes = threading.Event(), []
+    commit = service._Run._commit
+
+    def crashing(self, group, final):
+        writes.append(len(group))
+        if len(writes) == 2:
+            raise SystemExit("kill -9")  # the process dies: nothing more is written, nor the jobs released
+        commit(self, group, final)
+        first_written.set()
+
+    def answer(url, body, headers, **kwargs):
+        if len(first.sent) == 6:
+            first_written.wait(10)  # the seventh is sent after the first group of results is written
+        first.sent.append(headers["webhook-id"])
+        return DeliveryResult(204, 1)
+
+    first = Receiver()
+    monkeypatch.setattr(service, "deliver", answer)
+    monkeypatch.setattr(service._Run, "_commit", crashing)
+    container = app.extensions["parcours"]
+    dead = JobRunner(container.db, container, 1, lease=dt.timedelta(seconds=0.3))
+    claimed = dead.claim_many(frozenset({service.KIND}), service.BATCH_JOBS)
+    with container.db.session() as session:
+        jobs = session.scalars(select(Job).where(Job.id.in_(claimed))).all()
+        session.expunge_all()
+    with pytest.raises(SystemExit):
+        service.run_deliveries(container, jobs)  # called as the runner does, minus its failure handling
+    written = {m.public_id for m in messages_of(app) if m.status == "delivered"}
+    assert 0 < len(written) <= 6 and written <= set(first.sent)
+
+    time.sleep(0.5)  # the dead runner's leases run out
+    monkeypatch.setattr(service._Run, "_commit", commit)
+    second = Receiver()
+    monkeypatch.setattr(service, "deliver", second)
+    run_batch(app)
+    assert sorted(second.sent) == sorted(set(sent) - written)  # never a message whose result was written
+    assert {m.status for m in messages_of(app)} == {"delivered"}
+    with container.db.session() as session:
+        assert {j.status for j in session.scalars(select(Job))} == {"done"}
+
+
+def test_a_batch_for_an_endpoint_disabled_meanwhile_fails_its_messages_unsent(app, client, tokens, monkeypatch):
+    endpoint_id = create(client, tokens).json["id"]
+    emit_one_by_one(app, 3)
+    client.patch(f"{ENDPOINTS}/{endpoint_id}", json={"enabled": False}, headers=bearer(tokens["admin"]))
+    receiver = Receiver()
+    monkeypatch.setattr(service, "deliver", receiver)
+    run_batch(app)
+    assert receiver.sent == []
+    assert {(m.status, m.last_error) for m in messages_of(app)} == {("failed", "point de réception désactivé")}
+
+
+def test_events_of_several_endpoints_in_one_batch_are_handled_per_endpoint(app, client, tokens, monkeypatch):
+    down, up = create(client, tokens).json["id"], create(client, tokens).json["id"]
+    emit_one_by_one(app, 4)
+    by_endpoint = {m.public_id: m.endpoint_id for m in messages_of(app)}
+
+    def answer(url, body, headers, **kwargs):
+        receiver.sent.append(headers["webhook-id"])
+        return DeliveryResult(503, 2) if by_endpoint[headers["webhook-id"]] == down else DeliveryResult(204, 1)
+
+    receiver = Receiver()
+    monkeypatch.setattr(service, "deliver", answer)
+    run_batch(app)
+    statuses = {(m.endpoint_id, m.status, m.attempts) for m in messages_of(app)}
+    assert statuses == {(up, "delivered", 1), (down, "pending", 1), (down, "pending", 0)}
+    assert sum(1 for public_id in receiver.sent if by_endpoint[public_id] == down) == 1

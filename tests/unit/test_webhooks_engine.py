@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from webhooks.delivery import deliver
+from webhooks.delivery import DRAIN_BYTES, ConnectionPool, deliver
 from webhooks.errors import UnsafeURL, VerificationError
 from webhooks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 from webhooks.signing import generate_secret, sign, signature_header, verify, webhook_headers
@@ -231,12 +231,15 @@ class Receiver:
                 outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                        "body": self.rfile.read(length)})
                 time.sleep(delay)
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the sender gave up (timeout)
 
             def log_message(self, *args):
                 pass
@@ -327,3 +330,109 @@ def test_a_410_answer_says_gone(receiver_factory):
     receiver = receiver_factory(status=410)
     result = deliver(receiver.url(), b"{}", {}, allow=LOCAL)
     assert result.gone and not result.ok
+
+
+# --- keep-alive connections --------------------------------------------------------------------------------
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that closes its connection, on purpose here, is no error worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class KeepAliveReceiver:
+    """An HTTP/1.1 server on 127.0.0.1 that keeps connections open (closing them after `idle` seconds
+    if given) and notes from which client port each request came."""
+
+    def __init__(self, body: bytes = b"", idle: float | None = None) -> None:
+        self.ports: list[int] = []
+        outer = self
+
+        class Handle(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            timeout = idle
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.ports.append(self.client_address[1])
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handle)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def keep_alive():
+    made = []
+
+    def make(**kwargs) -> KeepAliveReceiver:
+        made.append(KeepAliveReceiver(**kwargs))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def test_with_a_pool_deliveries_to_a_receiver_share_one_connection(keep_alive):
+    receiver, pool = keep_alive(body=b"merci"), ConnectionPool()
+    results = [deliver(receiver.url(), b"{}", {}, allow=LOCAL, pool=pool) for _ in range(5)]
+    assert [(r.status, r.excerpt) for r in results] == [(200, "merci")] * 5
+    assert len(set(receiver.ports)) == 1
+    pool.close()
+
+
+def test_without_a_pool_each_delivery_has_its_own_connection(keep_alive):
+    receiver = keep_alive()
+    for _ in range(3):
+        assert deliver(receiver.url(), b"{}", {}, allow=LOCAL).ok
+    assert len(set(receiver.ports)) == 3
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_replaced_without_a_failed_attempt(keep_alive):
+    receiver, pool = keep_alive(idle=0.05), ConnectionPool()
+    assert deliver(receiver.url(), b"{}", {}, allow=LOCAL, pool=pool).ok
+    time.sleep(0.3)  # the receiver has closed it
+    assert deliver(receiver.url(), b"{}", {}, allow=LOCAL, pool=pool).ok
+    assert len(set(receiver.ports)) == 2
+    pool.close()
+
+
+def test_a_long_answer_is_not_read_to_its_end_and_its_connection_is_not_kept(keep_alive):
+    receiver, pool = keep_alive(body=b"x" * (DRAIN_BYTES + 1)), ConnectionPool()
+    for _ in range(2):
+        result = deliver(receiver.url(), b"{}", {}, allow=LOCAL, pool=pool)
+        assert result.ok and len(result.excerpt) == 1024
+    assert len(set(receiver.ports)) == 2
+    pool.close()
+
+
+def test_a_kept_connection_is_not_used_once_the_host_resolves_elsewhere(keep_alive):
+    # DNS rebinding through a kept connection: the host is resolved at every attempt, and a connection
+    # serves only the address that was approved for it.
+    receiver, pool = keep_alive(), ConnectionPool()
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+    url = f"http://hooks.example:{receiver.port}/in"
+    allow = AllowList.parse("hooks.example")
+    first = deliver(url, b"{}", {}, allow=allow, pool=pool, resolve=lambda host, port: next(answers))
+    second = deliver(url, b"{}", {}, allow=allow, pool=pool, resolve=lambda host, port: next(answers), timeout=2)
+    assert first.ok and second.address is None and second.error == "connection refused"
+    assert len(receiver.ports) == 1
+    pool.close()
