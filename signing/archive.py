@@ -21,7 +21,7 @@ from pyhanko.sign.validation import validate_pdf_timestamp
 from pyhanko_certvalidator import CertificateValidator
 
 from .errors import CertificateInvalid, CertificateRevoked, PdfError, SigningError
-from .pades import ValidationInputs, _translate
+from .pades import ValidationInputs, translate_error
 
 __all__ = ["ArchiveTimestamp", "latest_timestamp", "renew"]
 
@@ -101,7 +101,7 @@ def _why_untrusted(stamp, validation: ValidationInputs, summary: str) -> Signing
     try:
         asyncio.run(validator.async_validate_usage(set(), extended_key_usage={"time_stamping"}))
     except Exception as exc:
-        return _translate(exc, "checking the last document timestamp")
+        return translate_error(exc, "checking the last document timestamp")
     return CertificateInvalid(f"the last document timestamp cannot be validated now: {summary}")
 
 
@@ -118,5 +118,5 @@ def renew(pdf: bytes, timestamper: TimeStamper, validation: ValidationInputs) ->
     except SigningError:
         raise
     except Exception as exc:
-        raise _translate(exc, "renewing the archive timestamp") from exc
+        raise translate_error(exc, "renewing the archive timestamp") from exc
     return out.getvalue()

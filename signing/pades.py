@@ -268,7 +268,7 @@ def _cause_chain(exc: BaseException) -> Iterable[BaseException]:
         exc = exc.__cause__ or exc.__context__
 
 
-def _translate(exc: BaseException, doing: str) -> SigningError:
+def translate_error(exc: BaseException, doing: str) -> SigningError:
     for item in _cause_chain(exc):
         if isinstance(item, SigningError):
             return item
@@ -400,7 +400,7 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
     except SigningError:
         raise
     except Exception as exc:
-        raise _translate(exc, "preparing the fields") from exc
+        raise translate_error(exc, "preparing the fields") from exc
     return out.getvalue()
 
 
@@ -604,7 +604,7 @@ def sign(
     except SigningError:
         raise
     except Exception as exc:
-        raise _translate(exc, f"signing {field}") from exc
+        raise translate_error(exc, f"signing {field}") from exc
     return out.getvalue()
 
 
@@ -619,7 +619,7 @@ def seal(pdf: bytes, timestamper: TimeStamper, validation: ValidationInputs) -> 
     except SigningError:
         raise
     except Exception as exc:
-        raise _translate(exc, "sealing with a document timestamp") from exc
+        raise translate_error(exc, "sealing with a document timestamp") from exc
     return out.getvalue()
 
 

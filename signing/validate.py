@@ -420,10 +420,10 @@ def _changes(status: Any, later: Sequence[Any], labels: dict[str, str]) -> Chang
     diff = getattr(status, "diff_result", None)
     reason = str(diff) if isinstance(diff, SuspiciousModification) else None
     # pyHanko's names are its string objects: plain str keep the report free of the reader.
-    signatures = tuple(str(e.field_name) for e in later if e.sig_object.get("/Type") != "/DocTimeStamp")
+    signatures = tuple(str(e.field_name) for e in later if not _is_doc_ts(e))
     filled = () if level <= ModificationLevel.LTA_UPDATES else tuple(sorted(
         {str(n) for n in getattr(diff, "changed_form_fields", ()) or ()} - {str(e.field_name) for e in later}))
-    timestamps = sum(1 for e in later if e.sig_object.get("/Type") == "/DocTimeStamp")
+    timestamps = sum(1 for e in later if _is_doc_ts(e))
     allowed = getattr(status, "docmdp_ok", None) is not False and level is not ModificationLevel.OTHER
     summary = None
     if level is ModificationLevel.NONE:
@@ -475,6 +475,14 @@ def _offline(embedded: _Embedded, *paths: Any) -> bool:
     return found
 
 
+def _is_doc_ts(embedded_sig: Any) -> bool:
+    return embedded_sig.sig_object_type == "/DocTimeStamp"
+
+
+def _subfilter(embedded_sig: Any) -> str | None:
+    return str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None
+
+
 def _has_signature_timestamp(embedded_sig: Any) -> bool:
     try:
         attributes = embedded_sig.signer_info["unsigned_attrs"]
@@ -485,8 +493,7 @@ def _has_signature_timestamp(embedded_sig: Any) -> bool:
 
 def _level(embedded_sig: Any, offline: bool, later_doc_ts: bool) -> str | None:
     """The level the file's structure reaches (a failed validation does not lower it: the verdict says that)."""
-    subfilter = embedded_sig.sig_object.get("/SubFilter")
-    if subfilter != "/ETSI.CAdES.detached":
+    if _subfilter(embedded_sig) != "ETSI.CAdES.detached":
         return None
     if not _has_signature_timestamp(embedded_sig):
         return "PAdES-B-B"
@@ -499,10 +506,10 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
                      timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes],
                      labels: dict[str, str]) -> SignatureCheck:
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
+    later_doc_ts = any(_is_doc_ts(e) for e in later)
     details: list[str] = []
     try:
-        result = asyncio.run(_ades(embedded_sig, spec, timing, embedded,
-                                   archived=any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in later)))
+        result = asyncio.run(_ades(embedded_sig, spec, timing, embedded, archived=later_doc_ts))
         status, sub = result.api_status, result.ades_subindic
         if result.failure_msg:
             details.append(result.failure_msg)
@@ -539,7 +546,6 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
         "NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"))
     ts_path = getattr(getattr(status, "timestamp_validity", None), "validation_path", None)
     offline = _offline(embedded, path, ts_path) if timestamp is not None else _offline(embedded, path)
-    later_doc_ts = any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in later)
     moment = timestamp.time if timestamp is not None and timestamp.ok else embedded_sig.self_reported_timestamp
     in_validity = None if moment is None else signer.not_before <= moment <= signer.not_after
     docmdp = embedded_sig.docmdp_level
@@ -551,7 +557,7 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
         covers=_covers(embedded_sig, revisions, coverage), changes=changes,
         certification=docmdp.name if docmdp is not None else None,
         level=_level(embedded_sig, offline, later_doc_ts),
-        subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None, offline=offline,
+        subfilter=_subfilter(embedded_sig), offline=offline,
         indication=indication, sub_indication=sub_indication, message="", details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
 
@@ -608,19 +614,18 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     else:
         indication, sub = PASSED, None
     leaf = embedded_sig.signer_cert
+    tsa = _info(leaf, roots)
     path = getattr(status, "validation_path", None)
     timestamp = _timestamp(status) if status is not None else None
     coverage = status.coverage.name if status is not None and status.coverage is not None else None
     check = SignatureCheck(
         field=str(embedded_sig.field_name), kind="document_timestamp", revision=embedded_sig.signed_revision + 1,
-        signer=_info(leaf, roots), chain=_chain(leaf, path, list(embedded_sig.other_embedded_certs) +
-                                                list(embedded.certs), roots),
+        signer=tsa, chain=_chain(leaf, path, list(embedded_sig.other_embedded_certs) + list(embedded.certs), roots),
         trusted=indication == PASSED, claimed_time=None, timestamp=timestamp,
-        certificate_valid_at_signing=None if timestamp is None else
-        _info(leaf, roots).not_before <= timestamp.time <= _info(leaf, roots).not_after,
+        certificate_valid_at_signing=None if timestamp is None else tsa.not_before <= timestamp.time <= tsa.not_after,
         intact=bool(status and status.intact), valid=bool(status and status.valid), coverage=coverage,
         covers=_covers(embedded_sig, revisions, coverage), changes=changes, certification=None,
-        level=None, subfilter=str(embedded_sig.sig_object.get("/SubFilter", "")).lstrip("/") or None,
+        level=None, subfilter=_subfilter(embedded_sig),
         offline=_offline(embedded, path), indication=indication, sub_indication=sub, message="",
         details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
@@ -657,9 +662,9 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     for item in signatures:
         _integrity_once(item)
     checks = []
-    doc_ts = [e for e in signatures if e.sig_object.get("/Type") == "/DocTimeStamp"]
+    doc_ts = [e for e in signatures if _is_doc_ts(e)]
     for item in signatures:
-        if item.sig_object.get("/Type") == "/DocTimeStamp":
+        if _is_doc_ts(item):
             # Each document timestamp is checked at the time of the next one (which protects it), the last one now.
             following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
             when = _doc_ts_time(following[0]) if following else (at and moment)

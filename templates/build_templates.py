@@ -131,6 +131,17 @@ def _set_fonts(rpr, name: str) -> None:
         fonts.set(qn(attr), name)
 
 
+def _paragraph_rules(sides, *, space: str, color: str = BORDER):
+    """A paragraph's w:pBdr with a single half-point line on each of `sides`."""
+    bdr = OxmlElement("w:pBdr")
+    for side in sides:
+        line = OxmlElement(f"w:{side}")
+        for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", space), ("w:color", color)):
+            line.set(qn(k), v)
+        bdr.append(line)
+    return bdr
+
+
 def _field(paragraph, instruction: str, size: Pt, color: RGBColor) -> None:
     """A PAGE / NUMPAGES field, with a placeholder result until the viewer updates it."""
 
@@ -224,11 +235,7 @@ class Builder:
             f.keep_together = True
             f.line_spacing = 1.0
         h1 = styles["Heading 1"].element.get_or_add_pPr()
-        bdr = OxmlElement("w:pBdr")
-        bottom = OxmlElement("w:bottom")
-        for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", "2"), ("w:color", "1F3A5F")):
-            bottom.set(qn(k), v)
-        bdr.append(bottom)
+        bdr = _paragraph_rules(("bottom",), space="2", color="1F3A5F")
         # pBdr comes after keepNext/keepLines/pageBreakBefore... and before spacing in CT_PPr.
         spacing = h1.find(qn("w:spacing"))
         spacing.addprevious(bdr)
@@ -278,20 +285,19 @@ class Builder:
         end.paragraph_format.space_after = Pt(0)
         end.paragraph_format.line_spacing = Pt(6)
 
-    def _footer(self, confidential: str) -> None:
+    def _footer_line(self, confidential: str):
+        """The footer's first paragraph: a rule above, the confidentiality notice, a right tab stop."""
         footer = self.doc.sections[0].footer
         footer.is_linked_to_previous = False
         p = footer.paragraphs[0]
-        ppr = p._p.get_or_add_pPr()
-        bdr = OxmlElement("w:pBdr")
-        top = OxmlElement("w:top")
-        for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", "4"), ("w:color", BORDER)):
-            top.set(qn(k), v)
-        bdr.append(top)
-        ppr.append(bdr)
+        p._p.get_or_add_pPr().append(_paragraph_rules(("top",), space="4"))
         p.paragraph_format.tab_stops.add_tab_stop(Cm(CONTENT_W), WD_TAB_ALIGNMENT.RIGHT)
         r = p.add_run(fr(confidential))
         r.font.size, r.font.color.rgb = Pt(7.5), GREY
+        return footer, p
+
+    def _footer(self, confidential: str) -> None:
+        footer, p = self._footer_line(confidential)
         p = footer.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         r = p.add_run("Page ")
@@ -517,12 +523,7 @@ class Builder:
         f.space_before, f.space_after = Pt(4), Pt(10)
         f.line_spacing = Pt(14)
         ppr = para._p.get_or_add_pPr()
-        bdr = OxmlElement("w:pBdr")
-        for side in ("top", "left", "bottom", "right"):
-            b = OxmlElement(f"w:{side}")
-            for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", "4"), ("w:color", BORDER)):
-                b.set(qn(k), v)
-            bdr.append(b)
+        bdr = _paragraph_rules(("top", "left", "bottom", "right"), space="4")
         # CT_PPr order: ... keepLines, pageBreakBefore, framePr, widowControl, numPr, suppressLineNumbers,
         # pBdr, shd, tabs, ..., spacing, ind ...
         anchor = ppr.find(qn("w:spacing"))
@@ -1099,19 +1100,7 @@ class ReportBuilder(Builder):
         end.paragraph_format.line_spacing = Pt(6)
 
     def _footer(self, confidential: str) -> None:
-        footer = self.doc.sections[0].footer
-        footer.is_linked_to_previous = False
-        p = footer.paragraphs[0]
-        ppr = p._p.get_or_add_pPr()
-        bdr = OxmlElement("w:pBdr")
-        top = OxmlElement("w:top")
-        for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", "4"), ("w:color", BORDER)):
-            top.set(qn(k), v)
-        bdr.append(top)
-        ppr.append(bdr)
-        p.paragraph_format.tab_stops.add_tab_stop(Cm(CONTENT_W), WD_TAB_ALIGNMENT.RIGHT)
-        r = p.add_run(fr(confidential))
-        r.font.size, r.font.color.rgb = Pt(7.5), GREY
+        footer, p = self._footer_line(confidential)
         r = p.add_run("{{ rapport.file.sha256 }}")
         r.font.size, r.font.color.rgb = Pt(7), GREY
         _set_fonts(r._r.get_or_add_rPr(), MONO)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from parcours.models import Document, DocumentVersion, utcnow
 from parcours.service import audit
 from parcours.service import pki as instance_pki
-from parcours.service.signatures import _latest, _lock_request, _new_version
+from parcours.service.signatures import latest_version, lock_request, new_version
 from parcours.signature_models import SignatureRequest
 from signing import archive
 from signing.archive import ArchiveTimestamp
@@ -91,13 +91,13 @@ def _completed(services: Any) -> list[tuple[int, int, int, str]]:
 def _renew(services: Any, found: Renewal, stamper: Any, validation: Any) -> Renewal | None:
     """Lock the request, check the final version is still the one found, renew; None if it moved on."""
     with services.db.session() as session:
-        request = _lock_request(session, found.request_id)
+        request = lock_request(session, found.request_id)
         if request is None or request.status != "completed" or request.final_version != found.previous_version:
             return None
         final = _final(session, request)
         pdf = archive.renew(services.blobs.get(final.pdf_sha256), stamper, validation)
         renewed = archive.latest_timestamp(pdf)
-        version = _new_version(session, services.blobs, _latest(session, request.document_id), pdf, "timestamped",
+        version = new_version(session, services.blobs, latest_version(session, request.document_id), pdf, "timestamped",
                                "system")
         request.final_version = version.number
         expiring = found.expiring

@@ -87,7 +87,7 @@ def _begin_write(session: Session) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _lock_request(session: Session, request_id: int) -> SignatureRequest | None:
+def lock_request(session: Session, request_id: int) -> SignatureRequest | None:
     """The request row, locked until the transaction ends (FOR UPDATE on PostgreSQL; SQLite: the write lock)."""
     _begin_write(session)
     query = select(SignatureRequest).where(SignatureRequest.id == request_id).execution_options(populate_existing=True)
@@ -96,7 +96,7 @@ def _lock_request(session: Session, request_id: int) -> SignatureRequest | None:
     return session.scalar(query)
 
 
-def _latest(session: Session, document_id: int) -> DocumentVersion:
+def latest_version(session: Session, document_id: int) -> DocumentVersion:
     return session.scalar(select(DocumentVersion).where(DocumentVersion.document_id == document_id)
                           .order_by(DocumentVersion.number.desc()).limit(1)
                           .execution_options(populate_existing=True))
@@ -110,7 +110,7 @@ def _by_token(session: Session, token: str, *, lock: bool) -> tuple[Signer, Sign
     signer = session.scalar(select(Signer).where(Signer.token_hash == hash_token(token)))
     if signer is None:
         raise Problem(404, "Lien inconnu", "Ce lien de signature n'existe pas.")
-    request = _lock_request(session, signer.request_id) if lock else signer.request
+    request = lock_request(session, signer.request_id) if lock else signer.request
     session.refresh(signer)
     return signer, request
 
@@ -158,7 +158,7 @@ def _document_name(session: Session, version: DocumentVersion) -> str:
 
 def describe(session: Session, signer: Signer, request: SignatureRequest) -> dict[str, Any]:
     """What the signer's page shows: the document, the signer, the consent text, what is still needed."""
-    latest = _latest(session, request.document_id)
+    latest = latest_version(session, request.document_id)
     return {
         "signature_request": {"id": request.id, "status": request.status,
                               "expires_at": request.expires_at.isoformat(),
@@ -198,7 +198,7 @@ def request_view(session: Session, request: SignatureRequest) -> dict[str, Any]:
 
 # --- versions --------------------------------------------------------------------------------------
 
-def _new_version(session: Session, blobs: Any, previous: DocumentVersion, pdf: bytes, kind: str,
+def new_version(session: Session, blobs: Any, previous: DocumentVersion, pdf: bytes, kind: str,
                  created_by: str) -> DocumentVersion:
     """A new immutable version after `previous` (blob first: content-addressed, harmless if the transaction fails)."""
     sha = blobs.put(pdf)
@@ -322,7 +322,7 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
                                                             SignatureRequest.status == "pending")):
             raise Problem(409, "Signature déjà en cours", "Une demande de signature de ce document est en cours : "
                           "annulez-la d'abord.")
-        latest = _latest(session, document_id)
+        latest = latest_version(session, document_id)
         if latest.kind not in ("generated", "prepared"):
             raise Problem(409, "Document déjà signé", f"La dernière version ({latest.number}) est « {latest.kind} » : "
                           "générez le document à nouveau pour une nouvelle signature.")
@@ -334,7 +334,7 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
             except AnchorNotFound as exc:
                 raise Problem(422, "Document sans emplacement de signature",
                               f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
-            latest = _new_version(session, services.blobs, latest, prepared_pdf, "prepared", actor)
+            latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", actor)
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
                                    prepared_version=latest.number, created_by=actor,
                                    expires_at=utcnow() + dt.timedelta(days=expires_in_days))
@@ -366,7 +366,7 @@ def _reminder_job(services: Any, job: Any) -> None:
         signer = session.get(Signer, job.payload["signer_id"])
         if signer is None or signer.token_hash != job.payload["link"] or signer.status in ("signed", "refused"):
             return  # signed, refused, or a newer link was sent since: nothing to remind
-        request = _lock_request(session, signer.request_id)
+        request = lock_request(session, signer.request_id)
         if request is None or request.status != "pending":
             return
         token = _issue_link(signer)
@@ -382,7 +382,7 @@ def _send_link(services: Any, signer_id: int, token: str, reminder: bool = False
     with services.db.session() as session:
         signer = session.get(Signer, signer_id)
         request = signer.request
-        name = _document_name(session, _latest(session, request.document_id))
+        name = _document_name(session, latest_version(session, request.document_id))
         link = settings.public_url.rstrip("/") + SIGN_PAGE + token
         subject, body = mail.signature_link(name=signer.name, role=signer.role, document=name, link=link,
                                             expires_at=request.expires_at, timezone=settings.timezone)
@@ -424,7 +424,7 @@ def document_pdf(services: Any, token: str) -> tuple[bytes, str]:
         signer, request = _by_token(session, token, lock=False)
         if request.status != "pending" or signer.status in ("signed", "refused"):
             _usable(services, session, signer, request)
-        latest = _latest(session, request.document_id)
+        latest = latest_version(session, request.document_id)
         return services.blobs.get(latest.pdf_sha256), f"document-{request.document_id}-v{latest.number}.pdf"
 
 
@@ -441,7 +441,7 @@ def send_code(services: Any, token: str, ip: str | None = None, user_agent: str 
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         signer.code_hash, signer.code_attempts = _code_digest(token, code), 0
         signer.code_expires_at, signer.code_verified_at = utcnow() + CODE_VALIDITY, None
-        name = _document_name(session, _latest(session, request.document_id))
+        name = _document_name(session, latest_version(session, request.document_id))
         subject, body = mail.one_time_code(name=signer.name, document=name, code=code,
                                            minutes=int(CODE_VALIDITY.total_seconds() // 60))
         try:
@@ -519,7 +519,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
                 raise Problem(403, "Code requis", "Saisissez le code reçu par e-mail avant de signer.",
                               errors=[{"field": "code", "reason": "code obligatoire"}])
             _verify_code(session, signer, request, token, code, ip, user_agent)
-        latest = _latest(session, request.document_id)
+        latest = latest_version(session, request.document_id)
         authority = instance_pki.authority(settings)
         stamper = instance_pki.timestamper(settings)
         validation = instance_pki.validation(settings)
@@ -534,7 +534,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
             log.exception("signature request %s: signing failed", request.id)
             raise Problem(503, "Signature impossible pour le moment",
                           "La signature n'a pas pu être apposée ; le document n'a pas changé, réessayez.") from exc
-        version = _new_version(session, services.blobs, latest, signed_pdf, "signed", signer.email)
+        version = new_version(session, services.blobs, latest, signed_pdf, "signed", signer.email)
         signer.status, signer.signed_at, signer.comments = "signed", utcnow(), comments
         signer.signed_version, signer.certificate_serial = version.number, format(credentials.serial_number, "x")
         audit.record(session, "signed", subject_type="signature_request", subject_id=request.id, actor=signer.email,
@@ -563,7 +563,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
                 log.exception("signature request %s: sealing failed", request.id)
                 raise Problem(503, "Signature impossible pour le moment",
                               "Le document n'a pas pu être horodaté ; il n'a pas changé, réessayez.") from exc
-            final = _new_version(session, services.blobs, version, sealed, "sealed", "system")
+            final = new_version(session, services.blobs, version, sealed, "sealed", "system")
             request.status, request.final_version, request.completed_at = "completed", final.number, utcnow()
             audit.record(session, "completed", subject_type="signature_request", subject_id=request.id,
                          actor="system", data={"document_id": request.document_id, "version": final.number,
@@ -625,7 +625,7 @@ def get_request(session: Session, request_id: int) -> SignatureRequest:
 
 def _pending_request(session: Session, request_id: int) -> SignatureRequest:
     """The request, locked, if it is still waiting for signatures: 404 or 409 otherwise."""
-    request = _lock_request(session, request_id)
+    request = lock_request(session, request_id)
     if request is None:
         raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
     if request.status != "pending":
@@ -666,7 +666,7 @@ def expire_due(services: Any) -> int:
                                                                 SignatureRequest.expires_at <= utcnow())).all()
     for request_id in ids:
         with services.db.session() as session:
-            request = _lock_request(session, request_id)
+            request = lock_request(session, request_id)
             if request.status == "pending" and request.expires_at <= utcnow():
                 _expire(session, request, actor="system")
                 count += 1
@@ -677,6 +677,6 @@ def expire_due(services: Any) -> int:
 def _expiry_job(services: Any, job: Any) -> None:
     """Enqueued at creation for the expiry time: the request expires then if it is still pending."""
     with services.db.session() as session:
-        request = _lock_request(session, job.payload["request_id"])
+        request = lock_request(session, job.payload["request_id"])
         if request is not None and request.status == "pending" and request.expires_at <= utcnow():
             _expire(session, request, actor="system")
