@@ -223,16 +223,16 @@ def test_a_crash_before_the_store_leaves_the_previous_version_and_a_usable_link(
     client = app.test_client()
     created = _create(client, hr, document_id)
     token = box.last_link(MANAGER)
-    real = signatures._new_version
+    real = signatures.new_version
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(signatures, "_new_version", crash)
+    monkeypatch.setattr(signatures, "new_version", crash)
     assert client.post(f"/api/v1/sign/{token}", json={"consent": True}).status_code == 500
     state = client.get(f"/api/v1/signature-requests/{created['id']}", headers=hr).json
     assert [v["kind"] for v in state["versions"]] == ["prepared"] and state["signers"][0]["status"] == "sent"
-    monkeypatch.setattr(signatures, "_new_version", real)
+    monkeypatch.setattr(signatures, "new_version", real)
     assert client.post(f"/api/v1/sign/{token}", json={"consent": True}).status_code == 200
 
 
