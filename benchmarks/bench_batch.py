@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
-from docgen.context import Dataset, Employee  # noqa: E402
+from docgen.dataset import Dataset, Employee  # noqa: E402
 from docgen.convert import ConverterPool, convert_once  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402

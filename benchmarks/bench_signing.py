@@ -21,7 +21,7 @@ TARGET_CPU = 1.0
 
 
 def compte_rendu() -> bytes:
-    from docgen.context import load_dataset_dir
+    from docgen.dataset import load_dataset_dir
     from docgen.convert import convert_once
     from docgen.render import DocxRenderer
     from docgen.values import load_values

@@ -75,17 +75,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from docgen import formatting
-from docgen.context import (
-    ABONDEMENT_CORRECTIF,
-    ABSENCE_LABELS,
-    INTERVIEW_LABELS,
-    REVIEW_YEARS,
-    Absence,
-    Dataset,
-    Employee,
-    Training,
-    abondement,
-)
+from docgen.context import ABONDEMENT_CORRECTIF, INTERVIEW_LABELS, REVIEW_YEARS, abondement
+from docgen.dataset import ABSENCE_LABELS, Absence, Dataset, Employee, Training
 
 __all__ = [
     "REFORM_DATE",

@@ -17,18 +17,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from docgen import context
-from docgen.context import (
-    EXTRA_KEYS,
-    Company,
-    ContextError,
-    Dataset,
-    Interview,
-    Interviewer,
-    Letter,
-    Signer,
-    build_context,
-)
+from docgen import dataset
+from docgen.context import EXTRA_KEYS, Company, Interview, Interviewer, Letter, Signer, build_context
+from docgen.dataset import ContextError, Dataset
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TIME = re.compile(r"^(\d{1,2})\s*(?::|h)\s*(\d{2})?$")
@@ -143,8 +134,8 @@ def parse_date(value: Any, key: str) -> dt.date:
     if isinstance(value, dt.datetime):
         raise ValuesError(f"{key} : une date sans heure est attendue")
     try:
-        return context.parse_date(value)
-    except context.CellError as exc:
+        return dataset.parse_date(value)
+    except dataset.CellError as exc:
         raise ValuesError(f"{key} : « {value} » : {exc}") from None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from docgen.batch import BatchGenerator, BatchItem, DocumentResult
-from docgen.context import ContextError, DataImportError, Dataset, load_dataset, load_dataset_dir
+from docgen.dataset import ContextError, DataImportError, Dataset, load_dataset, load_dataset_dir
 from docgen.convert import ConversionError, ConverterPool
 from docgen.render import DocxRenderer, RenderError, inspect_template
 from docgen.values import CampaignValues, load_values

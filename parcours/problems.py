@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from docgen.context import ContextError, DataImportError
+from docgen.dataset import ContextError, DataImportError
 from docgen.convert import ConversionError
 from docgen.package import UnsafePackage
 from docgen.render import RenderError

@@ -51,7 +51,7 @@ _PDFS: dict[str, bytes] = {}
 def compte_rendu_docx(matricule: str = "E0003") -> tuple[bytes, dict]:
     """The compte rendu of `matricule` from the samples (templates/compte_rendu.docx with
     samples/campagne.json) as DOCX, with the context it is rendered from."""
-    from docgen.context import load_dataset_dir
+    from docgen.dataset import load_dataset_dir
     from docgen.render import DocxRenderer
     from docgen.values import load_values
 

@@ -32,7 +32,7 @@ MATRICULE = "E0003"
 
 def sample_dataset():
     """The sample employees (samples/), with their absences and trainings, as docgen reads them."""
-    from docgen.context import load_dataset_dir
+    from docgen.dataset import load_dataset_dir
 
     return load_dataset_dir(SAMPLES).dataset
 

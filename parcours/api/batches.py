@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, g, request, send_file, url_for
 from sqlalchemy import select
 
-from docgen.context import load_dataset
+from docgen.dataset import load_dataset
 from parcours.api.documents import READERS, TemplateNames, iso, json_body, listing, page, page_of, page_parameters
 from parcours.app import services
 from parcours.auth import require

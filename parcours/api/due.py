@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from docgen.calendar import DueInterview
-from docgen.context import Dataset
+from docgen.dataset import Dataset
 from docgen.values import ValuesError, parse_date
 from parcours.api.batches import batch_view
 from parcours.api.documents import json_body

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from docgen.context import ABSENCE_LABELS, ROLES
+from docgen.dataset import ABSENCE_LABELS, ROLES
 from parcours.app import services
 from parcours.auth import require
 from parcours.models import Employee

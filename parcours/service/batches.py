@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docgen.batch import BatchGenerator, BatchItem as EngineItem, DocumentResult
-from docgen.context import ContextError, Dataset
+from docgen.dataset import ContextError, Dataset
 from parcours import snapshot
 from parcours.db import Database
 from parcours.jobs import MAX_ATTEMPTS, enqueue, handler

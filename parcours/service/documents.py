@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docgen.context import ContextError, Dataset, UnknownEmployeeError
+from docgen.dataset import ContextError, Dataset, UnknownEmployeeError
 from docgen.render import DocxRenderer
 from docgen.values import CampaignValues, ValuesError, load_values, parse_company, parse_interview, parse_letter
 from parcours import snapshot

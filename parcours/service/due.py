@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
-from docgen.context import Dataset
+from docgen.dataset import Dataset
 from docgen.values import ValuesError, deep_merge, parse_date, parse_time
 from parcours.models import Batch, Interview
 from parcours.problems import Problem

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from docgen.context import Absence, Dataset, Employee as EmployeeData, RowError, Training, load_dataset
+from docgen.dataset import Absence, Dataset, Employee as EmployeeData, RowError, Training, load_dataset
 from parcours.models import Employee
 
 _FIELDS = [f.name for f in dataclasses.fields(EmployeeData)]

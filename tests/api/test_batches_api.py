@@ -25,7 +25,7 @@ SAMPLE_COUNT = 25
 
 @pytest.fixture
 def employees(app):
-    from docgen.context import load_dataset_dir
+    from docgen.dataset import load_dataset_dir
     from parcours.service.employees import upsert_dataset
 
     ensure_convocation(app)
@@ -41,7 +41,7 @@ def running(settings, pool):
     container = application.extensions["parcours"]
     ensure_convocation(application)
     with container.db.session() as session:
-        from docgen.context import load_dataset_dir
+        from docgen.dataset import load_dataset_dir
         from parcours.service.employees import upsert_dataset
 
         upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)

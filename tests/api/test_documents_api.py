@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from api_helpers import SAMPLES, bearer
-from docgen.context import load_dataset_dir
+from docgen.dataset import load_dataset_dir
 from docx_factory import docx_text, make_docx
 from parcours import snapshot
 from parcours.models import Document, DocumentVersion, Template, TemplateVersion

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from docgen.context import load_dataset_dir
+from docgen.dataset import load_dataset_dir
 from docgen.render import DocxRenderer
 from docgen.values import load_values
 from signing import pades, pki

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from docgen.context import Dataset, load_dataset_dir
+from docgen.dataset import Dataset, load_dataset_dir
 from parcours.auth import create_token
 from parcours.db import Database
 from parcours.models import Batch, Document

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from docgen.batch import BatchGenerator, BatchItem
-from docgen.context import load_dataset_dir
+from docgen.dataset import load_dataset_dir
 from docgen.render import DocxRenderer
 from docgen.values import CampaignValues, load_values
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from docgen.context import load_dataset_dir
+from docgen.dataset import load_dataset_dir
 from parcours.app import create_app
 from parcours.auth import create_token
 from parcours.models import TemplateVersion

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from docgen.calendar import DueInterview, PastInterview, abondement_for_review, due_before, due_interviews
-from docgen.context import Absence, Dataset, Employee, Training, load_dataset_dir
+from docgen.dataset import Absence, Dataset, Employee, Training, load_dataset_dir
 
 D = dt.date
 ON = D(2026, 11, 26)

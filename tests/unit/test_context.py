@@ -10,18 +10,16 @@ import pytest
 
 from docgen.context import (
     Company,
-    Dataset,
     Interview,
     InterviewError,
     Interviewer,
     Letter,
     Signer,
-    UnknownEmployeeError,
     age_on,
     build_context,
-    load_dataset_dir,
     sample_interview,
 )
+from docgen.dataset import Dataset, UnknownEmployeeError, load_dataset_dir
 
 # The repository's copy of the shared sample data, or the shared folder itself.
 REPO = Path(__file__).parents[2]

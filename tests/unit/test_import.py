@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from docgen.context import (
+from docgen.dataset import (
     ABSENCE_LABELS,
     DataImportError,
     Dataset,

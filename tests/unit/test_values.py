@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docgen.context import load_dataset_dir
+from docgen.dataset import load_dataset_dir
 from docgen.values import ValuesError, load_values, parse_interview, parse_time
 
 ROOT = Path(__file__).resolve().parents[2]

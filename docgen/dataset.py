@@ -1,0 +1,711 @@
+"""Employee data: the model (employees, absences, trainings) and its CSV/XLSX/JSON import with row-level errors."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+# --- Reference data --------------------------------------------------------------------------
+
+ABSENCE_LABELS: Mapping[str, str] = MappingProxyType({
+    "conge_maternite": "congé de maternité",
+    "conge_parental_education": "congé parental d’éducation",
+    "conge_proche_aidant": "congé de proche aidant",
+    "conge_adoption": "congé d’adoption",
+    "conge_sabbatique": "congé sabbatique",
+    "mobilite_volontaire_securisee": "période de mobilité volontaire sécurisée",
+    "arret_longue_maladie": "arrêt longue maladie",
+    "fin_mandat_syndical": "fin de mandat syndical",
+})
+
+_CIVILITE_ALIASES = {"m.": "M.", "m": "M.", "monsieur": "M.", "mme": "Mme", "madame": "Mme"}
+_BOOLEANS = {
+    "oui": True, "non": False, "true": True, "false": False, "1": True, "0": False,
+    "yes": True, "no": False, "vrai": True, "faux": False,  # French Excel writes VRAI/FAUX
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_FR_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+class ContextError(ValueError):
+    """Base of docgen's data errors (import and context): the message is French and meant for the user."""
+
+
+class UnknownEmployeeError(ContextError, LookupError):
+    """No employee has this matricule."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an imported file."""
+
+    file: str
+    """The file name as the user knows it (with the JSON section when relevant)."""
+    row: int | None
+    """Line number as Excel shows it (header = 1); position in the list for JSON; None for the file."""
+    column: str | None
+    """Canonical column name (e.g. ``date_naissance``), None when the problem is not one cell."""
+    value: str | None
+    """The offending value as read, None when not applicable."""
+    reason: str
+    """What is wrong, in French."""
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            unit = "élément" if ".json" in self.file.lower() else "ligne"
+            where.append(f"{unit} {self.row}")
+        if self.column is not None:
+            where.append(f"colonne « {self.column} »")
+        text = ", ".join(where)
+        if self.value not in (None, ""):
+            shown = self.value if len(self.value) <= 60 else self.value[:57] + "…"
+            text += f" (valeur « {shown} »)"
+        return f"{text} : {self.reason}"
+
+
+class DataImportError(ContextError):
+    """The files could not be imported; `errors` lists every problem found."""
+
+    def __init__(self, errors: Iterable[RowError]):
+        self.errors: tuple[RowError, ...] = tuple(errors)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        count = len(self.errors)
+        title = f"Import impossible : {count} erreur{'s' if count > 1 else ''}."
+        return "\n".join([title, *(f"- {error}" for error in self.errors)])
+
+    def __str__(self) -> str:
+        return self._message()
+
+
+# --- Data model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Employee:
+    """One row of employees.csv."""
+
+    matricule: str
+    civilite: str
+    """« M. » or « Mme »."""
+    nom: str
+    prenom: str
+    email: str
+    date_naissance: dt.date
+    date_entree: dt.date
+    poste: str
+    service: str
+    site: str
+    manager_matricule: str | None = None
+    date_dernier_entretien: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A long absence that may call for a return interview (absences.csv)."""
+
+    matricule: str
+    motif: str
+    """A key of ABSENCE_LABELS."""
+    date_debut: dt.date
+    date_fin: dt.date
+
+    @property
+    def libelle(self) -> str:
+        return ABSENCE_LABELS[self.motif]
+
+
+@dataclass(frozen=True)
+class Training:
+    """A completed training (formations.csv)."""
+
+    matricule: str
+    intitule: str
+    date_fin: dt.date
+    certifiante: bool
+    obligatoire: bool
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Employees by matricule, and their absences and trainings, each sorted oldest first."""
+
+    employees: Mapping[str, Employee]
+    absences: Mapping[str, tuple[Absence, ...]] = field(default_factory=dict)
+    trainings: Mapping[str, tuple[Training, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Read-only views: a frozen dataclass does not protect the dicts it holds.
+        object.__setattr__(self, "employees", MappingProxyType(dict(self.employees)))
+        object.__setattr__(self, "absences", MappingProxyType(dict(self.absences)))
+        object.__setattr__(self, "trainings", MappingProxyType(dict(self.trainings)))
+
+    def employee(self, matricule: str) -> Employee:
+        try:
+            return self.employees[matricule]
+        except KeyError:
+            raise UnknownEmployeeError(f"Aucun salarié n'a le matricule « {matricule} ».") from None
+
+    def absences_of(self, matricule: str) -> tuple[Absence, ...]:
+        return self.absences.get(matricule, ())
+
+    def trainings_of(self, matricule: str) -> tuple[Training, ...]:
+        return self.trainings.get(matricule, ())
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The imported data, and the errors of the rows left out (only with skip_invalid=True)."""
+
+    dataset: Dataset
+    errors: tuple[RowError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --- Reading files into tables ---------------------------------------------------------------
+
+ROLES = ("employees", "absences", "formations")
+Source = str | os.PathLike[str] | bytes
+
+
+@dataclass
+class _Table:
+    """Rows of one file (or one JSON section), keyed by canonical column names."""
+
+    file: str
+    columns: set[str]
+    rows: list[tuple[int, dict[str, Any]]]
+    header_row: int | None  # None for JSON: there is no header line
+
+
+def _canonical(name: object) -> str:
+    return str(name).replace("\ufeff", "").strip().lower()
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _read_source(source: Source, role: str, name: str | None) -> tuple[bytes, str]:
+    """The bytes of a source and the name to show in errors."""
+    if isinstance(source, bytes | bytearray):
+        return bytes(source), name or role
+    path = Path(source)
+    try:
+        return path.read_bytes(), name or path.name
+    except FileNotFoundError:
+        raise DataImportError([RowError(str(path), None, None, None, "fichier introuvable")]) from None
+    except OSError as exc:
+        reason = f"lecture impossible ({exc.strerror or exc})"
+        raise DataImportError([RowError(str(path), None, None, None, reason)]) from None
+
+
+def _detect_format(data: bytes, name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix == ".json":
+        return "json"
+    if suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _file_error(name, "ancien format Excel (.xls) : enregistrez le fichier en .xlsx ou en .csv")
+    if suffix:
+        raise _file_error(name, f"format « {suffix} » non pris en charge : fichiers CSV, XLSX ou JSON")
+    # No extension (raw bytes from an upload): look at the content.
+    if data.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return "json"
+    return "csv"
+
+
+def _file_error(name: str, reason: str) -> DataImportError:
+    return DataImportError([RowError(name, None, None, None, reason)])
+
+
+def _decode_text(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's « Texte Unicode »
+        return data.decode("utf-16")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # French Excel saves CSV in Windows-1252; latin-1 never fails for the few bytes cp1252 lacks.
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _split_delimiter(text: str) -> tuple[str, str]:
+    """The delimiter, and the text without Excel's « sep=; » line (Excel hides it: rows keep their numbers)."""
+    first_line, _, rest = text.partition("\n")
+    if re.fullmatch(r"sep=.\r?", first_line, flags=re.IGNORECASE):
+        return first_line[4], rest
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return (best if counts[best] else ","), text
+
+
+def _table_from_records(file: str, records: Iterable[tuple[int, list[Any]]]) -> _Table:
+    """A table from (line number, cells) records; the header is the first non-blank record."""
+    header: list[str] | None = None
+    header_row = 0
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, cells in records:
+        if all(_is_blank(cell) for cell in cells):
+            continue
+        if header is None:
+            header, header_row = [_canonical(cell) if cell is not None else "" for cell in cells], number
+            continue
+        row = {col: cells[i] if i < len(cells) else None for i, col in enumerate(header) if col}
+        rows.append((number, row))
+    if header is None:
+        raise _file_error(file, "le fichier est vide")
+    columns = [col for col in header if col]
+    duplicates = sorted({col for col in columns if columns.count(col) > 1})
+    if duplicates:
+        raise DataImportError(
+            [RowError(file, header_row, col, None, "colonne présente plusieurs fois") for col in duplicates]
+        )
+    return _Table(file, set(columns), rows, header_row)
+
+
+def _csv_table(data: bytes, file: str) -> _Table:
+    text = _decode_text(data)
+    if "\x00" in text:
+        raise _file_error(file, "ce fichier n'est pas un fichier CSV lisible (contenu binaire)")
+    delimiter, text = _split_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        # One record is one Excel row, even with a line break inside a quoted cell.
+        return _table_from_records(file, enumerate(list(reader), start=1))
+    except csv.Error as exc:
+        raise _file_error(file, f"CSV illisible : {exc}") from None
+
+
+def _xlsx_table(data: bytes, file: str) -> _Table:
+    import openpyxl  # imported here: only XLSX imports pay for it
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+        raise _file_error(file, "ce fichier n'est pas un classeur Excel (.xlsx) valide") from None
+    try:
+        if not workbook.worksheets:
+            raise _file_error(file, "le classeur ne contient aucune feuille")
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # some producers write a wrong <dimension>: read every row
+        records = enumerate((list(cells) for cells in sheet.iter_rows(min_row=1, values_only=True)), start=1)
+        return _table_from_records(file, records)
+    finally:
+        workbook.close()
+
+
+def _json_tables(data: bytes, file: str, role: str) -> dict[str, _Table]:
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise _file_error(file, "fichier JSON illisible : il doit être encodé en UTF-8") from None
+    except json.JSONDecodeError as exc:
+        reason = f"JSON invalide (ligne {exc.lineno}, colonne {exc.colno}) : {exc.msg}"
+        raise _file_error(file, reason) from None
+    if isinstance(document, list):
+        return {role: _json_table(file, document)}
+    if isinstance(document, dict):
+        unknown = sorted(set(document) - set(ROLES))
+        if unknown:
+            reason = f"clé(s) inconnue(s) : {', '.join(unknown)} (attendu : {', '.join(ROLES)})"
+            raise _file_error(file, reason)
+        tables = {}
+        for section, items in document.items():
+            label = f"{file} ({section})"
+            if not isinstance(items, list):
+                raise _file_error(label, "une liste d'objets est attendue")
+            tables[section] = _json_table(label, items)
+        return tables
+    raise _file_error(file, "le JSON doit être une liste d'objets ou un objet {\"employees\": [...], ...}")
+
+
+def _json_table(file: str, items: list[Any]) -> _Table:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    columns: set[str] = set()
+    errors = []
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            errors.append(RowError(file, position, None, None, "un objet {…} est attendu"))
+            continue
+        row = {_canonical(key): value for key, value in item.items()}
+        columns.update(row)
+        rows.append((position, row))
+    if errors:
+        raise DataImportError(errors)
+    return _Table(file, columns, rows, None)
+
+
+def _read_tables(source: Source, role: str, name: str | None) -> dict[str, _Table]:
+    data, file = _read_source(source, role, name)
+    if not data.strip():
+        raise _file_error(file, "le fichier est vide")
+    kind = _detect_format(data, file)
+    if not Path(file).suffix:
+        file = f"{file}.{kind}"  # raw bytes: give errors a name the user can place
+    if kind == "json":
+        return _json_tables(data, file, role)
+    table = _csv_table(data, file) if kind == "csv" else _xlsx_table(data, file)
+    return {role: table}
+
+
+# --- Parsing cells ---------------------------------------------------------------------------
+
+class CellError(ValueError):
+    """A value is wrong; the message is the French reason."""
+
+
+_CellError = CellError
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise _CellError("texte attendu")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores a matricule typed as 1234 as 1234.0
+    if isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    return str(value).strip()
+
+
+def parse_date(value: Any) -> dt.date:
+    """A date from a date, a datetime cell, "AAAA-MM-JJ" or "JJ/MM/AAAA"; CellError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise _CellError("date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA")
+    text = value.strip()
+    if match := _ISO_DATE.match(text):
+        year, month, day = (int(part) for part in match.groups())
+    elif match := _FR_DATE.match(text):
+        day, month, year = (int(part) for part in match.groups())
+    else:
+        raise _CellError("date invalide : format attendu AAAA-MM-JJ ou JJ/MM/AAAA")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise _CellError("cette date n'existe pas") from None
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    answer = _BOOLEANS.get(str(value).strip().lower())
+    if answer is None:
+        raise _CellError("valeur attendue : oui ou non")
+    return answer
+
+
+def normalize_civilite(value: Any) -> str:
+    """« M. », « M », « Monsieur » -> « M. »; « Mme », « Madame » -> « Mme »; otherwise a ValueError."""
+    civilite = _CIVILITE_ALIASES.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if civilite is None:
+        raise ValueError("civilité inconnue : « M. » (Monsieur) ou « Mme » (Madame) attendu")
+    return civilite
+
+
+def _civilite(value: Any) -> str:
+    try:
+        return normalize_civilite(value)
+    except ValueError as exc:
+        raise _CellError(str(exc)) from None
+
+
+def _email(value: Any) -> str:
+    text = _text(value)
+    if not _EMAIL.match(text):
+        raise _CellError("adresse e-mail invalide")
+    return text
+
+
+def _motif(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in ABSENCE_LABELS:
+        raise _CellError(f"motif inconnu (motifs possibles : {', '.join(ABSENCE_LABELS)})")
+    return text
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    parse: Callable[[Any], Any]
+    required: bool = True
+
+
+_SCHEMAS: dict[str, tuple[_Column, ...]] = {
+    "employees": (
+        _Column("matricule", _text), _Column("civilite", _civilite), _Column("nom", _text),
+        _Column("prenom", _text), _Column("email", _email), _Column("date_naissance", parse_date),
+        _Column("date_entree", parse_date), _Column("poste", _text), _Column("service", _text),
+        _Column("site", _text), _Column("manager_matricule", _text, required=False),
+        _Column("date_dernier_entretien", parse_date, required=False),
+    ),
+    "absences": (
+        _Column("matricule", _text), _Column("motif", _motif),
+        _Column("date_debut", parse_date), _Column("date_fin", parse_date),
+    ),
+    "formations": (
+        _Column("matricule", _text), _Column("intitule", _text), _Column("date_fin", parse_date),
+        _Column("certifiante", _bool), _Column("obligatoire", _bool),
+    ),
+}
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _missing_columns(table: _Table, role: str) -> list[RowError]:
+    if table.header_row is None and not table.rows:
+        return []  # an empty JSON list has no keys to check
+    required = [column.name for column in _SCHEMAS[role] if column.required]
+    if not table.columns & set(required):
+        # Likely a title line above the header, or the wrong file: one error says more than ten.
+        reason = f"ligne d'en-tête introuvable : colonnes attendues {', '.join(required)}"
+        return [RowError(table.file, table.header_row, None, None, reason)]
+    return [
+        RowError(table.file, table.header_row, column.name, None, "colonne obligatoire absente")
+        for column in _SCHEMAS[role]
+        if column.required and column.name not in table.columns
+    ]
+
+
+def _parse_row(table: _Table, role: str, number: int,
+               row: dict[str, Any]) -> tuple[dict[str, Any], list[RowError]]:
+    values: dict[str, Any] = {}
+    errors: list[RowError] = []
+    for column in _SCHEMAS[role]:
+        raw = row.get(column.name)
+        if _is_blank(raw):
+            values[column.name] = None
+            if column.required:
+                errors.append(RowError(table.file, number, column.name, None, "valeur obligatoire manquante"))
+            continue
+        try:
+            values[column.name] = column.parse(raw)
+        except _CellError as exc:
+            errors.append(RowError(table.file, number, column.name, _shown(raw), str(exc)))
+    return values, errors
+
+
+def _date_order_error(table: _Table, number: int, values: dict[str, Any], before: str, after: str,
+                      reason: str) -> RowError | None:
+    first, second = values.get(before), values.get(after)
+    if first is not None and second is not None and second < first:
+        return RowError(table.file, number, after, second.isoformat(), reason)
+    return None
+
+
+# --- Building the dataset --------------------------------------------------------------------
+
+@dataclass
+class _Rows:
+    """Valid objects of one role with their source line, and every error found."""
+
+    kept: list[tuple[int, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _employees(table: _Table) -> tuple[_Rows, set[str]]:
+    """Valid employees, and every matricule the file names (valid row or not)."""
+    result = _Rows()
+    seen: dict[str, int] = {}
+    for number, row in table.rows:
+        values, errors = _parse_row(table, "employees", number, row)
+        problem = _date_order_error(table, number, values, "date_naissance", "date_entree",
+                                    "la date d'entrée précède la date de naissance")
+        errors += [problem] if problem else []
+        matricule = values["matricule"]
+        if matricule is not None and matricule in seen:
+            errors.append(RowError(table.file, number, "matricule", matricule,
+                                   f"matricule déjà utilisé ligne {seen[matricule]}"))
+        elif matricule is not None:
+            seen[matricule] = number
+        if matricule is not None and values["manager_matricule"] == matricule:
+            errors.append(RowError(table.file, number, "manager_matricule", matricule,
+                                   "un salarié ne peut pas être son propre responsable"))
+        if errors:
+            result.errors += errors
+        else:
+            result.kept.append((number, Employee(**values)))
+    return result, set(seen)
+
+
+def _check_managers(table: _Table, employees: _Rows, all_matricules: set[str],
+                    known_managers: Collection[str] = ()) -> list[tuple[int, Employee]]:
+    """Employees whose manager was imported too (or is known already); repeated because leaving
+    one out may orphan others."""
+    kept = list(employees.kept)
+    while True:
+        valid = {employee.matricule for _, employee in kept} | set(known_managers)
+        orphans = [(number, e) for number, e in kept if e.manager_matricule not in (None, *valid)]
+        if not orphans:
+            return kept
+        for number, employee in orphans:
+            reason = ("le responsable n'a pas pu être importé (sa ligne contient des erreurs)"
+                      if employee.manager_matricule in all_matricules else "matricule de responsable inconnu")
+            employees.errors.append(
+                RowError(table.file, number, "manager_matricule", employee.manager_matricule, reason))
+        kept = [item for item in kept if item not in orphans]
+
+
+def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[str]) -> _Rows:
+    """Absences or trainings: valid rows whose employee was imported."""
+    result = _Rows()
+    for number, row in table.rows:
+        values, errors = _parse_row(table, role, number, row)
+        if role == "absences":
+            problem = _date_order_error(table, number, values, "date_debut", "date_fin",
+                                        "la date de fin précède la date de début")
+            errors += [problem] if problem else []
+        matricule = values["matricule"]
+        if matricule is not None and matricule not in valid:
+            reason = ("salarié non importé (sa ligne contient des erreurs)"
+                      if matricule in all_matricules else "matricule inconnu dans le fichier des salariés")
+            errors.append(RowError(table.file, number, "matricule", matricule, reason))
+        if errors:
+            result.errors += errors
+        else:
+            kind = Absence if role == "absences" else Training
+            result.kept.append((number, kind(**values)))
+    return result
+
+
+def _group(items: Iterable[Any], key: Callable[[Any], Any]) -> dict[str, tuple[Any, ...]]:
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        groups.setdefault(item.matricule, []).append(item)
+    return {matricule: tuple(sorted(group, key=key)) for matricule, group in groups.items()}
+
+
+def _build(tables: dict[str, _Table], skip_invalid: bool, known_managers: Collection[str] = ()) -> ImportResult:
+    if "employees" not in tables:
+        raise _file_error("employees", "aucune donnée de salariés (liste « employees » absente)")
+    structural = [error for role, table in tables.items() for error in _missing_columns(table, role)]
+    if structural:  # without its columns, a file's rows cannot be read at all
+        raise DataImportError(structural)
+    employees_table = tables["employees"]
+    if not employees_table.rows:
+        raise _file_error(employees_table.file, "le fichier ne contient aucun salarié")
+
+    employees, all_matricules = _employees(employees_table)
+    employees.kept = _check_managers(employees_table, employees, all_matricules, known_managers)
+    valid = {employee.matricule for _, employee in employees.kept}
+    absences, trainings = (
+        _dependents(tables[role], role, valid, all_matricules) if role in tables else _Rows()
+        for role in ("absences", "formations")
+    )
+
+    # Row order within each file, whatever check found the problem.
+    errors = [error for rows in (employees, absences, trainings)
+              for error in sorted(rows.errors, key=lambda error: error.row or 0)]
+    if errors and not skip_invalid:
+        raise DataImportError(errors)
+    dataset = Dataset(
+        employees={employee.matricule: employee for _, employee in employees.kept},
+        absences=_group((a for _, a in absences.kept), key=lambda a: (a.date_debut, a.date_fin)),
+        trainings=_group((t for _, t in trainings.kept), key=lambda t: t.date_fin),
+    )
+    return ImportResult(dataset, tuple(errors))
+
+
+def load_dataset(
+    employees: Source,
+    absences: Source | None = None,
+    formations: Source | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+    skip_invalid: bool = False,
+    known_managers: Collection[str] = (),
+) -> ImportResult:
+    """Import employees, absences and trainings from CSV, XLSX or JSON.
+
+    Each source is a path or the file's bytes; `names` gives the file name of bytes sources
+    (keys "employees", "absences", "formations"), used to choose the format and in errors.
+    A JSON object {"employees": [...], "absences": [...], "formations": [...]} may bring all three.
+    Any error raises DataImportError, unless `skip_invalid`: then the good rows are imported and
+    the errors are returned in the result. `known_managers` are matricules that a manager_matricule
+    may name besides the file's own (employees already stored elsewhere).
+    """
+    names = names or {}
+    tables: dict[str, _Table] = {}
+    file_errors: list[RowError] = []
+    for role, source in zip(ROLES, (employees, absences, formations)):
+        if source is None:
+            continue
+        try:
+            found = _read_tables(source, role, names.get(role))
+        except DataImportError as exc:
+            file_errors += exc.errors
+            continue
+        for section, table in found.items():
+            if section in tables:
+                reason = f"les données « {section} » sont aussi dans {tables[section].file}"
+                file_errors.append(RowError(table.file, None, None, None, reason))
+            else:
+                tables[section] = table
+    if file_errors:  # a file that cannot be read is never skipped silently
+        raise DataImportError(file_errors)
+    return _build(tables, skip_invalid, known_managers)
+
+
+def load_dataset_dir(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> ImportResult:
+    """Import employees.*, absences.* and formations.* (csv, xlsx or json) from a folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise _file_error(str(folder), "dossier introuvable")
+    sources: dict[str, Path | None] = {}
+    for role in ROLES:
+        candidates = sorted(
+            p for p in folder.iterdir()
+            if p.is_file() and p.stem.lower() == role and p.suffix.lower() in (".csv", ".xlsx", ".json")
+        )
+        if len(candidates) > 1:
+            listed = ", ".join(p.name for p in candidates)
+            reason = f"plusieurs fichiers pour « {role} » : {listed} ; n'en gardez qu'un"
+            raise _file_error(str(folder), reason)
+        sources[role] = candidates[0] if candidates else None
+    if sources["employees"] is None:
+        raise _file_error(str(folder), "aucun fichier employees.csv, employees.xlsx ou employees.json")
+    return load_dataset(sources["employees"], sources["absences"], sources["formations"],
+                        skip_invalid=skip_invalid)
