@@ -102,7 +102,9 @@ def _decrypt(pem: bytes, passphrase: bytes, what: str):
         return serialization.load_pem_private_key(pem, password=passphrase)
     except (ValueError, TypeError) as exc:
         message = str(exc).lower()
-        if "password" in message or "decrypt" in message or "bad" in message:
+        # A wrong key decrypts PKCS#8 into garbage: usually bad padding ("bad decrypt"), but about once in
+        # 256 the padding happens to be valid and the garbage fails as ASN.1 instead.
+        if "password" in message or "decrypt" in message or "bad" in message or b"ENCRYPTED" in pem:
             raise WrongPassphrase(f"the passphrase does not open the {what} private key") from exc
         raise PKIError(f"the {what} private key cannot be read: {exc}") from exc
     except UnsupportedAlgorithm as exc:

@@ -135,3 +135,15 @@ def test_the_local_timestamper_signs_tokens_with_the_tsa_certificate(authority):
     info = token["content"]["encap_content_info"]["content"].parsed
     assert info["message_imprint"]["hashed_message"].native == b"\x00" * 32
     assert token["content"]["signer_infos"][0]["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+
+
+def test_any_wrong_passphrase_is_called_wrong_even_when_the_garbage_has_valid_padding():
+    """About one wrong key in 256 decrypts with valid padding, and the garbage then fails as ASN.1."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"juste"))
+    for attempt in range(1000):
+        with pytest.raises(WrongPassphrase):
+            pki._decrypt(pem, f"faux-{attempt}".encode(), "root")
