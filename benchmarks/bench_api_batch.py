@@ -32,9 +32,10 @@ from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
 from docgen.convert import ConverterPool  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402
-from parcours.auth import create_token  # noqa: E402
+from parcours.service.tokens import create_token  # noqa: E402
 from parcours.db import Database  # noqa: E402
 from parcours.service.employees import upsert_dataset  # noqa: E402
+from parcours import resources  # noqa: E402
 
 SERVE = ("from waitress import serve; from parcours.app import create_app; "
          "serve(create_app(), host='127.0.0.1', port={port}, threads=8)")
@@ -72,7 +73,7 @@ def main() -> None:
         upsert_dataset(session, dataset)
         token, _ = create_token(session, "hr", "benchmark")
     db.dispose()
-    common = json.loads((ROOT / "samples" / "campagne.json").read_text(encoding="utf-8"))
+    common = json.loads((resources.SAMPLES / "campagne.json").read_text(encoding="utf-8"))
     common.pop("salaries")
     matricules = [m for m in dataset.employees if m != "M0000"]
 
@@ -102,7 +103,7 @@ def main() -> None:
 
     values = load_values(common)
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
-    renderer = DocxRenderer((ROOT / "templates" / "convocation.docx").read_bytes(), "convocation.docx")
+    renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
     with ConverterPool(workers=args.workers) as pool:
         generator = BatchGenerator(renderer, pool)
         list(generator.run(items[:10]))  # the same warm-up

@@ -32,6 +32,7 @@ from docgen.dataset import Dataset, Employee  # noqa: E402
 from docgen.convert import ConverterPool, convert_once  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402
+from parcours import resources  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_NAMES = ["Élodie", "Julien", "Moussa", "Ana", "François", "Chloé", "Théo", "Inès", "Hugo", "Léa", "Zoé"]
@@ -108,9 +109,9 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = synthetic_dataset(args.docs)
-    values = load_values(ROOT / "samples" / "campagne.json")
+    values = load_values(resources.SAMPLES / "campagne.json")
     values = type(values)(values.common, {}, values.timezone)
-    renderer = DocxRenderer((ROOT / "templates" / "convocation.docx").read_bytes(), "convocation.docx")
+    renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
     matricules = [m for m in dataset.employees if m != "M0000"]
     started = time.perf_counter()
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from signing import pades, pki  # noqa: E402
+from parcours import resources  # noqa: E402
 
 TARGET_CPU = 1.0
 
@@ -26,9 +27,9 @@ def compte_rendu() -> bytes:
     from docgen.render import DocxRenderer
     from docgen.values import load_values
 
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    values = load_values(ROOT / "samples" / "campagne.json")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    dataset = load_dataset_dir(resources.SAMPLES).dataset
+    values = load_values(resources.SAMPLES / "campagne.json")
+    renderer = DocxRenderer((resources.DOCUMENTS / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
     return convert_once(renderer.render(values.context(dataset, "E0003"), "E0003"))
 
 

@@ -45,11 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from parcours import jobs  # noqa: E402
-from parcours.app import JOB_LANES, create_app  # noqa: E402
-from parcours.auth import create_token  # noqa: E402
+from parcours.app import create_app
+from parcours.jobs.handlers import LANES as JOB_LANES  # noqa: E402
+from parcours.service.tokens import create_token  # noqa: E402
+from parcours.service import deliveries
 from parcours.service import webhooks as service  # noqa: E402
 from parcours.settings import Settings  # noqa: E402
-from parcours.webhook_models import WebhookEndpoint, WebhookMessage  # noqa: E402
+from parcours.models import WebhookEndpoint, WebhookMessage  # noqa: E402
 
 
 def free_port() -> int:
@@ -114,15 +116,15 @@ def quantiles(values: list[float]) -> tuple[float, float]:
 def one_job_at_a_time():
     """The dispatcher before the batches: each delivery job claimed and run alone (one claim for every
     free thread), one attempt at a time over a new connection, no pause between claims."""
-    saved = (jobs.BATCHES.pop(service.KIND), jobs.HANDLERS[service.KIND], service.CONNECTIONS, service.POLICY,
+    saved = (jobs.BATCHES.pop(service.KIND), jobs.HANDLERS[service.KIND], deliveries.CONNECTIONS, service.POLICY,
              jobs.IDLE_PAUSE)
-    jobs.HANDLERS[service.KIND] = lambda services, job: service.run_deliveries(services, [job])
-    service.CONNECTIONS, jobs.IDLE_PAUSE = None, 0.0
+    jobs.HANDLERS[service.KIND] = lambda services, job: deliveries.run_deliveries(services, [job])
+    deliveries.CONNECTIONS, jobs.IDLE_PAUSE = None, 0.0
     service.POLICY = dataclasses.replace(service.POLICY, concurrency=1)
     try:
         yield
     finally:
-        (jobs.BATCHES[service.KIND], jobs.HANDLERS[service.KIND], service.CONNECTIONS, service.POLICY,
+        (jobs.BATCHES[service.KIND], jobs.HANDLERS[service.KIND], deliveries.CONNECTIONS, service.POLICY,
          jobs.IDLE_PAUSE) = saved
 
 

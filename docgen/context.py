@@ -464,7 +464,7 @@ def build_context(
     letter: Letter,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The templates' context (templates/SCHEMA.md) for one employee and one interview.
+    """The templates' context (parcours/resources/documents/SCHEMA.md) for one employee and one interview.
 
     `extra` (merged over `interview.extra`, key by key) may hold "compte_rendu" and
     "etat_des_lieux" values and "entretiens_precedents" (a list of {date, type}). Optional values

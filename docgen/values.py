@@ -1,6 +1,6 @@
 """Reads what a user says about a campaign (company, letter, interview, per-employee overrides) from JSON.
 
-The shape follows templates/SCHEMA.md, with dates as "AAAA-MM-JJ" (or "JJ/MM/AAAA") and times as
+The shape follows parcours/resources/documents/SCHEMA.md, with dates as "AAAA-MM-JJ" (or "JJ/MM/AAAA") and times as
 "HH:MM" (or "14 h 30"); `entretien.debut` may instead give an ISO date-time with its offset, which
 is put in the employer's time zone. `interlocuteur` is an object or the matricule of an employee.
 `salaries` maps a matricule to values that replace the common ones for that employee.

@@ -130,7 +130,7 @@ COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
         label="Commentaires du salarié",
     ),
 )
-"""The fields of templates/compte_rendu.docx (see templates/SCHEMA.md)."""
+"""The fields of parcours/resources/documents/compte_rendu.docx (see SCHEMA.md there)."""
 
 
 @dataclass(frozen=True)

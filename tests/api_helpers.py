@@ -1,12 +1,13 @@
 """Helpers for API tests."""
 
+from parcours import resources
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = resources.SAMPLES
 POSTGRES_ADMIN_URL = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 """A PostgreSQL database the tests may create throwaway databases from (127.0.0.1:5432 unless set)."""
 

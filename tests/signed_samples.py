@@ -20,6 +20,7 @@ verifier is given the CRLs.
 
 from __future__ import annotations
 
+from parcours import resources
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,15 +50,15 @@ _PDFS: dict[str, bytes] = {}
 
 
 def compte_rendu_docx(matricule: str = "E0003") -> tuple[bytes, dict]:
-    """The compte rendu of `matricule` from the samples (templates/compte_rendu.docx with
+    """The compte rendu of `matricule` from the samples (resources/documents/compte_rendu.docx with
     samples/campagne.json) as DOCX, with the context it is rendered from."""
     from docgen.dataset import load_dataset_dir
     from docgen.render import DocxRenderer
     from docgen.values import load_values
 
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    context = load_values(ROOT / "samples" / "campagne.json").context(dataset, matricule)
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    dataset = load_dataset_dir(resources.SAMPLES).dataset
+    context = load_values(resources.SAMPLES / "campagne.json").context(dataset, matricule)
+    renderer = DocxRenderer((resources.DOCUMENTS / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
     return renderer.render(context, matricule), context
 
 

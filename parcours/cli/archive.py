@@ -7,7 +7,9 @@ import re
 
 import click
 
-# parcours.cli registers this group at its end: import it lazily, inside the commands.
+from parcours.cli.common import services
+
+# The service's modules are imported inside the commands: `parcours --help` need not load them.
 
 YEAR = 365
 
@@ -60,17 +62,12 @@ def archive_refresh(within: dt.timedelta, dry_run: bool) -> None:
     """
     from zoneinfo import ZoneInfo
 
-    from parcours.app import Services
-    from parcours.blobs import BlobStore
-    from parcours.cli import _database, _settings
     from parcours.service import archive as archiving
 
-    settings = _settings()
-    zone = ZoneInfo(settings.timezone)
+    with services() as container:
+        zone = ZoneInfo(container.settings.timezone)
+        report = archiving.refresh(container, within=within, dry_run=dry_run)
     day = lambda moment: f"{moment.astimezone(zone):%d/%m/%Y}"  # noqa: E731
-    with _database() as db:
-        report = archiving.refresh(Services(settings, db, BlobStore(settings.resolved_blob_dir)),
-                                   within=within, dry_run=dry_run)
     for item in report.renewals:
         what = (f"horodatage expirant le {day(item.expiring.expires)}" if item.expiring
                 else "aucun horodatage de document")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-# parcours.cli registers this group at its end: import it lazily, inside the commands.
+from parcours.cli.common import UserError, database, settings
+
+# The service's modules are imported inside the commands: `parcours --help` need not load them.
 
 
 @click.group()
@@ -17,10 +19,9 @@ def audit() -> None:
               help="Ne pas relire les jetons d'horodatage (seulement les empreintes de tête).")
 def audit_verify(skip_tokens: bool) -> None:
     """Recalcule toute la chaîne ; nomme le premier maillon rompu (code de sortie 1)."""
-    from parcours.cli import _database
     from parcours.service import audit as trail
 
-    with _database() as db, db.session() as session:
+    with database() as db, db.session() as session:
         report = trail.verify(session, check_tokens=not skip_tokens)
     if report.ok:
         anchors = f" (horodatages vérifiés : {report.anchors_checked})" if report.anchors_checked else ""
@@ -34,10 +35,9 @@ def audit_verify(skip_tokens: bool) -> None:
 
 def _timestamper():
     """The TSA of setting `tsa_url` when given, else the instance's own (its internal authority)."""
-    from parcours.cli import _settings
     from parcours.service import pki as instance_pki
 
-    return instance_pki.timestamper(_settings())
+    return instance_pki.timestamper(settings())
 
 
 @audit.command("anchor")
@@ -46,12 +46,11 @@ def _timestamper():
                    "(pour un lancement régulier, cron ou minuteur systemd).")
 def audit_anchor(if_due: bool) -> None:
     """Horodate maintenant la tête de la chaîne."""
-    from parcours.cli import UserError, _database
     from parcours.service import audit as trail
     from signing.audit import AnchorError
 
     timestamper = _timestamper()
-    with _database() as db, db.session() as session:
+    with database() as db, db.session() as session:
         try:
             row = trail.anchor_if_due(session, timestamper) if if_due else trail.anchor(session, timestamper)
         except AnchorError as exc:

@@ -1,11 +1,8 @@
-"""The `parcours` command: generate one document or a batch, inspect a template, run the demo."""
+"""`parcours generate | batch | inspect | demo`: documents from a template and employee data, without the service."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import dataclasses
-import datetime as dt
 import io
 import json
 import re
@@ -18,109 +15,26 @@ from typing import Any
 import click
 
 from docgen.batch import BatchGenerator, BatchItem, DocumentResult
-from docgen.dataset import ContextError, DataImportError, Dataset, load_dataset, load_dataset_dir
+from docgen.context import ContextError
 from docgen.convert import ConversionError, ConverterPool
-from docgen.render import DocxRenderer, RenderError, inspect_template
-from docgen.values import CampaignValues, load_values
-
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-SAMPLES_DIR = ROOT / "samples"
-SHIPPED = ("convocation", "trame", "compte_rendu", "etat_des_lieux")
-
-
-class UserError(click.ClickException):
-    """An error the user can fix; printed without a traceback, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"Erreur : {self.message}", err=True)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Parcours : documents de l'entretien de parcours professionnel."""
-
-
-# --- shared options ------------------------------------------------------------------------------
-
-def interview_options(command):
-    """The values of the interview, given on the command line or in a JSON file (--valeurs)."""
-    options = [
-        click.option("--valeurs", "values_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Fichier JSON : societe, courrier, entretien, compte_rendu, etat_des_lieux, salaries."),
-        click.option("--type", "type_", help="Type d'entretien : premier, periodique, etat_des_lieux, reprise, "
-                                             "mi_carriere, avant_60, fin_mandat."),
-        click.option("--date", "date_", help="Date de l'entretien (AAAA-MM-JJ ou JJ/MM/AAAA)."),
-        click.option("--heure", help="Heure de l'entretien (14:30)."),
-        click.option("--duree", type=int, help="Durée en minutes."),
-        click.option("--lieu", help="Lieu de l'entretien."),
-        click.option("--visio", help="Lien de visioconférence."),
-        click.option("--interlocuteur", help="Matricule de la personne qui mène l'entretien (le manager par défaut)."),
-        click.option("--fuseau", default="Europe/Paris", show_default=True, help="Fuseau horaire de l'employeur."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def read_values(values_file: Path | None, fuseau: str, **given: Any) -> CampaignValues:
-    names = {"type_": "type", "date_": "date", "heure": "heure", "duree": "duree", "lieu": "lieu",
-             "visio": "lien_visio", "interlocuteur": "interlocuteur"}
-    entretien = {names[k]: v for k, v in given.items() if k in names and v is not None}
-    source = values_file if values_file is not None else {}
-    try:
-        values = load_values(source, timezone=fuseau, overrides={"entretien": entretien} if entretien else None)
-    except ContextError as exc:
-        raise UserError(str(exc)) from None
-    if "societe" not in values.common:
-        raise UserError("la société et le signataire des courriers manquent : donnez un fichier --valeurs avec "
-                        "les blocs « societe » et « courrier » (exemple : samples/campagne.json)")
-    return values
-
-
-def read_dataset(path: Path, skip_invalid: bool = False) -> Dataset:
-    try:
-        result = load_dataset_dir(path, skip_invalid=skip_invalid) if path.is_dir() else (
-            load_dataset(path, skip_invalid=skip_invalid))
-    except DataImportError as exc:
-        raise UserError(f"données invalides, rien n'a été importé :\n{exc}\n"
-                        "Corrigez ces lignes, ou relancez avec --ignorer-invalides.") from None
-    except ContextError as exc:
-        raise UserError(str(exc)) from None
-    for error in result.errors:
-        click.echo(f"Ligne ignorée : {error}", err=True)
-    return result.dataset
-
-
-def resolve_template(name: str) -> tuple[bytes, str]:
-    """A path to a DOCX, or the name of a shipped template."""
-    path = Path(name)
-    if not path.exists() and name.removesuffix(".docx") in SHIPPED:
-        path = TEMPLATES_DIR / f"{name.removesuffix('.docx')}.docx"
-    if not path.is_file():
-        raise UserError(f"modèle introuvable : « {name} » (un fichier .docx, ou : {', '.join(SHIPPED)})")
-    return path.read_bytes(), path.name
-
-
-def make_renderer(template: bytes, name: str, fuseau: str) -> DocxRenderer:
-    try:
-        return DocxRenderer(template, name, timezone=fuseau)
-    except RenderError as exc:
-        raise UserError(str(exc)) from None
-
-
-def open_pool(workers: int | None) -> ConverterPool:
-    try:
-        return ConverterPool(workers=workers)
-    except ConversionError as exc:
-        raise UserError(f"LibreOffice ne démarre pas : {exc}") from None
-
+from docgen.dataset import Dataset
+from docgen.render import RenderError, inspect_template
+from docgen.values import CampaignValues
+from parcours.cli.common import (
+    SAMPLES_DIR,
+    SHIPPED,
+    UserError,
+    interview_options,
+    make_renderer,
+    open_pool,
+    read_dataset,
+    read_values,
+    resolve_template,
+)
 
 # --- generate ------------------------------------------------------------------------------------
 
-@main.command()
+@click.command()
 @click.argument("template")
 @click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
               help="Dossier (employees, absences, formations) ou fichier de salariés (CSV, XLSX, JSON).")
@@ -223,7 +137,7 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "document"
 
 
-@main.command()
+@click.command()
 @click.argument("template")
 @click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
               help="Dossier (employees, absences, formations) ou fichier de salariés (CSV, XLSX, JSON).")
@@ -251,7 +165,7 @@ def batch(template: str, data: Path, out: Path, matricules: tuple[str, ...], wor
 
 # --- inspect -------------------------------------------------------------------------------------
 
-@main.command()
+@click.command()
 @click.argument("template")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 def inspect(template: str, as_json: bool) -> None:
@@ -277,7 +191,7 @@ def inspect(template: str, as_json: bool) -> None:
 
 # --- demo ----------------------------------------------------------------------------------------
 
-@main.command()
+@click.command()
 @click.option("--out", default=Path("out/demo"), type=click.Path(file_okay=False, path_type=Path),
               show_default=True, help="Dossier de sortie.")
 def demo(out: Path) -> None:
@@ -304,164 +218,3 @@ def _with_type(values: CampaignValues, type_: str) -> CampaignValues:
     per_employee = {m: {**v, "entretien": {k: x for k, x in v.get("entretien", {}).items() if k != "type"}}
                     for m, v in values.per_employee.items()}
     return CampaignValues(common, per_employee, values.timezone)
-
-
-# --- the service -----------------------------------------------------------------------------------
-
-def _settings():
-    from parcours.settings import Settings, SettingsError
-
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise UserError(str(exc)) from None
-
-
-@main.command()
-def init() -> None:
-    """Crée le dossier d'instance, la base de données et les modèles livrés."""
-    from parcours.app import create_app
-
-    settings = _settings()
-    app = create_app(dataclasses.replace(settings, run_jobs=False))
-    app.extensions["parcours"].close()
-    from parcours.service import pki as instance_pki
-
-    click.echo(f"Autorité de signature : {instance_pki.init(settings)}")
-    click.echo(f"Instance prête : {settings.instance_dir.resolve()} (base : {settings.resolved_database_url})")
-
-
-@main.group()
-def tokens() -> None:
-    """Jetons d'API : créer, lister, révoquer."""
-
-
-@tokens.command("create")
-@click.option("--role", required=True, type=click.Choice(["hr", "auditor", "admin"]))
-@click.option("--label", required=True, help="Qui ou quoi utilise ce jeton.")
-def tokens_create(role: str, label: str) -> None:
-    """Crée un jeton ; il n'est affiché qu'une fois."""
-    from parcours.auth import create_token
-
-    with _database() as db, db.session() as session:
-        token, record = create_token(session, role, label)
-    click.echo(f"Jeton n° {record.id} ({role}, « {label} ») : {token}")
-    click.echo("Conservez-le : il ne sera plus affiché.")
-
-
-@tokens.command("list")
-def tokens_list() -> None:
-    from sqlalchemy import select
-
-    from parcours.models import ApiToken
-
-    with _database() as db, db.session() as session:
-        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
-            state = f"révoqué le {t.revoked_at:%d/%m/%Y}" if t.revoked_at else "actif"
-            click.echo(f"{t.id:4}  {t.role:8} {t.prefix}…  {t.label}  ({state})")
-
-
-@tokens.command("revoke")
-@click.argument("token_id", type=int)
-def tokens_revoke(token_id: int) -> None:
-    from parcours.auth import revoke_token
-
-    with _database() as db, db.session() as session:
-        try:
-            revoke_token(session, token_id)
-        except LookupError:
-            raise UserError(f"aucun jeton n'a l'identifiant {token_id}") from None
-    click.echo(f"Jeton n° {token_id} révoqué.")
-
-
-@contextlib.contextmanager
-def _database():
-    from parcours.db import Database
-
-    settings = _settings()
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.upgrade()
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--demo", is_flag=True, help="Importe les salariés d'exemple et affiche des jetons de démonstration.")
-def serve(host: str, port: int, threads: int, demo: bool) -> None:
-    """Lance le service HTTP (waitress)."""
-    import waitress
-
-    from parcours.app import create_app
-
-    app = create_app(_settings())
-    if demo:
-        _prepare_demo(app, f"http://{host}:{port}")
-    click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
-    waitress.serve(app, host=host, port=port, threads=threads)
-
-
-def _prepare_demo(app, base_url: str) -> None:
-    from sqlalchemy import func, select
-
-    from parcours.auth import create_token
-    from parcours.models import Employee
-    from parcours.service.employees import upsert_dataset
-
-    services = app.extensions["parcours"]
-    with services.db.session() as session:
-        if not session.scalar(select(func.count()).select_from(Employee)):
-            upsert_dataset(session, read_dataset(SAMPLES_DIR))
-            click.echo(f"Salariés d'exemple importés depuis {SAMPLES_DIR}")
-        made = {role: create_token(session, role, "démo")[0] for role in ("hr", "auditor", "admin")}
-    for role, token in made.items():
-        click.echo(f"Jeton de démonstration {role:8}: {token}")
-    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees")
-
-
-# --- the legal calendar ----------------------------------------------------------------------------
-
-@main.command()
-@click.option("--before", "before", required=True, help="Date limite (AAAA-MM-JJ) : les entretiens dus avant.")
-@click.option("--data", "data", default=SAMPLES_DIR, type=click.Path(exists=True, path_type=Path),
-              show_default=True, help="Dossier (employees, absences, formations) ou fichier de salariés.")
-@click.option("--le", "on", help="Date de référence (aujourd'hui par défaut).")
-@click.option("--effectif", type=int, default=0, help="Effectif de l'entreprise (abondement correctif à partir de 50).")
-@click.option("--periode", type=int, default=4, show_default=True, help="Années entre deux entretiens (accord : moins de 4).")
-def due(before: str, data: Path, on: str | None, effectif: int, periode: int) -> None:
-    """Liste les entretiens dus avant une date : qui, quel entretien, pour quand, pourquoi."""
-    from docgen.calendar import PastInterview, due_before
-    from docgen.values import ValuesError, parse_date
-
-    try:
-        limit = parse_date(before, "--before")
-        today = parse_date(on, "--le") if on else dt.date.today()
-    except ValuesError as exc:
-        raise UserError(str(exc)) from None
-    dataset = read_dataset(data)
-    history = {m: [PastInterview(e.date_dernier_entretien, "periodique", "held")] if e.date_dernier_entretien else []
-               for m, e in dataset.employees.items()}
-    try:
-        found = due_before(dataset, history, before=limit, on=today, headcount=effectif, period_years=periode)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if not found:
-        click.echo(f"Aucun entretien n'est dû avant le {limit:%d/%m/%Y}.")
-        return
-    click.echo(f"{len(found)} entretiens dus avant le {limit:%d/%m/%Y} (au {today:%d/%m/%Y}) :")
-    click.echo(f"{'matricule':10} {'salarié':28} {'entretien':48} {'échéance':10}  ")
-    for item in found:
-        employee = dataset.employees[item.matricule]
-        name = f"{employee.prenom} {employee.nom}"[:28]
-        late = "  EN RETARD" if item.overdue else ""
-        click.echo(f"{item.matricule:10} {name:28} {item.libelle[:48]:48} {item.deadline:%d/%m/%Y}{late}")
-        click.echo(f"{'':10} {item.rule} : {item.reason}")
-from parcours.cli_audit import audit; main.add_command(audit)  # noqa: E402,E702
-from parcours.cli_verify import verify; main.add_command(verify)  # noqa: E402,E702
-from parcours.cli_archive import archive; main.add_command(archive)  # noqa: E402,E702
-from parcours.cli_evidence import evidence; main.add_command(evidence)  # noqa: E402,E702

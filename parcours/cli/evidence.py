@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-# parcours.cli registers this command at its end: import the service lazily, inside the command.
+from parcours.cli.common import UserError, services
+
+# The service's modules are imported inside the commands: `parcours --help` need not load them.
 
 
 @click.command("evidence")
@@ -20,26 +22,19 @@ def evidence(request_id: int, out: Path | None, without_pdf: bool) -> None:
     dans la piste d'audit (événement evidence.downloaded)."""
     import getpass
 
-    from parcours.app import Services
-    from parcours.blobs import BlobStore
-    from parcours.cli import UserError, _database, _settings
-    from parcours.problems import Problem
+    from parcours.errors import DomainError
     from parcours.service import evidence as service
 
-    settings = _settings()
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "inconnu"
-    with _database() as db:
-        services = Services(settings, db, BlobStore(settings.resolved_blob_dir))
+    with services() as container:
         try:
-            bundle = service.download(services, request_id, actor=f"cli:{user}", role="cli",
+            bundle = service.download(container, request_id, actor=f"cli:{user}", role="cli",
                                       with_report_pdf=not without_pdf)
-        except Problem as exc:
+        except DomainError as exc:
             raise UserError(exc.detail or exc.title) from None
-        finally:
-            services.close()
     target = out or Path(bundle.filename)
     target.write_bytes(bundle.data)
     click.echo(f"Dossier de preuves écrit : {target} ({len(bundle.data)} octets, sha256 {bundle.sha256}) ; "

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import click
 
-# parcours.cli registers this command at its end: import the service lazily, inside the command.
+from parcours.cli.common import UserError, database, settings
+
+# The service's modules are imported inside the commands: `parcours --help` need not load them.
 
 EXIT = {"TOTAL_PASSED": 0, "INDETERMINATE": 1, "NO_SIGNATURE": 1, "TOTAL_FAILED": 1}
 
@@ -22,7 +24,6 @@ EXIT = {"TOTAL_PASSED": 0, "INDETERMINATE": 1, "NO_SIGNATURE": 1, "TOTAL_FAILED"
 def _load_roots(paths: tuple[Path, ...]):
     from cryptography import x509
 
-    from parcours.cli import UserError
 
     roots = []
     for path in paths:
@@ -39,7 +40,6 @@ def _load_crls(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    from parcours.cli import UserError
 
     crls = []
     for path in paths:
@@ -54,17 +54,16 @@ def _load_crls(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
 
 def _instance_report(pdf: bytes, at: dt.datetime | None) -> dict:
     """With the instance's trust, and the stored version when the database has these bytes."""
-    from parcours.cli import UserError, _database, _settings
     from parcours.service import pki as instance_pki
     from parcours.service import verifications
     from signing.validate import validate
 
-    settings = _settings()
-    if not (instance_pki.folder(settings) / "authority" / "authority.json").exists():
-        raise UserError(f"aucune autorité de signature dans {settings.instance_dir} : donnez la racine de "
+    current = settings()
+    if not (instance_pki.folder(current) / "authority" / "authority.json").exists():
+        raise UserError(f"aucune autorité de signature dans {current.instance_dir} : donnez la racine de "
                         "confiance avec --racine (par exemple pki/racine.pem d'un dossier de preuves)")
-    report = validate(pdf, verifications.trust_inputs(settings), at=at).to_dict()
-    with _database() as db, db.session() as session:
+    report = validate(pdf, verifications.trust_inputs(current), at=at).to_dict()
+    with database() as db, db.session() as session:
         report["stored"] = verifications.stored_version(session, hashlib.sha256(pdf).hexdigest())
     return report
 
@@ -124,7 +123,6 @@ def _json_default(value):
               help="Écrire le rapport PDF ici (démarre LibreOffice).")
 def verify(pdf: Path, roots, crls, at, as_json: bool, html_out: Path | None, pdf_out: Path | None) -> None:
     """Vérifie les signatures d'un PDF, sans réseau ; code de sortie 0 si valide, 1 sinon, 2 si illisible."""
-    from parcours.cli import UserError
     from parcours.service import verifications  # noqa: F401 - quiets pyHanko's logs
     from signing.validate import TrustInputs, UnreadablePdf, validate
 
@@ -139,7 +137,7 @@ def verify(pdf: Path, roots, crls, at, as_json: bool, html_out: Path | None, pdf
     except UnreadablePdf as exc:
         raise UserError(f"{pdf} : {exc}") from None
     if html_out is not None or pdf_out is not None:
-        from parcours.service import reports
+        from parcours import reports
 
         if html_out is not None:
             html_out.write_text(reports.report_html(report), encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 application/problem+json, from one table that maps domain errors to HTTP."""
+"""Errors as RFC 9457 application/problem+json: one table maps the domain errors (parcours.errors) and the
+engines' errors to HTTP; `Problem` is the HTTP layer's own (bad request, authentication, role)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,34 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from docgen.dataset import ContextError, DataImportError
 from docgen.convert import ConversionError
+from docgen.dataset import ContextError, DataImportError
 from docgen.package import UnsafePackage
 from docgen.render import RenderError
+from parcours import errors
+from parcours.blobs import BlobNotFound
+from parcours.errors import DomainError
 from parcours.service.verifications import TrustRootsError
 from signing.validate import UnreadablePdf
-from parcours.blobs import BlobNotFound
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
 
 
-class Problem(Exception):
-    """Raised by the service layer and the API for an answer other than success."""
+class Problem(DomainError):
+    """Raised by the HTTP layer for an answer its status says (400, 401, 403 for a role…)."""
 
     def __init__(self, status: int, title: str, detail: str | None = None, *,
                  errors: list[dict[str, Any]] | None = None, **extensions: Any) -> None:
-        super().__init__(detail or title)
-        self.status, self.title, self.detail = status, title, detail
-        self.errors, self.extensions = errors, extensions
+        super().__init__(title, detail, errors=errors, **extensions)
+        self.status = status
+
+
+STATUS: dict[type[DomainError], int] = {
+    errors.Invalid: 422, errors.NotFound: 404, errors.Conflict: 409, errors.Gone: 410, errors.Forbidden: 403,
+    errors.TooManyAttempts: 429, errors.Unavailable: 503,
+}
+"""The status of each domain error; the title, detail, errors and extensions are the error's own."""
 
 
 def _row_errors(exc: DataImportError) -> list[dict[str, Any]]:
@@ -71,9 +80,11 @@ def problem_response(status: int, title: str, detail: str | None = None, **field
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(Problem)
-    def _problem(exc: Problem) -> Response:
-        return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, **exc.extensions)
+    @app.errorhandler(DomainError)
+    def _problem(exc: DomainError) -> Response:
+        status = exc.status if isinstance(exc, Problem) else next(
+            STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+        return problem_response(status, exc.title, exc.detail, errors=exc.errors, **exc.extensions)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.models import Base, utcnow
+from parcours.models.base import Base, utcnow
 
 
 class AuditEvent(Base):

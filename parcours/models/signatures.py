@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from parcours.models import Base, utcnow
+from parcours.models.base import Base, utcnow
 
 
 class SignatureRequest(Base):

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parcours.models import Document, DocumentVersion, utcnow
+from parcours.container import Services
+from parcours.models import Document, DocumentVersion, SignatureRequest, utcnow
 from parcours.service import audit
 from parcours.service import pki as instance_pki
 from parcours.service.signatures import latest_version, lock_request, new_version
-from parcours.signature_models import SignatureRequest
 from signing import archive
 from signing.archive import ArchiveTimestamp
 from signing.errors import SigningError
@@ -77,7 +77,7 @@ def _final(session: Session, request: SignatureRequest) -> DocumentVersion:
                                                         DocumentVersion.number == request.final_version))
 
 
-def _completed(services: Any) -> list[tuple[int, int, int, str]]:
+def _completed(services: Services) -> list[tuple[int, int, int, str]]:
     """(request id, document id, final version, matricule) of every completed request, by id."""
     with services.db.session() as session:
         rows = session.execute(select(SignatureRequest.id, SignatureRequest.document_id, SignatureRequest.final_version,
@@ -88,7 +88,7 @@ def _completed(services: Any) -> list[tuple[int, int, int, str]]:
     return [tuple(row) for row in rows]
 
 
-def _renew(services: Any, found: Renewal, stamper: Any, validation: Any) -> Renewal | None:
+def _renew(services: Services, found: Renewal, stamper: Any, validation: Any) -> Renewal | None:
     """Lock the request, check the final version is still the one found, renew; None if it moved on."""
     with services.db.session() as session:
         request = lock_request(session, found.request_id)
@@ -111,7 +111,7 @@ def _renew(services: Any, found: Renewal, stamper: Any, validation: Any) -> Rene
                        version.number, renewed)
 
 
-def refresh(services: Any, *, within: dt.timedelta = DEFAULT_WINDOW, dry_run: bool = False,
+def refresh(services: Services, *, within: dt.timedelta = DEFAULT_WINDOW, dry_run: bool = False,
             now: dt.datetime | None = None) -> RefreshReport:
     """Renew every archive timestamp expiring within `within` of `now`; a failure is reported, the others go on."""
     report = RefreshReport(deadline=(now or utcnow()) + within, dry_run=dry_run)

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from parcours.audit_models import AuditAnchor, AuditEvent
-from parcours.jobs import complete, enqueue, handler
-from parcours.models import Job, utcnow
+from parcours.container import Services
+from parcours.jobs.runner import complete, enqueue, handler
+from parcours.models import AuditAnchor, AuditEvent, Job, utcnow
 from parcours.service import pki as instance_pki
 from signing import audit as chain
 from signing.audit import ChainAnchor, ChainReport, Event, TimeStamper
@@ -187,7 +187,7 @@ def schedule_daily_anchor(session: Session) -> None:
 
 
 @handler(ANCHOR_JOB)
-def _daily_anchor(services: Any, job: Any) -> None:
+def _daily_anchor(services: Services, job: Job) -> None:
     """Timestamp the chain's head if it moved since yesterday's anchor; then plan tomorrow's."""
     with services.db.session() as session:
         anchor_if_due(session, instance_pki.timestamper(services.settings), max_age=ANCHOR_EVERY)

@@ -25,14 +25,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from docgen.batch import BatchGenerator, BatchItem as EngineItem, DocumentResult
+from docgen.batch import BatchGenerator, DocumentResult
+from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
 from parcours import snapshot
+from parcours.container import Services
 from parcours.db import Database
-from parcours.jobs import MAX_ATTEMPTS, enqueue, handler
-from parcours.models import Batch, BatchItem, DocumentVersion, Job, Template, TemplateVersion, utcnow
-from parcours.problems import Problem
-from parcours.service import documents, webhooks
+from parcours.errors import Conflict, Invalid, NotFound
+from parcours.jobs.runner import MAX_ATTEMPTS, enqueue, handler
+from parcours.models import Batch, BatchItem, DocumentVersion, Job, TemplateVersion, utcnow
+from parcours.service import documents, templates, webhooks
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
@@ -51,7 +53,7 @@ class Progress:
 
 # --- creation --------------------------------------------------------------------------------------
 
-def create_batch(services: Any, session: Session, *, template: Any, template_version: Any, matricules: Any,
+def create_batch(services: Services, session: Session, *, template: Any, template_version: Any, matricules: Any,
                  raw_values: Any, uploaded: Dataset | None, created_by: str, idempotency_key: str | None,
                  request_hash: str) -> tuple[Batch, bool]:
     """Create the batch, its items and its chunk jobs, and commit; (batch, False) when the key was seen."""
@@ -72,10 +74,10 @@ def create_batch(services: Any, session: Session, *, template: Any, template_ver
         wanted = sorted(dataset.employees)
     unknown = [m for m in wanted if m not in dataset.employees]
     if unknown:
-        raise Problem(422, "Salariés introuvables", f"Matricules inconnus : {', '.join(unknown[:50])}.",
+        raise Invalid("Salariés introuvables", f"Matricules inconnus : {', '.join(unknown[:50])}.",
                       errors=[{"field": "matricules", "reason": "salarié inconnu", "value": m} for m in unknown[:100]])
     if not wanted:
-        raise Problem(422, "Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
+        raise Invalid("Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
                       errors=[{"field": "matricules", "reason": "aucun salarié"}])
 
     batch = Batch(template_version_id=version.id, status="pending", total=len(wanted), done=0, failed=0,
@@ -119,7 +121,7 @@ def same_request(session: Session, key: str, request_hash: str, created_by: str)
     if existing is None:
         return None
     if existing.request_hash != request_hash or existing.created_by != created_by:
-        raise Problem(422, "Clé d'idempotence déjà utilisée",
+        raise Invalid("Clé d'idempotence déjà utilisée",
                       "Cette clé Idempotency-Key a servi à une autre requête : choisissez une nouvelle clé.",
                       batch_id=existing.id)
     return existing
@@ -129,11 +131,11 @@ def _matricules(raw: Any) -> list[str] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "matricules", "reason": "une liste de matricules est attendue"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "matricules", "reason": "une liste de matricules est attendue"}])
     duplicates = sorted({m for m in raw if raw.count(m) > 1}) if len(raw) < 5000 else \
         sorted(m for m, n in _counts(raw).items() if n > 1)
     if duplicates:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "matricules", "reason": "matricule en double", "value": m}
+        raise Invalid("Valeurs invalides", errors=[{"field": "matricules", "reason": "matricule en double", "value": m}
                                                        for m in duplicates[:100]])
     return list(raw)
 
@@ -150,7 +152,7 @@ def _counts(values: Sequence[str]) -> dict[str, int]:
 def get_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
-        raise Problem(404, "Lot introuvable", f"Aucun lot n'a l'identifiant {batch_id}.")
+        raise NotFound("Lot introuvable", f"Aucun lot n'a l'identifiant {batch_id}.")
     return batch
 
 
@@ -179,16 +181,10 @@ def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = Non
 
 
 
-def template_of(session: Session, version_id: int) -> tuple[str, int]:
-    name, number = session.execute(select(Template.name, TemplateVersion.number).join(TemplateVersion.template)
-                                   .where(TemplateVersion.id == version_id)).one()
-    return name, number
-
-
 def cancel(session: Session, batch: Batch) -> Batch:
     """Stop a batch: its pending items become cancelled (a chunk running now skips them)."""
     if batch.status in ("completed", "failed"):
-        raise Problem(409, "Lot terminé", f"Le lot {batch.id} est déjà terminé ({batch.status}) : rien à annuler.")
+        raise Conflict("Lot terminé", f"Le lot {batch.id} est déjà terminé ({batch.status}) : rien à annuler.")
     if batch.status == "pending" or batch.status == "running":
         session.execute(update(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.status == "pending")
                         .values(status="cancelled", error="lot annulé"))
@@ -200,7 +196,7 @@ def cancel(session: Session, batch: Batch) -> Batch:
 
 def write_zip(session: Session, blobs: Any, batch: Batch) -> IO[bytes]:
     """Every PDF of the batch and manifest.csv, in a temporary file (a batch may hold thousands)."""
-    name, _ = template_of(session, batch.template_version_id)
+    name, _ = templates.name_and_number(session, batch.template_version_id)
     stem = _safe(name)
     out = tempfile.TemporaryFile()
     manifest = io.StringIO()
@@ -236,7 +232,7 @@ def _safe(text: str) -> str:
 # --- the chunk job -----------------------------------------------------------------------------------
 
 @handler("batch_chunk")
-def run_chunk(services: Any, job: Job) -> None:
+def run_chunk(services: Services, job: Job) -> None:
     """Generate the pending items of one chunk; each result is recorded in its own transaction."""
     db: Database = services.db
     batch_id, item_ids = job.payload["batch_id"], job.payload["items"]
@@ -250,7 +246,7 @@ def run_chunk(services: Any, job: Job) -> None:
         raise
 
 
-def _run_chunk(services: Any, db: Database, batch_id: int, item_ids: list[int]) -> None:
+def _run_chunk(services: Services, db: Database, batch_id: int, item_ids: list[int]) -> None:
     with db.session() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:

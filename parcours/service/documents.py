@@ -18,10 +18,11 @@ from docgen.render import DocxRenderer
 from docgen.values import CampaignValues, ValuesError, load_values, parse_company, parse_interview, parse_letter
 from parcours import snapshot
 from parcours.blobs import BlobStore
+from parcours.container import Services
+from parcours.errors import Invalid
 from parcours.models import Document, DocumentVersion, Template, TemplateVersion
-from parcours.problems import Problem
-from parcours.service.employees import dataset_for
 from parcours.service import audit, webhooks
+from parcours.service.employees import dataset_for
 
 # "entretien.date : la date …" -> field "entretien.date"; docgen's messages name the key first.
 _FIELD_FIRST = re.compile(r"^([\w.\[\]]+) : (.+)$", re.S)
@@ -42,20 +43,20 @@ class NewVersion:
 def find_template_version(session: Session, name: Any, number: Any = None) -> TemplateVersion:
     """The named template's version `number`, or its latest; 422 naming the field otherwise."""
     if not isinstance(name, str) or not name.strip():
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "template", "reason": "nom de modèle obligatoire"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "template", "reason": "nom de modèle obligatoire"}])
     if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
-        raise Problem(422, "Valeurs invalides",
+        raise Invalid("Valeurs invalides",
                       errors=[{"field": "template_version", "reason": "un numéro de version (entier ≥ 1) est attendu"}])
     template = session.scalar(select(Template).where(Template.name == name))
     if template is None:
-        raise Problem(422, "Modèle introuvable", f"Aucun modèle ne s'appelle « {name} ».",
+        raise Invalid("Modèle introuvable", f"Aucun modèle ne s'appelle « {name} ».",
                       errors=[{"field": "template", "reason": "modèle inconnu", "value": name}])
     query = select(TemplateVersion).where(TemplateVersion.template_id == template.id)
     query = query.where(TemplateVersion.number == number) if number is not None else \
         query.order_by(TemplateVersion.number.desc()).limit(1)
     version = session.scalar(query)
     if version is None:
-        raise Problem(422, "Version de modèle introuvable",
+        raise Invalid("Version de modèle introuvable",
                       f"Le modèle « {name} » n'a pas de version {number}." if number else f"Le modèle « {name} » n'a aucune version.",
                       errors=[{"field": "template_version", "reason": "version inconnue", "value": number}])
     return version
@@ -64,16 +65,16 @@ def find_template_version(session: Session, name: Any, number: Any = None) -> Te
 def parse_values(raw: Any, timezone: str, *, per_employee: bool) -> CampaignValues:
     """The campaign values of a request; 422 naming the key on any error."""
     if not isinstance(raw, Mapping):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "values", "reason": "un objet JSON est attendu"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "values", "reason": "un objet JSON est attendu"}])
     if not per_employee and "salaries" in raw:
-        raise Problem(422, "Valeurs invalides", errors=[{
+        raise Invalid("Valeurs invalides", errors=[{
             "field": "values.salaries", "reason": "réservé aux lots : pour un document, donnez ses valeurs directement"}])
     # A logo given as text would be read as a path on the server: not from the API.
     per = raw.get("salaries")
     logos = [raw.get("societe")] + ([v.get("societe") for v in per.values() if isinstance(v, Mapping)]
                                     if isinstance(per, Mapping) else [])
     if any(isinstance(block, Mapping) and block.get("logo") is not None for block in logos):
-        raise Problem(422, "Valeurs invalides", errors=[{
+        raise Invalid("Valeurs invalides", errors=[{
             "field": "values.societe.logo", "reason": "le logo n'est pas encore accepté par l'API"}])
     try:
         return load_values(raw, timezone=timezone)
@@ -98,9 +99,9 @@ def check_common(values: CampaignValues, dataset: Dataset) -> None:
         raise values_problem(exc) from None
 
 
-def values_problem(exc: ContextError, matricule: str | None = None) -> Problem:
+def values_problem(exc: ContextError, matricule: str | None = None) -> Invalid:
     """A 422 problem whose error names the key that docgen's message starts with."""
-    return Problem(422, "Valeurs invalides", str(exc), errors=[value_error(exc, matricule)])
+    return Invalid("Valeurs invalides", str(exc), errors=[value_error(exc, matricule)])
 
 
 def value_error(exc: ContextError, matricule: str | None = None) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def page_count(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
-def generate_one(services: Any, session: Session, template_name: Any, template_number: Any, matricule: Any,
+def generate_one(services: Services, session: Session, template_name: Any, template_number: Any, matricule: Any,
                  raw_values: Any, created_by: str) -> DocumentVersion:
     """Render and convert one document now; store it as a new Document with its version 1."""
     errors = []
@@ -154,12 +155,12 @@ def generate_one(services: Any, session: Session, template_name: Any, template_n
     if raw_values is None:
         errors.append({"field": "values", "reason": "valeurs obligatoires (société, courrier, entretien…)"})
     if errors:
-        raise Problem(422, "Valeurs invalides", errors=errors)
+        raise Invalid("Valeurs invalides", errors=errors)
     version = find_template_version(session, template_name, template_number)
     values = parse_values(raw_values, services.settings.timezone, per_employee=False)
     dataset = employee_dataset(session, [matricule], values)
     if matricule not in dataset.employees:
-        raise Problem(422, "Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».",
+        raise Invalid("Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».",
                       errors=[{"field": "matricule", "reason": "salarié inconnu", "value": matricule}])
     try:
         context = values.context(dataset, matricule)
@@ -192,7 +193,7 @@ def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, ne
     return row
 
 
-def docx_of(services: Any, session: Session, row: DocumentVersion) -> bytes:
+def docx_of(services: Services, session: Session, row: DocumentVersion) -> bytes:
     """The version's DOCX: stored for single documents; rendered again from the snapshot for batch ones.
 
     The batch engine merges documents before converting them and never saves each DOCX; the snapshot

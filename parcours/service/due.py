@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
 from docgen.dataset import Dataset
 from docgen.values import ValuesError, deep_merge, parse_date, parse_time
+from parcours.container import Services
+from parcours.errors import Invalid, NotFound
 from parcours.models import Batch, Interview
-from parcours.problems import Problem
 from parcours.service import batches, interviews
 from parcours.service.employees import dataset_for
 
@@ -48,7 +49,7 @@ def due_list(session: Session, *, before: dt.date, on: dt.date, headcount: int, 
         found = due_before(dataset, history(session, dataset, on), before=before, on=on, headcount=headcount,
                            period_years=period_years)
     except ValueError as exc:
-        raise Problem(422, "Valeurs invalides", str(exc)) from None
+        raise Invalid("Valeurs invalides", str(exc)) from None
     if matricules is not None:
         found = [d for d in found if d.matricule in set(matricules)]
     return dataset, found
@@ -58,13 +59,13 @@ def for_employee(session: Session, matricule: str, *, on: dt.date, headcount: in
                  period_years: int) -> list[DueInterview]:
     dataset = dataset_for(session, [matricule])
     if matricule not in dataset.employees:
-        raise Problem(404, "Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».")
+        raise NotFound("Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».")
     try:
         return due_interviews(dataset.employees[matricule], interviews=history(session, dataset, on)[matricule],
                               absences=dataset.absences_of(matricule), trainings=dataset.trainings_of(matricule),
                               on=on, headcount=headcount, period_years=period_years)
     except ValueError as exc:
-        raise Problem(422, "Valeurs invalides", str(exc)) from None
+        raise Invalid("Valeurs invalides", str(exc)) from None
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -83,10 +84,10 @@ def slots_from_rule(rule: Mapping[str, Any], count: int, not_before: dt.date) ->
         start = parse_date(rule.get("debut") or not_before.isoformat(), "creneaux.debut")
         hours = [parse_time(h, "creneaux.heures") for h in rule.get("heures") or ["09:00", "10:30", "14:00", "15:30"]]
     except ValuesError as exc:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "creneaux", "reason": str(exc)}]) from None
+        raise Invalid("Valeurs invalides", errors=[{"field": "creneaux", "reason": str(exc)}]) from None
     days = rule.get("jours", list(WEEKDAYS))
     if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "creneaux.jours", "reason": "liste de jours, lundi = 0"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "creneaux.jours", "reason": "liste de jours, lundi = 0"}])
     slots, day = [], max(start, not_before)
     while len(slots) < count:
         if day.weekday() in days:
@@ -101,13 +102,13 @@ def slots_from_planning(planning: Mapping[str, Any]) -> dict[str, Slot]:
     for matricule, entry in planning.items():
         field = f"planning.{matricule}"
         if not isinstance(entry, Mapping):
-            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "objet {date, heure, lieu} attendu"}])
+            raise Invalid("Valeurs invalides", errors=[{"field": field, "reason": "objet {date, heure, lieu} attendu"}])
         try:
             found[matricule] = Slot(parse_date(entry.get("date"), f"{field}.date"),
                                     parse_time(entry.get("heure"), f"{field}.heure"),
                                     entry.get("lieu"), entry.get("lien_visio"))
         except ValuesError as exc:
-            raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": str(exc)}]) from None
+            raise Invalid("Valeurs invalides", errors=[{"field": field, "reason": str(exc)}]) from None
     return found
 
 
@@ -120,13 +121,13 @@ def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, 
         text = data.decode("cp1252")
     lines = text.splitlines()
     if not lines:
-        raise Problem(422, "Planning vide", errors=[{"file": filename, "reason": "le fichier est vide"}])
+        raise Invalid("Planning vide", errors=[{"file": filename, "reason": "le fichier est vide"}])
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     rows = list(csv.DictReader(lines, delimiter=delimiter))
     header = {(name or "").strip().lower() for name in (rows[0].keys() if rows else lines[0].split(delimiter))}
     missing = [c for c in ("matricule", "date", "heure") if c not in header]
     if missing:
-        raise Problem(422, "Planning invalide", errors=[{"file": filename, "row": 1, "field": c,
+        raise Invalid("Planning invalide", errors=[{"file": filename, "row": 1, "field": c,
                                                          "reason": "colonne obligatoire absente"} for c in missing])
     planning, errors = {}, []
     for number, row in enumerate(rows, start=2):
@@ -143,16 +144,16 @@ def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, 
         planning[matricule] = {k: entry[k] for k in ("date", "heure", "lieu", "lien_visio") if entry.get(k)}
         try:
             slots_from_planning({matricule: planning[matricule]})
-        except Problem as exc:
+        except Invalid as exc:
             errors += [{"file": filename, "row": number, **error} for error in exc.errors or []]
     if errors:
-        raise Problem(422, "Planning invalide : rien n'a été créé", errors=errors)
+        raise Invalid("Planning invalide : rien n'a été créé", errors=errors)
     return planning
 
 
 # --- batches from the due list ------------------------------------------------------------------------
 
-def create_batches(services: Any, session: Session, *, before: dt.date, on: dt.date, values: Mapping[str, Any],
+def create_batches(services: Services, session: Session, *, before: dt.date, on: dt.date, values: Mapping[str, Any],
                    templates: Mapping[str, str], planning: Mapping[str, Any] | None, rule: Mapping[str, Any] | None,
                    created_by: str, idempotency_key: str | None) -> list[Batch]:
     """One batch per template for everyone due before `before`, each employee's interview type,
@@ -166,7 +167,7 @@ def create_batches(services: Any, session: Session, *, before: dt.date, on: dt.d
     for item in sorted(due, key=lambda d: d.deadline):
         first.setdefault(item.matricule, item)
     if not first:
-        raise Problem(422, "Personne n'est à convoquer", f"Aucun entretien n'est dû avant le {before.isoformat()}.")
+        raise Invalid("Personne n'est à convoquer", f"Aucun entretien n'est dû avant le {before.isoformat()}.")
     planned = slots_from_planning(planning or {})
     free = [m for m in first if m not in planned]
     for matricule, slot in zip(free, slots_from_rule(rule or {}, len(free), max(on, dt.date.today()))):

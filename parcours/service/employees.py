@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from docgen.dataset import Absence, Dataset, Employee as EmployeeData, RowError, Training, load_dataset
+from docgen.dataset import Absence, Dataset, RowError, Training, load_dataset
+from docgen.dataset import Employee as EmployeeData
 from parcours.models import Employee
 
 _FIELDS = [f.name for f in dataclasses.fields(EmployeeData)]

@@ -9,8 +9,8 @@ covering those events (for each event, the first anchor at or after it), the val
 final PDF (JSON, and PDF when `with_report_pdf` and parcours.service.reports can make it), the
 instance's root, CA and TSA certificates with their current CRLs, and the request as the API shows it.
 
-Errors are `Problem`s: 404 unknown request, 409 a request that is not completed, 503 when the
-time-stamping authority does not answer (nothing is recorded then).
+Errors (parcours.errors): NotFound for an unknown request, Conflict for a request that is not completed,
+Unavailable when the time-stamping authority does not answer (nothing is recorded then).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from parcours.audit_models import AuditAnchor, AuditEvent
-from parcours.models import DocumentVersion, utcnow
-from parcours.problems import Problem
+from parcours import reports
+from parcours.container import Services
+from parcours.errors import Conflict, NotFound, Unavailable
+from parcours.models import AuditAnchor, AuditEvent, DocumentVersion, SignatureRequest, utcnow
 from parcours.service import audit, signatures, verifications
 from parcours.service import pki as instance_pki
-from parcours.signature_models import SignatureRequest
 from signing import evidence
 from signing.audit import ChainAnchor, Event
 from signing.errors import TimestampError
@@ -68,16 +68,16 @@ def completed_request(session: Session, request_id: int) -> SignatureRequest:
     """The request if it is completed: 404 unknown, 409 otherwise."""
     request = session.get(SignatureRequest, request_id)
     if request is None:
-        raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
+        raise NotFound("Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
     if request.status != "completed" or request.final_version is None:
         state = STATUS_FR.get(request.status, request.status)
-        raise Problem(409, "Dossier de preuves indisponible",
-                      f"La demande n° {request_id} est {state} : seule une demande terminée (toutes les signatures "
-                      "recueillies et le document scellé) a un dossier de preuves.", request_status=request.status)
+        raise Conflict("Dossier de preuves indisponible",
+                       f"La demande n° {request_id} est {state} : seule une demande terminée (toutes les signatures "
+                       "recueillies et le document scellé) a un dossier de preuves.", request_status=request.status)
     return request
 
 
-def _versions(services: Any, session: Session, request: SignatureRequest) -> list[evidence.Version]:
+def _versions(services: Services, session: Session, request: SignatureRequest) -> list[evidence.Version]:
     rows = session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == request.document_id,
                                                          DocumentVersion.number <= request.final_version)
                            .order_by(DocumentVersion.number)).all()
@@ -112,17 +112,12 @@ def _anchors(session: Session, events: list[Event]) -> list[ChainAnchor]:
     return found
 
 
-def _report_pdf(services: Any, report: dict[str, Any]) -> bytes | None:
-    """The report as a PDF (parcours.service.reports), or None while that module cannot make one."""
-    try:
-        from parcours.service.reports import report_pdf
-    except ImportError:
-        log.warning("parcours.service.reports.report_pdf is not available: the evidence bundle has no report PDF")
-        return None
-    return report_pdf(report, services.converter())
+def _report_pdf(services: Services, report: dict[str, Any]) -> bytes:
+    """The report as a PDF/A, through the LibreOffice pool."""
+    return reports.report_pdf(report, services.converter())
 
 
-def gather(services: Any, session: Session, request: SignatureRequest, *,
+def gather(services: Services, session: Session, request: SignatureRequest, *,
            with_report_pdf: bool = True) -> evidence.BundleInputs:
     """The bundle's inputs for a completed request (read only)."""
     settings = services.settings
@@ -142,7 +137,7 @@ def gather(services: Any, session: Session, request: SignatureRequest, *,
         organisation=settings.organisation, created_at=utcnow())
 
 
-def download(services: Any, request_id: int, *, actor: str, ip: str | None = None, user_agent: str | None = None,
+def download(services: Services, request_id: int, *, actor: str, ip: str | None = None, user_agent: str | None = None,
              token_id: int | None = None, role: str | None = None, with_report_pdf: bool = True) -> Bundle:
     """Build the bundle of a completed request and record its download (event evidence.downloaded, with the
     ZIP's sha256) in the same transaction: no bundle leaves without its event, and a failure records nothing."""
@@ -153,8 +148,8 @@ def download(services: Any, request_id: int, *, actor: str, ip: str | None = Non
             data = evidence.build_bundle(inputs, instance_pki.timestamper(services.settings))
         except TimestampError as exc:
             log.exception("signature request %s: the evidence bundle's manifest could not be timestamped", request_id)
-            raise Problem(503, "Dossier de preuves indisponible pour le moment",
-                          "L'autorité d'horodatage n'a pas horodaté le manifeste du dossier ; réessayez.") from exc
+            raise Unavailable("Dossier de preuves indisponible pour le moment",
+                              "L'autorité d'horodatage n'a pas horodaté le manifeste du dossier ; réessayez.") from exc
         digest = hashlib.sha256(data).hexdigest()
         row = audit.record(session, EVENT, subject_type="signature_request", subject_id=request.id, actor=actor,
                            ip=ip, user_agent=user_agent,

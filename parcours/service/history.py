@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from parcours.audit_models import AuditEvent
-from parcours.models import Document, DocumentVersion
-from parcours.problems import Problem
+from parcours.errors import NotFound
+from parcours.models import AuditEvent, Document, DocumentVersion, SignatureRequest
 from parcours.service import audit
-from parcours.signature_models import SignatureRequest
 from signing.audit import ChainReport
 
 MAKERS = {"generated": "document.generated", "prepared": "signature_request.created", "signed": "signed",
@@ -68,7 +66,7 @@ def document_history(session: Session, document_id: int) -> History:
     """The history of one document; 404 when it does not exist."""
     document = session.get(Document, document_id, options=[selectinload(Document.versions)])
     if document is None:
-        raise Problem(404, "Document introuvable", f"Aucun document n'a l'identifiant {document_id}.")
+        raise NotFound("Document introuvable", f"Aucun document n'a l'identifiant {document_id}.")
     requests = list(session.scalars(select(SignatureRequest).where(SignatureRequest.document_id == document_id)
                                     .options(selectinload(SignatureRequest.signers)).order_by(SignatureRequest.id)))
     about = [and_(AuditEvent.subject_type == "document", AuditEvent.subject_id == str(document_id))]

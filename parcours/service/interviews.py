@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docgen.context import INTERVIEW_LABELS
+from parcours.errors import Conflict, Invalid, NotFound
 from parcours.models import Employee, Interview
-from parcours.problems import Problem
 
 STATUSES = ("planned", "held", "refused")
 # A planned interview becomes held or refused; what was held or refused is history and stays.
@@ -28,7 +28,7 @@ def record(session: Session, *, matricule: str, type: str, status: str, date: dt
     if status in ("held", "refused") and date > dt.date.today():
         errors.append({"field": "date", "reason": "un entretien tenu ou refusé ne peut pas être daté dans le futur"})
     if errors:
-        raise Problem(422, "Valeurs invalides", errors=errors)
+        raise Invalid("Valeurs invalides", errors=errors)
     interview = Interview(matricule=matricule, type=type, status=status, date=date, note=note,
                           document_id=document_id, created_by=created_by)
     session.add(interview)
@@ -40,12 +40,12 @@ def change(session: Session, interview_id: int, *, status: str, date: dt.date | 
            note: str | None = None) -> Interview:
     interview = session.get(Interview, interview_id)
     if interview is None:
-        raise Problem(404, "Entretien introuvable", f"Aucun entretien n'a l'identifiant {interview_id}.")
+        raise NotFound("Entretien introuvable", f"Aucun entretien n'a l'identifiant {interview_id}.")
     if status not in STATUSES:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "status", "reason": f"un des états : {', '.join(STATUSES)}"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "status", "reason": f"un des états : {', '.join(STATUSES)}"}])
     if status not in TRANSITIONS[interview.status]:
-        raise Problem(409, "Entretien déjà clos",
-                      f"Un entretien « {interview.status} » ne change plus ; enregistrez-en un nouveau.")
+        raise Conflict("Entretien déjà clos",
+                       f"Un entretien « {interview.status} » ne change plus ; enregistrez-en un nouveau.")
     interview.status = status
     if date is not None:
         interview.date = date

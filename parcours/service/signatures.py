@@ -12,8 +12,9 @@ are sent and the audit chain anchored only after the commit):
     refuse(services, token, reason, ip, user_agent)
     cancel(services, request_id, actor, reason) / resend(services, request_id, actor) / expire_due(services)
 
-Errors are `Problem`s: 404 unknown link, 410 link used or request ended (expired, cancelled, refused,
-completed), 409 not the signer's turn, 422 invalid input, 403 one-time code missing, 429 too many wrong codes.
+Errors (parcours.errors): NotFound for an unknown link, Gone for a link used or a request ended (expired,
+cancelled, refused, completed), Conflict when it is not the signer's turn, Invalid input, Forbidden while the
+one-time code is missing, TooManyAttempts after too many wrong codes.
 
 Link tokens are made when the signer's turn comes (the employee's after the manager signed) and kept
 as their sha256 only. Concurrent actions on a request are serialised by a lock on its row (SELECT … FOR
@@ -36,12 +37,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from parcours.jobs import handler
-from parcours.models import Document, DocumentVersion, Employee, Template, TemplateVersion, utcnow
-from parcours.problems import Problem
-from parcours.service import audit, mail, webhooks
+from parcours.container import Services
+from parcours.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooManyAttempts, Unavailable
+from parcours.jobs.runner import enqueue, handler
+from parcours.models import Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
+from parcours.service import audit, mail, templates, webhooks
 from parcours.service import pki as instance_pki
-from parcours.signature_models import SignatureRequest, Signer
+from parcours.service.tokens import hash_token
 from signing import pades, pki
 from signing.errors import AnchorNotFound, SigningError
 
@@ -72,10 +74,6 @@ CONSENT = {
 
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- locking and lookups ---------------------------------------------------------------------------
 
 def _begin_write(session: Session) -> None:
@@ -104,32 +102,32 @@ def latest_version(session: Session, document_id: int) -> DocumentVersion:
 
 def _by_token(session: Session, token: str, *, lock: bool) -> tuple[Signer, SignatureRequest]:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
-        raise Problem(404, "Lien inconnu", "Ce lien de signature n'existe pas.")
+        raise NotFound("Lien inconnu", "Ce lien de signature n'existe pas.")
     if lock:
         _begin_write(session)
     signer = session.scalar(select(Signer).where(Signer.token_hash == hash_token(token)))
     if signer is None:
-        raise Problem(404, "Lien inconnu", "Ce lien de signature n'existe pas.")
+        raise NotFound("Lien inconnu", "Ce lien de signature n'existe pas.")
     request = lock_request(session, signer.request_id) if lock else signer.request
     session.refresh(signer)
     return signer, request
 
 
-def _usable(services: Any, session: Session, signer: Signer, request: SignatureRequest, *, actor_ip=None,
+def _usable(services: Services, session: Session, signer: Signer, request: SignatureRequest, *, actor_ip=None,
             user_agent=None) -> None:
     """410 when the link is used or the request ended (an overdue request is marked expired first); 409 out of turn."""
     if request.status == "pending" and request.expires_at <= utcnow():
         _expire(session, request, actor="system", ip=actor_ip, user_agent=user_agent)
         session.commit()
     if request.status != "pending":
-        raise Problem(410, "Lien inutilisable", ENDED.get(request.status), request_status=request.status)
+        raise Gone("Lien inutilisable", ENDED.get(request.status), request_status=request.status)
     if signer.status in ("signed", "refused"):
-        raise Problem(410, "Lien déjà utilisé", "Ce lien a déjà servi : il ne peut plus être utilisé.",
-                      signer_status=signer.status)
+        raise Gone("Lien déjà utilisé", "Ce lien a déjà servi : il ne peut plus être utilisé.",
+                   signer_status=signer.status)
     earlier = [s for s in request.signers if s.position < signer.position and s.status != "signed"]
     if earlier or signer.status == "waiting":
-        raise Problem(409, "Ce n'est pas encore votre tour",
-                      "Un signataire précédent n'a pas encore signé : vous recevrez un lien à votre tour.")
+        raise Conflict("Ce n'est pas encore votre tour",
+                       "Un signataire précédent n'a pas encore signé : vous recevrez un lien à votre tour.")
 
 
 # --- payloads -------------------------------------------------------------------------------------
@@ -148,8 +146,7 @@ def _webhook(session: Session, type: str, request: SignatureRequest, signer: Sig
 
 
 def _document_name(session: Session, version: DocumentVersion) -> str:
-    template = session.scalar(select(Template.name).join(TemplateVersion, TemplateVersion.template_id == Template.id)
-                              .where(TemplateVersion.id == version.template_version_id))
+    template, _ = templates.name_and_number(session, version.template_version_id)
     label = {"compte_rendu": "Compte rendu de l'entretien de parcours professionnel"}.get(template, template or "Document")
     salarie = (version.snapshot or {}).get("salarie") or {}
     who = " ".join(str(salarie.get(k)) for k in ("civilite", "prenom", "nom") if salarie.get(k))
@@ -247,7 +244,7 @@ def _check_signers(raw: Any, defaults: list[dict[str, Any]]) -> list[dict[str, A
     if raw is None:
         chosen = defaults
     elif not isinstance(raw, list) or not 1 <= len(raw) <= 2:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "signers", "reason": "une liste d'un ou deux signataires"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "signers", "reason": "une liste d'un ou deux signataires"}])
     else:
         chosen = []
         by_role = {d["role"]: d for d in defaults}
@@ -270,7 +267,7 @@ def _check_signers(raw: Any, defaults: list[dict[str, Any]]) -> list[dict[str, A
                 "@" not in signer["email"] or any(c.isspace() for c in signer["email"].strip())):
             errors.append({"field": f"signers[{i}].email", "reason": "adresse e-mail invalide", "value": signer["email"]})
     if errors:
-        raise Problem(422, "Signataires invalides", errors=errors)
+        raise Invalid("Signataires invalides", errors=errors)
     return [{k: v.strip() for k, v in s.items()} for s in chosen]
 
 
@@ -289,8 +286,6 @@ def _plan_reminder(signer: Signer) -> None:
     link's hash in the payload makes a reminder planned for an older link do nothing."""
     when = utcnow() + REMINDER_AFTER
     if signer.request.expires_at > when:
-        from parcours.jobs import enqueue
-
         enqueue(object_session(signer), REMINDER_JOB, {"signer_id": signer.id, "link": signer.token_hash}, run_at=when)
 
 
@@ -300,7 +295,7 @@ class Created:
     email_sent: bool
 
 
-def create_request(services: Any, document_id: int, *, actor: str, signers: Any = None, expires_in_days: Any = 30,
+def create_request(services: Services, document_id: int, *, actor: str, signers: Any = None, expires_in_days: Any = 30,
                    require_code: Any = False, ip: str | None = None, user_agent: str | None = None) -> Created:
     """Prepare the latest PDF (fields at the anchors) as a new version, create the request, e-mail the first signer."""
     errors = []
@@ -309,7 +304,7 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
     if not isinstance(require_code, bool):
         errors.append({"field": "require_code", "reason": "true ou false"})
     if errors:
-        raise Problem(422, "Valeurs invalides", errors=errors)
+        raise Invalid("Valeurs invalides", errors=errors)
     with services.db.session() as session:
         _begin_write(session)
         query = select(Document).where(Document.id == document_id)
@@ -317,22 +312,22 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
             query = query.with_for_update()
         document = session.scalar(query)
         if document is None:
-            raise Problem(404, "Document introuvable", f"Aucun document n'a l'identifiant {document_id}.")
+            raise NotFound("Document introuvable", f"Aucun document n'a l'identifiant {document_id}.")
         if session.scalar(select(SignatureRequest.id).where(SignatureRequest.document_id == document_id,
                                                             SignatureRequest.status == "pending")):
-            raise Problem(409, "Signature déjà en cours", "Une demande de signature de ce document est en cours : "
-                          "annulez-la d'abord.")
+            raise Conflict("Signature déjà en cours", "Une demande de signature de ce document est en cours : "
+                           "annulez-la d'abord.")
         latest = latest_version(session, document_id)
         if latest.kind not in ("generated", "prepared"):
-            raise Problem(409, "Document déjà signé", f"La dernière version ({latest.number}) est « {latest.kind} » : "
-                          "générez le document à nouveau pour une nouvelle signature.")
+            raise Conflict("Document déjà signé", f"La dernière version ({latest.number}) est « {latest.kind} » : "
+                           "générez le document à nouveau pour une nouvelle signature.")
         chosen = _check_signers(signers, default_signers(session, document, latest))
         if latest.kind == "generated":
             try:
                 fields = pades.COMPTE_RENDU_FIELDS + ((pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ())
                 prepared_pdf = pades.prepare(services.blobs.get(latest.pdf_sha256), fields)
             except AnchorNotFound as exc:
-                raise Problem(422, "Document sans emplacement de signature",
+                raise Invalid("Document sans emplacement de signature",
                               f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
             latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", actor)
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
@@ -352,15 +347,13 @@ def create_request(services: Any, document_id: int, *, actor: str, signers: Any 
                            "signers": [{"position": s.position, "role": s.role, "name": s.name, "email": s.email}
                                        for s in request.signers]})
         _webhook(session, "signature_request.sent", request, first)
-        from parcours.jobs import enqueue
-
         enqueue(session, EXPIRY_JOB, {"request_id": request.id}, run_at=request.expires_at)
         request_id, signer_id = request.id, first.id
     return Created(request_id, _send_link(services, signer_id, token))
 
 
 @handler(REMINDER_JOB)
-def _reminder_job(services: Any, job: Any) -> None:
+def _reminder_job(services: Services, job: Job) -> None:
     """The signer still has not signed: a fresh link (the previous one stops working), « Rappel » in the subject."""
     with services.db.session() as session:
         signer = session.get(Signer, job.payload["signer_id"])
@@ -376,7 +369,7 @@ def _reminder_job(services: Any, job: Any) -> None:
     _send_link(services, signer_id, token, reminder=True)
 
 
-def _send_link(services: Any, signer_id: int, token: str, reminder: bool = False) -> bool:
+def _send_link(services: Services, signer_id: int, token: str, reminder: bool = False) -> bool:
     """E-mail the link (after the commit that made it), then record it; a failure is recorded and logged."""
     settings = services.settings
     with services.db.session() as session:
@@ -403,7 +396,7 @@ def _send_link(services: Any, signer_id: int, token: str, reminder: bool = False
 
 # --- the signer's actions --------------------------------------------------------------------------
 
-def open_link(services: Any, token: str, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+def open_link(services: Services, token: str, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     """The signer's page: records the opening (webhook `viewed` the first time)."""
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
@@ -418,7 +411,7 @@ def open_link(services: Any, token: str, ip: str | None = None, user_agent: str 
         return describe(session, signer, request)
 
 
-def document_pdf(services: Any, token: str) -> tuple[bytes, str]:
+def document_pdf(services: Services, token: str) -> tuple[bytes, str]:
     """The PDF to sign (the latest version) and a file name; same checks as open_link, nothing recorded."""
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=False)
@@ -433,7 +426,7 @@ def _code_digest(token: str, code: str) -> str:
     return hmac.new(token.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-def send_code(services: Any, token: str, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+def send_code(services: Services, token: str, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     """E-mail a new 6-digit code (valid 10 minutes, 3 tries); the previous one stops working."""
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
@@ -447,7 +440,7 @@ def send_code(services: Any, token: str, ip: str | None = None, user_agent: str 
         try:
             message_id = mail.send(services.settings, signer.email, subject, body)
         except mail.MailError as exc:
-            raise Problem(503, "Envoi du code impossible", "Le code n'a pas pu être envoyé ; réessayez plus tard.") from exc
+            raise Unavailable("Envoi du code impossible", "Le code n'a pas pu être envoyé ; réessayez plus tard.") from exc
         audit.record(session, "email.sent", subject_type="signature_request", subject_id=request.id, actor="system",
                      ip=ip, user_agent=user_agent,
                      data={"signer": signer.position, "to": signer.email, "purpose": "code", "message_id": message_id})
@@ -463,10 +456,10 @@ def _verify_code(session: Session, signer: Signer, request: SignatureRequest, to
                  ip: str | None, user_agent: str | None) -> None:
     """Check `code`; a wrong one is counted and committed before the error is raised."""
     if signer.code_hash is None:
-        raise Problem(422, "Aucun code en cours", "Demandez d'abord un code : il vous sera envoyé par e-mail.",
+        raise Invalid("Aucun code en cours", "Demandez d'abord un code : il vous sera envoyé par e-mail.",
                       errors=[{"field": "code", "reason": "aucun code envoyé"}])
     if signer.code_expires_at <= utcnow():
-        raise Problem(422, "Code expiré", "Ce code a expiré : demandez-en un nouveau.",
+        raise Invalid("Code expiré", "Ce code a expiré : demandez-en un nouveau.",
                       errors=[{"field": "code", "reason": "code expiré"}])
     good = isinstance(code, str) and hmac.compare_digest(_code_digest(token, code.strip()), signer.code_hash)
     if good:
@@ -481,13 +474,13 @@ def _verify_code(session: Session, signer: Signer, request: SignatureRequest, to
         return
     session.commit()
     if signer.code_hash is None:
-        raise Problem(429, "Trop d'essais", "Trois codes incorrects : ce code ne fonctionne plus, demandez-en un nouveau.")
+        raise TooManyAttempts("Trop d'essais", "Trois codes incorrects : ce code ne fonctionne plus, demandez-en un nouveau.")
     left = CODE_TRIES - signer.code_attempts
-    raise Problem(422, "Code incorrect", f"Ce code est incorrect ; il vous reste {left} essai(s).",
+    raise Invalid("Code incorrect", f"Ce code est incorrect ; il vous reste {left} essai(s).",
                   errors=[{"field": "code", "reason": "code incorrect", "tries_left": left}])
 
 
-def check_code(services: Any, token: str, code: Any, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+def check_code(services: Services, token: str, code: Any, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
@@ -495,7 +488,7 @@ def check_code(services: Any, token: str, code: Any, ip: str | None = None, user
         return {"verified": True}
 
 
-def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code: Any = None,
+def sign(services: Services, token: str, *, consent: Any, comments: Any = None, code: Any = None,
          ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     """Sign the latest version; after the last signer, seal it (B-LTA) and complete the request."""
     errors = []
@@ -504,7 +497,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
     if comments is not None and (not isinstance(comments, str) or len(comments) > MAX_COMMENTS):
         errors.append({"field": "comments", "reason": f"un texte de {MAX_COMMENTS} caractères au plus"})
     if errors:
-        raise Problem(422, "Valeurs invalides", errors=errors)
+        raise Invalid("Valeurs invalides", errors=errors)
     comments = comments.strip() if isinstance(comments, str) and comments.strip() else None
     settings = services.settings
     next_link: tuple[int, str] | None = None
@@ -512,12 +505,12 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
         if comments is not None and signer.role != "salarie":
-            raise Problem(422, "Valeurs invalides", errors=[{"field": "comments",
+            raise Invalid("Valeurs invalides", errors=[{"field": "comments",
                                                              "reason": "seul le salarié ajoute des commentaires"}])
         if request.require_code and signer.code_verified_at is None:
             if code is None:
-                raise Problem(403, "Code requis", "Saisissez le code reçu par e-mail avant de signer.",
-                              errors=[{"field": "code", "reason": "code obligatoire"}])
+                raise Forbidden("Code requis", "Saisissez le code reçu par e-mail avant de signer.",
+                                errors=[{"field": "code", "reason": "code obligatoire"}])
             _verify_code(session, signer, request, token, code, ip, user_agent)
         latest = latest_version(session, request.document_id)
         authority = instance_pki.authority(settings)
@@ -532,8 +525,8 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
                 fill={COMMENTS_FIELD: comments} if comments else None)
         except SigningError as exc:
             log.exception("signature request %s: signing failed", request.id)
-            raise Problem(503, "Signature impossible pour le moment",
-                          "La signature n'a pas pu être apposée ; le document n'a pas changé, réessayez.") from exc
+            raise Unavailable("Signature impossible pour le moment",
+                              "La signature n'a pas pu être apposée ; le document n'a pas changé, réessayez.") from exc
         version = new_version(session, services.blobs, latest, signed_pdf, "signed", signer.email)
         signer.status, signer.signed_at, signer.comments = "signed", utcnow(), comments
         signer.signed_version, signer.certificate_serial = version.number, format(credentials.serial_number, "x")
@@ -561,8 +554,8 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
                 sealed = pades.seal(signed_pdf, stamper, validation)
             except SigningError as exc:
                 log.exception("signature request %s: sealing failed", request.id)
-                raise Problem(503, "Signature impossible pour le moment",
-                              "Le document n'a pas pu être horodaté ; il n'a pas changé, réessayez.") from exc
+                raise Unavailable("Signature impossible pour le moment",
+                                  "Le document n'a pas pu être horodaté ; il n'a pas changé, réessayez.") from exc
             final = new_version(session, services.blobs, version, sealed, "sealed", "system")
             request.status, request.final_version, request.completed_at = "completed", final.number, utcnow()
             audit.record(session, "completed", subject_type="signature_request", subject_id=request.id,
@@ -578,7 +571,7 @@ def sign(services: Any, token: str, *, consent: Any, comments: Any = None, code:
     return result
 
 
-def _anchor(services: Any) -> None:
+def _anchor(services: Services) -> None:
     """Timestamp the audit chain's head after a completed request (a failure is logged: the next anchor covers it)."""
     try:
         with services.db.session() as session:
@@ -587,11 +580,11 @@ def _anchor(services: Any) -> None:
         log.exception("the audit chain could not be anchored")
 
 
-def refuse(services: Any, token: str, reason: Any = None, ip: str | None = None,
+def refuse(services: Services, token: str, reason: Any = None, ip: str | None = None,
            user_agent: str | None = None) -> dict[str, Any]:
     """The signer refuses: the request ends, refused, with the reason (evidence: the refusal is kept)."""
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_COMMENTS):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "reason", "reason": f"un texte de {MAX_COMMENTS} caractères au plus"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "reason", "reason": f"un texte de {MAX_COMMENTS} caractères au plus"}])
     reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
@@ -619,7 +612,7 @@ def _expire(session: Session, request: SignatureRequest, *, actor: str, ip=None,
 def get_request(session: Session, request_id: int) -> SignatureRequest:
     request = session.get(SignatureRequest, request_id)
     if request is None:
-        raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
+        raise NotFound("Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
     return request
 
 
@@ -627,15 +620,15 @@ def _pending_request(session: Session, request_id: int) -> SignatureRequest:
     """The request, locked, if it is still waiting for signatures: 404 or 409 otherwise."""
     request = lock_request(session, request_id)
     if request is None:
-        raise Problem(404, "Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
+        raise NotFound("Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
     if request.status != "pending":
-        raise Problem(409, "Demande terminée", f"La demande est déjà « {request.status} ».")
+        raise Conflict("Demande terminée", f"La demande est déjà « {request.status} ».")
     return request
 
 
-def cancel(services: Any, request_id: int, *, actor: str, reason: Any = None, ip=None, user_agent=None) -> dict[str, Any]:
+def cancel(services: Services, request_id: int, *, actor: str, reason: Any = None, ip=None, user_agent=None) -> dict[str, Any]:
     if reason is not None and not isinstance(reason, str):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "reason", "reason": "un texte"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "reason", "reason": "un texte"}])
     with services.db.session() as session:
         request = _pending_request(session, request_id)
         request.status, request.ended_at, request.end_reason = "cancelled", utcnow(), (reason or None)
@@ -644,7 +637,7 @@ def cancel(services: Any, request_id: int, *, actor: str, reason: Any = None, ip
         return request_view(session, request)
 
 
-def resend(services: Any, request_id: int, *, actor: str, ip=None, user_agent=None) -> dict[str, Any]:
+def resend(services: Services, request_id: int, *, actor: str, ip=None, user_agent=None) -> dict[str, Any]:
     """A new link for the signer whose turn it is (the previous link stops working)."""
     with services.db.session() as session:
         request = _pending_request(session, request_id)
@@ -658,7 +651,7 @@ def resend(services: Any, request_id: int, *, actor: str, ip=None, user_agent=No
         return {**request_view(session, get_request(session, request_id)), "email_sent": sent}
 
 
-def expire_due(services: Any) -> int:
+def expire_due(services: Services) -> int:
     """Mark every overdue pending request expired (audit + webhook); how many."""
     count = 0
     with services.db.session() as session:
@@ -674,7 +667,7 @@ def expire_due(services: Any) -> int:
 
 
 @handler(EXPIRY_JOB)
-def _expiry_job(services: Any, job: Any) -> None:
+def _expiry_job(services: Services, job: Job) -> None:
     """Enqueued at creation for the expiry time: the request expires then if it is still pending."""
     with services.db.session() as session:
         request = lock_request(session, job.payload["request_id"])

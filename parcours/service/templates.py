@@ -19,18 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from docgen import schema
-from docgen.values import typed
 from docgen.convert import ConverterPool
 from docgen.package import UnsafePackage, check_docx
 from docgen.render import DocxRenderer, Inspection, inspect_template
+from docgen.values import typed
+from parcours import resources
 from parcours.blobs import BlobStore
 from parcours.db import Database
+from parcours.errors import Conflict, Invalid
 from parcours.models import Template, TemplateVersion
-from parcours.problems import Problem
 
 log = logging.getLogger(__name__)
 
-SAMPLE_CONTEXT = Path(__file__).resolve().parents[2] / "templates" / "sample.json"
+SAMPLE_CONTEXT = resources.DOCUMENTS / "sample.json"
 SHIPPED_BY = "Parcours"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _ATTEMPTS = 3  # a concurrent upload of the same name takes the number: try the next one
@@ -75,7 +76,7 @@ def get_version(session: Session, name: str, number: int) -> TemplateVersion:
 
 @functools.cache
 def known_fields() -> frozenset[str]:
-    """The fields of the shipped sample context (templates/sample.json) and the optional ones."""
+    """The fields of the shipped sample context (parcours/resources/documents/sample.json) and the optional ones."""
     return frozenset(schema.known_fields(json.loads(SAMPLE_CONTEXT.read_text(encoding="utf-8"))))
 
 
@@ -98,19 +99,19 @@ def _inspect(data: bytes, digest: str, name: str) -> dict[str, Any]:
 
 
 def check_upload(data: bytes, name: str) -> dict[str, Any]:
-    """The inspection of an acceptable template; Problem 422 for an unsafe or unrenderable one."""
+    """The inspection of an acceptable template; Invalid for an unsafe or unrenderable one."""
     if not NAME.match(name):
-        raise Problem(422, "Nom de modèle invalide", errors=[{
+        raise Invalid("Nom de modèle invalide", errors=[{
             "field": "name", "value": name,
             "reason": "lettres sans accents, chiffres, « _ » et « - » seulement (100 au plus)"}])
     try:
         check_docx(data)
     except UnsafePackage as exc:
-        raise Problem(422, "Fichier refusé", str(exc), errors=[{"field": "file", "reason": str(exc)}]) from None
+        raise Invalid("Fichier refusé", str(exc), errors=[{"field": "file", "reason": str(exc)}]) from None
     inspection = _inspect(data, hashlib.sha256(data).hexdigest(), name)
     if inspection["problems"]:
         # A version with a syntax error could never render: refuse it, each error with its context.
-        raise Problem(422, "Le modèle contient des erreurs de syntaxe",
+        raise Invalid("Le modèle contient des erreurs de syntaxe",
                       "Corrigez ces erreurs dans Word puis envoyez le fichier à nouveau.",
                       errors=[{"field": "file", "reason": p["message"], "excerpt": p["excerpt"]}
                               for p in inspection["problems"]])
@@ -130,8 +131,8 @@ def add_version(session: Session, blobs: BlobStore, name: str, data: bytes, file
         except IntegrityError:
             session.rollback()
             if attempt == _ATTEMPTS - 1:
-                raise Problem(409, "Envoi simultané",
-                              f"D'autres versions du modèle « {name} » arrivent en même temps : réessayez.") from None
+                raise Conflict("Envoi simultané",
+                               f"D'autres versions du modèle « {name} » arrivent en même temps : réessayez.") from None
     warnings = [f"variable inconnue « {v} » : faute de frappe ? (elle manquera au remplissage)"
                 for v in inspection["unknown"]]
     return NewVersion(version, warnings)
@@ -152,17 +153,25 @@ def _insert_version(session: Session, name: str, digest: str, filename: str, siz
     return version
 
 
+def name_and_number(session: Session, version_id: int) -> tuple[str, int]:
+    """The template's name and the version's number of a template version."""
+    name, number = session.execute(select(Template.name, TemplateVersion.number).join(TemplateVersion.template)
+                                   .where(TemplateVersion.id == version_id)).one()
+    return name, number
+
+
 def existing_names(session: Session, names: list[str]) -> set[str]:
     return set(session.scalars(select(Template.name).where(Template.name.in_(names))))
 
 
-def seed_shipped(db: Database, blobs: BlobStore, folder: Path) -> list[str]:
-    """Create each shipped template (folder/*.docx) as version 1 unless one of its name exists.
+def seed_shipped(db: Database, blobs: BlobStore, shipped: dict[str, Path] | None = None) -> list[str]:
+    """Create each shipped template (parcours/resources/documents/*.docx, unless `shipped` names others)
+    as version 1 unless one of its name exists.
 
     Two processes starting together may both try: the unique name lets one win, the other's
     IntegrityError is expected and ignored. Returns the names created by this call.
     """
-    shipped = {path.stem: path for path in sorted(Path(folder).glob("*.docx"))}
+    shipped = resources.shipped_documents() if shipped is None else shipped
     with db.session() as session:
         missing = sorted(set(shipped) - existing_names(session, list(shipped)))
     created = []
@@ -194,7 +203,7 @@ def _sample_json() -> tuple[str, dict[str, Any]]:
 
 
 def sample_context() -> dict[str, Any]:
-    """templates/sample.json with its "AAAA-MM-JJ" dates and "HH:MM" times as date and time objects."""
+    """parcours/resources/documents/sample.json with its "AAAA-MM-JJ" dates and "HH:MM" times as date and time objects."""
     return typed(_sample_json()[1], times=True)
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parcours.models import DocumentVersion
-from parcours.settings import Settings
 from parcours.service import pki as instance_pki
+from parcours.settings import Settings
 from signing.validate import TrustInputs, ValidationReport, validate
 
 # pyHanko logs every failed check with a stack trace; the report already says it in French.

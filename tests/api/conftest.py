@@ -10,7 +10,7 @@ import pytest
 
 from api_helpers import database
 from parcours.app import create_app
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.settings import Settings
 
 

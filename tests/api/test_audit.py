@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from api_helpers import bearer
-from parcours.api import PREFIX
-from parcours.audit_models import AuditAnchor, AuditEvent
+from parcours.http.api import PREFIX
+from parcours.models import AuditAnchor, AuditEvent
 from parcours.cli import main
 from parcours.db import Database
 from parcours.models import ApiToken, TemplateVersion
@@ -365,7 +365,7 @@ def test_audit_anchor_without_an_external_tsa_uses_the_instances_own(settings, d
 
 
 def test_audit_anchor_timestamps_the_head_then_verify_checks_it(settings, db, monkeypatch):
-    from parcours import cli_audit
+    from parcours.cli import audit as cli_audit
 
     monkeypatch.setattr(cli_audit, "_timestamper", FakeTimeStamper)
     assert "vide" in _cli(settings, "anchor").output
@@ -380,8 +380,8 @@ def test_audit_anchor_timestamps_the_head_then_verify_checks_it(settings, db, mo
 def test_the_chain_is_anchored_daily_by_a_job_that_plans_the_next(app, tmp_path):
     from sqlalchemy import select, update
 
-    from parcours.audit_models import AuditAnchor
-    from parcours.jobs import JobRunner
+    from parcours.models import AuditAnchor
+    from parcours.jobs.runner import JobRunner
     from parcours.models import Job, utcnow
     from parcours.service import audit as service, pki as instance_pki
 

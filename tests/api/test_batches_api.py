@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from api_helpers import SAMPLES, bearer
 from docx_factory import make_docx
 from parcours.app import create_app
-from parcours.auth import create_token
-from parcours.jobs import MAX_ATTEMPTS, JobRunner
+from parcours.service.tokens import create_token
+from parcours.jobs.runner import MAX_ATTEMPTS, JobRunner
 from parcours.models import Batch, BatchItem, Document, Employee, Job
 from parcours.service import batches as service
 from test_documents_api import CAMPAIGN, PROBLEM, SharedPool, add_template, ensure_convocation, lend_pool

@@ -64,7 +64,7 @@ def ensure_convocation(app) -> None:
     with app.extensions["parcours"].db.session() as session:
         exists = session.scalar(select(Template.id).where(Template.name == "convocation"))
     if exists is None:
-        add_template(app, "convocation", (SAMPLES.parent / "templates" / "convocation.docx").read_bytes())
+        add_template(app, "convocation", (SAMPLES.parent / "parcours" / "resources" / "documents" / "convocation.docx").read_bytes())
 
 
 @pytest.fixture

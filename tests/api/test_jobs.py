@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from parcours.jobs import HANDLERS, JobRunner, enqueue
+from parcours.jobs.runner import HANDLERS, JobRunner, enqueue
 from parcours.models import Job, utcnow
 
 
@@ -84,7 +84,7 @@ def test_a_kind_with_a_lane_of_its_own_is_claimed_only_by_that_lane(app):
 # --- kinds run by batches (webhook deliveries) ------------------------------------------------------------
 
 def batched(monkeypatch, kind, size, handle, linger=0.0):
-    from parcours.jobs import BATCHES, Batching
+    from parcours.jobs.runner import BATCHES, Batching
 
     monkeypatch.setitem(HANDLERS, kind, handle)
     monkeypatch.setitem(BATCHES, kind, Batching(size, linger))
@@ -113,7 +113,7 @@ def test_a_batched_kind_is_claimed_and_run_many_jobs_per_call(app, monkeypatch):
 
 
 def test_when_a_batch_fails_the_jobs_it_completed_stay_done_and_the_others_are_queued_again(app, monkeypatch):
-    from parcours.jobs import complete
+    from parcours.jobs.runner import complete
 
     def handle(services, jobs):
         with services.db.session() as session:

@@ -4,7 +4,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from parcours.api import PREFIX
+from parcours.http.api import PREFIX
 
 
 def test_the_openapi_document_is_valid(client):

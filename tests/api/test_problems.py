@@ -22,7 +22,7 @@ def test_a_body_over_the_limit_is_a_413_problem(client, tokens, app):
 
 
 def test_an_unexpected_error_is_a_500_problem_without_internals(client, app, tokens, monkeypatch):
-    import parcours.api.tokens as module
+    import parcours.http.api.tokens as module
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")

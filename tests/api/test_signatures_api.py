@@ -79,7 +79,7 @@ def test_errors(client, tokens, document_id):
 def test_a_signer_who_waits_gets_a_reminder_with_a_fresh_link(app, client, tokens, document_id):
     from sqlalchemy import select, update
 
-    from parcours.jobs import JobRunner
+    from parcours.jobs.runner import JobRunner
     from parcours.models import Job, utcnow
     from parcours.service.signatures import REMINDER_JOB
 

@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from api_helpers import bearer
 from docx_factory import make_docx, rebuild
-from parcours.api.templates import DOCX_TYPE, seed_shipped_templates
-from parcours.app import SHIPPED_TEMPLATES
+from parcours.http.api.templates import DOCX_TYPE
 from parcours.models import Template, TemplateVersion
 from parcours.service import templates as service
 
@@ -45,11 +44,11 @@ def test_the_shipped_templates_exist_from_the_start_as_version_1_by_parcours(cli
 def test_seeding_again_or_racing_another_process_creates_nothing_more(app, monkeypatch):
     container = app.extensions["parcours"]
     before = stored(app)
-    seed_shipped_templates(container, SHIPPED_TEMPLATES)
+    service.seed_shipped(container.db, container.blobs)
     assert stored(app) == before
     # Another process inserted the names between our check and our insert: the unique name refuses ours.
     monkeypatch.setattr(service, "existing_names", lambda session, names: set())
-    assert service.seed_shipped(container.db, container.blobs, SHIPPED_TEMPLATES) == []
+    assert service.seed_shipped(container.db, container.blobs) == []
     assert stored(app) == before
 
 
@@ -182,7 +181,7 @@ def test_a_preview_is_the_version_filled_with_the_sample_then_served_from_the_ca
     import pypdfium2
 
     text = pypdfium2.PdfDocument(response.data)[0].get_textpage().get_text_range()
-    assert "Lefèvre" in text  # templates/sample.json's employee
+    assert "Lefèvre" in text  # the shipped sample.json's employee
 
     def no_libreoffice():
         raise AssertionError("a cached preview is not converted again")

@@ -11,7 +11,7 @@ from pypdf import PdfReader, PdfWriter
 from sqlalchemy import func, select
 
 from parcours.app import create_app
-from parcours.audit_models import AuditEvent
+from parcours.models import AuditEvent
 from parcours.models import DocumentVersion
 from signing import pades, pki
 from signing_flow import complete_request, real_compte_rendu, store_document
@@ -119,7 +119,7 @@ def test_a_foreign_signature_is_indeterminate_until_its_root_is_configured(setti
     for trust_roots, expected in ((None, ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")), (roots, ("TOTAL_PASSED", None))):
         app = create_app(dataclasses.replace(settings, trust_roots=trust_roots))
         try:
-            from parcours.auth import create_token
+            from parcours.service.tokens import create_token
 
             with app.extensions["parcours"].db.session() as session:
                 token, _ = create_token(session, "auditor", "test")

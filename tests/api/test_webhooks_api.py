@@ -11,13 +11,14 @@ from sqlalchemy import func, select, update
 
 from api_helpers import bearer
 from parcours.app import create_app
-from parcours.jobs import JobRunner
+from parcours.jobs.runner import JobRunner
 from parcours.models import Job, TemplateVersion, utcnow
 from parcours.service import batches as batch_service
 from parcours.service import documents as document_service
+from parcours.service import deliveries
 from parcours.service import webhooks as service
 from parcours.settings import Settings, SettingsError
-from parcours.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from test_batches_api import start
 from test_documents_api import PROBLEM, SharedPool, ensure_convocation
 from webhooks.delivery import DeliveryResult
@@ -177,7 +178,7 @@ def test_events_of_one_transaction_share_a_job_per_endpoint(app, client, tokens,
     with app.extensions["parcours"].db.session() as session:
         sizes = sorted(len(j.payload["messages"]) for j in session.scalars(select(Job)))
     assert sizes == [1, 1, 2, 2, 3, 3]
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: DeliveryResult(204, 1))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: DeliveryResult(204, 1))
     run_jobs_here(app)
     assert {m.status for m in messages_of(app)} == {"delivered"} and len(messages_of(app)) == 12
     assert {m.endpoint_id for m in messages_of(app)} == {first, second}
@@ -186,7 +187,7 @@ def test_events_of_one_transaction_share_a_job_per_endpoint(app, client, tokens,
 def test_a_job_stops_at_a_failing_receiver_and_leaves_the_rest_for_later(app, client, tokens, monkeypatch):
     create(client, tokens)
     calls = []
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(None, 15000, error="timeout"))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(None, 15000, error="timeout"))
     with app.extensions["parcours"].db.session() as session:
         for n in range(4):
             service.emit(session, "document.generated", {"document_id": n})
@@ -267,7 +268,7 @@ def test_a_finished_batch_is_announced_once_not_each_of_its_documents(app, clien
     create(client, tokens)
     app.extensions["parcours"]._converter = SharedPool(None)
     monkeypatch.setattr(batch_service, "BatchGenerator", FakeGenerator)
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: DeliveryResult(204, 1))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: DeliveryResult(204, 1))
     batch_id = start(client, tokens["hr"], matricules=["E0002", "E0003", "E0004"]).json["id"]
     run_jobs_here(app)
     sent = [json.loads(m.body) for m in messages_of(app)]
@@ -292,7 +293,7 @@ def test_messages_are_listed_with_their_attempts_and_redelivered_by_hand(app, cl
     endpoint_id = create(client, tokens).json["id"]
     admin = bearer(tokens["admin"])
     monkeypatch.setattr(service, "POLICY", dataclasses.replace(service.POLICY, schedule=service.RetrySchedule((0, 0))))
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: DeliveryResult(500, 12, "erreur interne"))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: DeliveryResult(500, 12, "erreur interne"))
     [public_id] = emit(app)
     run_jobs_here(app)  # two attempts, then the message fails
     listed = client.get(f"{ENDPOINTS}/{endpoint_id}/messages", headers=admin).json["items"]
@@ -303,7 +304,7 @@ def test_messages_are_listed_with_their_attempts_and_redelivered_by_hand(app, cl
     assert client.get(f"{ENDPOINTS}/{endpoint_id}/messages?status=pending", headers=admin).json["items"] == []
     assert client.get(f"{ENDPOINTS}/{endpoint_id}/messages?status=lost", headers=admin).status_code == 422
 
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: DeliveryResult(200, 3))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: DeliveryResult(200, 3))
     again = client.post(f"/api/v1/webhooks/messages/{public_id}/redeliver", headers=admin)
     assert again.status_code == 202 and again.json["status"] == "pending"
     assert client.post(f"/api/v1/webhooks/messages/{public_id}/redeliver", headers=admin).status_code == 409
@@ -316,7 +317,7 @@ def test_messages_are_listed_with_their_attempts_and_redelivered_by_hand(app, cl
 def test_a_stale_delivery_job_does_nothing(app, client, tokens, monkeypatch):
     create(client, tokens)
     calls = []
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(200, 1))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(200, 1))
     emit(app)
     with app.extensions["parcours"].db.session() as session:
         session.execute(update(WebhookMessage).values(sequence=2))  # redelivered meanwhile, say
@@ -328,7 +329,7 @@ def test_attempts_kept_per_message_are_bounded(app, client, tokens, monkeypatch)
     create(client, tokens)
     monkeypatch.setattr(service, "POLICY", dataclasses.replace(
         service.POLICY, keep_attempts=3, schedule=service.RetrySchedule((0,) * 7)))
-    monkeypatch.setattr(service, "deliver", lambda *a, **k: DeliveryResult(503, 1, "x" * 5000))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: DeliveryResult(503, 1, "x" * 5000))
     emit(app)
     run_jobs_here(app)
     [message] = messages_of(app)
@@ -364,7 +365,7 @@ def run_batch(app, lease_seconds: float = 20.0) -> list[int]:
     """Claim the due delivery jobs as the runner's delivery lane does, and run them in one call."""
     container = app.extensions["parcours"]
     runner = JobRunner(container.db, container, 1, lease=dt.timedelta(seconds=lease_seconds))
-    claimed = runner.claim_many(frozenset({service.KIND}), service.BATCH_JOBS)
+    claimed = runner.claim_many(frozenset({service.KIND}), deliveries.BATCH_JOBS)
     runner.run_many(claimed)
     return claimed
 
@@ -399,7 +400,7 @@ def test_single_event_messages_are_delivered_by_one_call_in_a_few_transactions(a
     with app.extensions["parcours"].db.session() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 40  # a job per transaction
     receiver = Receiver()
-    monkeypatch.setattr(service, "deliver", receiver)
+    monkeypatch.setattr(deliveries, "deliver", receiver)
     claimed = []
     commits = commits_during(app, lambda: claimed.extend(run_batch(app)))
     assert len(claimed) == 40 and sorted(receiver.sent) == sorted(sent)
@@ -418,7 +419,7 @@ def test_a_message_of_a_batch_that_fails_is_retried_alone_while_the_others_are_d
     monkeypatch.setattr(service, "POLICY", dataclasses.replace(service.POLICY, schedule=service.RetrySchedule((0, 60))))
     sent = emit_one_by_one(app, 10)
     refused = sent[4]
-    monkeypatch.setattr(service, "deliver", Receiver({refused: DeliveryResult(422, 3, "schéma inconnu")}))
+    monkeypatch.setattr(deliveries, "deliver", Receiver({refused: DeliveryResult(422, 3, "schéma inconnu")}))
     run_batch(app)
     by_id = {m.public_id: m for m in messages_of(app)}
     assert {p for p, m in by_id.items() if m.status == "delivered"} == set(sent) - {refused}
@@ -430,7 +431,7 @@ def test_a_message_of_a_batch_that_fails_is_retried_alone_while_the_others_are_d
         assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) == 10
         session.execute(update(Job).values(run_at=utcnow()))
     receiver = Receiver()
-    monkeypatch.setattr(service, "deliver", receiver)
+    monkeypatch.setattr(deliveries, "deliver", receiver)
     run_batch(app)
     assert receiver.sent == [refused] and {m.status for m in messages_of(app)} == {"delivered"}
 
@@ -439,7 +440,7 @@ def test_a_receiver_down_defers_the_rest_of_the_batch_without_counting_attempts(
     create(client, tokens)
     sent = emit_one_by_one(app, 6)
     receiver = Receiver({public_id: DeliveryResult(None, 15000, error="timeout") for public_id in sent})
-    monkeypatch.setattr(service, "deliver", receiver)
+    monkeypatch.setattr(deliveries, "deliver", receiver)
     run_batch(app)
     assert len(receiver.sent) == 1  # the first attempt showed the receiver is down: no timeout for the others
     messages = messages_of(app)
@@ -458,7 +459,7 @@ def test_a_crash_mid_batch_sends_again_only_the_messages_whose_result_was_not_wr
     create(client, tokens)
     sent = emit_one_by_one(app, 12)
     first_written, writes = threading.Event(), []
-    commit = service._Run._commit
+    commit = deliveries._Run._commit
 
     def crashing(self, group, final):
         writes.append(len(group))
@@ -474,23 +475,23 @@ def test_a_crash_mid_batch_sends_again_only_the_messages_whose_result_was_not_wr
         return DeliveryResult(204, 1)
 
     first = Receiver()
-    monkeypatch.setattr(service, "deliver", answer)
-    monkeypatch.setattr(service._Run, "_commit", crashing)
+    monkeypatch.setattr(deliveries, "deliver", answer)
+    monkeypatch.setattr(deliveries._Run, "_commit", crashing)
     container = app.extensions["parcours"]
     dead = JobRunner(container.db, container, 1, lease=dt.timedelta(seconds=0.3))
-    claimed = dead.claim_many(frozenset({service.KIND}), service.BATCH_JOBS)
+    claimed = dead.claim_many(frozenset({service.KIND}), deliveries.BATCH_JOBS)
     with container.db.session() as session:
         jobs = session.scalars(select(Job).where(Job.id.in_(claimed))).all()
         session.expunge_all()
     with pytest.raises(SystemExit):
-        service.run_deliveries(container, jobs)  # called as the runner does, minus its failure handling
+        deliveries.run_deliveries(container, jobs)  # called as the runner does, minus its failure handling
     written = {m.public_id for m in messages_of(app) if m.status == "delivered"}
     assert 0 < len(written) <= 6 and written <= set(first.sent)
 
     time.sleep(0.5)  # the dead runner's leases run out
-    monkeypatch.setattr(service._Run, "_commit", commit)
+    monkeypatch.setattr(deliveries._Run, "_commit", commit)
     second = Receiver()
-    monkeypatch.setattr(service, "deliver", second)
+    monkeypatch.setattr(deliveries, "deliver", second)
     run_batch(app)
     assert sorted(second.sent) == sorted(set(sent) - written)  # never a message whose result was written
     assert {m.status for m in messages_of(app)} == {"delivered"}
@@ -503,7 +504,7 @@ def test_a_batch_for_an_endpoint_disabled_meanwhile_fails_its_messages_unsent(ap
     emit_one_by_one(app, 3)
     client.patch(f"{ENDPOINTS}/{endpoint_id}", json={"enabled": False}, headers=bearer(tokens["admin"]))
     receiver = Receiver()
-    monkeypatch.setattr(service, "deliver", receiver)
+    monkeypatch.setattr(deliveries, "deliver", receiver)
     run_batch(app)
     assert receiver.sent == []
     assert {(m.status, m.last_error) for m in messages_of(app)} == {("failed", "point de réception désactivé")}
@@ -519,7 +520,7 @@ def test_events_of_several_endpoints_in_one_batch_are_handled_per_endpoint(app, 
         return DeliveryResult(503, 2) if by_endpoint[headers["webhook-id"]] == down else DeliveryResult(204, 1)
 
     receiver = Receiver()
-    monkeypatch.setattr(service, "deliver", answer)
+    monkeypatch.setattr(deliveries, "deliver", answer)
     run_batch(app)
     statuses = {(m.endpoint_id, m.status, m.attempts) for m in messages_of(app)}
     assert statuses == {(up, "delivered", 1), (down, "pending", 1), (down, "pending", 0)}

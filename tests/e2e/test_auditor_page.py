@@ -9,7 +9,7 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from signing_flow import links, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice

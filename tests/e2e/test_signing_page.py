@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.service import pki as instance_pki
 from signing import pades
 from signing_flow import links, store_document, store_employees

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from parcours.audit_models import AuditEvent
-from parcours.auth import create_token
-from parcours.cli_archive import Window, archive as archive_group
+from parcours.models import AuditEvent
+from parcours.service.tokens import create_token
+from parcours.cli.archive import Window, archive as archive_group
 from parcours.models import DocumentVersion
 from parcours.service import pki as instance_pki
 from parcours.settings import Settings

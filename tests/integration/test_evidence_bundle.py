@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from api_helpers import database
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.settings import Settings
 from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 

@@ -1,6 +1,7 @@
 """PAdES on a real compte rendu: fields at the anchors, manager certifies, employee comments and
 approves, B-LTA seal; checked with pyHanko and poppler's pdfsig, and the negative cases."""
 
+from parcours import resources
 import io
 import shutil
 import subprocess
@@ -23,9 +24,9 @@ COMMENT = "Je suis d’accord avec ce compte rendu. Je souhaite une formation au
 
 @pytest.fixture(scope="session")
 def compte_rendu(pool) -> bytes:
-    dataset = load_dataset_dir(ROOT / "samples").dataset
-    values = load_values(ROOT / "samples" / "campagne.json")
-    renderer = DocxRenderer((ROOT / "templates" / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
+    dataset = load_dataset_dir(resources.SAMPLES).dataset
+    values = load_values(resources.SAMPLES / "campagne.json")
+    renderer = DocxRenderer((resources.DOCUMENTS / "compte_rendu.docx").read_bytes(), "compte_rendu.docx")
     return pool.convert(renderer.render(values.context(dataset, "E0003"), "E0003"))
 
 

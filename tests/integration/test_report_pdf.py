@@ -10,7 +10,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from parcours.service import reports
+from parcours import reports
 from signed_samples import EMPLOYEE, MANAGER, authority, new_authority, samples, trust  # noqa: F401 - fixtures
 from signing import validate
 

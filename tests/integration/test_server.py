@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parcours import resources
 import dataclasses
 import io
 import json
@@ -21,14 +22,14 @@ import pytest
 from sqlalchemy import func, select
 
 from docgen.dataset import Dataset, load_dataset_dir
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.db import Database
 from parcours.models import Batch, Document
 from parcours.service.employees import upsert_dataset
 
 pytestmark = pytest.mark.libreoffice
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
+SAMPLES = resources.SAMPLES
 CAMPAIGN = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
 SERVE = "from waitress import serve; from parcours.app import create_app; serve(create_app(), host='127.0.0.1', port={port}, threads=8)"
 

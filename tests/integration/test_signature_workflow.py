@@ -17,11 +17,11 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.cli import main
 from parcours.service import pki as instance_pki, signatures
 from parcours.settings import Settings
-from parcours.signature_models import SignatureRequest
+from parcours.models import SignatureRequest
 from signing import pades
 from signing_flow import LINK, fresh_app, real_compte_rendu, store_document, store_employees
 

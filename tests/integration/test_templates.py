@@ -1,5 +1,6 @@
 """Every shipped template, for every sample employee, through the real LibreOffice: the PDF text."""
 
+from parcours import resources
 import io
 import re
 from pathlib import Path
@@ -20,12 +21,12 @@ TEMPLATES = ("convocation", "trame", "compte_rendu", "etat_des_lieux")
 
 @pytest.fixture(scope="module")
 def dataset():
-    return load_dataset_dir(ROOT / "samples").dataset
+    return load_dataset_dir(resources.SAMPLES).dataset
 
 
 @pytest.fixture(scope="module")
 def campaign() -> CampaignValues:
-    return load_values(ROOT / "samples" / "campagne.json")
+    return load_values(resources.SAMPLES / "campagne.json")
 
 
 def values_for(template: str, campaign: CampaignValues) -> CampaignValues:
@@ -41,7 +42,7 @@ def documents(pool, dataset, campaign):
     made = {}
     for template in TEMPLATES:
         values = values_for(template, campaign)
-        renderer = DocxRenderer((ROOT / "templates" / f"{template}.docx").read_bytes(), f"{template}.docx")
+        renderer = DocxRenderer((resources.DOCUMENTS / f"{template}.docx").read_bytes(), f"{template}.docx")
         items = [BatchItem(m, values.context(dataset, m)) for m in sorted(dataset.employees)]
         contexts = {item.key: item.context for item in items}
         made[template] = {}

@@ -6,6 +6,7 @@ The retry schedule and the timeout are shrunk so that the tests take seconds, no
 
 from __future__ import annotations
 
+from parcours import resources
 import json
 import threading
 import time
@@ -17,18 +18,18 @@ from sqlalchemy import select
 
 from docgen.dataset import load_dataset_dir
 from parcours.app import create_app
-from parcours.auth import create_token
+from parcours.service.tokens import create_token
 from parcours.models import TemplateVersion
 from parcours.service import documents as document_service
 from parcours.service import webhooks as service
 from parcours.service.employees import upsert_dataset
 from parcours.settings import Settings
-from parcours.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from webhooks.errors import VerificationError
 from webhooks.schedule import RetrySchedule
 from webhooks.signing import verify
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = resources.SAMPLES
 CAMPAIGN = {k: v for k, v in json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8")).items()
             if k != "salaries"}
 

@@ -14,13 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from parcours.app import JOB_LANES, create_app
-from parcours.auth import create_token
-from parcours.jobs import HANDLERS, JobRunner
+from parcours.app import create_app
+from parcours.jobs.handlers import LANES as JOB_LANES
+from parcours.service.tokens import create_token
+from parcours.jobs.runner import HANDLERS, JobRunner
 from parcours.models import Job
+from parcours.service import deliveries
 from parcours.service import webhooks as service
 from parcours.settings import Settings
-from parcours.webhook_models import WebhookMessage
+from parcours.models import WebhookMessage
 from webhooks.errors import VerificationError
 from webhooks.signing import verify
 
@@ -147,9 +149,9 @@ def test_events_written_one_by_one_are_delivered_by_a_few_batches(app, receiver_
     sent = emit_one_by_one(app, 60)
     calls = []
     monkeypatch.setitem(HANDLERS, service.KIND, lambda services, jobs: calls.append(len(jobs))
-                        or service.run_deliveries(services, jobs))
+                        or deliveries.run_deliveries(services, jobs))
     deliver_all(app, 60)
-    assert calls == [service.BATCH_JOBS, 60 - service.BATCH_JOBS]  # 60 jobs, two claims, two calls
+    assert calls == [deliveries.BATCH_JOBS, 60 - deliveries.BATCH_JOBS]  # 60 jobs, two claims, two calls
     assert sorted(receiver.ids) == sorted(sent) and receiver.verified
     with app.extensions["parcours"].db.session() as session:
         assert {job.status for job in session.scalars(select(Job))} == {"done"}

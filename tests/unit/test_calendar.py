@@ -5,6 +5,7 @@ the modelling choices in docgen/calendar.py's docstring), never by calling the c
 each case shows the sum. Reference date: 26 November 2026; headcount 120 unless stated.
 """
 
+from parcours import resources
 import datetime as dt
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from docgen.dataset import Absence, Dataset, Employee, Training, load_dataset_di
 D = dt.date
 ON = D(2026, 11, 26)
 REPO = Path(__file__).parents[2]
-SAMPLES = REPO / "samples"
+SAMPLES = resources.SAMPLES
 
 # Born 5 May 1990: 45 in 2035 (mi-carrière by 31/12/2035), 60 on 05/05/2050 (avant 60 by 04/05/2050).
 BIRTH = D(1990, 5, 5)

@@ -1,5 +1,6 @@
 """The command line without LibreOffice: DOCX output, inspection, and the errors users get."""
 
+from parcours import resources
 import io
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ from docx_factory import make_docx
 from parcours.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
+SAMPLES = resources.SAMPLES
 
 
 def invoke(*args):

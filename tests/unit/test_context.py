@@ -3,6 +3,7 @@
 Expected values come from the rules (domain/entretien-rules.md) and the sample data, worked out by hand.
 """
 
+from parcours import resources
 import datetime as dt
 from pathlib import Path
 
@@ -22,8 +23,7 @@ from docgen.context import (
 from docgen.dataset import Dataset, UnknownEmployeeError, load_dataset_dir
 
 # The repository's copy of the shared sample data, or the shared folder itself.
-REPO = Path(__file__).parents[2]
-SAMPLE_DATA = REPO / "samples" if (REPO / "samples" / "employees.csv").exists() else Path("/work/shared/data")
+SAMPLE_DATA = resources.SAMPLES if (resources.SAMPLES / "employees.csv").exists() else Path("/work/shared/data")
 COMPANY = Company("Atelier Lumière", "12 rue des Canuts", "69004", "Lyon", effectif=120)
 SMALL_COMPANY = Company("Petit Atelier", "3 place Bellecour", "69002", "Lyon", effectif=30)
 LETTER = Letter(Signer("Élodie Lefèvre-Dubois", "Responsable RH"), date=dt.date(2027, 2, 15))

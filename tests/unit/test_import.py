@@ -1,5 +1,6 @@
 """Importing employees, absences and trainings from CSV, XLSX and JSON, with row-level errors."""
 
+from parcours import resources
 import datetime as dt
 import json
 from pathlib import Path
@@ -19,8 +20,7 @@ from docgen.dataset import (
 )
 
 # The repository's copy of the shared sample data, or the shared folder itself.
-REPO = Path(__file__).parents[2]
-SAMPLE_DATA = REPO / "samples" if (REPO / "samples" / "employees.csv").exists() else Path("/work/shared/data")
+SAMPLE_DATA = resources.SAMPLES if (resources.SAMPLES / "employees.csv").exists() else Path("/work/shared/data")
 
 EMPLOYEE_HEADER = ("matricule,civilite,nom,prenom,email,date_naissance,date_entree,poste,service,site,"
                    "manager_matricule,date_dernier_entretien")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from parcours.service import reports
+from parcours import reports
 
 UTC = dt.timezone.utc
 NBSP, NNBSP = "\u00a0", "\u202f"
@@ -343,7 +343,7 @@ def test_the_shipped_report_template_is_what_build_templates_makes(tmp_path):
     import zipfile
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "templates" / "build_templates.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_templates.py"
     spec = importlib.util.spec_from_file_location("build_templates", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -351,7 +351,7 @@ def test_the_shipped_report_template_is_what_build_templates_makes(tmp_path):
     with zipfile.ZipFile(tmp_path / "rapport.docx") as built, zipfile.ZipFile(reports.REPORT_TEMPLATE) as shipped:
         assert built.namelist() == shipped.namelist()
         for name in built.namelist():
-            assert built.read(name) == shipped.read(name), f"{name}: run templates/build_templates.py"
+            assert built.read(name) == shipped.read(name), f"{name}: run scripts/build_templates.py"
 
 
 def test_a_name_starting_with_a_vowel_takes_an_elision():

@@ -1,5 +1,6 @@
 """Campaign values from JSON: parsing, per-employee changes, and errors that name the key."""
 
+from parcours import resources
 import datetime as dt
 import json
 from pathlib import Path
@@ -14,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def dataset():
-    return load_dataset_dir(ROOT / "samples").dataset
+    return load_dataset_dir(resources.SAMPLES).dataset
 
 
 def campaign(**changes):
-    data = json.loads((ROOT / "samples" / "campagne.json").read_text(encoding="utf-8"))
+    data = json.loads((resources.SAMPLES / "campagne.json").read_text(encoding="utf-8"))
     data.update(changes)
     return data
 

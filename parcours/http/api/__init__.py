@@ -1,16 +1,34 @@
-"""The JSON API under /api/v1: one blueprint per resource, each with its part of the OpenAPI document."""
+"""The JSON API under /api/v1: one module per resource, each with its blueprint `bp` and its part of the
+OpenAPI document `OPENAPI`; their shared helpers are in _common.py. A new resource is named once, below."""
 
 from __future__ import annotations
 
-import importlib
-
 from flask import Flask
 
+from parcours.http.api import (
+    audit,
+    batches,
+    documents,
+    due,
+    employees,
+    evidence,
+    history,
+    interviews,
+    openapi,
+    pki,
+    signatures,
+    templates,
+    tokens,
+    verifications,
+    webhooks,
+)
+
 PREFIX = "/api/v1"
-MODULES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "history", "verifications", "evidence", "openapi")
+RESOURCES = (templates, employees, documents, batches, interviews, due, tokens, webhooks, audit, signatures, pki,
+             history, verifications, evidence)
 
 
-def register_api(app: Flask) -> None:
-    for name in MODULES:
-        module = importlib.import_module(f"parcours.api.{name}")
+def init_app(app: Flask) -> None:
+    for module in RESOURCES:
         app.register_blueprint(module.bp, url_prefix=PREFIX)
+    app.register_blueprint(openapi.blueprint(RESOURCES), url_prefix=PREFIX)

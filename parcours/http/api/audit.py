@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from parcours.api.documents import iso
-from parcours.app import services
-from parcours.audit_models import AuditEvent
-from parcours.auth import require
-from parcours.problems import Problem
+from parcours.http.api._common import audit_event
+from parcours.http.auth import require
+from parcours.http.current import db_session
+from parcours.http.problems import Problem
 from parcours.service import audit as trail
 
 bp = Blueprint("audit", __name__)
 MAX_PAGE = 500
-
-
-def _public(event: AuditEvent) -> dict:
-    return {"sequence": event.sequence, "time": iso(event.time), "type": event.type,
-            "subject_type": event.subject_type, "subject_id": event.subject_id, "actor": event.actor,
-            "ip": event.ip, "user_agent": event.user_agent, "data": event.data,
-            "prev_hash": event.prev_hash, "hash": event.hash}
 
 
 def _int_arg(name: str, default: int, low: int, high: int | None, reason: str) -> int:
@@ -42,16 +34,16 @@ def list_events():
     after = _int_arg("cursor", 0, 0, None, "curseur inconnu : reprenez « next_cursor » d'une page")
     subject_type = request.args.get("subject_type") or None
     subject_id = request.args.get("subject_id") or None
-    rows = trail.events(services().session(), subject_type=subject_type, subject_id=subject_id, after=after,
+    rows = trail.events(db_session(), subject_type=subject_type, subject_id=subject_id, after=after,
                         limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    return {"items": [_public(e) for e in page], "next_cursor": str(page[-1].sequence) if more else None}
+    return {"items": [audit_event(e) for e in page], "next_cursor": str(page[-1].sequence) if more else None}
 
 
 @bp.get("/audit/verify")
 @require("auditor", "hr")
 def verify_chain():
-    return trail.verify(services().session()).to_dict()
+    return trail.verify(db_session()).to_dict()
 
 
 _EVENT = {"type": "object", "required": ["sequence", "time", "type", "data", "prev_hash", "hash"], "properties": {

@@ -10,11 +10,21 @@ from flask import Blueprint, g, request, send_file, url_for
 from sqlalchemy import select
 
 from docgen.dataset import load_dataset
-from parcours.api.documents import READERS, TemplateNames, iso, json_body, listing, page, page_of, page_parameters
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.api._common import (
+    READERS,
+    TemplateNames,
+    iso,
+    json_body,
+    json_response,
+    listing,
+    page,
+    page_of,
+    page_parameters,
+)
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
 from parcours.models import Batch, BatchItem
-from parcours.problems import Problem
 from parcours.service import batches
 
 bp = Blueprint("batches", __name__)
@@ -43,7 +53,7 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
 
 def batch_view(batch: Batch) -> dict[str, Any]:
     """A batch as the API shows it, with its progress."""
-    session = services().session()
+    session = db_session()
     return _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
 
 
@@ -84,7 +94,7 @@ def _canonical(fields: dict[str, Any]) -> str:
 
 
 def _get(batch_id: int) -> Batch:
-    return batches.get_batch(services().session(), batch_id)
+    return batches.get_batch(db_session(), batch_id)
 
 
 @bp.post("/batches")
@@ -94,7 +104,7 @@ def create():
     if key is not None and len(key) > 200:
         raise Problem(422, "Valeurs invalides", errors=[{"field": "Idempotency-Key", "reason": "200 caractères au plus"}])
     fields, uploaded, request_hash = _request()
-    session = services().session()
+    session = db_session()
     batch, created = batches.create_batch(
         services(), session, template=fields.get("template"), template_version=fields.get("template_version"),
         matricules=fields.get("matricules"), raw_values=fields.get("values"), uploaded=uploaded,
@@ -111,7 +121,7 @@ def create():
 @require(*READERS)
 def index():
     limit, cursor = page()
-    session = services().session()
+    session = db_session()
     query = select(Batch).order_by(Batch.id.desc()).limit(limit + 1)
     if cursor is not None:
         query = query.where(Batch.id < cursor)  # newest first
@@ -142,7 +152,7 @@ def items(batch_id: int):
         if status not in ("pending", "done", "failed", "cancelled"):
             raise Problem(422, "Paramètres invalides", errors=[{"field": "status", "reason": "pending, done, failed ou cancelled"}])
         query = query.where(BatchItem.status == status)
-    rows = services().session().execute(query).all()
+    rows = db_session().execute(query).all()
     answer = [{"matricule": r.matricule, "position": r.position, "status": r.status, "error": r.error,
                "document_id": r.document_id,
                "links": {"document": url_for("documents.show", document_id=r.document_id) if r.document_id else None}}
@@ -153,7 +163,7 @@ def items(batch_id: int):
 @bp.post("/batches/<int:batch_id>/cancel")
 @require("hr")
 def cancel(batch_id: int):
-    return batch_view(batches.cancel(services().session(), _get(batch_id)))
+    return batch_view(batches.cancel(db_session(), _get(batch_id)))
 
 
 @bp.get("/batches/<int:batch_id>/zip")
@@ -163,7 +173,7 @@ def archive(batch_id: int):
     if batch.status not in batches.FINISHED:
         raise Problem(409, "Lot en cours", f"Le lot {batch.id} n'est pas terminé ({batch.done} sur {batch.total}) : "
                       "l'archive sera prête à la fin.")
-    session = services().session()
+    session = db_session()
     name = TemplateNames(session)(batch.template_version_id)["name"]
     handle = batches.write_zip(session, services().blobs, batch)
     return send_file(handle, mimetype="application/zip", as_attachment=True, download_name=f"lot-{batch.id}-{name}.zip")
@@ -191,9 +201,6 @@ _ITEM = {"type": "object", "required": ["matricule", "status"], "properties": {
 _BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
-
-def _json(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}, **extra}
 
 
 _ONE = {"$ref": "#/components/schemas/Batch"}
@@ -223,29 +230,29 @@ OPENAPI = {
                         "absences": {"type": "string", "format": "binary"},
                         "formations": {"type": "string", "format": "binary"}}}}}},
                 "responses": {
-                    "202": _json(_ONE, "Le lot, créé ; les documents se font en arrière-plan",
+                    "202": json_response(_ONE, "Le lot, créé ; les documents se font en arrière-plan",
                                  headers={"Location": {"schema": {"type": "string"}}}),
-                    "200": _json(_ONE, "Le lot déjà créé avec cette clé d'idempotence",
+                    "200": json_response(_ONE, "Le lot déjà créé avec cette clé d'idempotence",
                                  headers={"Idempotent-Replayed": {"schema": {"type": "string"}}})}},
             "get": {"summary": "Les lots, du plus récent au plus ancien", "tags": ["batches"],
                     "parameters": [{"name": "status", "in": "query", "schema": _BATCH["properties"]["status"]},
                                    *page_parameters()],
-                    "responses": {"200": _json(page_of("Batch"), "Une page de lots")}},
+                    "responses": {"200": json_response(page_of("Batch"), "Une page de lots")}},
         },
         "/batches/{batch_id}": {
             "get": {"summary": "Un lot : avancement, vitesse, fin estimée", "tags": ["batches"], "parameters": [_BATCH_ID],
-                    "responses": {"200": _json(_ONE, "Le lot")}},
+                    "responses": {"200": json_response(_ONE, "Le lot")}},
         },
         "/batches/{batch_id}/items": {
             "get": {"summary": "Les salariés d'un lot, leur document ou leur erreur", "tags": ["batches"],
                     "parameters": [_BATCH_ID, {"name": "status", "in": "query", "schema": _ITEM["properties"]["status"]},
                                    *page_parameters()],
-                    "responses": {"200": _json(page_of("BatchItem"), "Une page d'éléments, dans l'ordre du lot")}},
+                    "responses": {"200": json_response(page_of("BatchItem"), "Une page d'éléments, dans l'ordre du lot")}},
         },
         "/batches/{batch_id}/cancel": {
             "post": {"summary": "Annuler un lot (rôle hr) : les documents pas encore faits ne le seront pas",
                      "tags": ["batches"], "parameters": [_BATCH_ID],
-                     "responses": {"200": _json(_ONE, "Le lot annulé"),
+                     "responses": {"200": json_response(_ONE, "Le lot annulé"),
                                    "409": {"description": "Lot déjà terminé", "content": _PROBLEM}}},
         },
         "/batches/{batch_id}/zip": {

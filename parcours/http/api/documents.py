@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from typing import Any
 
@@ -10,78 +9,24 @@ from flask import Blueprint, g, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from parcours.app import services
-from parcours.auth import require
-from parcours.models import Document, DocumentVersion, Template, TemplateVersion
-from parcours.problems import Problem
+from parcours.http.api._common import (
+    READERS,
+    TemplateNames,
+    iso,
+    json_body,
+    json_response,
+    listing,
+    page,
+    page_of,
+    page_parameters,
+)
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
+from parcours.models import Document, DocumentVersion
 from parcours.service import documents
 
 bp = Blueprint("documents", __name__)
-MAX_PAGE = 1000
-READERS = ("hr", "auditor")
-
-
-# --- helpers shared with the batches module ----------------------------------------------------------
-
-def iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 with its offset (stored moments come back aware in UTC: parcours.models.UtcDateTime)."""
-    return moment.isoformat() if moment is not None else None
-
-
-def json_body(*allowed: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem(400, "Corps JSON attendu", "Envoyez un objet JSON (Content-Type: application/json).")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": key, "reason": f"champ inconnu (champs : {', '.join(allowed)})"}
-                                                       for key in unknown])
-    return body
-
-
-def page() -> tuple[int, int | None]:
-    """(limit, cursor) from the query string; the cursor is the last id of the previous page."""
-    errors = []
-    limit = services().settings.page_size
-    raw_limit, raw_cursor = request.args.get("limit"), request.args.get("cursor")
-    if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-            errors.append({"field": "limit", "reason": f"entier de 1 à {MAX_PAGE}", "value": raw_limit})
-        else:
-            limit = int(raw_limit)
-    cursor = None
-    if raw_cursor:
-        if not raw_cursor.isdigit():
-            errors.append({"field": "cursor", "reason": "curseur invalide (reprenez next_cursor)", "value": raw_cursor})
-        else:
-            cursor = int(raw_cursor)
-    if errors:
-        raise Problem(422, "Paramètres invalides", errors=errors)
-    return min(limit, MAX_PAGE), cursor
-
-
-def listing(items: list[dict[str, Any]], rows: list[Any], limit: int, endpoint: str, **args: Any) -> dict[str, Any]:
-    """A page of a listing; `rows` has one row more than `limit` when there is a next page."""
-    more = len(rows) > limit
-    next_cursor = str(rows[limit - 1].id) if more else None
-    query = {k: v for k, v in request.args.items() if k != "cursor"}
-    links = {"next": url_for(endpoint, **args, **query, cursor=next_cursor) if next_cursor else None}
-    return {"items": items[:limit], "next_cursor": next_cursor, "links": links}
-
-
-class TemplateNames:
-    """(name, number) of template versions, looked up once per request."""
-
-    def __init__(self, session: Session) -> None:
-        self.session, self.known = session, {}
-
-    def __call__(self, version_id: int) -> dict[str, Any]:
-        if version_id not in self.known:
-            name, number = self.session.execute(
-                select(Template.name, TemplateVersion.number).join(TemplateVersion.template)
-                .where(TemplateVersion.id == version_id)).one()
-            self.known[version_id] = {"name": name, "version": number}
-        return self.known[version_id]
 
 
 # --- views -------------------------------------------------------------------------------------------
@@ -117,7 +62,7 @@ def _get(session: Session, document_id: int) -> Document:
 @require("hr")
 def create():
     body = json_body("template", "template_version", "matricule", "values")
-    session = services().session()
+    session = db_session()
     row = documents.generate_one(services(), session, body.get("template"), body.get("template_version"),
                                  body.get("matricule"), body.get("values"), created_by=g.token.label)
     session.commit()
@@ -129,7 +74,7 @@ def create():
 @require(*READERS)
 def index():
     limit, cursor = page()
-    session = services().session()
+    session = db_session()
     query = select(Document).options(selectinload(Document.versions)).order_by(Document.id).limit(limit + 1)
     if cursor is not None:
         query = query.where(Document.id > cursor)
@@ -147,14 +92,14 @@ def index():
 @bp.get("/documents/<int:document_id>")
 @require(*READERS)
 def show(document_id: int):
-    session = services().session()
+    session = db_session()
     return _document(_get(session, document_id), TemplateNames(session))
 
 
 @bp.get("/documents/<int:document_id>/versions")
 @require(*READERS)
 def versions(document_id: int):
-    session = services().session()
+    session = db_session()
     document, names = _get(session, document_id), TemplateNames(session)
     return {"items": [_version(document, row, names) for row in document.versions]}
 
@@ -172,7 +117,7 @@ def download_docx(document_id: int, number: int):
 
 
 def _download(document_id: int, number: int, kind: str):
-    session = services().session()
+    session = db_session()
     document = _get(session, document_id)
     row = next((v for v in document.versions if v.number == number), None)
     if row is None:
@@ -211,22 +156,6 @@ VALUES = {"type": "object", "description": "Valeurs de campagne, comme samples/c
                          "compte_rendu": {"type": "object"}, "etat_des_lieux": {"type": "object"}}}
 
 
-def page_parameters() -> list[dict[str, Any]]:
-    return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-            {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor de la page précédente"}]
-
-
-def page_of(schema: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["items", "next_cursor"], "properties": {
-        "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
-        "next_cursor": {"type": ["string", "null"]},
-        "links": {"type": "object", "properties": {"next": {"type": ["string", "null"]}}}}}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": _ID}
 _FILE = {"description": "Le fichier", "headers": {"ETag": {"schema": {"type": "string"}}}}
 
@@ -240,22 +169,22 @@ OPENAPI = {
                          "properties": {"template": {"type": "string"}, "template_version": {"type": "integer", "minimum": 1},
                                         "matricule": {"type": "string"},
                                         "values": {"$ref": "#/components/schemas/CampaignValues"}}}}}},
-                     "responses": {"201": {**_json({"$ref": "#/components/schemas/Document"}, "Le document et sa version 1"),
+                     "responses": {"201": {**json_response({"$ref": "#/components/schemas/Document"}, "Le document et sa version 1"),
                                            "headers": {"Location": {"schema": {"type": "string"}}}},
                                    "503": {"description": "Conversion en PDF impossible", "content": {
                                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}},
             "get": {"summary": "Documents (rôles hr, auditor)", "tags": ["documents"],
                     "parameters": [{"name": "matricule", "in": "query", "schema": {"type": "string"}},
                                    {"name": "batch", "in": "query", "schema": {"type": "integer"}}, *page_parameters()],
-                    "responses": {"200": _json(page_of("Document"), "Une page de documents, par identifiant croissant")}},
+                    "responses": {"200": json_response(page_of("Document"), "Une page de documents, par identifiant croissant")}},
         },
         "/documents/{document_id}": {
             "get": {"summary": "Un document", "tags": ["documents"], "parameters": [_DOC_ID],
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Document"}, "Le document")}},
+                    "responses": {"200": json_response({"$ref": "#/components/schemas/Document"}, "Le document")}},
         },
         "/documents/{document_id}/versions": {
             "get": {"summary": "Les versions d'un document", "tags": ["documents"], "parameters": [_DOC_ID],
-                    "responses": {"200": _json({"type": "object", "properties": {"items": {
+                    "responses": {"200": json_response({"type": "object", "properties": {"items": {
                         "type": "array", "items": {"$ref": "#/components/schemas/DocumentVersion"}}}}, "Les versions")}},
         },
         **{f"/documents/{{document_id}}/versions/{{number}}/{kind}": {

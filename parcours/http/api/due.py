@@ -12,11 +12,11 @@ from flask import Blueprint, g, request
 from docgen.calendar import DueInterview
 from docgen.dataset import Dataset
 from docgen.values import ValuesError, parse_date
-from parcours.api.batches import batch_view
-from parcours.api.documents import json_body
-from parcours.app import services
-from parcours.auth import require
-from parcours.problems import Problem
+from parcours.http.api._common import json_body
+from parcours.http.api.batches import batch_view
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
 from parcours.service import due
 
 bp = Blueprint("due", __name__)
@@ -62,7 +62,7 @@ def due_employees():
     on = _date(request.args.get("on"), "on", dt.date.today())
     before = _date(request.args.get("before"), "before")
     settings = services().settings
-    dataset, found = due.due_list(services().session(), before=before, on=on, headcount=_headcount(),
+    dataset, found = due.due_list(db_session(), before=before, on=on, headcount=_headcount(),
                                   period_years=settings.epp_period_years)
     return {"before": before.isoformat(), "on": on.isoformat(), "items": [view(d, dataset) for d in found]}
 
@@ -71,7 +71,7 @@ def due_employees():
 @require("hr", "auditor")
 def due_employee(matricule: str):
     on = _date(request.args.get("on"), "on", dt.date.today())
-    session = services().session()
+    session = db_session()
     found = due.for_employee(session, matricule, on=on, headcount=_headcount(),
                              period_years=services().settings.epp_period_years)
     dataset = due.dataset_for(session, [matricule])
@@ -92,7 +92,7 @@ def batches_for_due():
     for field, value in (("values", values), ("templates", templates), ("planning", planning or {}), ("creneaux", rule or {})):
         if not isinstance(value, dict):
             raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "objet JSON attendu"}])
-    made = due.create_batches(services(), services().session(), before=before, on=on, values=values,
+    made = due.create_batches(services(), db_session(), before=before, on=on, values=values,
                               templates=templates, planning=planning, rule=rule, created_by=g.token.label,
                               idempotency_key=request.headers.get("Idempotency-Key", "").strip() or None)
     if services().jobs is not None:

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, request
 
 from docgen.dataset import ABSENCE_LABELS, ROLES
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
 from parcours.models import Employee
-from parcours.problems import Problem
 from parcours.service import employees as service
 
 bp = Blueprint("employees", __name__)
@@ -55,7 +55,7 @@ def import_files():
     sources = {role: upload.read() for role, upload in uploads.items()}
     # The file name chooses the format and names the file in errors; the role stands in when there is none.
     names = {role: Path(upload.filename or "").name or role for role, upload in uploads.items()}
-    session = services().session()
+    session = db_session()
     report = service.import_files(session, sources, names, skip_invalid=skip_invalid)
     session.commit()
     return {"created": report.created, "updated": report.updated,
@@ -86,14 +86,14 @@ def list_employees():
         ]) from None
     where = service.EmployeeFilter(service=request.args.get("service") or None, site=request.args.get("site") or None,
                                    manager=request.args.get("manager") or None, q=request.args.get("q") or None)
-    rows, next_cursor = service.list_employees(services().session(), where, limit, after)
+    rows, next_cursor = service.list_employees(db_session(), where, limit, after)
     return {"items": [_summary(e) for e in rows], "next_cursor": next_cursor}
 
 
 @bp.get("/employees/<matricule>")
 @require(*READERS)
 def show(matricule: str):
-    employee = service.get_employee(services().session(), matricule)
+    employee = service.get_employee(db_session(), matricule)
     if employee is None:
         raise Problem(404, "Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».")
     return _detail(employee)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.auth import require
+from parcours.http.current import services
 from parcours.service import evidence
 
 bp = Blueprint("evidence", __name__)

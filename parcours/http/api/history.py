@@ -7,12 +7,11 @@ from typing import Any
 
 from flask import Blueprint, url_for
 
-from parcours.api.audit import _public
-from parcours.api.documents import TemplateNames, iso
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.api._common import TemplateNames, audit_event, iso
+from parcours.http.auth import require
+from parcours.http.current import db_session
+from parcours.models import SignatureRequest
 from parcours.service.history import History, VersionEntry, document_history
-from parcours.signature_models import SignatureRequest
 
 bp = Blueprint("history", __name__)
 
@@ -47,7 +46,7 @@ def _history(history: History, names: TemplateNames) -> dict[str, Any]:
                      "links": {"self": url_for("documents.show", document_id=document.id)}},
         "versions": [_version(document.id, entry, names) for entry in history.versions],
         "signature_requests": [_request(r) for r in history.requests],
-        "events": [_public(e) for e in history.events],
+        "events": [audit_event(e) for e in history.events],
         "chain": history.chain.to_dict(),
     }
 
@@ -55,7 +54,7 @@ def _history(history: History, names: TemplateNames) -> dict[str, Any]:
 @bp.get("/documents/<int:document_id>/history")
 @require("auditor", "hr")
 def show(document_id: int):
-    session = services().session()
+    session = db_session()
     return _history(document_history(session, document_id), TemplateNames(session))
 
 

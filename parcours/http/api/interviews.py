@@ -7,11 +7,11 @@ from sqlalchemy import select
 
 from docgen.context import INTERVIEW_LABELS
 from docgen.values import ValuesError, parse_date
-from parcours.api.documents import iso, json_body, page
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.api._common import iso, json_body, page
+from parcours.http.auth import require
+from parcours.http.current import db_session
+from parcours.http.problems import Problem
 from parcours.models import Interview
-from parcours.problems import Problem
 from parcours.service import interviews
 
 bp = Blueprint("interviews", __name__)
@@ -38,7 +38,7 @@ def create():
     missing = [f for f in ("matricule", "type", "status", "date") if not body.get(f)]
     if missing:
         raise Problem(422, "Valeurs invalides", errors=[{"field": f, "reason": "obligatoire"} for f in missing])
-    session = services().session()
+    session = db_session()
     interview = interviews.record(session, matricule=str(body["matricule"]), type=body["type"], status=body["status"],
                                   date=_date(body["date"], "date"), note=body.get("note"),
                                   document_id=body.get("document_id"), created_by=g.token.label)
@@ -52,7 +52,7 @@ def update(interview_id: int):
     body = json_body("status", "date", "note")
     if not body.get("status"):
         raise Problem(422, "Valeurs invalides", errors=[{"field": "status", "reason": "obligatoire"}])
-    session = services().session()
+    session = db_session()
     interview = interviews.change(session, interview_id, status=body["status"],
                                   date=_date(body["date"], "date") if body.get("date") else None, note=body.get("note"))
     session.commit()
@@ -70,7 +70,7 @@ def list_interviews():
         query = query.where(Interview.status == request.args["status"])
     if cursor is not None:
         query = query.where(Interview.id > cursor)
-    rows = list(services().session().scalars(query))
+    rows = list(db_session().scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [view(i) for i in rows], "next_cursor": str(rows[-1].id) if more else None}

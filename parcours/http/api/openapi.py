@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
 from flask import Blueprint
 
-bp = Blueprint("openapi", __name__)
-RESOURCES = ("templates", "employees", "documents", "batches", "interviews", "due", "tokens", "webhooks", "audit", "signatures", "pki", "history", "verifications", "evidence")
 ERRORS = {
     "400": "Requête mal formée", "401": "Jeton absent ou invalide", "403": "Rôle insuffisant",
     "404": "Introuvable", "413": "Fichier trop volumineux", "422": "Données invalides",
 }
 
 
-def document() -> dict:
+def document(resources: Sequence[ModuleType]) -> dict[str, Any]:
+    """The whole description, from each resource module's OPENAPI (paths and schemas)."""
     paths: dict = {}
     schemas: dict = {
         "Problem": {"type": "object", "description": "RFC 9457 application/problem+json", "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}}},
     }
-    for name in RESOURCES:
-        part = importlib.import_module(f"parcours.api.{name}").OPENAPI
+    for module in resources:
+        part = module.OPENAPI
         paths.update(part.get("paths", {}))
         schemas.update(part.get("schemas", {}))
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -44,6 +45,12 @@ def document() -> dict:
     }
 
 
-@bp.get("/openapi.json")
-def openapi_json():
-    return document()
+def blueprint(resources: Sequence[ModuleType]) -> Blueprint:
+    """/openapi.json, describing `resources`."""
+    bp = Blueprint("openapi", __name__)
+
+    @bp.get("/openapi.json")
+    def openapi_json() -> dict[str, Any]:
+        return document(resources)
+
+    return bp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from parcours.app import services
+from parcours.http.current import services
 from parcours.service import pki as instance_pki
 
 bp = Blueprint("pki", __name__)

@@ -7,10 +7,10 @@ import io
 
 from flask import Blueprint, g, request, send_file
 
-from parcours.api.documents import json_body
-from parcours.api.pki import public
-from parcours.app import services
-from parcours.auth import require
+from parcours.http.api._common import json_body
+from parcours.http.api.pki import public
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
 from parcours.service import signatures
 
 bp = Blueprint("signatures", __name__)
@@ -41,7 +41,7 @@ def create(document_id: int):
 @bp.get("/signature-requests/<int:request_id>")
 @require("hr", "auditor")
 def show(request_id: int):
-    session = services().session()
+    session = db_session()
     return signatures.request_view(session, signatures.get_request(session, request_id))
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
 
-from parcours.app import Services, services
-from parcours.auth import require
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
 from parcours.models import Template, TemplateVersion
-from parcours.problems import Problem
 from parcours.service import templates as service
 
 bp = Blueprint("templates", __name__)
@@ -18,11 +18,6 @@ bp = Blueprint("templates", __name__)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 WRITERS = ("hr",)
 READERS = ("hr", "auditor")
-
-
-def seed_shipped_templates(services: Services, folder: Path) -> None:
-    """Create the shipped templates as version 1 when the database has none of that name."""
-    service.seed_shipped(services.db, services.blobs, folder)
 
 
 def _version(template: Template, version: TemplateVersion) -> dict[str, Any]:
@@ -59,7 +54,7 @@ def upload():
     if errors:
         raise Problem(422, "Valeurs invalides", errors=errors)
     filename = Path(upload_file.filename or "").name[:255] or f"{name}.docx"
-    new = service.add_version(services().session(), services().blobs, name, upload_file.read(), filename,
+    new = service.add_version(db_session(), services().blobs, name, upload_file.read(), filename,
                               created_by=g.token.label)
     template = new.version.template
     body = {"name": template.name, "created_at": template.created_at.isoformat(),
@@ -71,14 +66,14 @@ def upload():
 @bp.get("/templates")
 @require(*READERS)
 def list_templates():
-    return {"items": [_summary(t) for t in service.list_templates(services().session())]}
+    return {"items": [_summary(t) for t in service.list_templates(db_session())]}
 
 
 @bp.get("/templates/<name>")
 @require(*READERS)
 def show(name: str):
     try:
-        template = service.get_template(services().session(), name)
+        template = service.get_template(db_session(), name)
     except service.TemplateNotFound as exc:
         raise _not_found(exc) from None
     return {"name": template.name, "created_at": template.created_at.isoformat(),
@@ -87,7 +82,7 @@ def show(name: str):
 
 def _find_version(name: str, number: int) -> TemplateVersion:
     try:
-        return service.get_version(services().session(), name, number)
+        return service.get_version(db_session(), name, number)
     except service.TemplateNotFound as exc:
         raise _not_found(exc) from None
 
@@ -202,7 +197,7 @@ OPENAPI = {
         "/templates/{name}/versions/{number}/preview.pdf": {
             "get": {"summary": "Aperçu PDF d'une version, remplie avec les données d'exemple (hr, auditor)",
                     "tags": ["templates"], "parameters": [_NAME, _NUMBER],
-                    "description": "Remplie avec templates/sample.json ; 422 si le modèle utilise un champ "
+                    "description": "Remplie avec le contexte d’exemple livré (resources/documents/sample.json) ; 422 si le modèle utilise un champ "
                                    "que l'exemple n'a pas (le champ est nommé), 503 si LibreOffice est indisponible.",
                     "responses": {
                         "200": {"description": "Le PDF", "content": {

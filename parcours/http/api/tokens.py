@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, request
 from sqlalchemy import select
 
-from parcours.app import services
-from parcours.auth import ROLES, create_token, require, revoke_token
+from parcours.http.auth import require
+from parcours.http.current import db_session
+from parcours.http.problems import Problem
 from parcours.models import ApiToken
-from parcours.problems import Problem
+from parcours.service.tokens import ROLES, create_token, revoke_token
 
 bp = Blueprint("tokens", __name__)
 
@@ -22,7 +23,7 @@ def _public(token: ApiToken) -> dict:
 @bp.get("/tokens")
 @require("admin")
 def list_tokens():
-    session = services().session()
+    session = db_session()
     return {"items": [_public(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]}
 
 
@@ -40,7 +41,7 @@ def create():
         errors.append({"field": "label", "reason": "texte obligatoire (qui ou quoi utilise ce jeton)"})
     if errors:
         raise Problem(422, "Valeurs invalides", errors=errors)
-    session = services().session()
+    session = db_session()
     token, record = create_token(session, role, label)
     session.commit()
     return {**_public(record), "token": token}, 201
@@ -49,7 +50,7 @@ def create():
 @bp.delete("/tokens/<int:token_id>")
 @require("admin")
 def revoke(token_id: int):
-    session = services().session()
+    session = db_session()
     try:
         record = revoke_token(session, token_id)
     except LookupError:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from parcours.app import services
-from parcours.auth import require
-from parcours.problems import Problem
+from parcours import reports
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
 from parcours.service import verifications as service
 
 bp = Blueprint("verifications", __name__)
@@ -44,11 +45,9 @@ def _format() -> str:
 def verify():
     kind = _format()
     pdf = _uploaded_pdf()
-    report = service.verify(services().settings, services().session(), pdf)
+    report = service.verify(services().settings, db_session(), pdf)
     if kind == "json":
         return report
-    from parcours.service import reports
-
     if kind == "html":
         return Response(reports.report_html(report, organisation=services().settings.organisation), mimetype="text/html")
     document = reports.report_pdf(report, services().converter(), organisation=services().settings.organisation)

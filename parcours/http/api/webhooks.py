@@ -14,13 +14,13 @@ from flask import Blueprint, g, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parcours.api.documents import iso, json_body, listing, page, page_of, page_parameters
-from parcours.app import services
-from parcours.auth import require
-from parcours.problems import Problem
+from parcours.http.api._common import iso, json_body, json_response, listing, page, page_of, page_parameters
+from parcours.http.auth import require
+from parcours.http.current import db_session, services
+from parcours.http.problems import Problem
+from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from parcours.service import webhooks as service
 from parcours.settings import SettingsError
-from parcours.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from webhooks.ssrf import AllowList
 
 bp = Blueprint("webhooks", __name__)
@@ -78,7 +78,7 @@ def _message(message: WebhookMessage, attempts: list[WebhookAttempt]) -> dict[st
 
 
 def _session() -> Session:
-    return services().session()
+    return db_session()
 
 
 @bp.get("/webhooks/event-types")
@@ -230,9 +230,6 @@ _ENDPOINT_ID = {"name": "endpoint_id", "in": "path", "required": True, "schema":
 _TAGS = ["webhooks"]
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -243,14 +240,14 @@ OPENAPI = {
     "paths": {
         "/webhooks/event-types": {
             "get": {"summary": "Les types d'événements envoyés (admin)", "tags": _TAGS, "responses": {
-                "200": _json({"type": "object", "properties": {"items": {"type": "array", "items": {
+                "200": json_response({"type": "object", "properties": {"items": {"type": "array", "items": {
                     "type": "object", "properties": {"type": {"type": "string"}, "description": {"type": "string"}}}}}},
                     "Le catalogue")}},
         },
         "/webhooks/endpoints": {
             "get": {"summary": "Les points de réception des webhooks (admin)", "tags": _TAGS,
                     "parameters": page_parameters(),
-                    "responses": {"200": _json(page_of("WebhookEndpoint"), "Une page, sans les secrets")}},
+                    "responses": {"200": json_response(page_of("WebhookEndpoint"), "Une page, sans les secrets")}},
             "post": {"summary": "Déclarer un point de réception ; son secret est affiché une seule fois", "tags": _TAGS,
                      "description": "L'adresse doit être http(s) et publique (les adresses locales, privées ou de "
                                     "métadonnées sont refusées sauf PARCOURS_WEBHOOK_ALLOWED_HOSTS).",
@@ -258,38 +255,38 @@ OPENAPI = {
                          "type": "object", "required": ["url"], "additionalProperties": False, "properties": {
                              "url": {"type": "string", "format": "uri"}, "event_types": _EVENT_TYPES,
                              "description": {"type": "string", "maxLength": 500}}}}}},
-                     "responses": {"201": _json(_WITH_SECRET, "Le point de réception, avec son secret")}},
+                     "responses": {"201": json_response(_WITH_SECRET, "Le point de réception, avec son secret")}},
         },
         "/webhooks/endpoints/{endpoint_id}": {
             "get": {"summary": "Un point de réception", "tags": _TAGS, "parameters": [_ENDPOINT_ID],
-                    "responses": {"200": _json(_ref("WebhookEndpoint"), "Le point de réception")}},
+                    "responses": {"200": json_response(_ref("WebhookEndpoint"), "Le point de réception")}},
             "patch": {"summary": "Modifier, désactiver (enabled: false) ou réactiver un point de réception",
                       "tags": _TAGS, "parameters": [_ENDPOINT_ID],
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "object", "additionalProperties": False, "properties": {
                               "url": {"type": "string", "format": "uri"}, "event_types": _EVENT_TYPES,
                               "description": {"type": "string", "maxLength": 500}, "enabled": {"type": "boolean"}}}}}},
-                      "responses": {"200": _json(_ref("WebhookEndpoint"), "Le point de réception modifié")}},
+                      "responses": {"200": json_response(_ref("WebhookEndpoint"), "Le point de réception modifié")}},
             "delete": {"summary": "Supprimer un point de réception (ses messages en attente échouent)", "tags": _TAGS,
                        "parameters": [_ENDPOINT_ID], "responses": {"204": {"description": "Supprimé"}}},
         },
         "/webhooks/endpoints/{endpoint_id}/rotate": {
             "post": {"summary": "Nouveau secret ; l'ancien signe aussi pendant 24 h", "tags": _TAGS,
                      "parameters": [_ENDPOINT_ID],
-                     "responses": {"200": _json(_WITH_SECRET, "Le point de réception, avec son nouveau secret")}},
+                     "responses": {"200": json_response(_WITH_SECRET, "Le point de réception, avec son nouveau secret")}},
         },
         "/webhooks/endpoints/{endpoint_id}/messages": {
             "get": {"summary": "Les messages d'un point de réception, du plus récent au plus ancien, avec leurs essais",
                     "tags": _TAGS, "parameters": [_ENDPOINT_ID, {
                         "name": "status", "in": "query", "schema": {"type": "string", "enum": list(MESSAGE_STATUSES)}},
                         *page_parameters()],
-                    "responses": {"200": _json(page_of("WebhookMessage"), "Une page de messages")}},
+                    "responses": {"200": json_response(page_of("WebhookMessage"), "Une page de messages")}},
         },
         "/webhooks/messages/{message_id}/redeliver": {
             "post": {"summary": "Renvoyer un message livré ou en échec (même webhook-id, nouveau calendrier d'essais)",
                      "tags": _TAGS, "parameters": [{"name": "message_id", "in": "path", "required": True,
                                                     "schema": {"type": "string"}}],
-                     "responses": {"202": _json(_ref("WebhookMessage"), "Le message, de nouveau en attente"),
+                     "responses": {"202": json_response(_ref("WebhookMessage"), "Le message, de nouveau en attente"),
                                    "409": {"description": "Message déjà en attente, ou point de réception désactivé",
                                            "content": {"application/problem+json": {"schema": _ref("Problem")}}}}},
         },

@@ -1,1 +1,14 @@
-"""Server-rendered HTML pages: the signing page, the auditor's verification page."""
+"""The pages, server-rendered in French: one blueprint per area, its templates in pages/<area>/."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from parcours.http.web import auditor, signer
+
+BLUEPRINTS = (signer.bp, auditor.bp)
+
+
+def init_app(app: Flask) -> None:
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from parcours.app import services
+from parcours.http.current import services
 
-bp = Blueprint("auditor", __name__, template_folder="templates")
+bp = Blueprint("auditor", __name__, template_folder="pages")
 
 
 @bp.get("/auditeur/verifier")
 def verify_page():
-    return render_template("auditor_verify.html", company=services().settings.organisation)
+    return render_template("auditor/verify.html", company=services().settings.organisation)

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from parcours.app import services
-from parcours.problems import Problem
+from parcours.http.current import services
+from parcours.http.problems import Problem
 from parcours.service import signatures
 
-bp = Blueprint("signer", __name__, template_folder="templates")
+bp = Blueprint("signer", __name__, template_folder="pages")
 ROLE_LABELS = {"manager": "responsable de l'entretien", "salarie": "salarié(e)"}
 PAGE_DPI = 110
 
@@ -30,7 +30,7 @@ def _page(token: str, view: dict[str, Any], *, error: str | None = None, status:
     signer, document = view["signer"], view["document"]
     expires = dt.datetime.fromisoformat(view["signature_request"]["expires_at"])
     html = render_template(
-        "signer_page.html", company=services().settings.organisation or "Parcours", title=document["name"],
+        "signer/page.html", company=services().settings.organisation or "Parcours", title=document["name"],
         signer_name=signer["name"], role_label=ROLE_LABELS.get(signer["role"], signer["role"]),
         expires=f"{expires:%d/%m/%Y}", error=error or notice,
         pages=[url_for("signer.page_image", token=token, number=n) for n in range(1, document["pages"] + 1)],
@@ -44,7 +44,7 @@ def _page(token: str, view: dict[str, Any], *, error: str | None = None, status:
 
 def _ended(problem: Problem) -> tuple[str, int]:
     """A link that cannot be used: the reason in a sentence, with the problem's status."""
-    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+    return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading=problem.title, message=problem.detail or problem.title), problem.status
 
 
@@ -91,7 +91,7 @@ def submit(token: str):
     message = ("Le compte rendu est maintenant signé par chacun ; la version finale, horodatée, est conservée."
                if result["status"] == "completed" else
                "Votre signature est enregistrée. La personne suivante va recevoir son lien de signature.")
-    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+    return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading="Merci, votre signature est enregistrée", message=message)
 
 
@@ -112,7 +112,7 @@ def refuse(token: str):
         signatures.refuse(services(), token, reason=request.form.get("raison") or None, **_client())
     except Problem as problem:
         return _ended(problem)
-    return render_template("signer_done.html", company=services().settings.organisation or "Parcours",
+    return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading="Votre refus est enregistré",
                            message="Vous avez refusé de signer ce document. Ce refus ne constitue pas une faute ; "
                                    "il est consigné avec sa raison, et le service RH en est informé.")

@@ -8,8 +8,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26 11:47:57.146008
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 TABLES = ("audit_events", "audit_anchors")
 MESSAGE = "audit trail is append-only: % rows cannot be changed or deleted"

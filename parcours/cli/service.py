@@ -1,0 +1,107 @@
+"""`parcours init | serve | tokens`: the instance, the HTTP service and its API tokens.
+
+The service's modules are imported inside the commands: `parcours --help` and the document commands
+need not load SQLAlchemy, Flask and pyHanko."""
+
+from __future__ import annotations
+
+import click
+
+from parcours.cli.common import SAMPLES_DIR, UserError, database, read_dataset, settings
+
+
+@click.command()
+def init() -> None:
+    """Crée le dossier d'instance, la base de données et les modèles livrés."""
+    from parcours.container import Services
+    from parcours.service import pki as instance_pki
+    from parcours.service import templates
+
+    current = settings()
+    services = Services.open(current)
+    try:
+        templates.seed_shipped(services.db, services.blobs)
+    finally:
+        services.close()
+    click.echo(f"Autorité de signature : {instance_pki.init(current)}")
+    click.echo(f"Instance prête : {current.instance_dir.resolve()} (base : {current.resolved_database_url})")
+
+
+@click.group()
+def tokens() -> None:
+    """Jetons d'API : créer, lister, révoquer."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(["hr", "auditor", "admin"]))
+@click.option("--label", required=True, help="Qui ou quoi utilise ce jeton.")
+def tokens_create(role: str, label: str) -> None:
+    """Crée un jeton ; il n'est affiché qu'une fois."""
+    from parcours.service.tokens import create_token
+
+    with database() as db, db.session() as session:
+        token, record = create_token(session, role, label)
+    click.echo(f"Jeton n° {record.id} ({role}, « {label} ») : {token}")
+    click.echo("Conservez-le : il ne sera plus affiché.")
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    from sqlalchemy import select
+
+    from parcours.models import ApiToken
+
+    with database() as db, db.session() as session:
+        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            state = f"révoqué le {t.revoked_at:%d/%m/%Y}" if t.revoked_at else "actif"
+            click.echo(f"{t.id:4}  {t.role:8} {t.prefix}…  {t.label}  ({state})")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    from parcours.service.tokens import revoke_token
+
+    with database() as db, db.session() as session:
+        try:
+            revoke_token(session, token_id)
+        except LookupError:
+            raise UserError(f"aucun jeton n'a l'identifiant {token_id}") from None
+    click.echo(f"Jeton n° {token_id} révoqué.")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Importe les salariés d'exemple et affiche des jetons de démonstration.")
+def serve(host: str, port: int, threads: int, demo: bool) -> None:
+    """Lance le service HTTP (waitress)."""
+    import waitress
+
+    from parcours.app import create_app
+
+    app = create_app(settings())
+    if demo:
+        _prepare_demo(app, f"http://{host}:{port}")
+    click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
+    waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def _prepare_demo(app, base_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from parcours.http.current import EXTENSION
+    from parcours.models import Employee
+    from parcours.service.employees import upsert_dataset
+    from parcours.service.tokens import create_token
+
+    services = app.extensions[EXTENSION]
+    with services.db.session() as session:
+        if not session.scalar(select(func.count()).select_from(Employee)):
+            upsert_dataset(session, read_dataset(SAMPLES_DIR))
+            click.echo(f"Salariés d'exemple importés depuis {SAMPLES_DIR}")
+        made = {role: create_token(session, role, "démo")[0] for role in ("hr", "auditor", "admin")}
+    for role, token in made.items():
+        click.echo(f"Jeton de démonstration {role:8}: {token}")
+    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees")

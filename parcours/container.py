@@ -1,0 +1,52 @@
+"""The service container: settings, database, blobs, the LibreOffice pool and the job runner of one
+process, built from the settings alone. No Flask: a worker or a command uses it as the HTTP layer does."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from docgen.convert import ConverterPool
+from parcours.blobs import BlobStore
+from parcours.db import Database
+from parcours.jobs.runner import JobRunner
+from parcours.settings import Settings
+
+
+@dataclass
+class Services:
+    """What the services and jobs use; one per process (one per application under Flask)."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    jobs: JobRunner | None = None
+    _converter: ConverterPool | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Services:
+        """The instance folder made, the schema brought to the latest migration, the blob store ready."""
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        db.upgrade()
+        return cls(settings, db, BlobStore(settings.resolved_blob_dir))
+
+    @property
+    def workers(self) -> int:
+        return self.settings.workers or os.cpu_count() or 1
+
+    def converter(self) -> ConverterPool:
+        """The LibreOffice pool, started on first use (it takes a second or two)."""
+        with self._lock:
+            if self._converter is None or self._converter.closed:
+                self._converter = ConverterPool(workers=self.workers, timeout=self.settings.conversion_timeout)
+            return self._converter
+
+    def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.stop()
+        if self._converter is not None:
+            self._converter.close()
+        self.db.dispose()

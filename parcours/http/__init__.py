@@ -1,0 +1,39 @@
+"""Everything Flask: JSON and errors, the API (api/), the pages (web/), authentication (auth.py).
+
+A new page is a view in the blueprint of its area under web/ (its template in web/pages/<area>/); a new
+API resource is a module under api/ with its `bp` and `OPENAPI`, named once in api.RESOURCES."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from parcours.container import Services
+from parcours.http import api, current, problems, web
+
+
+class IsoJSONProvider(DefaultJSONProvider):
+    """JSON answers in UTF-8 with keys in their order, and dates in ISO 8601 (Flask's default is
+    the HTTP date format, which no API client expects)."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    @staticmethod
+    def default(value: Any) -> Any:
+        if isinstance(value, (dt.date, dt.time)):
+            return value.isoformat()
+        return DefaultJSONProvider.default(value)
+
+
+def init_app(app: Flask, services: Services) -> None:
+    app.extensions[current.EXTENSION] = services
+    app.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
+    app.json = IsoJSONProvider(app)
+    app.teardown_appcontext(current.close_db_session)
+    problems.init_app(app)
+    api.init_app(app)
+    web.init_app(app)

@@ -1,0 +1,22 @@
+"""Every job handler, registered by importing the modules that define them: a process that imports
+this module (the service, a worker) can run every kind of job. A new kind of job is a function under
+`@handler("kind")` in its service module, and that module's name in the import below."""
+
+from __future__ import annotations
+
+from parcours.container import Services
+from parcours.jobs.runner import JobRunner
+from parcours.service import audit, batches, deliveries, signatures, webhooks  # noqa: F401 - they register their handlers
+
+LANES = {webhooks.KIND: 8}
+"""Threads of a kind's own, beside the shared ones: webhook deliveries mostly wait on the network."""
+
+
+def start(services: Services) -> JobRunner:
+    """Run the jobs in this process: the daily anchor planned, the runner started with every handler."""
+    with services.db.session() as session:
+        audit.schedule_daily_anchor(session)  # "at least daily": even the operator cannot rewrite history unseen
+    services.jobs = JobRunner(services.db, services, services.workers, lanes=LANES)
+    services.jobs.start()
+    return services.jobs
+

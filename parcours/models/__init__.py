@@ -1,0 +1,17 @@
+"""The database: SQLAlchemy 2 models, one module per concern. Versions, blobs and audit events are
+immutable; nothing here is deleted. Importing this package puts every table in `Base.metadata`."""
+
+from parcours.models.audit import AuditAnchor, AuditEvent
+from parcours.models.base import Base, UtcDateTime, utcnow
+from parcours.models.documents import Batch, BatchItem, Document, DocumentVersion, Template, TemplateVersion
+from parcours.models.employees import Employee, Interview
+from parcours.models.jobs import Job
+from parcours.models.people import ApiToken
+from parcours.models.signatures import SignatureRequest, Signer
+from parcours.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
+
+__all__ = [
+    "ApiToken", "AuditAnchor", "AuditEvent", "Base", "Batch", "BatchItem", "Document", "DocumentVersion",
+    "Employee", "Interview", "Job", "SignatureRequest", "Signer", "Template", "TemplateVersion", "UtcDateTime",
+    "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "utcnow",
+]
