@@ -31,8 +31,8 @@ from pyhanko.pdf_utils.misc import PdfError as HankoPdfError, PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
-from pyhanko.sign.general import SigningError as HankoSigningError
-from pyhanko.sign.validation import ades, validate_pdf_timestamp
+from pyhanko.sign.general import SigningError as HankoSigningError, extract_certificate_info
+from pyhanko.sign.validation import generic_cms, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko.sign.validation.policy_decl import (
@@ -49,7 +49,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from . import wording
+from . import longterm, wording
 from .errors import PdfError
 from .pades import ValidationInputs, _asn1
 
@@ -298,14 +298,8 @@ def _info(cert: asn1_x509.Certificate, roots: set[bytes]) -> CertificateInfo:
         trust_root=der in roots, der=der)
 
 
-def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Certificate],
-           roots: set[bytes]) -> tuple[CertificateInfo, ...]:
-    """The validated path when there is one, else the chain built by issuer names from the certificates at hand."""
-    if path is not None:
-        certs = list(path.iter_certs(include_root=True))
-        if certs and certs[-1].dump() != leaf.dump():
-            certs = [leaf]  # a path of another certificate (defensive)
-        return tuple(_info(c, roots) for c in reversed(certs))
+def _issuers(leaf: asn1_x509.Certificate, pool: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
+    """The chain built by issuer names from the certificates at hand, from `leaf` up (no trust decided)."""
     by_subject: dict[bytes, asn1_x509.Certificate] = {}
     for cert in pool:
         by_subject.setdefault(cert.subject.dump(), cert)
@@ -318,7 +312,18 @@ def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Cert
         if issuer is None or any(issuer.dump() == c.dump() for c in chain):
             break
         chain.append(issuer)
-    return tuple(_info(c, roots) for c in chain)
+    return chain
+
+
+def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Certificate],
+           roots: set[bytes]) -> tuple[CertificateInfo, ...]:
+    """The validated path when there is one, else the chain built by issuer names from the certificates at hand."""
+    if path is not None:
+        certs = list(path.iter_certs(include_root=True))
+        if certs and certs[-1].dump() != leaf.dump():
+            certs = [leaf]  # a path of another certificate (defensive)
+        return tuple(_info(c, roots) for c in reversed(certs))
+    return tuple(_info(c, roots) for c in _issuers(leaf, pool))
 
 
 # --- embedded validation data ----------------------------------------------------------------------
@@ -491,13 +496,26 @@ def _has_signature_timestamp(embedded_sig: Any) -> bool:
         return False
 
 
-def _level(embedded_sig: Any, offline: bool, later_doc_ts: bool) -> str | None:
-    """The level the file's structure reaches (a failed validation does not lower it: the verdict says that)."""
+def _level(embedded_sig: Any, embedded: _Embedded, later_doc_ts: bool) -> str | None:
+    """The PAdES level of the file's structure (ETSI EN 319 142-1), whatever the verdict: B-T by a signature
+    timestamp or by a later document timestamp; B-LT when the DSS also holds a revocation answer for every
+    certificate of the signer's chain but its root (and of its signature timestamp's, if any); B-LTA when a
+    document timestamp follows."""
     if _subfilter(embedded_sig) != "ETSI.CAdES.detached":
         return None
-    if not _has_signature_timestamp(embedded_sig):
+    timestamped = _has_signature_timestamp(embedded_sig)
+    if not (timestamped or later_doc_ts):
         return "PAdES-B-B"
-    if not offline:
+    pool = list(embedded_sig.other_embedded_certs) + list(embedded.certs)
+    chains = [_issuers(embedded_sig.signer_cert, pool)]
+    for token in generic_cms.extract_tst_data_iter(embedded_sig.signer_info, signed=False):
+        try:
+            info = extract_certificate_info(token)
+        except Exception:  # noqa: BLE001 - an unreadable timestamp token: its chain is not counted
+            continue
+        chains.append(_issuers(info.signer_cert, pool + list(info.other_certs)))
+    certs = [c for chain in chains for c in chain if c.self_signed == "no"]
+    if not certs or not all(embedded.covers(c) for c in certs):
         return "PAdES-B-T"
     return "PAdES-B-LTA" if later_doc_ts else "PAdES-B-LT"
 
@@ -509,7 +527,7 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
     later_doc_ts = any(_is_doc_ts(e) for e in later)
     details: list[str] = []
     try:
-        result = asyncio.run(_ades(embedded_sig, spec, timing, embedded, archived=later_doc_ts))
+        result = asyncio.run(_ades(embedded_sig, spec, timing))
         status, sub = result.api_status, result.ades_subindic
         if result.failure_msg:
             details.append(result.failure_msg)
@@ -556,29 +574,17 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
         certificate_valid_at_signing=in_validity, intact=intact, valid=valid, coverage=coverage,
         covers=_covers(embedded_sig, revisions, coverage), changes=changes,
         certification=docmdp.name if docmdp is not None else None,
-        level=_level(embedded_sig, offline, later_doc_ts),
+        level=_level(embedded_sig, embedded, later_doc_ts),
         subfilter=_subfilter(embedded_sig), offline=offline,
         indication=indication, sub_indication=sub_indication, message="", details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
 
 
-async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
-                embedded: _Embedded, archived: bool) -> Any:
-    """ETSI's long-term process when document timestamps follow the signature (B-LTA), else the process
-    for signatures with time (B-B to B-LT): pyHanko's LTA process finds no proof of existence without them."""
-    if archived:
-        return await ades.ades_lta_validation(embedded_sig, spec, timing_info=timing)
-    base = spec.signature_validation_spec
-    known = base.local_knowledge
-    knowledge = dataclasses.replace(
-        known, known_crls=known.known_crls + [CRLContainer(c) for c in embedded.crls],
-        known_ocsps=known.known_ocsps + [OCSPContainer(o) for o in embedded.ocsps],
-        known_certs=known.known_certs + list(embedded.certs))
-    embedded_sig.compute_integrity_info(diff_policy=spec.diff_policy)
-    return await ades.ades_with_time_validation(
-        signed_data=embedded_sig.signed_data, validation_spec=dataclasses.replace(base, local_knowledge=knowledge),
-        timing_info=timing, raw_digest=embedded_sig.compute_digest(),
-        extra_status_kwargs=embedded_sig.summarise_integrity_info(), status_cls=PdfSignatureStatus)
+async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo) -> Any:
+    """ETSI's long-term process with the proofs of existence the file carries (signature timestamps, document
+    timestamps, the DSS they cover): signing.longterm, pyHanko's building blocks with answers picked per
+    certificate, and past validation whenever the current time cannot conclude."""
+    return await longterm.lta_validation(embedded_sig, spec, timing)
 
 
 # --- one document timestamp -----------------------------------------------------------------------
