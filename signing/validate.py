@@ -442,10 +442,23 @@ def _changes(status: Any, later: Sequence[Any], labels: dict[str, str]) -> Chang
                    fields_filled=filled, reason=reason, summary=summary, description=description)
 
 
+def _byte_range(embedded_sig: Any) -> list[int] | None:
+    """The signature's /ByteRange as integers, or None when it is not an array of an even number of them."""
+    try:
+        values = list(embedded_sig.byte_range)
+    except Exception:  # noqa: BLE001 - absent, not an array
+        return None
+    if not values or len(values) % 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return [int(v) for v in values]
+
+
 def _covers(embedded: Any, revisions: int, coverage: str | None) -> str:
     revision = embedded.signed_revision + 1
-    start, length = embedded.byte_range[2], embedded.byte_range[3]
-    end = start + length
+    ranges = _byte_range(embedded)
+    if ranges is None or len(ranges) != 4:
+        return "une partie du fichier dont l'étendue est incertaine : ses plages d'octets signées sont anormales"
+    end = ranges[2] + ranges[3]
     size = f"{end:,}".replace(",", "\u202f")
     what = {
         "ENTIRE_FILE": "tout le fichier",
@@ -555,6 +568,10 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
             indication, sub_indication = FAILED, "SIG_CRYPTO_FAILURE"
         elif changes is not None and not changes.allowed:
             indication, sub_indication = FAILED, "FORMAT_FAILURE"
+    if indication != FAILED and coverage not in ("ENTIRE_FILE", "ENTIRE_REVISION"):
+        # pyHanko calls it NONSTANDARD_COVERAGE: bytes of the file that no signature vouches for.
+        indication, sub_indication = FAILED, "FORMAT_FAILURE"
+        details.append(f"signature coverage {coverage or 'unknown'}: not a whole revision of the file")
     signer = _info(leaf, roots)
     if indication == PASSED and timestamp is not None and timestamp.ok \
             and not signer.not_before <= timestamp.time <= signer.not_after:
@@ -657,7 +674,7 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     try:
         signatures = list(reader.embedded_signatures)
     except (HankoPdfError, PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise DamagedPdf(f"les signatures du fichier ne peuvent pas être lues : {exc}") from exc
+        raise DamagedPdf(f"les signatures du fichier ne peuvent pas être lues (détail technique : {exc})") from exc
     moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     timing = ValidationTimingInfo(validation_time=moment, best_signature_time=moment, point_in_time_validation=at is not None)
     roots = {_asn1(c).dump() for c in trust.trust_roots}
@@ -670,13 +687,17 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     checks = []
     doc_ts = [e for e in signatures if _is_doc_ts(e)]
     for item in signatures:
-        if _is_doc_ts(item):
-            # Each document timestamp is checked at the time of the next one (which protects it), the last one now.
-            following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
-            when = _doc_ts_time(following[0]) if following else (at and moment)
-            checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when, labels))
-        else:
-            checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
+        try:
+            if _is_doc_ts(item):
+                # Each document timestamp is checked at the time of the next one (which protects it), the last now.
+                following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
+                when = _doc_ts_time(following[0]) if following else (at and moment)
+                checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when,
+                                                        labels))
+            else:
+                checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
+        except Exception as exc:  # noqa: BLE001 - a signature too malformed to check fails, the file is still reported
+            checks.append(_malformed(item, revisions, roots, exc))
     indication, sub, message = _overall(checks)
     if not signatures:
         notes.append("Aucun champ de signature signé n'a été trouvé dans le fichier.")
@@ -684,6 +705,28 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
         sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf), revisions=revisions, validated_at=moment,
         indication=indication, sub_indication=sub, message=message, signatures=tuple(checks), lenient=lenient,
         notes=tuple(notes))
+
+
+def _malformed(embedded_sig: Any, revisions: int, roots: set[bytes], exc: Exception) -> SignatureCheck:
+    """The check of a signature whose structure could not be analysed (a /ByteRange that is not two ranges,
+    values that are not numbers…): TOTAL_FAILED / FORMAT_FAILURE, pyHanko's words in the details."""
+    try:
+        signer = _info(embedded_sig.signer_cert, roots)
+    except Exception:  # noqa: BLE001
+        signer = None
+    try:
+        kind = "document_timestamp" if _is_doc_ts(embedded_sig) else "signature"
+        revision = embedded_sig.signed_revision + 1
+    except Exception:  # noqa: BLE001
+        kind, revision = "signature", 0
+    check = SignatureCheck(
+        field=str(getattr(embedded_sig, "field_name", "")), kind=kind, revision=revision, signer=signer,
+        chain=(signer,) if signer else (), trusted=False, claimed_time=None, timestamp=None,
+        certificate_valid_at_signing=None, intact=False, valid=False, coverage=None,
+        covers="une partie du fichier dont l'étendue est incertaine : ses plages d'octets signées sont anormales",
+        changes=None, certification=None, level=None, subfilter=None, offline=False, indication=FAILED,
+        sub_indication="FORMAT_FAILURE", message="", details=(f"{type(exc).__name__}: {exc}",))
+    return dataclasses.replace(check, message=wording.check_message(check))
 
 
 def _integrity_once(embedded_sig: Any) -> None:
