@@ -42,11 +42,14 @@ from pyhanko.sign.validation.policy_decl import (
     bootstrap_validation_data_handlers,
 )
 from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.errors import PathError
 from pyhanko_certvalidator.ltv.poe import POEManager, POEType
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 
-__all__ = ["lta_validation", "answers_only_about_their_certificate", "FURTHER_PROCESSING", "PAST_OUTCOMES"]
+__all__ = ["lta_validation", "answers_only_about_their_certificate", "chain_failure_cause", "FURTHER_PROCESSING",
+           "PAST_OUTCOMES"]
 
 FURTHER_PROCESSING = frozenset({
     AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE, AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
@@ -81,6 +84,34 @@ def answers_only_about_their_certificate(revinfo_manager: Any) -> None:
         return [container for container in found if _about(container, cert.serial_number)]
 
     revinfo_manager.async_retrieve_ocsps = matching
+
+
+async def chain_failure_cause(cert: asn1_x509.Certificate, intermediates: list, context: ValidationContext,
+                              usage: dict) -> tuple[Any, str] | None:
+    """The ETSI sub-indication of why `cert`'s chain does not validate in `context`, with certvalidator's words.
+
+    pyHanko (``generic_cms.handle_certvalidator_errors``) folds an expired intermediate certificate, a missing
+    revocation answer and an unusable one into CERTIFICATE_CHAIN_GENERAL_FAILURE, which the long-term process
+    does not try to improve. ETSI EN 319 102-1 §5.2.6 names them: an expired certificate of the chain is
+    OUT_OF_BOUNDS_NO_POE, revocation data that cannot be had or used is TRY_LATER, a revoked one REVOKED(_CA)_NO_POE.
+    """
+    validator = CertificateValidator(cert, intermediate_certs=intermediates, validation_context=context)
+    try:
+        await validator.async_validate_usage(**usage)
+    except cv_errors.ExpiredError as exc:
+        return AdESIndeterminate.OUT_OF_BOUNDS_NO_POE, f"{type(exc).__name__}: {exc}"
+    except cv_errors.NotYetValidError as exc:
+        return AdESFailure.NOT_YET_VALID, f"{type(exc).__name__}: {exc}"
+    except cv_errors.RevokedError as exc:
+        sub = AdESIndeterminate.REVOKED_NO_POE if exc.is_ee_cert else AdESIndeterminate.REVOKED_CA_NO_POE
+        return sub, f"{type(exc).__name__}: {exc}"
+    except cv_errors.InsufficientRevinfoError as exc:
+        return AdESIndeterminate.TRY_LATER, f"{type(exc).__name__}: {exc}"
+    except cv_errors.PathBuildingError as exc:
+        return AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - anything else stays a general chain failure
+        return None
+    return None
 
 
 def _has_signature_timestamp(embedded_sig: Any) -> bool:
@@ -163,6 +194,15 @@ async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
         best_time = copy(poe_manager)[signature_bytes]  # the document timestamps' proof, else now
         not_before = None
     current = prelim.ades_subindic
+    cause_message = None
+    if current is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+        fresh = bootstrap_validation_data_handlers(spec=spec, timing_info=timing, poe_manager_override=copy(poe_manager))
+        answers_only_about_their_certificate(fresh.revinfo_manager)
+        cause = await chain_failure_cause(
+            embedded_sig.signer_cert, list(embedded_sig.other_embedded_certs),
+            ades._init_vcs(spec, timing, fresh)[0], {"key_usage": set()})
+        if cause is not None:
+            current, cause_message = cause
 
     def result(subindic, status, message, best, ts_result=None) -> AdESLTAValidationResult:
         return AdESLTAValidationResult(
@@ -171,7 +211,7 @@ async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
             signature_timestamp_status=ts_result, validation_objects=prelim.validation_objects)
 
     if current is not AdESPassed.OK and current not in FURTHER_PROCESSING:
-        return result(current, prelim.api_status, prelim.failure_msg, best_time)
+        return result(current, prelim.api_status, prelim.failure_msg or cause_message, best_time)
 
     # (4) the signature exists at its best signature time
     poe_manager.register(signature_bytes, poe_type=POEType.VALIDATION, dt=best_time)
@@ -201,7 +241,8 @@ async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
             # before the certificate); when it merely cannot conclude (no past path, time slide without proof),
             # the current time's indication, which names the cause, is returned.
             subindic = exc.ades_subindication if exc.ades_subindication in PAST_OUTCOMES else current
-            return result(subindic, status, exc.failure_message, past_poes[signature_bytes], ts_result)
+            message = "; ".join(m for m in (cause_message, str(exc.failure_message)) if m)
+            return result(subindic, status, message, past_poes[signature_bytes], ts_result)
         except PathError as exc:
             return result(current, status, f"past validation: {exc}", past_poes[signature_bytes], ts_result)
         if status is not None:

@@ -611,14 +611,19 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
                               labels: dict[str, str]) -> SignatureCheck:
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     details: list[str] = []
-    context = ValidationContext(
-        trust_roots=[_asn1(c) for c in trust.trust_roots],
-        other_certs=list(embedded.certs) + [_asn1(c) for c in trust.other_certs],
-        crls=list(embedded.crls) + [asn1_crl.CertificateList.load(c) for c in trust.crls],
-        ocsps=list(embedded.ocsps) + [asn1_ocsp.OCSPResponse.load(o) for o in trust.ocsps],
-        allow_fetching=trust.allow_fetching, revocation_mode="hard-fail", moment=at, retroactive_revinfo=at is not None)
+    def context() -> ValidationContext:
+        made = ValidationContext(
+            trust_roots=[_asn1(c) for c in trust.trust_roots],
+            other_certs=list(embedded.certs) + [_asn1(c) for c in trust.other_certs],
+            crls=list(embedded.crls) + [asn1_crl.CertificateList.load(c) for c in trust.crls],
+            ocsps=list(embedded.ocsps) + [asn1_ocsp.OCSPResponse.load(o) for o in trust.ocsps],
+            allow_fetching=trust.allow_fetching, revocation_mode="hard-fail", moment=at,
+            retroactive_revinfo=at is not None)
+        longterm.answers_only_about_their_certificate(made.revinfo_manager)
+        return made
+
     try:
-        status = validate_pdf_timestamp(embedded_sig, validation_context=context)
+        status = validate_pdf_timestamp(embedded_sig, validation_context=context())
     except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
         status = None
         details.append(f"{type(exc).__name__}: {exc}")
@@ -634,6 +639,8 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     elif not status.trusted:
         problem = getattr(status, "trust_problem_indic", None)
         indication, sub = INDETERMINATE, problem.name if problem is not None else "NO_CERTIFICATE_CHAIN_FOUND"
+        if sub == "CERTIFICATE_CHAIN_GENERAL_FAILURE":
+            sub = _tsa_cause(embedded_sig, embedded, context(), details) or sub
     else:
         indication, sub = PASSED, None
     leaf = embedded_sig.signer_cert
@@ -652,6 +659,18 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
         offline=_offline(embedded, path), indication=indication, sub_indication=sub, message="",
         details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
+
+
+def _tsa_cause(embedded_sig: Any, embedded: _Embedded, context: ValidationContext, details: list[str]) -> str | None:
+    """Why the TSA's chain did not validate: pyHanko's timestamp status keeps only a general chain failure (an
+    expired certificate and a missing CRL read the same); the TSA certificate is validated again alone."""
+    cause = asyncio.run(longterm.chain_failure_cause(
+        embedded_sig.signer_cert, list(embedded_sig.other_embedded_certs) + list(embedded.certs), context,
+        {"key_usage": set(), "extended_key_usage": {"time_stamping"}}))
+    if cause is None:
+        return None
+    details.append(cause[1])
+    return cause[0].name
 
 
 # --- the whole file ---------------------------------------------------------------------------------

@@ -115,9 +115,14 @@ def check_message(check: Any) -> str:
     if check.changes is not None and not check.changes.allowed and check.sub_indication == "FORMAT_FAILURE":
         reason = "après " + ("l'horodatage" if stamp else "la signature") + ", " + check.changes.summary
     if check.sub_indication in ("OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED") \
-            and check.signer is not None and check.timestamp is not None:
+            and check.signer is not None and check.timestamp is not None \
+            and check.timestamp.time > check.signer.not_after:
         reason = (f"le certificat {cert} a expiré le {moment(check.signer.not_after)}, et la signature n'est "
                   f"prouvée qu'à partir du {moment(check.timestamp.time)}")
+    elif check.sub_indication == "OUT_OF_BOUNDS_NO_POE":
+        reason = (f"un certificat de la chaîne {cert} a expiré, et plus aucun horodatage vérifiable ne prouve que "
+                  + ("l'horodatage" if stamp else "la signature") + " date d'avant : le dernier horodatage du "
+                  "document devait être renouvelé avant l'expiration du certificat de l'autorité d'horodatage")
     if check.indication == "TOTAL_FAILED":
         return f"{who} n'est pas valide : {reason}."
     confirmed = "confirmé" if stamp else "confirmée"

@@ -26,6 +26,7 @@ from pyhanko.sign import fields, signers
 from pyhanko_certvalidator import ValidationContext
 
 from signing import pki, validate
+from stamper_at import StamperAt
 
 OCSP_URL = "http://127.0.0.1:9/ocsp"
 ROOT_CRL_URL = "http://127.0.0.1:9/racine.crl"
@@ -67,21 +68,6 @@ def ocsp_answer(foreign: pki.Authority, certificate: x509.Certificate, *, now: d
         this_update=now, next_update=now + validity, revocation_time=revoked_at, revocation_reason=None,
     ).responder_id(ocsp.OCSPResponderEncoding.HASH, foreign.ca_certificate)
     return builder.sign(foreign.ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-
-
-class StamperAt(pki.LocalTimeStamper):
-    """The authority's TSA with its clock at `when` (a file made in the past, for tests of time)."""
-
-    def __init__(self, authority: pki.Authority, when: dt.datetime):
-        super().__init__(authority)
-        self.when = when
-
-    def request_tsa_response(self, req):
-        self.fixed_dt = self.when
-        try:
-            return super(pki.LocalTimeStamper, self).request_tsa_response(req)
-        finally:
-            self.fixed_dt = None
 
 
 def _context(foreign: pki.Authority, ocsps: list[bytes], now: dt.datetime | None = None) -> ValidationContext:
