@@ -189,6 +189,9 @@ class SignatureCheck:
     """One sentence in French for a non-specialist."""
     details: tuple[str, ...] = ()
     """Technical notes (English, from pyHanko) for a specialist."""
+    proven_by_document_timestamp: bool = False
+    """A signature without a timestamp of its own: `timestamp` is the first document timestamp after it that
+    holds, which proves the signature existed then."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -256,7 +259,7 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
         if reader.xrefs.hybrid_xrefs_present:
             # pyHanko refuses signatures in hybrid files under strict reading; viewers read them.
             raise PdfReadError("hybrid cross-references")
-    except Exception as strict_error:  # noqa: BLE001 - any reading problem: try leniently
+    except Exception:  # noqa: BLE001 - any reading problem: try leniently
         try:
             reader = PdfFileReader(io.BytesIO(pdf), strict=False)
             reader.root  # noqa: B018
@@ -268,7 +271,7 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
                          "comme le font les lecteurs PDF courants.")
         else:
             notes.append("Le fichier a été lu en mode tolérant : sa structure ne suit pas strictement la norme PDF, "
-                         f"ce qui est courant chez certains logiciels (détail technique : {strict_error}).")
+                         "ce qui est courant chez certains logiciels.")
     if reader.encrypted:
         raise EncryptedPdf("le fichier est chiffré : ses signatures ne peuvent pas être vérifiées sans le mot de passe")
     return reader, lenient, notes
@@ -717,6 +720,7 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
                 checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
         except Exception as exc:  # noqa: BLE001 - a signature too malformed to check fails, the file is still reported
             checks.append(_malformed(item, revisions, roots, exc))
+    checks = _proofs_from_document_timestamps(checks)
     indication, sub, message = _overall(checks)
     if not signatures:
         notes.append("Aucun champ de signature signé n'a été trouvé dans le fichier.")
@@ -724,6 +728,25 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
         sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf), revisions=revisions, validated_at=moment,
         indication=indication, sub_indication=sub, message=message, signatures=tuple(checks), lenient=lenient,
         notes=tuple(notes))
+
+
+def _proofs_from_document_timestamps(checks: list[SignatureCheck]) -> list[SignatureCheck]:
+    """A signature without a timestamp of its own is proven to exist by the first valid document timestamp after it
+    (what the long-term validation used): the report shows that time, said to come from the document timestamp."""
+    result = []
+    for check in checks:
+        if check.kind == "signature" and check.timestamp is None:
+            proof = next((c for c in checks if c.kind == "document_timestamp" and c.revision > check.revision
+                          and c.indication == PASSED and c.timestamp is not None and c.timestamp.ok), None)
+            if proof is not None:
+                signer = check.signer
+                check = dataclasses.replace(
+                    check, timestamp=proof.timestamp, proven_by_document_timestamp=True,
+                    certificate_valid_at_signing=None if signer is None
+                    else signer.not_before <= proof.timestamp.time <= signer.not_after)
+                check = dataclasses.replace(check, message=wording.check_message(check))
+        result.append(check)
+    return result
 
 
 def _malformed(embedded_sig: Any, revisions: int, roots: set[bytes], exc: Exception) -> SignatureCheck:

@@ -55,13 +55,23 @@ LEVELS = {
 }
 
 
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
 def moment(value: dt.datetime | None) -> str:
-    """« 26 novembre 2026 à 14:05:09 (heure de Paris) »: seconds matter to an auditor."""
+    """« 26 novembre 2026 à 14 h 05 min 09 s, heure de Paris »: seconds matter to an auditor (no-break spaces
+    inside the time; UTC belongs to the technical details)."""
     if value is None:
         return "à une date inconnue"
     local = value.astimezone(PARIS)
     day = "1er" if local.day == 1 else str(local.day)
-    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M:%S} (heure de Paris)"
+    clock = f"{local.hour}{NBSP}h{NBSP}{local.minute:02d}{NBSP}min{NBSP}{local.second:02d}{NBSP}s"
+    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {clock}, heure de Paris"
+
+
+def number(value: int) -> str:
+    """« 185 559 »: thousands grouped with narrow no-break spaces, as French typography wants."""
+    return f"{value:,}".replace(",", NNBSP)
 
 
 def named(names: Iterable[str], labels: dict[str, str]) -> list[str]:
@@ -108,6 +118,9 @@ def check_message(check: Any) -> str:
         when = check.timestamp.time if check.timestamp is not None else None
         if stamp:
             return f"{who} est valide : il prouve que la révision {check.revision} du fichier existait le {moment(when)}."
+        if when and getattr(check, "proven_by_document_timestamp", False):
+            return (f"{who} est valide : l'horodatage du document prouve qu'elle existait le {moment(when)}, et le "
+                    "document n'a pas été modifié depuis, hors ajouts autorisés.")
         proven = f", horodatée le {moment(when)}," if when else ""
         return f"{who}{proven} est valide : le document n'a pas été modifié depuis, hors ajouts autorisés."
     cert = "de l'autorité d'horodatage" if stamp else "du signataire"
