@@ -1,7 +1,8 @@
 """Benchmark verifying a signed compte rendu (manager, employee, B-LTA document timestamp), as an auditor does.
 
-Target: the median of `signing.validate.validate` under 300 ms. Baseline, in the same invocation:
-`signing.pades.verify`, pyHanko's plain per-signature check (no AdES process, no report), on the same file.
+Targets: the median of `signing.validate.validate` at most 1.1 times the baseline's, and under 100 ms on the
+project's machines. Baseline, in the same invocation: `signing.pades.verify`, pyHanko's plain per-signature
+check (no AdES process, no report), on the same file; the ratio is what compares runs on a busy machine.
 
     .venv/bin/python benchmarks/bench_verify.py --runs 30 [--pdf sealed.pdf --root root.pem]
 """
@@ -24,7 +25,8 @@ from bench_signing import compte_rendu  # noqa: E402
 from signing import pades, pki  # noqa: E402
 from signing.validate import TrustInputs, validate  # noqa: E402
 
-TARGET = 0.300
+TARGET = 0.100
+RATIO_TARGET = 1.1
 logging.disable(logging.WARNING)  # pyHanko logs each check it could not improve
 
 
@@ -73,8 +75,10 @@ def main() -> None:
         print(f"{name:24} median {statistics.median(times) * 1000:6.1f} ms   "
               f"p90 {ordered[int(len(ordered) * 0.9) - 1] * 1000:6.1f} ms   ({args.runs} runs)")
     median = statistics.median(full)
-    print(f"ratio validate / baseline: {median / statistics.median(baseline):.2f}")
-    print(f"target: median < {TARGET * 1000:.0f} ms -> {'met' if median < TARGET else 'NOT met'}")
+    ratio = median / statistics.median(baseline)
+    print(f"ratio validate / baseline: {ratio:.2f} (target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'NOT met'})")
+    print(f"median validate: {median * 1000:.1f} ms (target < {TARGET * 1000:.0f} ms: "
+          f"{'met' if median < TARGET else 'NOT met'})")
 
 
 if __name__ == "__main__":

@@ -143,37 +143,51 @@ async def _basic(signed_data, validation_spec, timing_info, validation_data_hand
         failure_msg=None, validation_objects=objects)
 
 
-async def lta_validation(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
-                         timing: ValidationTimingInfo) -> AdESLTAValidationResult:
-    """The long-term validation of one signature of a PDF (see the module's docstring), as pyHanko's result."""
+async def lta_validation(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
+                         evidence: dict | None = None) -> AdESLTAValidationResult:
+    """The long-term validation of one signature of a PDF (see the module's docstring), as pyHanko's result.
+
+    evidence: a dict kept by the caller for one file and one validation time; the document timestamps' proofs
+    of existence are validated once for every signature of the file (pyHanko does it again for each)."""
     async with ades._operation_scoped_spec(pdf_spec.signature_validation_spec) as spec:
-        return await _lta(embedded_sig, dataclasses.replace(pdf_spec, signature_validation_spec=spec), timing)
+        return await _lta(embedded_sig, dataclasses.replace(pdf_spec, signature_validation_spec=spec), timing,
+                          {} if evidence is None else evidence)
 
 
-async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
-               timing: ValidationTimingInfo) -> AdESLTAValidationResult:
+async def _evidence_record(reader: Any, pdf_spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
+                           evidence: dict) -> tuple[list, LocalKnowledge, POEManager | None]:
+    """(1) The document timestamps as evidence record, with the DSS as knowledge: once per file."""
+    if "record" not in evidence:
+        poe_list = ades._build_prima_facie_poe_index_from_pdf_timestamps(
+            reader, include_content_ts=True, diff_policy=pdf_spec.diff_policy)
+        known = pdf_spec.signature_validation_spec.local_knowledge
+        dss = ades._dss_to_local_knowledge(reader=reader)
+        knowledge = LocalKnowledge(
+            known_ocsps=known.known_ocsps + dss.known_ocsps, known_crls=known.known_crls + dss.known_crls,
+            known_certs=known.known_certs + dss.known_certs, known_poes=known.known_poes,
+            nonrevoked_assertions=known.nonrevoked_assertions)
+        spec = dataclasses.replace(pdf_spec.signature_validation_spec, local_knowledge=knowledge)
+        try:
+            poe_manager = await ades._validate_prima_facie_poe(poe_list, validation_spec=spec, cur_timing_info=timing)
+        except SignatureValidationError:
+            poe_manager = None  # the chain of document timestamps does not hold: no proof of existence from it
+        evidence["record"] = (poe_list, knowledge, poe_manager)
+    poe_list, knowledge, poe_manager = evidence["record"]
+    return poe_list, knowledge, None if poe_manager is None else copy(poe_manager)
+
+
+async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
+               evidence: dict) -> AdESLTAValidationResult:
     # (1) the document timestamps as evidence record; the DSS and the signature's own archival as knowledge
-    poe_list = ades._build_prima_facie_poe_index_from_pdf_timestamps(
-        embedded_sig.reader, include_content_ts=True, diff_policy=pdf_spec.diff_policy)
-    spec = pdf_spec.signature_validation_spec
-    known = spec.local_knowledge
-    dss = ades._dss_to_local_knowledge(reader=embedded_sig.reader)
+    poe_list, shared, poe_manager = await _evidence_record(embedded_sig.reader, pdf_spec, timing, evidence)
     archival = ades._adobe_revinfo_archival_to_local_knowledge(embedded_sig)
-    knowledge = LocalKnowledge(
-        known_ocsps=known.known_ocsps + dss.known_ocsps + archival.known_ocsps,
-        known_crls=known.known_crls + dss.known_crls + archival.known_crls,
-        known_certs=known.known_certs + dss.known_certs, known_poes=known.known_poes,
-        nonrevoked_assertions=known.nonrevoked_assertions)
-    spec = dataclasses.replace(spec, local_knowledge=knowledge)
-    poe_manager: POEManager | None = None
+    knowledge = dataclasses.replace(shared, known_ocsps=shared.known_ocsps + archival.known_ocsps,
+                                    known_crls=shared.known_crls + archival.known_crls)
+    spec = dataclasses.replace(pdf_spec.signature_validation_spec, local_knowledge=knowledge)
+    following = [p for p in poe_list if p.pdf_revision > embedded_sig.signed_revision]
     oldest_record: datetime | None = None
-    try:
-        poe_manager = await ades._validate_prima_facie_poe(poe_list, validation_spec=spec, cur_timing_info=timing)
-        following = [p for p in poe_list if p.pdf_revision > embedded_sig.signed_revision]
-        if following:
-            oldest_record = min(following, key=lambda p: p.pdf_revision).timestamp_dt
-    except SignatureValidationError:
-        pass  # the chain of document timestamps does not hold: no proof of existence from it
+    if poe_manager is not None and following:
+        oldest_record = min(following, key=lambda p: p.pdf_revision).timestamp_dt
     if oldest_record is None or poe_manager is None:
         poe_manager = POEManager()
         knowledge.add_to_poe_manager(poe_manager)
@@ -216,9 +230,11 @@ async def _lta(embedded_sig: Any, pdf_spec: PdfSignatureValidationSpec,
     # (4) the signature exists at its best signature time
     poe_manager.register(signature_bytes, poe_type=POEType.VALIDATION, dt=best_time)
 
-    # (5) signature timestamps: the first that passes
+    # (5) signature timestamps: the first that passes (when the current time passed, the process for signatures
+    # with time has validated them already and its status holds the result)
     ts_result = None
-    for signature_ts in generic_cms.extract_tst_data_iter(embedded_sig.signer_info, signed=False):
+    for signature_ts in () if current is AdESPassed.OK else generic_cms.extract_tst_data_iter(
+            embedded_sig.signer_info, signed=False):
         attempt = await ades._process_signature_ts(embedded_sig, validation_spec=spec, poe_manager=copy(poe_manager),
                                                    timing_info=timing, signature_ts=signature_ts)
         if attempt.ades_subindic == AdESPassed.OK:

@@ -538,12 +538,13 @@ def _level(embedded_sig: Any, embedded: _Embedded, later_doc_ts: bool) -> str | 
 
 def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, spec: PdfSignatureValidationSpec,
                      timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes],
-                     labels: dict[str, str]) -> SignatureCheck:
+                     labels: dict[str, str], evidence: dict | None = None) -> SignatureCheck:
+    evidence = {} if evidence is None else evidence
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     later_doc_ts = any(_is_doc_ts(e) for e in later)
     details: list[str] = []
     try:
-        result = asyncio.run(_ades(embedded_sig, spec, timing))
+        result = asyncio.run(_ades(embedded_sig, spec, timing, evidence))
         status, sub = result.api_status, result.ades_subindic
         if result.failure_msg:
             details.append(result.failure_msg)
@@ -600,11 +601,12 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
     return dataclasses.replace(check, message=wording.check_message(check))
 
 
-async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo) -> Any:
+async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
+                evidence: dict) -> Any:
     """ETSI's long-term process with the proofs of existence the file carries (signature timestamps, document
     timestamps, the DSS they cover): signing.longterm, pyHanko's building blocks with answers picked per
     certificate, and past validation whenever the current time cannot conclude."""
-    return await longterm.lta_validation(embedded_sig, spec, timing)
+    return await longterm.lta_validation(embedded_sig, spec, timing, evidence)
 
 
 # --- one document timestamp -----------------------------------------------------------------------
@@ -707,6 +709,7 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     for item in signatures:
         _integrity_once(item)
     checks = []
+    evidence: dict = {}  # the document timestamps' proofs of existence, validated once for all signatures
     doc_ts = [e for e in signatures if _is_doc_ts(e)]
     for item in signatures:
         try:
@@ -717,7 +720,8 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
                 checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when,
                                                         labels))
             else:
-                checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
+                checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels,
+                                               evidence))
         except Exception as exc:  # noqa: BLE001 - a signature too malformed to check fails, the file is still reported
             checks.append(_malformed(item, revisions, roots, exc))
     checks = _proofs_from_document_timestamps(checks)
