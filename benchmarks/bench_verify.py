@@ -45,13 +45,17 @@ def signed_compte_rendu() -> tuple[bytes, TrustInputs]:
     return pades.seal(pdf, stamper, inputs), TrustInputs((authority.root_certificate,), crls=authority.crls)
 
 
-def timed(runs: int, fn) -> list[float]:
-    fn()  # warm: imports, caches
-    times = []
+def timed(runs: int, *fns) -> list[list[float]]:
+    """Each function `runs` times, interleaved (one of each per round), so that the load of a shared machine
+    weighs on all of them alike; after one warm-up call of each."""
+    for fn in fns:
+        fn()  # warm: imports, caches
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for fn, series in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            series.append(time.perf_counter() - start)
     return times
 
 
@@ -68,8 +72,7 @@ def main() -> None:
         pdf, trust = signed_compte_rendu()
     report = validate(pdf, trust)
     print(f"file: {len(pdf)} bytes, {len(report.signatures)} signatures and timestamps, verdict {report.indication}")
-    baseline = timed(args.runs, lambda: pades.verify(pdf, trust.trust_roots))
-    full = timed(args.runs, lambda: validate(pdf, trust))
+    baseline, full = timed(args.runs, lambda: pades.verify(pdf, trust.trust_roots), lambda: validate(pdf, trust))
     for name, times in (("baseline pades.verify", baseline), ("validate (AdES report)", full)):
         ordered = sorted(times)
         print(f"{name:24} median {statistics.median(times) * 1000:6.1f} ms   "
