@@ -1,7 +1,8 @@
 """Benchmark verifying a signed compte rendu (manager, employee, B-LTA document timestamp), as an auditor does.
 
-Target: the median of `signing.validate.validate` under 300 ms. Baseline, in the same invocation:
-`signing.pades.verify`, pyHanko's plain per-signature check (no AdES process, no report), on the same file.
+Targets: the median of `signing.validate.validate` at most 1.1 times the baseline's, and under 100 ms on the
+project's machines. Baseline, in the same invocation: `signing.pades.verify`, pyHanko's plain per-signature
+check (no AdES process, no report), on the same file; the ratio is what compares runs on a busy machine.
 
     .venv/bin/python benchmarks/bench_verify.py --runs 30 [--pdf sealed.pdf --root root.pem]
 """
@@ -24,7 +25,8 @@ from bench_signing import compte_rendu  # noqa: E402
 from signing import pades, pki  # noqa: E402
 from signing.validate import TrustInputs, validate  # noqa: E402
 
-TARGET = 0.300
+TARGET = 0.100
+RATIO_TARGET = 1.1
 logging.disable(logging.WARNING)  # pyHanko logs each check it could not improve
 
 
@@ -43,13 +45,17 @@ def signed_compte_rendu() -> tuple[bytes, TrustInputs]:
     return pades.seal(pdf, stamper, inputs), TrustInputs((authority.root_certificate,), crls=authority.crls)
 
 
-def timed(runs: int, fn) -> list[float]:
-    fn()  # warm: imports, caches
-    times = []
+def timed(runs: int, *fns) -> list[list[float]]:
+    """Each function `runs` times, interleaved (one of each per round), so that the load of a shared machine
+    weighs on all of them alike; after one warm-up call of each."""
+    for fn in fns:
+        fn()  # warm: imports, caches
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for fn, series in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            series.append(time.perf_counter() - start)
     return times
 
 
@@ -66,15 +72,16 @@ def main() -> None:
         pdf, trust = signed_compte_rendu()
     report = validate(pdf, trust)
     print(f"file: {len(pdf)} bytes, {len(report.signatures)} signatures and timestamps, verdict {report.indication}")
-    baseline = timed(args.runs, lambda: pades.verify(pdf, trust.trust_roots))
-    full = timed(args.runs, lambda: validate(pdf, trust))
+    baseline, full = timed(args.runs, lambda: pades.verify(pdf, trust.trust_roots), lambda: validate(pdf, trust))
     for name, times in (("baseline pades.verify", baseline), ("validate (AdES report)", full)):
         ordered = sorted(times)
         print(f"{name:24} median {statistics.median(times) * 1000:6.1f} ms   "
               f"p90 {ordered[int(len(ordered) * 0.9) - 1] * 1000:6.1f} ms   ({args.runs} runs)")
     median = statistics.median(full)
-    print(f"ratio validate / baseline: {median / statistics.median(baseline):.2f}")
-    print(f"target: median < {TARGET * 1000:.0f} ms -> {'met' if median < TARGET else 'NOT met'}")
+    ratio = median / statistics.median(baseline)
+    print(f"ratio validate / baseline: {ratio:.2f} (target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'NOT met'})")
+    print(f"median validate: {median * 1000:.1f} ms (target < {TARGET * 1000:.0f} ms: "
+          f"{'met' if median < TARGET else 'NOT met'})")
 
 
 if __name__ == "__main__":

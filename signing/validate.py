@@ -31,8 +31,8 @@ from pyhanko.pdf_utils.misc import PdfError as HankoPdfError, PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
-from pyhanko.sign.general import SigningError as HankoSigningError
-from pyhanko.sign.validation import ades, validate_pdf_timestamp
+from pyhanko.sign.general import SigningError as HankoSigningError, extract_certificate_info
+from pyhanko.sign.validation import generic_cms, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko.sign.validation.policy_decl import (
@@ -49,7 +49,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from . import wording
+from . import longterm, wording
 from .errors import PdfError
 from .pades import ValidationInputs, _asn1
 
@@ -189,6 +189,9 @@ class SignatureCheck:
     """One sentence in French for a non-specialist."""
     details: tuple[str, ...] = ()
     """Technical notes (English, from pyHanko) for a specialist."""
+    proven_by_document_timestamp: bool = False
+    """A signature without a timestamp of its own: `timestamp` is the first document timestamp after it that
+    holds, which proves the signature existed then."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -256,7 +259,7 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
         if reader.xrefs.hybrid_xrefs_present:
             # pyHanko refuses signatures in hybrid files under strict reading; viewers read them.
             raise PdfReadError("hybrid cross-references")
-    except Exception as strict_error:  # noqa: BLE001 - any reading problem: try leniently
+    except Exception:  # noqa: BLE001 - any reading problem: try leniently
         try:
             reader = PdfFileReader(io.BytesIO(pdf), strict=False)
             reader.root  # noqa: B018
@@ -268,7 +271,7 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, bool, list[str]]:
                          "comme le font les lecteurs PDF courants.")
         else:
             notes.append("Le fichier a été lu en mode tolérant : sa structure ne suit pas strictement la norme PDF, "
-                         f"ce qui est courant chez certains logiciels (détail technique : {strict_error}).")
+                         "ce qui est courant chez certains logiciels.")
     if reader.encrypted:
         raise EncryptedPdf("le fichier est chiffré : ses signatures ne peuvent pas être vérifiées sans le mot de passe")
     return reader, lenient, notes
@@ -298,14 +301,8 @@ def _info(cert: asn1_x509.Certificate, roots: set[bytes]) -> CertificateInfo:
         trust_root=der in roots, der=der)
 
 
-def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Certificate],
-           roots: set[bytes]) -> tuple[CertificateInfo, ...]:
-    """The validated path when there is one, else the chain built by issuer names from the certificates at hand."""
-    if path is not None:
-        certs = list(path.iter_certs(include_root=True))
-        if certs and certs[-1].dump() != leaf.dump():
-            certs = [leaf]  # a path of another certificate (defensive)
-        return tuple(_info(c, roots) for c in reversed(certs))
+def _issuers(leaf: asn1_x509.Certificate, pool: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
+    """The chain built by issuer names from the certificates at hand, from `leaf` up (no trust decided)."""
     by_subject: dict[bytes, asn1_x509.Certificate] = {}
     for cert in pool:
         by_subject.setdefault(cert.subject.dump(), cert)
@@ -318,7 +315,18 @@ def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Cert
         if issuer is None or any(issuer.dump() == c.dump() for c in chain):
             break
         chain.append(issuer)
-    return tuple(_info(c, roots) for c in chain)
+    return chain
+
+
+def _chain(leaf: asn1_x509.Certificate, path: Any, pool: Iterable[asn1_x509.Certificate],
+           roots: set[bytes]) -> tuple[CertificateInfo, ...]:
+    """The validated path when there is one, else the chain built by issuer names from the certificates at hand."""
+    if path is not None:
+        certs = list(path.iter_certs(include_root=True))
+        if certs and certs[-1].dump() != leaf.dump():
+            certs = [leaf]  # a path of another certificate (defensive)
+        return tuple(_info(c, roots) for c in reversed(certs))
+    return tuple(_info(c, roots) for c in _issuers(leaf, pool))
 
 
 # --- embedded validation data ----------------------------------------------------------------------
@@ -437,10 +445,23 @@ def _changes(status: Any, later: Sequence[Any], labels: dict[str, str]) -> Chang
                    fields_filled=filled, reason=reason, summary=summary, description=description)
 
 
+def _byte_range(embedded_sig: Any) -> list[int] | None:
+    """The signature's /ByteRange as integers, or None when it is not an array of an even number of them."""
+    try:
+        values = list(embedded_sig.byte_range)
+    except Exception:  # noqa: BLE001 - absent, not an array
+        return None
+    if not values or len(values) % 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return [int(v) for v in values]
+
+
 def _covers(embedded: Any, revisions: int, coverage: str | None) -> str:
     revision = embedded.signed_revision + 1
-    start, length = embedded.byte_range[2], embedded.byte_range[3]
-    end = start + length
+    ranges = _byte_range(embedded)
+    if ranges is None or len(ranges) != 4:
+        return "une partie du fichier dont l'étendue est incertaine : ses plages d'octets signées sont anormales"
+    end = ranges[2] + ranges[3]
     size = f"{end:,}".replace(",", "\u202f")
     what = {
         "ENTIRE_FILE": "tout le fichier",
@@ -491,25 +512,39 @@ def _has_signature_timestamp(embedded_sig: Any) -> bool:
         return False
 
 
-def _level(embedded_sig: Any, offline: bool, later_doc_ts: bool) -> str | None:
-    """The level the file's structure reaches (a failed validation does not lower it: the verdict says that)."""
+def _level(embedded_sig: Any, embedded: _Embedded, later_doc_ts: bool) -> str | None:
+    """The PAdES level of the file's structure (ETSI EN 319 142-1), whatever the verdict: B-T by a signature
+    timestamp or by a later document timestamp; B-LT when the DSS also holds a revocation answer for every
+    certificate of the signer's chain but its root (and of its signature timestamp's, if any); B-LTA when a
+    document timestamp follows."""
     if _subfilter(embedded_sig) != "ETSI.CAdES.detached":
         return None
-    if not _has_signature_timestamp(embedded_sig):
+    timestamped = _has_signature_timestamp(embedded_sig)
+    if not (timestamped or later_doc_ts):
         return "PAdES-B-B"
-    if not offline:
+    pool = list(embedded_sig.other_embedded_certs) + list(embedded.certs)
+    chains = [_issuers(embedded_sig.signer_cert, pool)]
+    for token in generic_cms.extract_tst_data_iter(embedded_sig.signer_info, signed=False):
+        try:
+            info = extract_certificate_info(token)
+        except Exception:  # noqa: BLE001 - an unreadable timestamp token: its chain is not counted
+            continue
+        chains.append(_issuers(info.signer_cert, pool + list(info.other_certs)))
+    certs = [c for chain in chains for c in chain if c.self_signed == "no"]
+    if not certs or not all(embedded.covers(c) for c in certs):
         return "PAdES-B-T"
     return "PAdES-B-LTA" if later_doc_ts else "PAdES-B-LT"
 
 
 def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int, spec: PdfSignatureValidationSpec,
                      timing: ValidationTimingInfo, embedded: _Embedded, roots: set[bytes],
-                     labels: dict[str, str]) -> SignatureCheck:
+                     labels: dict[str, str], evidence: dict | None = None) -> SignatureCheck:
+    evidence = {} if evidence is None else evidence
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     later_doc_ts = any(_is_doc_ts(e) for e in later)
     details: list[str] = []
     try:
-        result = asyncio.run(_ades(embedded_sig, spec, timing, embedded, archived=later_doc_ts))
+        result = asyncio.run(_ades(embedded_sig, spec, timing, evidence))
         status, sub = result.api_status, result.ades_subindic
         if result.failure_msg:
             details.append(result.failure_msg)
@@ -537,6 +572,10 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
             indication, sub_indication = FAILED, "SIG_CRYPTO_FAILURE"
         elif changes is not None and not changes.allowed:
             indication, sub_indication = FAILED, "FORMAT_FAILURE"
+    if indication != FAILED and coverage not in ("ENTIRE_FILE", "ENTIRE_REVISION"):
+        # pyHanko calls it NONSTANDARD_COVERAGE: bytes of the file that no signature vouches for.
+        indication, sub_indication = FAILED, "FORMAT_FAILURE"
+        details.append(f"signature coverage {coverage or 'unknown'}: not a whole revision of the file")
     signer = _info(leaf, roots)
     if indication == PASSED and timestamp is not None and timestamp.ok \
             and not signer.not_before <= timestamp.time <= signer.not_after:
@@ -556,29 +595,18 @@ def _check_signature(embedded_sig: Any, all_sigs: Sequence[Any], revisions: int,
         certificate_valid_at_signing=in_validity, intact=intact, valid=valid, coverage=coverage,
         covers=_covers(embedded_sig, revisions, coverage), changes=changes,
         certification=docmdp.name if docmdp is not None else None,
-        level=_level(embedded_sig, offline, later_doc_ts),
+        level=_level(embedded_sig, embedded, later_doc_ts),
         subfilter=_subfilter(embedded_sig), offline=offline,
         indication=indication, sub_indication=sub_indication, message="", details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
 
 
 async def _ades(embedded_sig: Any, spec: PdfSignatureValidationSpec, timing: ValidationTimingInfo,
-                embedded: _Embedded, archived: bool) -> Any:
-    """ETSI's long-term process when document timestamps follow the signature (B-LTA), else the process
-    for signatures with time (B-B to B-LT): pyHanko's LTA process finds no proof of existence without them."""
-    if archived:
-        return await ades.ades_lta_validation(embedded_sig, spec, timing_info=timing)
-    base = spec.signature_validation_spec
-    known = base.local_knowledge
-    knowledge = dataclasses.replace(
-        known, known_crls=known.known_crls + [CRLContainer(c) for c in embedded.crls],
-        known_ocsps=known.known_ocsps + [OCSPContainer(o) for o in embedded.ocsps],
-        known_certs=known.known_certs + list(embedded.certs))
-    embedded_sig.compute_integrity_info(diff_policy=spec.diff_policy)
-    return await ades.ades_with_time_validation(
-        signed_data=embedded_sig.signed_data, validation_spec=dataclasses.replace(base, local_knowledge=knowledge),
-        timing_info=timing, raw_digest=embedded_sig.compute_digest(),
-        extra_status_kwargs=embedded_sig.summarise_integrity_info(), status_cls=PdfSignatureStatus)
+                evidence: dict) -> Any:
+    """ETSI's long-term process with the proofs of existence the file carries (signature timestamps, document
+    timestamps, the DSS they cover): signing.longterm, pyHanko's building blocks with answers picked per
+    certificate, and past validation whenever the current time cannot conclude."""
+    return await longterm.lta_validation(embedded_sig, spec, timing, evidence)
 
 
 # --- one document timestamp -----------------------------------------------------------------------
@@ -588,14 +616,19 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
                               labels: dict[str, str]) -> SignatureCheck:
     later = [e for e in all_sigs if e.signed_revision > embedded_sig.signed_revision]
     details: list[str] = []
-    context = ValidationContext(
-        trust_roots=[_asn1(c) for c in trust.trust_roots],
-        other_certs=list(embedded.certs) + [_asn1(c) for c in trust.other_certs],
-        crls=list(embedded.crls) + [asn1_crl.CertificateList.load(c) for c in trust.crls],
-        ocsps=list(embedded.ocsps) + [asn1_ocsp.OCSPResponse.load(o) for o in trust.ocsps],
-        allow_fetching=trust.allow_fetching, revocation_mode="hard-fail", moment=at, retroactive_revinfo=at is not None)
+    def context() -> ValidationContext:
+        made = ValidationContext(
+            trust_roots=[_asn1(c) for c in trust.trust_roots],
+            other_certs=list(embedded.certs) + [_asn1(c) for c in trust.other_certs],
+            crls=list(embedded.crls) + [asn1_crl.CertificateList.load(c) for c in trust.crls],
+            ocsps=list(embedded.ocsps) + [asn1_ocsp.OCSPResponse.load(o) for o in trust.ocsps],
+            allow_fetching=trust.allow_fetching, revocation_mode="hard-fail", moment=at,
+            retroactive_revinfo=at is not None)
+        longterm.answers_only_about_their_certificate(made.revinfo_manager)
+        return made
+
     try:
-        status = validate_pdf_timestamp(embedded_sig, validation_context=context)
+        status = validate_pdf_timestamp(embedded_sig, validation_context=context())
     except (HankoSigningError, HankoPdfError, ValueError, KeyError, TypeError) as exc:
         status = None
         details.append(f"{type(exc).__name__}: {exc}")
@@ -611,6 +644,8 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
     elif not status.trusted:
         problem = getattr(status, "trust_problem_indic", None)
         indication, sub = INDETERMINATE, problem.name if problem is not None else "NO_CERTIFICATE_CHAIN_FOUND"
+        if sub == "CERTIFICATE_CHAIN_GENERAL_FAILURE":
+            sub = _tsa_cause(embedded_sig, embedded, context(), details) or sub
     else:
         indication, sub = PASSED, None
     leaf = embedded_sig.signer_cert
@@ -629,6 +664,18 @@ def _check_document_timestamp(embedded_sig: Any, all_sigs: Sequence[Any], revisi
         offline=_offline(embedded, path), indication=indication, sub_indication=sub, message="",
         details=tuple(details))
     return dataclasses.replace(check, message=wording.check_message(check))
+
+
+def _tsa_cause(embedded_sig: Any, embedded: _Embedded, context: ValidationContext, details: list[str]) -> str | None:
+    """Why the TSA's chain did not validate: pyHanko's timestamp status keeps only a general chain failure (an
+    expired certificate and a missing CRL read the same); the TSA certificate is validated again alone."""
+    cause = asyncio.run(longterm.chain_failure_cause(
+        embedded_sig.signer_cert, list(embedded_sig.other_embedded_certs) + list(embedded.certs), context,
+        {"key_usage": set(), "extended_key_usage": {"time_stamping"}}))
+    if cause is None:
+        return None
+    details.append(cause[1])
+    return cause[0].name
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -651,7 +698,7 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     try:
         signatures = list(reader.embedded_signatures)
     except (HankoPdfError, PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise DamagedPdf(f"les signatures du fichier ne peuvent pas être lues : {exc}") from exc
+        raise DamagedPdf(f"les signatures du fichier ne peuvent pas être lues (détail technique : {exc})") from exc
     moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     timing = ValidationTimingInfo(validation_time=moment, best_signature_time=moment, point_in_time_validation=at is not None)
     roots = {_asn1(c).dump() for c in trust.trust_roots}
@@ -662,15 +709,22 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
     for item in signatures:
         _integrity_once(item)
     checks = []
+    evidence: dict = {}  # the document timestamps' proofs of existence, validated once for all signatures
     doc_ts = [e for e in signatures if _is_doc_ts(e)]
     for item in signatures:
-        if _is_doc_ts(item):
-            # Each document timestamp is checked at the time of the next one (which protects it), the last one now.
-            following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
-            when = _doc_ts_time(following[0]) if following else (at and moment)
-            checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when, labels))
-        else:
-            checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels))
+        try:
+            if _is_doc_ts(item):
+                # Each document timestamp is checked at the time of the next one (which protects it), the last now.
+                following = [e for e in doc_ts if e.signed_revision > item.signed_revision]
+                when = _doc_ts_time(following[0]) if following else (at and moment)
+                checks.append(_check_document_timestamp(item, signatures, revisions, trust, embedded, roots, when,
+                                                        labels))
+            else:
+                checks.append(_check_signature(item, signatures, revisions, spec, timing, embedded, roots, labels,
+                                               evidence))
+        except Exception as exc:  # noqa: BLE001 - a signature too malformed to check fails, the file is still reported
+            checks.append(_malformed(item, revisions, roots, exc))
+    checks = _proofs_from_document_timestamps(checks)
     indication, sub, message = _overall(checks)
     if not signatures:
         notes.append("Aucun champ de signature signé n'a été trouvé dans le fichier.")
@@ -678,6 +732,47 @@ def validate(pdf: bytes, trust: TrustInputs, *, at: dt.datetime | None = None) -
         sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf), revisions=revisions, validated_at=moment,
         indication=indication, sub_indication=sub, message=message, signatures=tuple(checks), lenient=lenient,
         notes=tuple(notes))
+
+
+def _proofs_from_document_timestamps(checks: list[SignatureCheck]) -> list[SignatureCheck]:
+    """A signature without a timestamp of its own is proven to exist by the first valid document timestamp after it
+    (what the long-term validation used): the report shows that time, said to come from the document timestamp."""
+    result = []
+    for check in checks:
+        if check.kind == "signature" and check.timestamp is None:
+            proof = next((c for c in checks if c.kind == "document_timestamp" and c.revision > check.revision
+                          and c.indication == PASSED and c.timestamp is not None and c.timestamp.ok), None)
+            if proof is not None:
+                signer = check.signer
+                check = dataclasses.replace(
+                    check, timestamp=proof.timestamp, proven_by_document_timestamp=True,
+                    certificate_valid_at_signing=None if signer is None
+                    else signer.not_before <= proof.timestamp.time <= signer.not_after)
+                check = dataclasses.replace(check, message=wording.check_message(check))
+        result.append(check)
+    return result
+
+
+def _malformed(embedded_sig: Any, revisions: int, roots: set[bytes], exc: Exception) -> SignatureCheck:
+    """The check of a signature whose structure could not be analysed (a /ByteRange that is not two ranges,
+    values that are not numbers…): TOTAL_FAILED / FORMAT_FAILURE, pyHanko's words in the details."""
+    try:
+        signer = _info(embedded_sig.signer_cert, roots)
+    except Exception:  # noqa: BLE001
+        signer = None
+    try:
+        kind = "document_timestamp" if _is_doc_ts(embedded_sig) else "signature"
+        revision = embedded_sig.signed_revision + 1
+    except Exception:  # noqa: BLE001
+        kind, revision = "signature", 0
+    check = SignatureCheck(
+        field=str(getattr(embedded_sig, "field_name", "")), kind=kind, revision=revision, signer=signer,
+        chain=(signer,) if signer else (), trusted=False, claimed_time=None, timestamp=None,
+        certificate_valid_at_signing=None, intact=False, valid=False, coverage=None,
+        covers="une partie du fichier dont l'étendue est incertaine : ses plages d'octets signées sont anormales",
+        changes=None, certification=None, level=None, subfilter=None, offline=False, indication=FAILED,
+        sub_indication="FORMAT_FAILURE", message="", details=(f"{type(exc).__name__}: {exc}",))
+    return dataclasses.replace(check, message=wording.check_message(check))
 
 
 def _integrity_once(embedded_sig: Any) -> None:

@@ -55,13 +55,23 @@ LEVELS = {
 }
 
 
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
 def moment(value: dt.datetime | None) -> str:
-    """« 26 novembre 2026 à 14:05:09 (heure de Paris) »: seconds matter to an auditor."""
+    """« 26 novembre 2026 à 14 h 05 min 09 s, heure de Paris »: seconds matter to an auditor (no-break spaces
+    inside the time; UTC belongs to the technical details)."""
     if value is None:
         return "à une date inconnue"
     local = value.astimezone(PARIS)
     day = "1er" if local.day == 1 else str(local.day)
-    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M:%S} (heure de Paris)"
+    clock = f"{local.hour}{NBSP}h{NBSP}{local.minute:02d}{NBSP}min{NBSP}{local.second:02d}{NBSP}s"
+    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {clock}, heure de Paris"
+
+
+def number(value: int) -> str:
+    """« 185 559 »: thousands grouped with narrow no-break spaces, as French typography wants."""
+    return f"{value:,}".replace(",", NNBSP)
 
 
 def named(names: Iterable[str], labels: dict[str, str]) -> list[str]:
@@ -108,6 +118,9 @@ def check_message(check: Any) -> str:
         when = check.timestamp.time if check.timestamp is not None else None
         if stamp:
             return f"{who} est valide : il prouve que la révision {check.revision} du fichier existait le {moment(when)}."
+        if when and getattr(check, "proven_by_document_timestamp", False):
+            return (f"{who} est valide : l'horodatage du document prouve qu'elle existait le {moment(when)}, et le "
+                    "document n'a pas été modifié depuis, hors ajouts autorisés.")
         proven = f", horodatée le {moment(when)}," if when else ""
         return f"{who}{proven} est valide : le document n'a pas été modifié depuis, hors ajouts autorisés."
     cert = "de l'autorité d'horodatage" if stamp else "du signataire"
@@ -115,9 +128,14 @@ def check_message(check: Any) -> str:
     if check.changes is not None and not check.changes.allowed and check.sub_indication == "FORMAT_FAILURE":
         reason = "après " + ("l'horodatage" if stamp else "la signature") + ", " + check.changes.summary
     if check.sub_indication in ("OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED") \
-            and check.signer is not None and check.timestamp is not None:
+            and check.signer is not None and check.timestamp is not None \
+            and check.timestamp.time > check.signer.not_after:
         reason = (f"le certificat {cert} a expiré le {moment(check.signer.not_after)}, et la signature n'est "
                   f"prouvée qu'à partir du {moment(check.timestamp.time)}")
+    elif check.sub_indication == "OUT_OF_BOUNDS_NO_POE":
+        reason = (f"un certificat de la chaîne {cert} a expiré, et plus aucun horodatage vérifiable ne prouve que "
+                  + ("l'horodatage" if stamp else "la signature") + " date d'avant : le dernier horodatage du "
+                  "document devait être renouvelé avant l'expiration du certificat de l'autorité d'horodatage")
     if check.indication == "TOTAL_FAILED":
         return f"{who} n'est pas valide : {reason}."
     confirmed = "confirmé" if stamp else "confirmée"

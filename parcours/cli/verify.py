@@ -69,16 +69,22 @@ def _instance_report(pdf: bytes, at: dt.datetime | None) -> dict:
 
 
 def _print(report: dict) -> None:
+    from signing import wording
+
     labels = {"TOTAL_PASSED": "VALIDE", "TOTAL_FAILED": "NON VALIDE", "INDETERMINATE": "VALIDITÉ NON ÉTABLIE",
               "NO_SIGNATURE": "AUCUNE SIGNATURE"}
     sub = f" ({report['sub_indication']})" if report["sub_indication"] else ""
     click.echo(f"{labels[report['indication']]} : {report['indication']}{sub}")
     click.echo(report["message"])
-    click.echo(f"Fichier : sha256 {report['sha256']}, {report['size']} octets, {report['revisions']} révisions")
+    click.echo(f"Fichier : sha256 {report['sha256']}, {wording.number(report['size'])} octets, "
+               f"{report['revisions']} révisions")
     stored = report.get("stored")
     if stored:
-        click.echo(f"Version conservée : document {stored['document_id']}, version {stored['version']} "
-                   f"({stored['kind']}) ; historique : {stored['history_url']}")
+        from parcours.service.reports import VERSION_KINDS
+
+        kind = VERSION_KINDS.get(stored["kind"], stored["kind"])
+        click.echo(f"Version conservée : document n° {stored['document_id']}, version {stored['version']} ({kind}) ; "
+                   f"historique : {stored['history_url']} (API, avec un jeton d'auditeur)")
     for check in report["signatures"]:
         what = "Horodatage du document" if check["kind"] == "document_timestamp" else "Signature"
         click.echo(f"\n{what} « {check['field']} » (révision {check['revision']}) : {check['indication']}"
@@ -89,10 +95,11 @@ def _print(report: dict) -> None:
             click.echo(f"  Signataire : {signer.get('common_name') or signer['subject']}"
                        + (f" <{signer['email']}>" if signer.get("email") else ""))
         if check.get("claimed_time"):
-            click.echo(f"  Heure déclarée : {check['claimed_time']:%Y-%m-%d %H:%M:%S} UTC")
+            click.echo(f"  Heure déclarée : {wording.moment(check['claimed_time'])}")
         if check.get("timestamp"):
-            click.echo(f"  Heure prouvée : {check['timestamp']['time']:%Y-%m-%d %H:%M:%S} UTC "
-                       f"(horodatage de {check['timestamp']['tsa']})")
+            by = "par l'horodatage du document" if check.get("proven_by_document_timestamp") else "par l'horodatage"
+            click.echo(f"  Heure prouvée : {wording.moment(check['timestamp']['time'])} "
+                       f"({by} de « {check['timestamp']['tsa']} »)")
         click.echo(f"  Chaîne de confiance : {'oui' if check['trusted'] else 'non'} ; "
                    f"intégrité : {'oui' if check['intact'] else 'non'} ; "
                    f"niveau : {check['level'] or '—'} ; vérifiable hors ligne : {'oui' if check['offline'] else 'non'}")
