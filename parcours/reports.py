@@ -146,14 +146,10 @@ def when(value: Any, *, seconds: bool = True) -> str:
     return f"{formatting.date(local.date())} à {clock}"
 
 
-def _utc(value: Any) -> str:
+def utc(value: Any) -> str:
+    """« 2026-11-26 13:00:44 UTC », for the technical details only (the sentences speak Paris time)."""
     moment = _moment(value)
-    return f"{moment.astimezone(dt.timezone.utc):%H:%M:%S}{NBSP}UTC" if moment else ""
-
-
-def _when_with_utc(value: Any) -> str:
-    """« 26 novembre 2026 à 14 h 00 min 44 s (13:00:44 UTC) »: the engine's sentences speak UTC."""
-    return f"{when(value)} ({_utc(value)})"
+    return f"{moment.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC" if moment else ""
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -246,7 +242,7 @@ def _timestamp_rows(check: Mapping[str, Any], signature: bool) -> list[dict[str,
     rows = []
     if signature:
         claimed = check.get("claimed_time")
-        rows.append(_row("Heure déclarée", (f"{_when_with_utc(claimed)}, écrite par le logiciel du signataire : "
+        rows.append(_row("Heure déclarée", (f"{when(claimed)}, écrite par le logiciel du signataire : "
                                             "ce n'est pas une preuve") if claimed else "Aucune"))
     if not stamp:
         rows.append(_row("Heure prouvée", "Non établie : aucun horodatage de cette signature n'a pu être "
@@ -255,13 +251,13 @@ def _timestamp_rows(check: Mapping[str, Any], signature: bool) -> list[dict[str,
     ok = stamp.get("intact") and stamp.get("valid") and stamp.get("trusted")
     tsa = _common_name(stamp.get("tsa")) or stamp.get("tsa") or "autorité inconnue"
     if ok:
-        rows.append(_row("Heure prouvée", f"{_when_with_utc(stamp.get('time'))}, par l'horodatage de « {tsa} »"))
+        rows.append(_row("Heure prouvée", f"{when(stamp.get('time'))}, par l'horodatage de « {tsa} »"))
     else:
         checks = (("altéré", stamp.get("intact")), ("signature incorrecte", stamp.get("valid")),
                   ("autorité non reconnue", stamp.get("trusted")))
         problems = [what for what, flag in checks if not flag]
         rows.append(_row("Heure prouvée", f"Non établie : l'horodatage de « {tsa} » indique le "
-                                          f"{_when_with_utc(stamp.get('time'))}, mais il n'a pas pu être "
+                                          f"{when(stamp.get('time'))}, mais il n'a pas pu être "
                                           f"vérifié ({', '.join(problems)})", "warn"))
     if signature:  # a document timestamp's authority is its signer, with its chain below
         authority = distinguished_name(stamp.get("tsa"))
@@ -327,8 +323,11 @@ def _entry(number: int, check: Mapping[str, Any], revisions: int) -> dict[str, A
                  + (f" ; modifications : {changes.get('level')}" if changes else "")]
     if changes and changes.get("reason"):
         technical.append(f"Modification refusée : {changes['reason']}")
-    technical += [str(d) for d in check.get("details") or ()]
     stamp = check.get("timestamp")
+    for label, moment in (("Heure déclarée", check.get("claimed_time")), ("Heure de l'horodatage", (stamp or {}).get("time"))):
+        if moment:
+            technical.append(f"{label} : {utc(moment)}")
+    technical += [str(d) for d in check.get("details") or ()]
     return {
         "number": number, "anchor": f"element-{number}", "kind": check.get("kind") or "signature",
         "kind_label": KINDS.get(check.get("kind") or "", check.get("kind") or ""), "title": title,
@@ -342,19 +341,14 @@ def _entry(number: int, check: Mapping[str, Any], revisions: int) -> dict[str, A
 
 
 def _stored(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Which stored version the file is, by the document's number: an API address means nothing to the
+    person reading a page or a printed report (the JSON report keeps it for programs)."""
     if not stored:
-        return {"found": False, "text": "Non : ce fichier ne correspond à aucune version enregistrée dans Parcours",
-                "history_url": "", "pdf_url": ""}
+        return {"found": False, "text": "Non : ce fichier ne correspond à aucune version enregistrée dans Parcours"}
     kind = VERSION_KINDS.get(stored.get("kind") or "", stored.get("kind") or "")
     text = f"Oui : version {stored.get('version')} du document n°{NBSP}{stored.get('document_id')}" \
-           + (f" ({kind})" if kind else "")
-
-    def safe(url: Any) -> str:
-        url = str(url or "")
-        return url if url.startswith(("/", "https://", "http://")) else ""
-
-    return {"found": True, "text": text, "history_url": safe(stored.get("history_url")),
-            "pdf_url": safe(stored.get("pdf_url"))}
+           + (f" ({kind})" if kind else "") + " ; son historique est consultable dans Parcours sous ce numéro"
+    return {"found": True, "text": text}
 
 
 def report_view(report: Mapping[str, Any], *, organisation: str | None = None) -> dict[str, Any]:
@@ -383,7 +377,7 @@ def report_view(report: Mapping[str, Any], *, organisation: str | None = None) -
         "title": TITLE,
         "organisation": organisation or "",
         "date": when(validated_at, seconds=False),
-        "date_utc": f"{_moment(validated_at):%Y-%m-%d %H:%M:%S} UTC" if _moment(validated_at) else "",
+        "date_utc": utc(validated_at),
         "verdict": _verdict(report.get("indication"), report.get("sub_indication")),
         "sentence": _sentence(report.get("message") or ""),
         "file": {
@@ -401,7 +395,7 @@ def report_view(report: Mapping[str, Any], *, organisation: str | None = None) -
     })
 
 
-_VERBATIM = {"sha256", "serial", "technical", "history_url", "pdf_url", "indication", "sub_indication", "code",
+_VERBATIM = {"sha256", "serial", "technical", "indication", "sub_indication", "code",
              "anchor", "tones", "state", "tone", "kind", "date_utc", "fill", "ink", "soft", "color"}
 """Keys whose text is shown as the engine or the certificate gives it (codes, digests, English details)."""
 

@@ -1186,14 +1186,8 @@ def build_rapport_verification() -> Builder:
         ("Taille", "{{ rapport.file.size }}"),
         ("Révisions", "{{ rapport.file.revisions }}"),
         ("Contenu", "{{ rapport.file.contents }}"),
-        ("Vérifié le", "{{ rapport.date }}, heure de Paris ({{ rapport.date_utc }})"),
+        ("Vérifié le", "{{ rapport.date }}, heure de Paris"),
         ("Version enregistrée", "{{ rapport.stored.text }}"),
-        ("{%tr if rapport.stored.history_url %}", None),
-        ("Historique", [("{{ rapport.stored.history_url }}", mono)]),
-        ("{%tr endif %}", None),
-        ("{%tr if rapport.stored.pdf_url %}", None),
-        ("PDF de cette version", [("{{ rapport.stored.pdf_url }}", mono)]),
-        ("{%tr endif %}", None),
     ])
 
     b.tag("{%p if rapport.entries %}")
@@ -1239,7 +1233,7 @@ def build_rapport_verification() -> Builder:
     b.tag_row(t, "{%tr endfor %}")
     b.spacer()
 
-    b.p("Notes techniques", size=7.5, color=GREY, bold=True, keep=True, before=2, after=0)
+    b.p("Détails techniques", size=7.5, color=GREY, bold=True, keep=True, before=2, after=0)
     b.tag("{%p for line in e.technical %}")
     b.p(("{{ line }}", {"font": MONO}), size=7, color=GREY, after=0)
     b.tag("{%p endfor %}")
@@ -1260,7 +1254,8 @@ def build_rapport_verification() -> Builder:
     b.tag("{%p endfor %}")
     b.p("L'", ("heure déclarée", {"bold": True}), " est celle qu'écrit le logiciel du signataire ; seule l'",
         ("heure prouvée", {"bold": True}), ", celle d'un horodatage délivré par une autorité d'horodatage, fait "
-        "foi. Les heures sont données en heure de Paris, suivies de l'heure UTC.", before=4,
+        "foi. Les heures sont données en heure de Paris ; les détails techniques les donnent aussi en temps universel "
+        "(UTC), comme l'heure de cette vérification : {{ rapport.date_utc }}.", before=4,
         align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     b.p("Les indications suivent la norme ETSI EN" + NBSP + "319" + NBSP + "102-1 (validation des signatures "
         "électroniques avancées) ; les niveaux, la norme ETSI EN" + NBSP + "319" + NBSP + "142 (PAdES).",

@@ -80,7 +80,7 @@ def _print(report: dict) -> None:
                f"{report['revisions']} révisions")
     stored = report.get("stored")
     if stored:
-        from parcours.service.reports import VERSION_KINDS
+        from parcours.reports import VERSION_KINDS
 
         kind = VERSION_KINDS.get(stored["kind"], stored["kind"])
         click.echo(f"Version conservée : document n° {stored['document_id']}, version {stored['version']} ({kind}) ; "

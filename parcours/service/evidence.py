@@ -6,7 +6,7 @@ signing.evidence, and its download recorded in the audit trail in the same trans
 What goes in: every version of the document up to the request's final one (the generated version
 included), the audit events about the document and about each of its signature requests, the anchors
 covering those events (for each event, the first anchor at or after it), the validation report of the
-final PDF (JSON, and PDF when `with_report_pdf` and parcours.service.reports can make it), the
+final PDF (JSON, and PDF when `with_report_pdf`, by parcours.reports), the
 instance's root, CA and TSA certificates with their current CRLs, and the request as the API shows it.
 
 Errors (parcours.errors): NotFound for an unknown request, Conflict for a request that is not completed,

@@ -193,7 +193,7 @@ def test_pdfsig_trusts_the_signatures_with_the_bundles_root_in_an_nss_database(d
 
 def test_parcours_verify_validates_the_final_pdf_with_the_bundle_alone(downloaded):
     if subprocess.run([str(PARCOURS), "verify", "--help"], capture_output=True, timeout=60).returncode != 0:
-        pytest.skip(f"{PARCOURS} verify does not exist yet (parcours/cli_verify.py)")
+        pytest.skip(f"{PARCOURS} verify does not exist yet (parcours/cli/verify.py)")
     (command,) = _section_with(downloaded, "parcours verify")
     _check(command, _run(command, downloaded.folder), SIGNATURES)
     result = _run(command + " --json", downloaded.folder)

@@ -1,4 +1,4 @@
-"""The verification report in French only: pyHanko's English stays in each element's « Notes techniques »,
+"""The verification report in French only: pyHanko's English stays in each element's « Détails techniques »,
 never in the verdict, the sentences or the rows. The HTML page and the PDF (LibreOffice) are rendered for
 reports of every kind (valid, not valid, not established, malformed) and their text outside the technical
 notes is scanned for English words."""
@@ -17,7 +17,7 @@ import pytest
 import foreign_pki as F
 import forgery
 import malformed as M
-from parcours.service import reports
+from parcours import reports
 from signing import validate as V
 
 pytestmark = pytest.mark.libreoffice
@@ -83,7 +83,7 @@ def test_the_html_report_has_english_only_in_its_technical_notes(cases):
 
 
 def _outside_technical_notes(text: str) -> str:
-    parts = text.split("Notes techniques")
+    parts = text.split("Détails techniques")
     kept = [parts[0]]
     for part in parts[1:]:
         end = TECHNICAL_END.search(part)
@@ -98,7 +98,7 @@ def test_the_pdf_report_has_english_only_in_its_technical_notes(cases, pool, tmp
         path.write_bytes(reports.report_pdf(cases[name], pool))
         text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
                               timeout=60, check=True).stdout
-        assert "Notes techniques" in text and _english(text), name  # the technical notes are there, in English
+        assert "Détails techniques" in text and _english(text), name  # the technical notes are there, in English
         outside = _outside_technical_notes(text)
         assert not _english(outside, cases[name]), (name, _english(outside, cases[name]))
 

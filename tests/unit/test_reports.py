@@ -183,9 +183,11 @@ def test_levels_permissions_and_offline_validation_are_in_french():
 def test_times_are_written_the_french_way_in_paris_time_with_seconds_for_signatures():
     page = text(reports.report_html(valid_report()))
     assert "Vérification du 26 novembre 2026 à 14 h 05" in page  # 13:05:15 UTC
-    assert "26 novembre 2026 à 14 h 00 min 43 s (13:00:43 UTC), écrite par le logiciel du signataire" in page
-    assert "26 novembre 2026 à 14 h 00 min 44 s (13:00:44 UTC), par l'horodatage de « Atelier Lumière - horodatage »" \
-        in page
+    assert "26 novembre 2026 à 14 h 00 min 43 s, écrite par le logiciel du signataire" in page
+    assert "26 novembre 2026 à 14 h 00 min 44 s, par l'horodatage de « Atelier Lumière - horodatage »" in page
+    # UTC only in the technical details, in one format
+    assert "(13:00:4" not in page
+    assert "Heure déclarée : 2026-11-26 13:00:43 UTC" in page and "Heure de l'horodatage : 2026-11-26 13:00:44 UTC" in page
     first = reports.report_html(valid_report(validated_at=dt.datetime(2027, 1, 1, 8, 0, tzinfo=UTC)))
     assert "Vérification du 1er janvier 2027 à 9 h" in text(first)
     summer = reports.report_html(valid_report(validated_at="2027-07-01T08:30:00+00:00"))  # strings are accepted
@@ -218,11 +220,12 @@ def test_a_hostile_signer_name_is_escaped():
     assert f"Signature de {hostile}" in text(html)
 
 
-def test_a_stored_version_links_to_its_history():
+def test_a_stored_version_is_named_by_its_document_number_not_by_an_api_address():
+    """An API address answers 401 in a browser and means nothing on paper: the reader gets the number."""
     html = reports.report_html(valid_report())
-    assert '<a href="/api/v1/documents/12/history">Historique du document</a>' in html
-    assert '<a href="/api/v1/documents/12/versions/5/pdf">' in html
-    assert "Oui : version 5 du document n° 12 (version scellée par un horodatage d'archive)" in text(html)
+    assert "/api/v1" not in html and 'href="/' not in html
+    assert ("Oui : version 5 du document n° 12 (version scellée par un horodatage d'archive) ; son historique est "
+            "consultable dans Parcours sous ce numéro") in text(html)
 
 
 def test_a_file_that_is_not_stored_says_so_without_a_link():
