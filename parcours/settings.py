@@ -64,13 +64,24 @@ class Settings:
     """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
     mail_from: str = "Parcours <parcours@localhost>"
     """The From of the e-mails sent to signers."""
+    session_idle_minutes: int = 30
+    """A signed-in browser without a request for this long must sign in again."""
+    session_hours: int = 12
+    """A session ends this long after the login, however busy."""
+    login_attempts: int = 5
+    """Wrong passwords in a row that lock an account for `login_lockout_minutes`."""
+    login_lockout_minutes: int = 15
+    """How long a locked account refuses every password, the right one included."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only: set it in production (public_url in https)."""
 
     def __post_init__(self) -> None:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"PARCOURS_TIMEZONE: unknown time zone {self.timezone!r}") from None
-        for name in ("max_upload_bytes", "page_size"):
+        for name in ("max_upload_bytes", "page_size", "session_idle_minutes", "session_hours", "login_attempts",
+                     "login_lockout_minutes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PARCOURS_{name.upper()}: must be positive")
         if not 1 <= self.epp_period_years <= 4:

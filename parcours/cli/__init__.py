@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from parcours.cli import archive, audit, documents, due, evidence, service, verify
+from parcours.cli import archive, audit, documents, due, evidence, service, users, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,5 +16,5 @@ def main() -> None:
 
 for command in (documents.generate, documents.batch, documents.inspect, documents.demo, service.init,
                 service.serve, service.tokens, due.due, audit.audit, verify.verify, archive.archive,
-                evidence.evidence):
+                evidence.evidence, users.users):
     main.add_command(command)

@@ -67,6 +67,7 @@ HTTP_TEXTS = {
     405: ("Méthode non permise", "Cette adresse n'accepte pas cette méthode HTTP (voir l'en-tête Allow)."),
     413: ("Fichier trop volumineux", "La requête dépasse la taille maximale acceptée ({limit} octets)."),
     415: ("Type de contenu non pris en charge", "Envoyez du JSON ou un formulaire multipart."),
+    429: ("Trop de requêtes", "Trop de tentatives depuis cette adresse : patientez avant de réessayer."),
 }
 
 

@@ -6,12 +6,12 @@ from parcours.models.base import Base, UtcDateTime, utcnow
 from parcours.models.documents import Batch, BatchItem, Document, DocumentVersion, Template, TemplateVersion
 from parcours.models.employees import Employee, Interview
 from parcours.models.jobs import Job
-from parcours.models.people import ApiToken
+from parcours.models.people import ApiToken, User, UserLink, UserSession
 from parcours.models.signatures import SignatureRequest, Signer
 from parcours.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "ApiToken", "AuditAnchor", "AuditEvent", "Base", "Batch", "BatchItem", "Document", "DocumentVersion",
-    "Employee", "Interview", "Job", "SignatureRequest", "Signer", "Template", "TemplateVersion", "UtcDateTime",
-    "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "utcnow",
+    "Employee", "Interview", "Job", "SignatureRequest", "Signer", "Template", "TemplateVersion", "User", "UserLink",
+    "UserSession", "UtcDateTime", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "utcnow",
 ]

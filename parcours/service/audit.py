@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -34,6 +35,39 @@ TYPES = ("document.generated", "signature_request.created", "email.sent", "link.
          "evidence.downloaded")
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who an event names: a person (a user, signed in or through a personal token), a service account
+    (a token without a user), a signer through a link, the command line or the system."""
+
+    label: str
+    """The event's `actor` column: « Camille Martin <camille.martin@example.fr> », a token's label…"""
+    method: str
+    """How they were authenticated: password, sso, token, link, cli, system."""
+    user_id: int | None = None
+    name: str | None = None
+    roles: tuple[str, ...] = ()
+    """The roles at the time of the event (a token: its own role)."""
+    token_id: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """What the event's data keeps of them (`acteur`), so that a later change of roles rewrites nothing."""
+        found = {"methode": self.method, "roles": list(self.roles)}
+        if self.user_id is not None:
+            found.update(utilisateur=self.user_id, nom=self.name)
+        if self.token_id is not None:
+            found["jeton"] = self.token_id
+        return found
+
+
+SYSTEM = Actor("system", "system")
+
+
+def label(actor: str | Actor | None) -> str | None:
+    """What a `created_by` column keeps of an actor."""
+    return actor.label if isinstance(actor, Actor) else actor
+
+
 def _lock_chain(session: Session) -> None:
     """Hold the chain's append lock until the caller's transaction ends."""
     connection = session.connection()
@@ -49,12 +83,16 @@ def _lock_chain(session: Session) -> None:
         raise RuntimeError(f"the audit trail does not know how to lock on {dialect}")
 
 
-def record(session: Session, type: str, *, subject_type: str | None, subject_id: Any, actor: str | None,
+def record(session: Session, type: str, *, subject_type: str | None, subject_id: Any, actor: str | Actor | None,
            data: Mapping[str, Any] | None = None, ip: str | None = None, user_agent: str | None = None,
            time: dt.datetime | None = None) -> AuditEvent:
-    """Append an event to the chain in the caller's transaction (rolled back with it)."""
+    """Append an event to the chain in the caller's transaction (rolled back with it). An `Actor` is named
+    in the `actor` column by its label and described in the data (`acteur`)."""
     subject = None if subject_id is None else str(subject_id)
     data = dict(data or {})
+    if isinstance(actor, Actor):
+        data["acteur"] = actor.describe()
+        actor = actor.label
     chain.canonical_json(data)  # refuse floats and other values before taking the lock
     _lock_chain(session)
     head = session.execute(select(AuditEvent.sequence, AuditEvent.hash)

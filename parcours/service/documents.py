@@ -22,6 +22,7 @@ from parcours.container import Services
 from parcours.errors import Invalid
 from parcours.models import Document, DocumentVersion, Template, TemplateVersion
 from parcours.service import audit, webhooks
+from parcours.service.audit import Actor
 from parcours.service.employees import dataset_for
 
 # "entretien.date : la date …" -> field "entretien.date"; docgen's messages name the key first.
@@ -147,7 +148,7 @@ def page_count(pdf: bytes) -> int:
 
 
 def generate_one(services: Services, session: Session, template_name: Any, template_number: Any, matricule: Any,
-                 raw_values: Any, created_by: str) -> DocumentVersion:
+                 raw_values: Any, created_by: str | Actor) -> DocumentVersion:
     """Render and convert one document now; store it as a new Document with its version 1."""
     errors = []
     if not isinstance(matricule, str) or not matricule.strip():
@@ -173,16 +174,16 @@ def generate_one(services: Services, session: Session, template_name: Any, templ
 
 
 def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, new: NewVersion, *,
-          created_by: str, batch_id: int | None = None) -> DocumentVersion:
+          created_by: str | Actor, batch_id: int | None = None) -> DocumentVersion:
     """Blobs first (content-addressed: writing them twice is harmless), then the rows, in the caller's transaction."""
     pdf_sha = blobs.put(new.pdf)
     docx_sha = blobs.put(new.docx) if new.docx is not None else None
     template_version_id = version if isinstance(version, int) else version.id
     document = Document(matricule=new.matricule, template_version_id=template_version_id, batch_id=batch_id,
-                        created_by=created_by)
+                        created_by=audit.label(created_by))
     row = DocumentVersion(document=document, number=1, kind="generated", docx_sha256=docx_sha, pdf_sha256=pdf_sha,
                           pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot,
-                          created_by=created_by)
+                          created_by=audit.label(created_by))
     session.add_all([document, row])
     session.flush()
     audit.record(session, "document.generated", subject_type="document", subject_id=document.id, actor=created_by,

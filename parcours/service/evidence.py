@@ -137,7 +137,7 @@ def gather(services: Services, session: Session, request: SignatureRequest, *,
         organisation=settings.organisation, created_at=utcnow())
 
 
-def download(services: Services, request_id: int, *, actor: str, ip: str | None = None, user_agent: str | None = None,
+def download(services: Services, request_id: int, *, actor: str | audit.Actor, ip: str | None = None, user_agent: str | None = None,
              token_id: int | None = None, role: str | None = None, with_report_pdf: bool = True) -> Bundle:
     """Build the bundle of a completed request and record its download (event evidence.downloaded, with the
     ZIP's sha256) in the same transaction: no bundle leaves without its event, and a failure records nothing."""
@@ -151,6 +151,8 @@ def download(services: Services, request_id: int, *, actor: str, ip: str | None 
             raise Unavailable("Dossier de preuves indisponible pour le moment",
                               "L'autorité d'horodatage n'a pas horodaté le manifeste du dossier ; réessayez.") from exc
         digest = hashlib.sha256(data).hexdigest()
+        if isinstance(actor, audit.Actor):
+            token_id, role = actor.token_id, role or ", ".join(actor.roles)
         row = audit.record(session, EVENT, subject_type="signature_request", subject_id=request.id, actor=actor,
                            ip=ip, user_agent=user_agent,
                            data={"document_id": request.document_id, "final_version": request.final_version,

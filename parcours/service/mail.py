@@ -108,5 +108,22 @@ def completed(*, name: str, document: str) -> tuple[str, str]:
     return subject, body
 
 
+def account_link(*, name: str, purpose: str, link: str, expires_at: dt.datetime, timezone: str,
+                 organisation: str) -> tuple[str, str]:
+    """(subject, body) of an invitation to choose a first password, or of a password reset."""
+    if purpose == "invitation":
+        subject = f"Votre accès à Parcours ({organisation})"
+        what = (f"Un compte Parcours a été ouvert pour vous par {organisation}. Pour choisir votre mot de passe "
+                "et vous connecter, ouvrez ce lien personnel")
+    else:
+        subject = "Réinitialisation de votre mot de passe Parcours"
+        what = "Vous avez demandé à changer votre mot de passe Parcours. Pour en choisir un nouveau, ouvrez ce lien"
+    body = (f"Bonjour {name},\n\n{what} (ne le transmettez à personne) :\n{link}\n\n"
+            f"Ce lien est valable jusqu'au {_date(expires_at, timezone)} et ne sert qu'une fois.\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : rien ne change.\n\n"
+            "Ce message est envoyé automatiquement par Parcours.\n")
+    return subject, body
+
+
 def outbox(settings: Settings) -> Path:
     return settings.instance_dir / "outbox"

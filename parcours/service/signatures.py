@@ -43,6 +43,7 @@ from parcours.jobs.runner import enqueue, handler
 from parcours.models import Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
 from parcours.service import audit, mail, templates, webhooks
 from parcours.service import pki as instance_pki
+from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
 from signing import pades, pki
 from signing.errors import AnchorNotFound, SigningError
@@ -72,6 +73,11 @@ CONSENT = {
                 "le salarié le recevra ensuite pour le signer à son tour."),
 }
 
+
+
+def _by_link(signer: Signer) -> Actor:
+    """A signer acts through the link sent to their address: the events name them by it."""
+    return Actor(signer.email, "link", name=signer.name, roles=(signer.role,))
 
 
 # --- locking and lookups ---------------------------------------------------------------------------
@@ -295,7 +301,7 @@ class Created:
     email_sent: bool
 
 
-def create_request(services: Services, document_id: int, *, actor: str, signers: Any = None, expires_in_days: Any = 30,
+def create_request(services: Services, document_id: int, *, actor: str | Actor, signers: Any = None, expires_in_days: Any = 30,
                    require_code: Any = False, ip: str | None = None, user_agent: str | None = None) -> Created:
     """Prepare the latest PDF (fields at the anchors) as a new version, create the request, e-mail the first signer."""
     errors = []
@@ -329,9 +335,9 @@ def create_request(services: Services, document_id: int, *, actor: str, signers:
             except AnchorNotFound as exc:
                 raise Invalid("Document sans emplacement de signature",
                               f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
-            latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", actor)
+            latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", audit.label(actor))
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
-                                   prepared_version=latest.number, created_by=actor,
+                                   prepared_version=latest.number, created_by=audit.label(actor),
                                    expires_at=utcnow() + dt.timedelta(days=expires_in_days))
         request.signers = [Signer(position=i, role=s["role"], name=s["name"], email=s["email"], title=s["title"],
                                   status="waiting", code_attempts=0) for i, s in enumerate(chosen)]
@@ -405,7 +411,7 @@ def open_link(services: Services, token: str, ip: str | None = None, user_agent:
         if first:
             signer.viewed_at, signer.status = utcnow(), "viewed"
         audit.record(session, "link.opened", subject_type="signature_request", subject_id=request.id,
-                     actor=signer.email, ip=ip, user_agent=user_agent, data={"signer": signer.position, "first": first})
+                     actor=_by_link(signer), ip=ip, user_agent=user_agent, data={"signer": signer.position, "first": first})
         if first:
             _webhook(session, "signature_request.viewed", request, signer)
         return describe(session, signer, request)
@@ -468,7 +474,7 @@ def _verify_code(session: Session, signer: Signer, request: SignatureRequest, to
         signer.code_attempts += 1
         if signer.code_attempts >= CODE_TRIES:
             signer.code_hash = None
-    audit.record(session, "code.checked", subject_type="signature_request", subject_id=request.id, actor=signer.email,
+    audit.record(session, "code.checked", subject_type="signature_request", subject_id=request.id, actor=_by_link(signer),
                  ip=ip, user_agent=user_agent, data={"signer": signer.position, "ok": good, "attempt": signer.code_attempts})
     if good:
         return
@@ -530,7 +536,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         version = new_version(session, services.blobs, latest, signed_pdf, "signed", signer.email)
         signer.status, signer.signed_at, signer.comments = "signed", utcnow(), comments
         signer.signed_version, signer.certificate_serial = version.number, format(credentials.serial_number, "x")
-        audit.record(session, "signed", subject_type="signature_request", subject_id=request.id, actor=signer.email,
+        audit.record(session, "signed", subject_type="signature_request", subject_id=request.id, actor=_by_link(signer),
                      ip=ip, user_agent=user_agent,
                      data={"signer": signer.position, "role": signer.role, "name": signer.name,
                            "document_id": request.document_id, "version": version.number,
@@ -591,7 +597,7 @@ def refuse(services: Services, token: str, reason: Any = None, ip: str | None = 
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
         signer.status, signer.refused_at = "refused", utcnow()
         request.status, request.ended_at, request.end_reason = "refused", utcnow(), reason
-        audit.record(session, "refused", subject_type="signature_request", subject_id=request.id, actor=signer.email,
+        audit.record(session, "refused", subject_type="signature_request", subject_id=request.id, actor=_by_link(signer),
                      ip=ip, user_agent=user_agent,
                      data={"signer": signer.position, "role": signer.role, "name": signer.name, "reason": reason,
                            "document_id": request.document_id})
@@ -626,7 +632,7 @@ def _pending_request(session: Session, request_id: int) -> SignatureRequest:
     return request
 
 
-def cancel(services: Services, request_id: int, *, actor: str, reason: Any = None, ip=None, user_agent=None) -> dict[str, Any]:
+def cancel(services: Services, request_id: int, *, actor: str | Actor, reason: Any = None, ip=None, user_agent=None) -> dict[str, Any]:
     if reason is not None and not isinstance(reason, str):
         raise Invalid("Valeurs invalides", errors=[{"field": "reason", "reason": "un texte"}])
     with services.db.session() as session:
@@ -637,7 +643,7 @@ def cancel(services: Services, request_id: int, *, actor: str, reason: Any = Non
         return request_view(session, request)
 
 
-def resend(services: Services, request_id: int, *, actor: str, ip=None, user_agent=None) -> dict[str, Any]:
+def resend(services: Services, request_id: int, *, actor: str | Actor, ip=None, user_agent=None) -> dict[str, Any]:
     """A new link for the signer whose turn it is (the previous link stops working)."""
     with services.db.session() as session:
         request = _pending_request(session, request_id)

@@ -54,7 +54,7 @@ def test_an_auditor_reads_every_version_signature_and_event_of_a_signed_compte_r
     assert [v["made_by"]["event"] for v in versions] == [
         "document.generated", "signature_request.created", "signed", "signed", "completed"]
     who = [v["created_by"] for v in versions]
-    assert who[0] == "test" and who[1].startswith("token:") and who[2:] == [MANAGER, EMPLOYEE, "system"]
+    assert who[0] == "test" and who[1] == "test hr"  # the token by its label, never "token:N" and who[2:] == [MANAGER, EMPLOYEE, "system"]
     assert all(v["made_by"]["actor"] == v["created_by"] for v in versions)
 
     [request] = history["signature_requests"]

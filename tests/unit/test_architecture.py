@@ -64,8 +64,10 @@ def _imports(module: str, path: Path) -> set[str]:
             for _ in range(node.level - 1):
                 anchor = anchor.rpartition(".")[0]
             base = f"{anchor}.{base}".rstrip(".")
-        names.add(base)
-        names.update(f"{base}.{alias.name}" for alias in node.names)
+        named = {f"{base}.{alias.name}" for alias in node.names}
+        names.update(named)
+        if named - MODULES.keys():  # `from package import module` depends on the module, not on the package's names
+            names.add(base)
     return names
 
 
@@ -75,8 +77,7 @@ def _graph() -> dict[str, set[str]]:
         targets = set()
         for name in _imports(module, path):
             owner = _owner(name)
-            # `from parcours.cli import audit` names the submodule; the package itself is not imported for it.
-            if owner and owner != module and not (owner == name.rpartition(".")[0] and f"{owner}.{name.rpartition('.')[2]}" in MODULES):
+            if owner and owner != module:
                 targets.add(owner)
         graph[module] = targets
     return graph

@@ -108,7 +108,7 @@ def create():
     batch, created = batches.create_batch(
         services(), session, template=fields.get("template"), template_version=fields.get("template_version"),
         matricules=fields.get("matricules"), raw_values=fields.get("values"), uploaded=uploaded,
-        created_by=g.token.label, idempotency_key=key, request_hash=request_hash)
+        created_by=g.actor.label, idempotency_key=key, request_hash=request_hash)
     if created and services().jobs is not None:
         services().jobs.wake()
     headers = {"Location": url_for("batches.show", batch_id=batch.id)}

@@ -64,7 +64,7 @@ def create():
     body = json_body("template", "template_version", "matricule", "values")
     session = db_session()
     row = documents.generate_one(services(), session, body.get("template"), body.get("template_version"),
-                                 body.get("matricule"), body.get("values"), created_by=g.token.label)
+                                 body.get("matricule"), body.get("values"), created_by=g.actor)
     session.commit()
     document = _get(session, row.document_id)
     return _document(document, TemplateNames(session)), 201, {"Location": url_for("documents.show", document_id=document.id)}

@@ -93,7 +93,7 @@ def batches_for_due():
         if not isinstance(value, dict):
             raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "objet JSON attendu"}])
     made = due.create_batches(services(), db_session(), before=before, on=on, values=values,
-                              templates=templates, planning=planning, rule=rule, created_by=g.token.label,
+                              templates=templates, planning=planning, rule=rule, created_by=g.actor.label,
                               idempotency_key=request.headers.get("Idempotency-Key", "").strip() or None)
     if services().jobs is not None:
         services().jobs.wake()

@@ -18,7 +18,7 @@ bp = Blueprint("evidence", __name__)
 @bp.get("/signature-requests/<int:request_id>/evidence")
 @require("auditor", "hr")
 def download(request_id: int):
-    bundle = evidence.download(services(), request_id, actor=g.token.label, token_id=g.token.id, role=g.token.role,
+    bundle = evidence.download(services(), request_id, actor=g.actor,
                                ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
     return Response(bundle.data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{bundle.filename}"',

@@ -41,7 +41,7 @@ def create():
     session = db_session()
     interview = interviews.record(session, matricule=str(body["matricule"]), type=body["type"], status=body["status"],
                                   date=_date(body["date"], "date"), note=body.get("note"),
-                                  document_id=body.get("document_id"), created_by=g.token.label)
+                                  document_id=body.get("document_id"), created_by=g.actor.label)
     session.commit()
     return view(interview), 201, {"Location": f"/api/v1/interviews/{interview.id}"}
 

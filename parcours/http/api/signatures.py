@@ -31,7 +31,7 @@ def _optional_body(*allowed: str) -> dict:
 def create(document_id: int):
     body = _optional_body("signers", "expires_in_days", "require_code")
     created = signatures.create_request(
-        services(), document_id, actor=f"token:{g.token.id}", signers=body.get("signers"),
+        services(), document_id, actor=g.actor, signers=body.get("signers"),
         expires_in_days=body.get("expires_in_days", 30), require_code=body.get("require_code", False), **_client())
     with services().db.session() as session:
         view = signatures.request_view(session, signatures.get_request(session, created.request_id))
@@ -49,13 +49,13 @@ def show(request_id: int):
 @require("hr")
 def cancel(request_id: int):
     body = _optional_body("reason")
-    return signatures.cancel(services(), request_id, actor=f"token:{g.token.id}", reason=body.get("reason"), **_client())
+    return signatures.cancel(services(), request_id, actor=g.actor, reason=body.get("reason"), **_client())
 
 
 @bp.post("/signature-requests/<int:request_id>/resend")
 @require("hr")
 def resend(request_id: int):
-    return signatures.resend(services(), request_id, actor=f"token:{g.token.id}", **_client())
+    return signatures.resend(services(), request_id, actor=g.actor, **_client())
 
 
 # --- the signer, by link token ---------------------------------------------------------------------

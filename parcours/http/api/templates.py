@@ -55,7 +55,7 @@ def upload():
         raise Problem(422, "Valeurs invalides", errors=errors)
     filename = Path(upload_file.filename or "").name[:255] or f"{name}.docx"
     new = service.add_version(db_session(), services().blobs, name, upload_file.read(), filename,
-                              created_by=g.token.label)
+                              created_by=g.actor.label)
     template = new.version.template
     body = {"name": template.name, "created_at": template.created_at.isoformat(),
             "latest_version": _version(template, new.version), "warnings": new.warnings}

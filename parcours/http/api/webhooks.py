@@ -108,7 +108,7 @@ def create():
     description = service.check_description(body.get("description"))
     session = _session()
     endpoint, secret = service.create_endpoint(session, url=url, event_types=event_types, description=description,
-                                               created_by=g.token.label)
+                                               created_by=g.actor.label)
     session.commit()
     return {**_endpoint(endpoint), "secret": secret}, 201, {"Location": url_for("webhooks.show", endpoint_id=endpoint.id)}
 
@@ -134,7 +134,7 @@ def change(endpoint_id: int):
     if "enabled" in body:
         if not isinstance(body["enabled"], bool):
             raise Problem(422, "Valeurs invalides", errors=[{"field": "enabled", "reason": "true ou false"}])
-        service.set_enabled(endpoint, body["enabled"], g.token.label)
+        service.set_enabled(endpoint, body["enabled"], g.actor.label)
     session.commit()
     return _endpoint(endpoint)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from parcours.http.web import auditor, signer
+from parcours.http.web import account, auditor, signer
 
-BLUEPRINTS = (signer.bp, auditor.bp)
+BLUEPRINTS = (account.bp, signer.bp, auditor.bp)
 
 
 def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    account.init_app(app)

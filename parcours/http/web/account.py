@@ -1,0 +1,140 @@
+"""The account pages: sign in, sign out (here or everywhere), choose a password from an invitation or a
+reset link, ask for a reset, and the home page of a signed-in person.
+
+Sign-in and reset requests are rate limited per address (flask-limiter, in the process's memory), on
+top of the account lockout of parcours.service.users; both say the same thing whether the account exists.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import TooManyRequests
+
+from parcours.errors import DomainError, Invalid
+from parcours.http import auth
+from parcours.http.current import db_session, services
+from parcours.service import users
+
+bp = Blueprint("account", __name__, template_folder="pages")
+LIMITS = {"account.login_submit": "10 per minute", "account.forgotten_submit": "5 per minute"}
+"""Per client address; a browser mistyping a password is far below, a script guessing passwords is not."""
+FORGOTTEN_SENT = ("Si un compte existe à cette adresse, un message vient de lui être envoyé avec un lien valable "
+                  "une heure. Pensez à regarder dans les indésirables.")
+
+
+def init_app(app: Flask) -> None:
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    for endpoint, limit in LIMITS.items():
+        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+
+
+def _client() -> dict[str, str | None]:
+    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
+
+
+def _company() -> str:
+    return services().settings.organisation or "Parcours"
+
+
+def _next_page(raw: str | None) -> str:
+    """Only a path of this service: an absolute or protocol-relative address would send the person elsewhere."""
+    return raw if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else url_for("account.home")
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(_exc: TooManyRequests):
+    page = "account/forgotten.html" if request.endpoint == "account.forgotten_submit" else "account/login.html"
+    return render_template(page, company=_company(), email="", next_page=url_for("account.home"), notice=None,
+                           error="Trop de tentatives depuis cette adresse : patientez une minute avant de réessayer."), 429
+
+
+@bp.get("/")
+def home():
+    found = auth.caller()
+    if found is None or found.signed_in is None:
+        return redirect(url_for("account.login_page", suite=request.full_path.rstrip("?")))
+    roles = ", ".join(users.ROLE_LABELS[r] for r in found.roles)
+    return render_template("account/home.html", company=_company(), name=found.signed_in.user.name, roles=roles,
+                           can_verify=bool({"auditor", "hr"} & set(found.roles)),
+                           csrf=auth.csrf_token(auth.session_cookie() or ""))
+
+
+@bp.get("/connexion")
+def login_page():
+    notice = {"deconnecte": "Vous êtes déconnecté.", "mot-de-passe": "Votre mot de passe est enregistré : "
+              "connectez-vous."}.get(request.args.get("message", ""))
+    return render_template("account/login.html", company=_company(), email="", notice=notice, error=None,
+                           next_page=_next_page(request.args.get("suite")))
+
+
+@bp.post("/connexion")
+def login_submit():
+    auth.check_origin()
+    email, next_page = request.form.get("email", ""), _next_page(request.form.get("suite"))
+    session = db_session()
+    try:
+        token, _ = users.login(session, services().settings, email, request.form.get("password"), **_client())
+    except Invalid as exc:
+        return render_template("account/login.html", company=_company(), email=email, next_page=next_page,
+                               notice=None, error=exc.detail), 401
+    session.commit()
+    return auth.set_session_cookie(redirect(next_page, 303), token)
+
+
+@bp.post("/deconnexion")
+def logout():
+    found = auth.caller()
+    if found is not None and found.signed_in is not None:
+        auth.check_csrf()
+        session = db_session()
+        users.logout(session, found.signed_in, everywhere=request.form.get("partout") == "1", **_client())
+        session.commit()
+    return auth.clear_session_cookie(redirect(url_for("account.login_page", message="deconnecte"), 303))
+
+
+def _password_page(token: str, error: str | None = None, status: int = 200):
+    try:
+        user, link = users.link_user(db_session(), token)
+    except DomainError as exc:
+        return render_template("signer/done.html", company=_company(), heading=exc.title, message=exc.detail), \
+            404 if exc.title == "Lien inconnu" else 410
+    heading = "Choisir votre mot de passe" if link.purpose == "invitation" else "Choisir un nouveau mot de passe"
+    return render_template("account/password.html", company=_company(), heading=heading, name=user.name,
+                           email=user.email, minimum=users.PASSWORD_MIN, error=error), status
+
+
+@bp.get("/mot-de-passe/<token>")
+def password_page(token: str):
+    return _password_page(token)
+
+
+@bp.post("/mot-de-passe/<token>")
+def password_submit(token: str):
+    auth.check_origin()
+    password = request.form.get("password", "")
+    if password != request.form.get("confirmation", ""):
+        return _password_page(token, "Les deux mots de passe ne sont pas identiques.", 422)
+    session = db_session()
+    try:
+        users.set_password(session, token, password, **_client())
+    except Invalid as exc:
+        reasons = "; ".join(e["reason"] for e in exc.errors or ()) or exc.detail
+        return _password_page(token, f"{exc.title} : {reasons}.", 422)
+    except DomainError:
+        return _password_page(token)
+    session.commit()
+    return redirect(url_for("account.login_page", message="mot-de-passe"), 303)
+
+
+@bp.get("/mot-de-passe-oublie")
+def forgotten_page():
+    return render_template("account/forgotten.html", company=_company(), notice=None)
+
+
+@bp.post("/mot-de-passe-oublie")
+def forgotten_submit():
+    auth.check_origin()
+    users.request_reset(services(), request.form.get("email"), **_client())
+    return render_template("account/forgotten.html", company=_company(), notice=FORGOTTEN_SENT)
