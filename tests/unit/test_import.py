@@ -317,9 +317,14 @@ def test_each_bad_training_is_reported_with_its_line_and_column(tmp_path, row, c
 
 def test_every_motif_has_a_french_label():
     assert ABSENCE_LABELS["conge_maternite"] == "congé de maternité"
+    # L. 6315-1, I: « à l'issue des congés de maternité et d'adoption ou, le cas échéant, à l'issue d'un congé
+    # supplémentaire de naissance, d'un congé parental d'éducation, d'un congé de proche aidant, d'un congé
+    # sabbatique, d'une période de mobilité volontaire sécurisée […], d'une période d'activité à temps partiel
+    # au sens de l'article L. 1225-47 […], d'un arrêt longue maladie […] ou à l'issue d'un mandat syndical ».
     assert set(ABSENCE_LABELS) == {
-        "conge_maternite", "conge_parental_education", "conge_proche_aidant", "conge_adoption",
-        "conge_sabbatique", "mobilite_volontaire_securisee", "arret_longue_maladie", "fin_mandat_syndical",
+        "conge_maternite", "conge_supplementaire_naissance", "conge_parental_education", "temps_partiel_parental",
+        "conge_proche_aidant", "conge_adoption", "conge_sabbatique", "mobilite_volontaire_securisee",
+        "arret_longue_maladie", "fin_mandat_syndical",
     }
 
 
