@@ -87,6 +87,11 @@ def test_due_prints_who_must_be_convoked():
     result = invoke("due", "--before", "2027-03-31", "--le", "2026-11-26", "--effectif", "120", "--data", SAMPLES)
     assert result.exit_code == 0, result.output
     assert "E0009" in result.output and "premier entretien" in result.output and "EN RETARD" in result.output
-    assert "L6315-1" in result.output
+    assert "article L. 6315-1, I, du code du travail" in result.output
+    assert "L6315-1" not in result.output
+    # The abondement verdict of each état des lieux, with its reasons; no column is cut.
+    assert "Abondement correctif : dû, 3\u202f000\u00a0€" in result.output
+    assert "Abondement correctif : non dû" in result.output
+    assert "…" not in result.output and "profess\n" not in result.output
     wrong = invoke("due", "--before", "2027-02-30")
     assert wrong.exit_code == 2 and "--before" in wrong.output
