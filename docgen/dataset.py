@@ -676,9 +676,9 @@ def _employees(table: _Table) -> tuple[_Rows, set[str]]:
             problem = _date_order_error(table, number, values, "date_entree", later,
                                         "cette date précède la date d'entrée")
             errors += [problem] if problem else []
-        if values["type_contrat"] is None:
+        if "type_contrat" in values and values["type_contrat"] is None:
             values["type_contrat"] = "cdi"
-        if values["date_fin_contrat"] is not None and values["type_contrat"] == "cdi":
+        if values.get("date_fin_contrat") is not None and values.get("type_contrat") == "cdi":
             errors.append(RowError(table.file, number, "date_fin_contrat", values["date_fin_contrat"].isoformat(),
                                    "un CDI n'a pas de date de fin de contrat (indiquez type_contrat)"))
         matricule = values["matricule"]
