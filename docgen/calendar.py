@@ -298,7 +298,7 @@ class DueInterview:
             "matricule": self.matricule, "type": self.type, "libelle": self.libelle,
             "due_from": self.due_from.isoformat(), "deadline": self.deadline.isoformat(),
             "overdue": self.overdue, "planned_on": self.planned_on.isoformat() if self.planned_on else None,
-            "rule": self.rule, "references": [ref.as_dict() for ref in self.references], "reason": self.reason,
+            "rule_key": self.rule_key, "rule": self.rule, "references": [ref.as_dict() for ref in self.references], "reason": self.reason,
         }
         if self.abondement is not None:
             found["abondement"] = _jsonable(self.abondement)

@@ -464,8 +464,10 @@ def etat_des_lieux(employee: Employee, dataset: Dataset, history: list[PastInter
         "formations_non_obligatoires": non_mandatory,
         "certification": bool(certifying) or vae is True,
         "certification_detail": detail if (certifying or vae) else "",
-        "vae": vae,
-        "progression": given.get("progression"),
+        "vae": bool(vae),
+        "vae_renseignee": vae is not None,
+        "progression": bool(given.get("progression")),
+        "progression_renseignee": given.get("progression") is not None,
         "progression_detail": given.get("progression_detail", ""),
         "commentaires": given.get("commentaires", ""),
         "abondement": {key: review[key] for key in ("applicable", "montant", "motif", "versement_avant")

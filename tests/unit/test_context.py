@@ -290,7 +290,7 @@ def test_the_8_year_review_is_the_calendars_assessment_as_known_on_the_letters_d
     assert (review["entretiens_prevus"], review["entretiens_realises"]) == (3, 2)
     assert review["formations_non_obligatoires"] == []
     assert review["certification"] is False and review["certification_detail"] == ""
-    assert review["progression"] is None and review["progression_detail"] == ""
+    assert review["progression_renseignee"] is False and review["progression_detail"] == ""
     assert review["abondement"]["applicable"] is True
     assert review["abondement"]["montant"] == 3000
 
