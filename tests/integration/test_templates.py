@@ -110,7 +110,10 @@ def test_the_compte_rendu_carries_the_signature_anchors(documents):
 
 
 def test_the_etat_des_lieux_states_the_abondement(documents):
+    def spaces(text: str) -> str:
+        return flat(text.replace("\u00a0", " ").replace("\u202f", " "))
+
     for matricule, (context, pages) in documents["etat_des_lieux"].items():
-        text = flat(" ".join(pages))
+        text = spaces(" ".join(pages))
         assert "abondement correctif" in text
-        assert context["etat_des_lieux"]["abondement"]["motif"] in text
+        assert spaces(context["etat_des_lieux"]["abondement"]["motif"]) in text, matricule
