@@ -262,6 +262,12 @@ def test_the_return_interview_may_be_on_the_last_day_of_the_absence(dataset):
     assert context["entretien"]["reprise"]["motif"] == "arret_longue_maladie"
 
 
+def test_the_missing_absence_message_elides_de_before_a_vowel(dataset):
+    # Arthur Lefebvre's sabbatical ends on 3 July 2026.
+    with pytest.raises(InterviewError, match="aucune absence d’Arthur Lefebvre"):
+        context_for(dataset, "E0021", type="reprise", on=dt.date(2026, 3, 1))
+
+
 def test_a_return_interview_needs_an_absence_that_has_ended(dataset):
     with pytest.raises(InterviewError, match="aucune absence"):
         context_for(dataset, "E0008", type="reprise", on=dt.date(2026, 11, 15))
