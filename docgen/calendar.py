@@ -921,6 +921,10 @@ def _assess(facts: _Facts, review_date: dt.date, *, former: bool = False) -> dic
     non_mandatory = [t for t in trainings if not t.obligatoire]
     certifying = [t for t in trainings if t.certifiante]
     result = _verdict(facts.headcount, prevus, realises, non_mandatory, review_date, former)
+    if result["applicable"] and result["versement_avant"] < facts.on:
+        result["motif"] += (f" Au {_d(facts.on)}, cette échéance est dépassée : le versement reste dû ; à défaut "
+                            "de versement après mise en demeure, l’entreprise verse au Trésor public l’insuffisance "
+                            "majorée de 100 % (L. 6323-13).")
     if provisional:
         result["motif"] = (f"Évaluation provisoire au {_d(facts.on)}, avant l’état des lieux du "
                            f"{_d(review_date)} (seuls les entretiens déjà échus sont comptés) : {result['motif']}")

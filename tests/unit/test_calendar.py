@@ -246,6 +246,7 @@ def test_the_2017_hire_with_2019_and_2023_interviews_is_owed_the_abondement():
     assert (former.rule_key, former.deadline, former.overdue) == ("etat_des_lieux_ancien", D(2023, 11, 6), True)
     assert (former.abondement["entretiens_prevus"], former.abondement["entretiens_realises"]) == (3, 2)
     assert former.abondement["applicable"] is True and former.abondement["versement_avant"] == D(2024, 3, 31)
+    assert "cette échéance est dépassée" in former.abondement["motif"]  # 31/03/2024, before 26/11/2026
     # The 8-year review: 06/11/2025, by 05/11/2026 (before 9 years): overdue, assessed on 05/11/2026 over
     # 05/11/2018-05/11/2026: 2019, 2021, 2023, 2025 -> 2 of 4; 3 000 € by 31/03/2027.
     assert (current.rule_key, current.deadline, current.overdue) == ("etat_des_lieux_premier", D(2026, 11, 5), True)
@@ -254,6 +255,7 @@ def test_the_2017_hire_with_2019_and_2023_interviews_is_owed_the_abondement():
         (D(2019, 11, 6), True), (D(2021, 10, 15), False), (D(2023, 10, 15), True), (D(2025, 10, 10), False)]
     assert (review["entretiens_prevus"], review["entretiens_realises"]) == (4, 2)
     assert (review["applicable"], review["montant"], review["versement_avant"]) == (True, 3000, D(2027, 3, 31))
+    assert "dépassée" not in review["motif"]  # 31/03/2027 is still to come
     # R. 6323-3, I, « d'un montant de 3 000 euros »; II, « versée par l'employeur à la Caisse des dépôts et
     # consignations »; IV, « le dernier jour du trimestre civil suivant la date de l'entretien ».
     for words in ("d'un montant de 3 000 euros", "est versée par l'employeur à la Caisse des dépôts et consignations",
