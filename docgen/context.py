@@ -417,7 +417,8 @@ def etat_des_lieux(employee: Employee, dataset: Dataset, history: list[PastInter
                    company: Company, on: dt.date, given: Mapping[str, Any] | None = None,
                    given_history: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The état des lieux récapitulatif: the legal calendar's own assessment (calendar.assess_review)
-    of the review held on the interview's date, as known on `on` (the letter's date when earlier).
+    of the review held on the interview's date, as known on `on` (the letter's date: when the document
+    is written).
 
     Counts, interviews, trainings and the abondement are never given: they come from the calendar.
     `given` holds what only people know: ``progression`` (True/False, None until said),
@@ -492,7 +493,7 @@ def build_context(
     "etat_des_lieux" values and "entretiens_precedents" (a list of {date, type, statut}). Optional
     values that are unknown are left out of the dicts, so printing them stops the rendering. The
     état des lieux is the legal calendar's assessment (docgen.calendar.assess_review) of the review
-    on the interview's date, as known on the letter's date (or the interview's, when earlier).
+    on the interview's date, as known on the letter's date (when the document is written).
     """
     merged = {**(interview.extra or {}), **(extra or {})}
     unknown = sorted(set(merged) - set(EXTRA_KEYS))
@@ -518,7 +519,7 @@ def build_context(
     if manager is not None:
         context["manager"] = _person(manager)
     if interview.type == "etat_des_lieux" or "etat_des_lieux" in merged:
-        on = min(letter.date, interview.date)
+        on = letter.date  # what is known when the document is written
         context["etat_des_lieux"] = etat_des_lieux(employee, dataset, history, interview, company, on,
                                                    merged.get("etat_des_lieux"), merged)
     return context
