@@ -298,7 +298,8 @@ class DueInterview:
             "matricule": self.matricule, "type": self.type, "libelle": self.libelle,
             "due_from": self.due_from.isoformat(), "deadline": self.deadline.isoformat(),
             "overdue": self.overdue, "planned_on": self.planned_on.isoformat() if self.planned_on else None,
-            "rule_key": self.rule_key, "rule": self.rule, "references": [ref.as_dict() for ref in self.references], "reason": self.reason,
+            "rule_key": self.rule_key, "rule": self.rule,
+            "references": [ref.as_dict() for ref in self.references], "reason": self.reason,
         }
         if self.abondement is not None:
             found["abondement"] = _jsonable(self.abondement)
@@ -363,6 +364,7 @@ def _salarie(employee: Employee) -> str:
 
 
 def _years(count: int) -> str:
+    """« quatre ans », « neuf ans », « 16 ans »: words up to ten in running text."""
     return f"{formatting.en_lettres(count)} an{'s' if count > 1 else ''}"
 
 
@@ -758,8 +760,8 @@ def _review_item(facts: _Facts, review: _Review) -> DueInterview:
         quote = _q(_REVIEW)
         reason = (f"Embauche {_le(hire)} : {quote}, l’entretien fait un état des lieux récapitulatif, "
                   f"{_q(_SENIORITY).replace('« Cette durée s', '« cette durée s')} : "
-                  f"{_years(review.years) if review.years <= 10 else f'{review.years} ans'} d’ancienneté "
-                  f"{_le(review.mark)}{seniority} ; à tenir avant {_years(review.years + 1) if review.years < 10 else f'{review.years + 1} ans'} "
+                  f"{_years(review.years)} d’ancienneté "
+                  f"{_le(review.mark)}{seniority} ; à tenir avant {_years(review.years + 1)} "
                   f"d’ancienneté (questions-réponses du ministère), au plus tard {_le(review.deadline)}.")
         if review.rule == "etat_des_lieux_premier" and review.due_from < review.mark:
             reason += (f" Premier état des lieux après l’embauche : {_q(_FIRST_REVIEW)}, "
@@ -933,8 +935,9 @@ def _assess(facts: _Facts, review_date: dt.date, *, former: bool = False) -> dic
         dates = ", ".join(_d(i.date) for i in counted_refusals)
         result["motif"] += (f" Entretien(s) refusé(s) par le salarié, comptés comme proposés : {dates}.")
     first_known = facts.done[0].date if facts.done else None
-    if not facts.history_complete and any(not slot["realise"] and (first_known is None or slot["echeance"] < first_known)
-                                          for slot in slots):
+    unknown_before = [slot for slot in slots
+                      if not slot["realise"] and (first_known is None or slot["echeance"] < first_known)]
+    if not facts.history_complete and unknown_before:
         result["motif"] += (" Historique incomplet : seule la date du dernier entretien est connue "
                             "(colonne date_dernier_entretien) ; les entretiens antérieurs, faute d’être enregistrés, "
                             "sont comptés comme non réalisés. Importez l’historique (fichier entretiens).")
