@@ -615,8 +615,10 @@ def _chain_reason(facts: _Facts, slot: _Slot, last: PastInterview | None) -> str
         if slot.rule == "premier":
             return head + f"le premier entretien a lieu {_q(_FIRST)} ; {until}."
         if slot.rule == "premier_ancien":
+            since = ("de l’entrée en vigueur de la loi du 5 mars 2014" if hire < LAW_2014_DATE
+                     else "de l’embauche")
             return (head + "sous la règle antérieure à la loi du 24 octobre 2025, le premier entretien avait "
-                    f"lieu dans les deux ans ({_FORMER.source}) ; ce délai a expiré {_le(slot.deadline)}, "
+                    f"lieu dans les deux ans {since} ({_FORMER.source}) ; ce délai a expiré {_le(slot.deadline)}, "
                     "avant l’entrée en vigueur de la loi nouvelle le 26 octobre 2025, qui est « sans effet » sur "
                     f"un délai expiré ({_CIV_2222}, al. 1) : le manquement demeure ; {until}.")
         return (head + "le délai de deux ans de l’ancienne règle courait encore le 26 octobre 2025 ; le nouveau "

@@ -205,6 +205,14 @@ def test_each_rule(person, interviews, absences, options, code, expected):
         assert first.cite() in item.rule
 
 
+def test_nothing_is_planned_before_the_2014_law():
+    # Hired 16/03/1998, no interview: the first one was due two years after the loi du 5 mars 2014 came
+    # into force (07/03/2014), on 07/03/2016.
+    premier = by_type(due_interviews(employee(D(1998, 3, 16)), on=ON, headcount=120), "premier")
+    assert (premier.deadline, premier.overdue, premier.rule_key) == (D(2016, 3, 7), True, "premier_ancien")
+    assert "loi du 5 mars 2014" in premier.reason
+
+
 def test_hired_in_october_2024_is_not_overdue_the_day_the_law_came_in():
     items = due_interviews(employee(D(2024, 10, 28)), on=D(2025, 10, 27), headcount=120)
     premier = by_type(items, "premier")
