@@ -982,6 +982,9 @@ def _verdict(headcount: Headcount, prevus: int, realises: int, non_mandatory: li
         motif = (f"Le seuil de cinquante salariés n’est atteint que depuis {headcount.years_at_threshold} "
                  f"année(s) civile(s) ({headcount.describe()}) : il n’est pris en compte {_q(_CSS_FIVE_YEARS)} ; "
                  "l’abondement correctif ne s’applique pas.")
+    elif prevus == 0:
+        motif = ("Aucun entretien prévu n’est encore échu sur la période : l’abondement correctif ne s’applique "
+                 "pas en l’état.")
     elif realises >= prevus:
         motif = (f"Les entretiens prévus des {years} dernières années ont eu lieu ({held}) : l’abondement "
                  "correctif ne s’applique pas.")

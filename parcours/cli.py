@@ -491,7 +491,8 @@ def _due_csv(rows: list[dict[str, Any]]) -> None:
         writer.writerow({
             **{k: row.get(k) for k in columns[:11]},
             "overdue": "oui" if row["overdue"] else "non",
-            "abondement": ("dû" if review.get("applicable") else "non dû") if review else "",
+            "abondement": (("dû" if review.get("applicable") else "non dû")
+                           + (" (provisoire)" if review.get("provisoire") else "")) if review else "",
             "abondement_montant": review.get("montant", "") if review.get("applicable") else "",
             "abondement_versement_avant": review.get("versement_avant", ""),
             "entretiens_prevus": review.get("entretiens_prevus", ""),
@@ -529,6 +530,8 @@ def _due_text(dataset: Dataset, found: list[Any], limit: dt.date, today: dt.date
         if item.abondement is not None:
             review = item.abondement
             verdict = (f"dû, {formatting.euros(review['montant'])}" if review["applicable"] else "non dû")
+            if review["provisoire"]:
+                verdict += " en l’état (évaluation provisoire)"
             counts = f"{review['entretiens_realises']} réalisé(s) pour {review['entretiens_prevus']} prévu(s)"
             wrap("Abondement correctif : ", f"{verdict} ({counts}). {review['motif']}")
 

@@ -348,6 +348,12 @@ def test_a_refused_interview_does_not_exempt_from_the_return_interview():
     assert not [i for i in items if i.type == "reprise"]
 
 
+def test_a_review_with_nothing_due_yet_says_so():
+    review = by_type(due_interviews(employee(D(2026, 10, 26)), on=ON, headcount=120), "etat_des_lieux").abondement
+    assert (review["entretiens_prevus"], review["applicable"], review["provisoire"]) == (0, False, True)
+    assert "Aucun entretien prévu n’est encore échu" in review["motif"]
+
+
 def test_a_provisional_assessment_counts_only_what_fell_due():
     # Hired 04/11/2019, seen on 26/11/2026: the review of 04/11/2027 counts 04/11/2021 and 01/10/2022 (held),
     # not 10/09/2028 nor anything after the reference date.
