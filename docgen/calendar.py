@@ -1,70 +1,74 @@
 """The legal calendar of the entretien de parcours professionnel (EPP): pure rules, no I/O.
 
-From an employee's data (hire and birth dates, past and planned interviews, absences, trainings) and
-the company's headcount, `due_interviews` lists the next interview of each kind with its legal
-deadline, the article it comes from and a French sentence explaining it; `due_before` does it for a
-whole dataset. The rules are those of loi n° 2025-989 du 24 octobre 2025 (Code du travail L6315-1 as
-rewritten), with its transition for cycles started under the former rules
-(/work/shared/domain/entretien-rules.md).
+From an employee's data (hire, birth, exit and contract dates, the interview history, absences,
+trainings) and the company's headcount, `due_interviews` lists what is owed, each item with its
+deadline, the articles it rests on (`RULES`: references into docgen/law/legi.json, the consolidated
+text extracted from Légifrance's LEGI data) and a French sentence quoting the words it rests on;
+`due_before` does it for a whole dataset; `assess_review` is the état des lieux récapitulatif and the
+abondement correctif, the one source the état des lieux document is built from.
 
-Modelling choices (each one is a reading of the law; the constants below hold the numbers):
+The law of each date (the numbers are the constants below):
 
-* **Dates.** A deadline "N years after" an event falls on the same day N years later; from a 29
-  February it falls on 28 February (the year is over by then). Birthdays follow
-  `context.age_on`: someone born on 29 February turns 60 on 1 March in a non-leap year.
-* **Which interviews count.** Every interview type of `INTERVIEW_LABELS` is an EPP: the return,
-  mid-career, before-60 and end-of-mandate interviews are EPPs with extra topics (L6315-1; L2141-5
-  for the end of a mandate), and the état des lieux "est" an EPP. Any of them restarts the 4-year
-  clock.
-* **Refused interviews** (status ``refused``) count as held for the calendar: the obligation is the
-  employer's, to organise and offer the interview; the employee is free to decline and cannot be
-  forced. An employer who proves the offer (a convocation that leaves a trace) has done what
-  the law asks, so the refusal restarts the clock, closes the occurrence it was offered for and counts
-  among the interviews "réalisés" of the 8-year review (no abondement for an interview the employee
-  turned down). Exception: the 2025 exemption from the return interview requires that the employee
-  *had* (« a bénéficié d') an EPP in the 12 months before the return; a refused one does not exempt.
-  The reasons mention refusals, so HR keeps the proof.
-* **Premier entretien:** within the first year after hire. When that year ended before the reform
-  came into force (26 October 2025) the cycle started under the former rule (first interview two
-  years after hire) and that deadline stays: a law does not make a date overdue retroactively. Any
-  EPP held since hire closes it.
-* **Périodique:** ``period_years`` (4, or the shorter period of an agreement) after the last interview
-  held (or refused), whatever rule was in force then (transition: "the 4-year gap runs from the last
-  interview actually held", even one held in 2019 under the 2-year rule). Not listed while the first
-  interview is outstanding (that one is due first), nor when the état des lieux, itself an EPP, falls
-  due first.
-* **État des lieux récapitulatif:** every 8 years *of seniority* (L6315-1 II: the period
-  "s’apprécie par référence à l’ancienneté"), i.e. on hire + 8, 16, … years. It may be held from one
-  year before that mark: with the first EPP held within the first year, that is what "the first one
-  may come 7 years after the first EPP" amounts to. Marks before 26 October 2025 are not reported:
-  there was no 8-year review then, and a review that was due at 6 years and not held is now due at
-  the next 8-year mark (transition). Only an interview of type ``etat_des_lieux`` closes it.
-  The most recent mark still open is reported (overdue), else the next one.
-* **Abondement correctif** (companies of 50+, L6315-1 II, L6323-13, R6323-3): the interviews
-  "prévus" over the review's 8 years are those of the legal schedule counted from the start of the
-  period (first interview's deadline, then every ``period_years``, then the review itself); one is
-  "réalisé" when at least one EPP was held or refused between the previous slot and its own date (a
-  late interview did take place). The review itself counts as held: the assessment is made at the
-  review. For a review still to come, only the slots already past on the reference date are
-  counted (a provisional assessment, flagged). Both conditions must hold (Cass. soc. 21/01/2026):
-  interviews missed AND no training other than mandatory in the period.
-* **Reprise:** after each listed absence (``date_fin`` is the return date, as in
-  `context.reprise_absence`); the law sets no delay ("à l’issue" of the absence), the product
-  allows one month. For returns since 26 October 2025 it is not required if the employee had an
-  EPP in the 12 months before the return (bounds included); it may be held before the return at
-  the employee's request (an interview of type ``reprise`` during the absence closes it). Any EPP
-  after the return closes it.
-* **Mi-carrière:** within 2 months after the mid-career medical visit, by default in the year of the
-  45th birthday: due from 1 January to 31 December of that year. Any EPP held in that year closes
-  it (the trame then has the mid-career section, `context.is_mi_carriere`).
-* **Avant 60 ans:** in the 2 years before the 60th birthday: from the 58th birthday to the day before
-  the 60th. Any EPP held in that window closes it (`context.is_avant_60`).
-* Both are new in 2025: not reported when their deadline came before 26 October 2025.
-* **Planned interviews** are not facts: an occurrence is open until an interview is held or
-  refused, but an interview planned that would close it is reported as ``planned_on`` (the
-  earliest one). A planned date in the past means the result was not recorded: the occurrence stays
-  open (and overdue if its deadline passed).
-* **Overdue:** deadline before the reference date and not held.
+* **One schedule, the law in force at each due date.** The interviews "prévus" form a chain from
+  hire. The first one: under the former rule (before 26 October 2025, loi n° 2025-989 in force) two
+  years after hire; since then « au cours de la première année suivant son embauche » (L. 6315-1, I).
+  Then one interview every two years before the reform and « tous les quatre ans » after, counted
+  from the last interview held (or refused, see below). A slot is "réalisé" when an EPP of any type
+  took place between the previous interview and its deadline; a missed slot stays a breach, and the
+  next slot falls one period after the missed deadline (the obligation recurs); a late interview
+  realises the next slot, never the missed one, and the clock restarts from it.
+* **Transitions** (C. civ., art. 2222, as the ministry's questions-réponses of February 2026, n° 2,
+  apply it): a two-year delay still running on 26 October 2025 becomes a four-year delay counted from
+  the last interview (al. 1: « il est alors tenu compte du délai déjà écoulé »); one that had expired
+  before stays a breach (« sans effet sur une prescription ou une forclusion acquise »). For the first
+  interview, whose delay is shortened from two years to one, the new delay runs from 26 October 2025
+  without exceeding the old one (al. 2).
+* **Agreements** (L. 6315-1, III): `period_years` from 1 to 4. An agreement made before the reform
+  (`pre_reform_agreement`) may have set a longer period; it applied until 30 September 2026, after
+  which the deadline is at most four years after the last interview (and not before 30 September 2026).
+* **État des lieux récapitulatif** (L. 6315-1, II): « tous les huit ans », « par référence à
+  l'ancienneté du salarié ». Due when seniority reaches 8, 16… years, to be held before 9, 17… years
+  (ministry's Q-R); the first one after hire « peut être réalisé sept ans après » the first interview.
+  Seniority leaves out the suspensions the law does not count as work: half of a full-time congé
+  parental d'éducation (L. 1225-54), a congé sabbatique (L. 3142-28), a période de mobilité volontaire
+  sécurisée (L. 1222-12) and an arrêt longue maladie (no text assimilates them to work; a collective
+  agreement may: this is a default). A 6-year review whose date fell before the reform was due under
+  the former law: when not held it is reported as a breach, assessed over six years.
+  Only an interview of type ``etat_des_lieux`` holds a review.
+* **Abondement correctif** (L. 6315-1, II; L. 6323-13; R. 6323-3): companies of at least fifty
+  employees, headcount per CSS L. 130-1 (`Headcount`: the annual average of the previous calendar
+  year; the threshold counts once reached for five consecutive calendar years). Owed when, over the
+  eight years before the review (six for a review due before the reform), the employee did not have
+  the interviews "prévus" AND had no training other than mandatory ones (cumulative, Cass. soc.
+  21 January 2026, n° 24-12.972). "Prévus": the chain's slots whose deadline falls in the period, and
+  the mid-career and before-60 interviews due in it (ministry's Q-R n° 11); the review itself is not
+  counted. 3 000 € paid to the Caisse des dépôts by the last day of the calendar quarter following the
+  review (R. 6323-3, I, II and IV). A review still to come is assessed on the slots already due
+  (``provisoire``).
+* **Refusals** (the law is silent; sources disagree). The obligation is the employer's: to organise
+  and offer the interview (« est organisé par l'employeur »); an employee cannot be forced to attend.
+  An employer who proves the offer (a convocation that leaves a trace) has done what the law asks, so
+  by default a refusal counts like an interview held: it restarts the clock, realises its slot and
+  closes the occurrence, and the état des lieux lists it as refused. HR overrides this per case
+  (``PastInterview.counts=False``, column ``compte`` = non in the entretiens file) when the offer cannot
+  be proved; the refusal then counts for nothing. Exception: the return interview is not required if
+  the employee « a bénéficié » of an EPP in the twelve months before; a refused one does not exempt.
+* **Reprise** (L. 6315-1, I; L. 1225-46-7, L. 1225-57): after each listed absence (``date_fin`` is the
+  return); the law sets no delay (« à l'issue »), the product allows one month. Not required if the
+  employee had an EPP in the twelve months before the return (returns since 26 October 2025); it may
+  be held before the return at the employee's request.
+* **Mi-carrière** (L. 6315-1, IV; L. 4624-2-2): within two months after the mid-career medical visit
+  (`Employee.date_visite_mi_carriere`); when the visit date is unknown, the visit is taken in the
+  calendar year of the 45th birthday and the interview is due by the end of February that follows,
+  which the reason says.
+* **Avant 60 ans** (L. 6315-1, V): in the two years before the 60th birthday. Mid-career and before-60
+  interviews are new in 2025: not reported when their deadline came before 26 October 2025.
+* **Who is concerned**: nothing is listed for an employee who left (`date_sortie`) or whose fixed-term
+  contract ended on the reference date; an interview whose deadline falls after the end of the
+  employment (exit date or end of the contract) is not owed (« tout salarié restant employé »).
+* **Planned interviews** are not facts: an occurrence stays open until an interview is held or
+  refused; one planned is shown as ``planned_on``. **Overdue**: deadline before the reference date.
+* **Dates**: N years after a 29 February is 28 February; a birthday on 29 February is on 1 March.
 """
 
 from __future__ import annotations
@@ -75,74 +79,188 @@ from dataclasses import dataclass
 from typing import Any
 
 from docgen import formatting
-from docgen.context import ABONDEMENT_CORRECTIF, INTERVIEW_LABELS, REVIEW_YEARS, abondement
-from docgen.dataset import ABSENCE_LABELS, Absence, Dataset, Employee, Training
+from docgen.dataset import (
+    ABSENCE_LABELS,
+    INTERVIEW_LABELS,
+    INTERVIEW_STATUSES,
+    Absence,
+    Dataset,
+    Employee,
+    PastInterview,
+    Training,
+)
+from docgen.law import Ref
 
 __all__ = [
+    "ABONDEMENT_CORRECTIF",
     "REFORM_DATE",
+    "RULES",
     "STATUSES",
     "DueInterview",
+    "Headcount",
     "PastInterview",
     "abondement_for_review",
+    "assess_review",
     "due_before",
     "due_interviews",
 ]
 
 REFORM_DATE = dt.date(2025, 10, 26)
-"""Loi n° 2025-989 du 24 octobre 2025 in force."""
+"""Loi n° 2025-989 du 24 octobre 2025 in force (published on 25 October)."""
+LAW_2014_DATE = dt.date(2014, 3, 7)
+"""Loi n° 2014-288 du 5 mars 2014 in force: the entretien professionnel every two years and the 6-year
+review start then; nothing is planned before (first interview by 7 March 2016, first review by 7 March 2020)."""
+PRE_REFORM_AGREEMENTS_END = dt.date(2026, 9, 30)
+ABONDEMENT_CORRECTIF = 3000  # euros, R. 6323-3, I
+ABONDEMENT_MIN_HEADCOUNT = 50
+THRESHOLD_YEARS = 5  # CSS L. 130-1, II
 FIRST_INTERVIEW_YEARS = 1
-FORMER_FIRST_INTERVIEW_YEARS = 2  # former L6315-1 I: "tous les deux ans" from hire
+FORMER_PERIOD_YEARS = 2
 MAX_PERIOD_YEARS = 4
-REVIEW_EARLY_YEARS = 1  # the review may come from 7 years (one year before the 8-year mark)
+MAX_PRE_REFORM_PERIOD_YEARS = 10
+REVIEW_YEARS = 8
+FORMER_REVIEW_YEARS = 6
+FIRST_REVIEW_AFTER_FIRST_EPP_YEARS = 7
 REPRISE_EXEMPTION_MONTHS = 12
-REPRISE_DELAY_MONTHS = 1  # product choice: the law says "à l’issue" of the absence, no delay
+REPRISE_DELAY_MONTHS = 1  # product choice: the law says « à l'issue » of the absence, no delay
 MI_CARRIERE_AGE = 45
+MI_CARRIERE_DELAY_MONTHS = 2
 AVANT_60_AGE = 60
 AVANT_60_WINDOW_YEARS = 2
+SENIORITY_COUNTED: Mapping[str, float] = {
+    "conge_parental_education": 0.5,  # L. 1225-54: « prise en compte pour moitié »
+    "conge_sabbatique": 0.0,  # L. 3142-28: contract suspended, no text counts it
+    "mobilite_volontaire_securisee": 0.0,  # L. 1222-12: « l'exécution de son contrat de travail est suspendue »
+    "arret_longue_maladie": 0.0,  # no legal text assimilates it to work (collective agreements may)
+}
+"""Share of an absence counted in seniority for the état des lieux (1 when not listed)."""
 
-STATUSES = ("held", "refused", "planned")
-_DONE = ("held", "refused")
+STATUSES = tuple(INTERVIEW_STATUSES)
 _ORDER = {code: index for index, code in enumerate(INTERVIEW_LABELS)}
 
-RULES: Mapping[str, str] = {
-    "premier": "L6315-1 I",
-    "premier_ancien": "L6315-1 I (rédaction antérieure à la loi n° 2025-989)",
-    "periodique": "L6315-1 I",
-    "periodique_transition": "L6315-1 I ; loi n° 2025-989 du 24 octobre 2025, art. 3 (transition)",
-    "etat_des_lieux": "L6315-1 II ; L6323-13 et R6323-3 (abondement correctif)",
-    "reprise": "L6315-1 I",
-    "mi_carriere": "L6315-1 (loi n° 2025-989 du 24 octobre 2025, art. 3)",
-    "avant_60": "L6315-1 (loi n° 2025-989 du 24 octobre 2025, art. 3)",
+_QR2 = "Questions-réponses du ministère du Travail sur l’entretien de parcours professionnel (février 2026), n° 2"
+_QR11 = "Questions-réponses du ministère du Travail sur l’entretien de parcours professionnel (février 2026), n° 11"
+_QR_REVIEW = ("Questions-réponses du ministère du Travail sur l’entretien de parcours professionnel (février 2026) : "
+              "état des lieux avant neuf ans d’ancienneté")
+_CIV_2222 = "article 2222 du code civil"
+_CASS = "Cass. soc., 21 janvier 2026, n° 24-12.972"
+
+_FIRST = Ref("L6315-1", "I", "au cours de la première année suivant son embauche")
+_EVERY_4 = Ref("L6315-1", "I", "tous les quatre ans")
+_AGREEMENT = Ref("L6315-1", "III", "sans que celle-ci excède quatre ans")
+_REVIEW = Ref("L6315-1", "II", "Tous les huit ans")
+_SENIORITY = Ref("L6315-1", "II", "Cette durée s'apprécie par référence à l'ancienneté du salarié dans l'entreprise")
+_FIRST_REVIEW = Ref("L6315-1", "II", "il peut être réalisé sept ans après l'entretien mentionné au premier alinéa du I")
+_ABONDEMENT = Ref("L6315-1", "II", "n'a pas bénéficié des entretiens prévus et d'au moins une formation autre que "
+                                   "celle mentionnée à l'article L. 6321-2")
+_HEADCOUNT = Ref("L6315-1", "II", "selon les modalités prévues à l'article L. 130-1 du code de la sécurité sociale")
+_CSS_AVERAGE = Ref("L130-1", "I", "correspond à la moyenne du nombre de personnes employées au cours de chacun des "
+                                  "mois de l'année civile précédente")
+_CSS_FIVE_YEARS = Ref("L130-1", "II", "lorsque ce seuil a été atteint ou dépassé pendant cinq années civiles "
+                                      "consécutives")
+_AMOUNT = Ref("R6323-3", "I", "d'un montant de 3 000 euros")
+_PAID_TO = Ref("R6323-3", "II", "est versée par l'employeur à la Caisse des dépôts et consignations")
+_PAID_BY = Ref("R6323-3", "IV", "le dernier jour du trimestre civil suivant la date de l'entretien professionnel")
+_L6323_13 = Ref("L6323-13", "", "durant les huit ans précédant l'entretien mentionné au II de l'article L. 6315-1")
+_REPRISE = Ref("L6315-1", "I", "est proposé systématiquement au salarié qui reprend son activité")
+_REPRISE_12 = Ref("L6315-1", "I", "si le salarié n'a bénéficié d'aucun entretien de parcours professionnel au cours "
+                                  "des douze mois précédant sa reprise d'activité")
+_MI_CARRIERE = Ref("L6315-1", "IV", "dans un délai de deux mois à compter de la visite médicale de mi-carrière")
+_VISIT_YEAR = Ref("L4624-2-2", "I", "durant l'année civile du quarante-cinquième anniversaire du travailleur")
+_AVANT_60 = Ref("L6315-1", "V", "au cours des deux années précédant le soixantième anniversaire du salarié")
+_FORMER = Ref(None, source="article L. 6315-1, I, du code du travail dans sa rédaction antérieure à la loi "
+                           "n° 2025-989 (LEGIARTI000038610069) : « tous les deux ans »")
+_FORMER_REVIEW = Ref(None, source="article L. 6315-1, II, du code du travail dans sa rédaction antérieure à la loi "
+                                  "n° 2025-989 (LEGIARTI000038610069) : « tous les six ans »")
+_CIV_AL1 = Ref(None, source=f"{_CIV_2222}, al. 1 ; {_QR2}")
+_CIV_AL2 = Ref(None, source=f"{_CIV_2222}, al. 2 ; {_QR2}")
+
+_REPRISE_MOTIF_REFS: Mapping[str, Ref] = {
+    "conge_maternite": Ref("L6315-1", "I", "à l'issue des congés de maternité et d'adoption"),
+    "conge_adoption": Ref("L6315-1", "I", "à l'issue des congés de maternité et d'adoption"),
+    "conge_supplementaire_naissance": Ref("L1225-46-7", "", "à l'issue du congé supplémentaire de naissance"),
+    "conge_parental_education": Ref("L1225-57", "", "les conséquences éventuelles du congé sur sa rémunération et "
+                                                    "l'évolution de sa carrière"),
+    "temps_partiel_parental": Ref("L6315-1", "I", "d'une période d'activité à temps partiel au sens de l'article "
+                                                  "L. 1225-47"),
+    "conge_proche_aidant": Ref("L6315-1", "I", "d'un congé de proche aidant"),
+    "conge_sabbatique": Ref("L6315-1", "I", "d'un congé sabbatique"),
+    "mobilite_volontaire_securisee": Ref("L6315-1", "I", "d'une période de mobilité volontaire sécurisée"),
+    "arret_longue_maladie": Ref("L6315-1", "I", "d'un arrêt longue maladie prévu à l'article L. 324-1 du code de la "
+                                                "sécurité sociale"),
+    "fin_mandat_syndical": Ref("L2141-5", "", "recensement des compétences acquises au cours du mandat"),
 }
-"""Where each deadline comes from, as shown to HR."""
+
+RULES: Mapping[str, tuple[Ref, ...]] = {
+    "premier": (_FIRST,),
+    "premier_ancien": (_FORMER, Ref(None, source=f"{_CIV_2222}, al. 1")),
+    "premier_transition": (_FIRST, _CIV_AL2),
+    "periodique": (_EVERY_4,),
+    "periodique_accord": (_AGREEMENT,),
+    "periodique_ancien": (_FORMER, Ref(None, source=f"{_CIV_2222}, al. 1")),
+    "periodique_transition": (_EVERY_4, _CIV_AL1),
+    "etat_des_lieux": (_REVIEW, _SENIORITY, Ref(None, source=_QR_REVIEW)),
+    "etat_des_lieux_premier": (_REVIEW, _FIRST_REVIEW, _SENIORITY, Ref(None, source=_QR_REVIEW)),
+    "etat_des_lieux_ancien": (_FORMER_REVIEW, Ref(None, source=f"{_CIV_2222}, al. 1")),
+    "abondement": (_ABONDEMENT, _L6323_13, _HEADCOUNT, _CSS_AVERAGE, _CSS_FIVE_YEARS, _AMOUNT, _PAID_TO, _PAID_BY,
+                   Ref(None, source=_CASS), Ref(None, source=_QR11)),
+    "reprise": (_REPRISE, _REPRISE_12),
+    **{f"reprise_{motif}": (_REPRISE, ref) for motif, ref in _REPRISE_MOTIF_REFS.items()},
+    "mi_carriere": (_MI_CARRIERE,),
+    "mi_carriere_sans_visite": (_MI_CARRIERE, _VISIT_YEAR),
+    "avant_60": (_AVANT_60,),
+    "anciennete": (_SENIORITY, Ref("L1225-54", "", "prise en compte pour moitié"),
+                   Ref("L3142-28", "", "son contrat de travail est suspendu"),
+                   Ref("L1222-12", "", "l'exécution de son contrat de travail est suspendue")),
+}
+"""Where each rule comes from: the articles (and the words) of docgen/law/legi.json, and the other sources."""
+
+
+def cite(rule: str) -> str:
+    """The references of a rule as shown to HR: « article L. 6315-1, I, du code du travail ; … »."""
+    return " ; ".join(dict.fromkeys(ref.cite() for ref in RULES[rule]))
+
+
+def _q(ref: Ref) -> str:
+    """« words » (L. 6315-1, I): a quotation and where it comes from, with French apostrophes."""
+    assert ref.article is not None
+    where = f"{ref.article[0]}. {ref.article[1:]}" + (f", {ref.paragraph}" if ref.paragraph else "")
+    if ref.code != "code du travail":
+        where += f" du {ref.code}"
+    return f"« {ref.quote.replace(chr(39), '’')} » ({where})"
 
 
 # --- Public types ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PastInterview:
-    """An interview of the employee: held, refused by the employee, or planned by HR."""
+class Headcount:
+    """The company's headcount for the abondement correctif, as CSS L. 130-1 counts it."""
 
-    date: dt.date
-    type: str
-    """A key of INTERVIEW_LABELS."""
-    status: str
-    """« held », « refused » (offered, declined by the employee) or « planned »."""
+    value: int
+    """The annual headcount: the average of the months of the previous calendar year (L. 130-1, I)."""
+    measured_on: dt.date | None = None
+    """When HR measured it (shown in the reasons)."""
+    years_at_threshold: int | None = None
+    """Consecutive calendar years at 50 or more (L. 130-1, II: the threshold counts from five); None
+    when HR states the threshold is crossed (or not) through `value` alone."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.date, dt.date) or isinstance(self.date, dt.datetime):
-            raise ValueError(f"Entretien : date attendue (datetime.date), reçu {self.date!r}")
-        if self.type not in INTERVIEW_LABELS:
-            raise ValueError(f"Entretien : type « {self.type} » inconnu ; types possibles : "
-                             f"{', '.join(INTERVIEW_LABELS)}")
-        if self.status not in STATUSES:
-            raise ValueError(f"Entretien : statut « {self.status} » inconnu ; statuts possibles : "
-                             f"{', '.join(STATUSES)}")
+        if isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 0:
+            raise ValueError(f"Effectif de l’entreprise : nombre entier positif attendu, reçu {self.value!r}")
+        if self.years_at_threshold is not None and (
+                isinstance(self.years_at_threshold, bool) or not isinstance(self.years_at_threshold, int)
+                or self.years_at_threshold < 0):
+            raise ValueError("Effectif : nombre d’années civiles consécutives à 50 salariés ou plus attendu")
 
-    @property
-    def done(self) -> bool:
-        """Held or refused: the employer's obligation is met."""
-        return self.status in _DONE
+    def describe(self) -> str:
+        measured = f", mesuré le {formatting.date(self.measured_on)}" if self.measured_on else ""
+        return (f"effectif de {formatting.nombre(self.value)} salarié{'s' if self.value > 1 else ''}{measured}, "
+                "au sens de l’article L. 130-1 du code de la sécurité sociale")
+
+    def crosses_threshold(self) -> bool:
+        if self.value < ABONDEMENT_MIN_HEADCOUNT:
+            return False
+        return self.years_at_threshold is None or self.years_at_threshold >= THRESHOLD_YEARS
 
 
 @dataclass(frozen=True)
@@ -158,15 +276,44 @@ class DueInterview:
     deadline: dt.date
     """The last day it may legally be held."""
     rule: str
-    """The article it comes from, e.g. « L6315-1 I »."""
+    """The references it rests on, e.g. « article L. 6315-1, I, du code du travail »."""
     reason: str
-    """Why it is due, in French, for HR."""
+    """Why it is due, in French, quoting the text."""
     overdue: bool
     """The deadline is before the reference date and the interview was not held."""
     planned_on: dt.date | None = None
     """The date HR already planned for it, if any."""
     abondement: Mapping[str, Any] | None = None
-    """For an état des lieux: the abondement correctif assessment (see abondement_for_review)."""
+    """For an état des lieux: the assessment (see assess_review)."""
+    rule_key: str = ""
+    """The key of RULES."""
+
+    @property
+    def references(self) -> tuple[Ref, ...]:
+        return RULES[self.rule_key] if self.rule_key else ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (dates as ISO strings)."""
+        found: dict[str, Any] = {
+            "matricule": self.matricule, "type": self.type, "libelle": self.libelle,
+            "due_from": self.due_from.isoformat(), "deadline": self.deadline.isoformat(),
+            "overdue": self.overdue, "planned_on": self.planned_on.isoformat() if self.planned_on else None,
+            "rule_key": self.rule_key, "rule": self.rule,
+            "references": [ref.as_dict() for ref in self.references], "reason": self.reason,
+        }
+        if self.abondement is not None:
+            found["abondement"] = _jsonable(self.abondement)
+        return found
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 # --- Dates -----------------------------------------------------------------------------------
@@ -195,12 +342,30 @@ def _birthday(birth: dt.date, age: int) -> dt.date:
         return dt.date(birth.year + age, 3, 1)
 
 
+def _end_of_next_quarter(day: dt.date) -> dt.date:
+    quarter_start = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return _add_months(quarter_start, 6) - dt.timedelta(days=1)
+
+
+_DAY = dt.timedelta(days=1)
+
+
 def _d(day: dt.date) -> str:
     return formatting.date(day)
 
 
+def _le(day: dt.date) -> str:
+    """« le 3 mars 2027 », « le 1er mars 2027 »."""
+    return f"le {_d(day)}"
+
+
 def _salarie(employee: Employee) -> str:
     return "La salariée" if employee.civilite == "Mme" else "Le salarié"
+
+
+def _years(count: int) -> str:
+    """« quatre ans », « neuf ans », « 16 ans »: words up to ten in running text."""
+    return f"{formatting.en_lettres(count)} an{'s' if count > 1 else ''}"
 
 
 # --- Validation ------------------------------------------------------------------------------
@@ -211,23 +376,25 @@ def _check_date(name: str, value: object) -> dt.date:
     return value
 
 
-def _check_period(period_years: object) -> int:
+def _check_period(period_years: object, pre_reform_agreement: bool) -> int:
     if isinstance(period_years, bool) or not isinstance(period_years, int):
         raise ValueError("Périodicité des entretiens : nombre entier d’années attendu, "
                          f"reçu {period_years!r}")
-    if not 1 <= period_years <= MAX_PERIOD_YEARS:
+    limit = MAX_PRE_REFORM_PERIOD_YEARS if pre_reform_agreement else MAX_PERIOD_YEARS
+    if not 1 <= period_years <= limit:
         raise ValueError(
             f"Périodicité des entretiens de {period_years} an(s) refusée : elle est de "
             f"{MAX_PERIOD_YEARS} ans, et un accord d’entreprise ou de branche ne peut fixer qu’une "
-            f"périodicité plus courte (de 1 à {MAX_PERIOD_YEARS} ans)."
+            f"périodicité plus courte (de 1 à {MAX_PERIOD_YEARS} ans) ; un accord conclu avant la loi du "
+            "24 octobre 2025 a pu en fixer une plus longue, appliquée jusqu’au 30 septembre 2026."
         )
     return period_years
 
 
-def _check_headcount(headcount: object) -> int:
-    if isinstance(headcount, bool) or not isinstance(headcount, int) or headcount < 0:
-        raise ValueError(f"Effectif de l’entreprise : nombre entier positif attendu, reçu {headcount!r}")
-    return headcount
+def _check_headcount(headcount: object) -> Headcount:
+    if isinstance(headcount, Headcount):
+        return headcount
+    return Headcount(headcount)  # type: ignore[arg-type]
 
 
 def _check_inputs(employee: Employee, interviews: Sequence[PastInterview], absences: Iterable[Absence],
@@ -241,7 +408,7 @@ def _check_inputs(employee: Employee, interviews: Sequence[PastInterview], absen
         if item.date < employee.date_entree:
             raise ValueError(f"Entretiens de {who} : l’entretien du {_d(item.date)} précède l’entrée "
                              f"du {_d(employee.date_entree)}")
-        if item.done and item.date > on:
+        if item.status != "planned" and item.date > on:
             state = "réalisé" if item.status == "held" else "refusé"
             raise ValueError(f"Entretiens de {who} : un entretien ne peut pas être {state} le "
                              f"{_d(item.date)}, après la date de référence du {_d(on)} ; "
@@ -263,7 +430,7 @@ def _check_inputs(employee: Employee, interviews: Sequence[PastInterview], absen
     return past, absence_list, training_list
 
 
-# --- The rules -------------------------------------------------------------------------------
+# --- Facts -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Facts:
@@ -274,12 +441,20 @@ class _Facts:
     absences: tuple[Absence, ...]
     trainings: tuple[Training, ...]
     on: dt.date
-    headcount: int
+    headcount: Headcount
     period: int
+    pre_reform_agreement: bool = False
+    history_complete: bool = True
+    """False when only the last interview is known (date_dernier_entretien, no entretiens file)."""
 
     @property
     def done(self) -> list[PastInterview]:
+        """Held, or refused and counted; oldest first."""
         return sorted((i for i in self.interviews if i.done), key=lambda i: i.date)
+
+    @property
+    def refused(self) -> list[PastInterview]:
+        return sorted((i for i in self.interviews if i.status == "refused"), key=lambda i: i.date)
 
     def closed_by(self, accepts: Callable[[PastInterview], bool]) -> PastInterview | None:
         """The earliest interview held or refused that closes the occurrence."""
@@ -291,130 +466,385 @@ class _Facts:
         return min(dates, default=None)
 
 
+def _facts(employee: Employee, interviews: Sequence[PastInterview], absences: Iterable[Absence],
+           trainings: Iterable[Training], on: dt.date, headcount: int | Headcount, period_years: int,
+           pre_reform_agreement: bool, history_complete: bool = True) -> _Facts:
+    _check_date("on", on)
+    past, absence_list, training_list = _check_inputs(employee, interviews, absences, trainings, on)
+    return _Facts(employee, tuple(past), tuple(absence_list), tuple(training_list), on,
+                  _check_headcount(headcount), _check_period(period_years, pre_reform_agreement),
+                  pre_reform_agreement, history_complete)
+
+
 def _due(facts: _Facts, code: str, due_from: dt.date, deadline: dt.date, rule: str, reason: str,
          accepts: Callable[[PastInterview], bool], abondement_info: Mapping[str, Any] | None = None
          ) -> DueInterview:
     planned_on = facts.planned_for(accepts)
     if planned_on is not None:
         if planned_on < facts.on:
-            reason += (f" Un entretien était prévu le {_d(planned_on)} mais n’est pas enregistré comme "
+            reason += (f" Un entretien était prévu {_le(planned_on)} mais n’est pas enregistré comme "
                        "réalisé : mettez à jour son statut.")
         elif planned_on > deadline:
-            reason += f" L’entretien prévu le {_d(planned_on)} est après l’échéance."
+            reason += f" L’entretien prévu {_le(planned_on)} est après l’échéance."
         else:
-            reason += f" Entretien prévu le {_d(planned_on)}."
+            reason += f" Entretien prévu {_le(planned_on)}."
     return DueInterview(
         matricule=facts.employee.matricule, type=code, libelle=INTERVIEW_LABELS[code],
-        due_from=due_from, deadline=deadline, rule=rule, reason=reason,
-        overdue=deadline < facts.on, planned_on=planned_on, abondement=abondement_info,
+        due_from=due_from, deadline=deadline, rule=cite(rule), reason=reason,
+        overdue=deadline < facts.on, planned_on=planned_on, abondement=abondement_info, rule_key=rule,
     )
 
 
-def _premier_deadline(hire: dt.date) -> tuple[dt.date, bool]:
-    """The first interview's deadline, and whether the former rule gives it."""
-    deadline = _add_years(hire, FIRST_INTERVIEW_YEARS)
-    if deadline < REFORM_DATE:
-        return _add_years(hire, FORMER_FIRST_INTERVIEW_YEARS), True
-    return deadline, False
+# --- The chain of periodic interviews --------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Slot:
+    """One interview the law plans: its window (after the previous interview, up to its deadline)."""
+
+    kind: str
+    """« premier » or « periodique »."""
+    start: dt.date
+    deadline: dt.date
+    rule: str
+    anchor: dt.date
+    """What the deadline counts from: the hire, the last interview, or the missed deadline before."""
+    held: tuple[PastInterview, ...] = ()
+    """The interviews held (or refused) in the window."""
+
+    @property
+    def realised(self) -> bool:
+        return bool(self.held)
 
 
-def _premier(facts: _Facts) -> DueInterview | None:
+def _former_period(facts: _Facts) -> int:
+    return facts.period if facts.pre_reform_agreement else FORMER_PERIOD_YEARS
+
+
+def _new_deadline(facts: _Facts, anchor: dt.date) -> tuple[dt.date, bool]:
+    """The deadline from `anchor` under the current law, and whether an agreement sets it."""
+    if facts.pre_reform_agreement and facts.period > MAX_PERIOD_YEARS:
+        deadline = _add_years(anchor, facts.period)
+        if deadline <= PRE_REFORM_AGREEMENTS_END:
+            return deadline, True
+        return max(_add_years(anchor, MAX_PERIOD_YEARS), PRE_REFORM_AGREEMENTS_END), False
+    return _add_years(anchor, facts.period), facts.period != MAX_PERIOD_YEARS
+
+
+def _first_deadline(facts: _Facts, hire: dt.date) -> tuple[dt.date, str]:
+    if hire >= REFORM_DATE:
+        return _add_years(hire, FIRST_INTERVIEW_YEARS), "premier"
+    former = _add_years(hire, _former_period(facts))
+    if former < REFORM_DATE:
+        return former, "premier_ancien"  # expired before the reform: the breach stays
+    # C. civ. 2222 al. 2: the shorter delay runs from the new law, never beyond the old one.
+    return min(_add_years(REFORM_DATE, FIRST_INTERVIEW_YEARS), former), "premier_transition"
+
+
+def _next_deadline(facts: _Facts, anchor: dt.date) -> tuple[dt.date, str]:
+    if anchor >= REFORM_DATE:
+        deadline, agreed = _new_deadline(facts, anchor)
+        return deadline, "periodique_accord" if agreed else "periodique"
+    former = _add_years(anchor, _former_period(facts))
+    if former < REFORM_DATE:
+        return former, "periodique_ancien"
+    # C. civ. 2222 al. 1: a longer delay applies to one still running, counting the time elapsed.
+    deadline, agreed = _new_deadline(facts, anchor)
+    return deadline, "periodique_accord" if agreed else "periodique_transition"
+
+
+def _chain(facts: _Facts, until: dt.date) -> list[_Slot]:
+    """The periodic interviews the law plans from hire (or from the 2014 law), up to the first deadline
+    after `until`."""
     hire = facts.employee.date_entree
+    done = facts.done
+    slots: list[_Slot] = []
+    kind, start = "premier", hire
+    anchor = max(hire, LAW_2014_DATE)
+    deadline, rule = _first_deadline(facts, anchor)
+    while True:
+        held = tuple(i for i in done if start <= i.date <= deadline)
+        slots.append(_Slot(kind, start, deadline, rule, anchor, held))
+        if deadline > until:
+            return slots
+        anchor = held[-1].date if held else deadline
+        start = anchor + _DAY
+        kind = "periodique"
+        deadline, rule = _next_deadline(facts, anchor)
+
+
+def _chain_until(facts: _Facts) -> dt.date:
+    return _add_years(max(facts.on, facts.employee.date_entree), 20)
+
+
+def _premier_periodique(facts: _Facts, review: DueInterview | None) -> DueInterview | None:
+    """The open slot of the chain: the one after the last interview held (or the first one)."""
+    slots = _chain(facts, _chain_until(facts))
+    last_realised = max((index for index, slot in enumerate(slots) if slot.realised), default=-1)
+    slot = slots[last_realised + 1]
+    hire = facts.employee.date_entree
+    last = slots[last_realised].held[-1] if last_realised >= 0 else None
+    code = "premier" if last is None else "periodique"
+    reason = _chain_reason(facts, slot, last)
+    if code == "periodique" and review is not None and review.deadline <= slot.deadline and not (
+            slot.deadline < facts.on):
+        return None  # the review is an EPP: held in time, it is the periodic interview too
+    if code == "periodique" and review is not None and review.due_from <= max(slot.deadline, facts.on):
+        reason += (f" L’état des lieux récapitulatif (possible dès {_le(review.due_from)}) est lui-même "
+                   "un entretien de parcours professionnel et peut en tenir lieu.")
+    if last is None:
+        due_from = hire
+
+        def accepts(item: PastInterview) -> bool:
+            return item.date >= hire
+    else:
+        due_from = max(last.date + _DAY, _add_years(slot.deadline, -1))
+        last_date = last.date
+
+        def accepts(item: PastInterview) -> bool:
+            return item.date > last_date
+
+    return _due(facts, code, due_from, slot.deadline, slot.rule, reason, accepts)
+
+
+def _chain_reason(facts: _Facts, slot: _Slot, last: PastInterview | None) -> str:
+    hire = facts.employee.date_entree
+    late = slot.deadline < facts.on
+    until = f"en retard depuis {_le(slot.deadline)}" if late else f"au plus tard {_le(slot.deadline)}"
+    if last is None:
+        head = f"Embauche {_le(hire)}, aucun entretien enregistré depuis : "
+        if slot.rule == "premier":
+            return head + f"le premier entretien a lieu {_q(_FIRST)} ; {until}."
+        if slot.rule == "premier_ancien":
+            since = ("de l’entrée en vigueur de la loi du 5 mars 2014" if hire < LAW_2014_DATE
+                     else "de l’embauche")
+            return (head + "sous la règle antérieure à la loi du 24 octobre 2025, le premier entretien avait "
+                    f"lieu dans les deux ans {since} ({_FORMER.source}) ; ce délai a expiré {_le(slot.deadline)}, "
+                    "avant l’entrée en vigueur de la loi nouvelle le 26 octobre 2025, qui est « sans effet » sur "
+                    f"un délai expiré ({_CIV_2222}, al. 1) : le manquement demeure ; {until}.")
+        return (head + "le délai de deux ans de l’ancienne règle courait encore le 26 octobre 2025 ; le nouveau "
+                f"délai, {_q(_FIRST)}, « court à compter du jour de l’entrée en vigueur de la loi nouvelle, "
+                "sans que la durée totale puisse excéder la durée prévue par la loi antérieure » "
+                f"({_CIV_2222}, al. 2 ; questions-réponses du ministère, n° 2) ; {until}.")
+    held = "réalisé" if last.status == "held" else "proposé (refusé par le salarié)"
+    head = f"Dernier entretien {held} {_le(last.date)} : "
+    if slot.rule == "periodique":
+        text = head + f"un entretien de parcours professionnel a lieu {_q(_EVERY_4)} ; {until}."
+    elif slot.rule == "periodique_accord":
+        text = (head + f"un entretien a lieu tous les {_years(facts.period)}, périodicité fixée par accord "
+                f"({_q(_AGREEMENT)}) ; {until}.")
+        if facts.pre_reform_agreement and facts.period > MAX_PERIOD_YEARS:
+            text += " L’accord, conclu avant la loi du 24 octobre 2025, s’applique jusqu’au 30 septembre 2026."
+    elif slot.rule == "periodique_ancien":
+        text = (head + "sous la règle antérieure à la loi du 24 octobre 2025, l’entretien suivant devait avoir "
+                f"lieu dans les deux ans ({_FORMER.source}) ; ce délai a expiré {_le(slot.deadline)}, avant "
+                "l’entrée en vigueur de la loi nouvelle, qui est « sans effet sur une prescription ou une "
+                f"forclusion acquise » ({_CIV_2222}, al. 1) : {until}.")
+    else:  # periodique_transition
+        text = (head + "le délai de deux ans de l’ancienne règle n’était pas expiré le 26 octobre 2025 ; le "
+                f"délai nouveau, {_q(_EVERY_4)}, s’applique et « il est alors tenu compte du délai déjà "
+                f"écoulé » ({_CIV_2222}, al. 1 ; questions-réponses du ministère, n° 2) : il court depuis le "
+                f"dernier entretien ; {until}.")
+    if last.status == "refused":
+        text += (f" L’entretien du {_d(last.date)} a été refusé par le salarié : il compte comme proposé, "
+                 "gardez la preuve de la convocation.")
+    return text
+
+
+# --- Seniority and the état des lieux --------------------------------------------------------
+
+def _excluded_days(facts: _Facts, until: dt.date) -> int:
+    """Days of suspension before `until` that seniority does not count (SENIORITY_COUNTED)."""
+    excluded = 0.0
+    for absence in facts.absences:
+        share = SENIORITY_COUNTED.get(absence.motif, 1.0)
+        end = min(absence.date_fin, until)
+        if share < 1 and end > absence.date_debut:
+            excluded += (end - absence.date_debut).days * (1 - share)
+    return int(excluded)
+
+
+def _seniority_date(facts: _Facts, years: int) -> dt.date:
+    """The day the employee's seniority reaches `years`, suspensions not counted left out."""
+    plain = _add_years(facts.employee.date_entree, years)
+    day = plain
+    for _ in range(20):
+        later = plain + dt.timedelta(days=_excluded_days(facts, day))
+        if later == day:
+            break
+        day = later
+    return day
+
+
+@dataclass(frozen=True)
+class _Review:
+    mark: dt.date
+    """Seniority reaches 8k years (6k under the former law)."""
+    due_from: dt.date
+    deadline: dt.date
+    rule: str
+    years: int
+    former: bool
+
+
+def _reviews(facts: _Facts) -> list[_Review]:
+    """Every review from hire to 20 years after the reference date."""
+    hire = facts.employee.date_entree
+    found: list[_Review] = []
+    k = 1
+    while True:
+        mark = _seniority_date(facts, FORMER_REVIEW_YEARS * k)
+        if hire < LAW_2014_DATE:
+            mark = _add_years(LAW_2014_DATE, FORMER_REVIEW_YEARS * k)
+        if mark >= REFORM_DATE:
+            break
+        found.append(_Review(mark, mark, mark, "etat_des_lieux_ancien", FORMER_REVIEW_YEARS * k, True))
+        k += 1
+    first_epp = facts.done[0].date if facts.done else None
+    k = 1
+    limit = _add_years(max(facts.on, hire), 20)
+    while (mark := _seniority_date(facts, REVIEW_YEARS * k)) <= limit:
+        if mark >= REFORM_DATE:
+            deadline = _seniority_date(facts, REVIEW_YEARS * k + 1) - _DAY
+            due_from, rule = mark, "etat_des_lieux"
+            if k == 1:
+                rule = "etat_des_lieux_premier"
+                if first_epp is not None:
+                    due_from = min(mark, _add_years(first_epp, FIRST_REVIEW_AFTER_FIRST_EPP_YEARS))
+            found.append(_Review(mark, due_from, deadline, rule, REVIEW_YEARS * k, False))
+        k += 1
+    return found
+
+
+def _review_closed(facts: _Facts, reviews: list[_Review], index: int) -> PastInterview | None:
+    review = reviews[index]
+    start = review.due_from if not review.former else (reviews[index - 1].mark + _DAY if index else
+                                                       facts.employee.date_entree)
+    end = reviews[index + 1].due_from if index + 1 < len(reviews) else dt.date.max
+    return facts.closed_by(lambda item: item.type == "etat_des_lieux" and start <= item.date < end)
+
+
+def _etat_des_lieux(facts: _Facts) -> list[DueInterview]:
+    """The last review due under the former law when it was missed, and the current (or next) review."""
+    reviews = _reviews(facts)
+    found: list[DueInterview] = []
+    former = [i for i, r in enumerate(reviews) if r.former]
+    if former and _review_closed(facts, reviews, former[-1]) is None:
+        found.append(_review_item(facts, reviews[former[-1]]))
+    current = [i for i, r in enumerate(reviews) if not r.former]
+    for position, index in enumerate(current):
+        if _review_closed(facts, reviews, index) is not None:
+            continue
+        following = current[position + 1] if position + 1 < len(current) else None
+        if following is not None and reviews[following].due_from <= facts.on:
+            continue  # a later review is already due: this one is a past breach
+        found.append(_review_item(facts, reviews[index]))
+        break
+    return found
+
+
+def _review_item(facts: _Facts, review: _Review) -> DueInterview:
+    hire = facts.employee.date_entree
+    excluded = _excluded_days(facts, review.mark)
+    seniority = (f" (ancienneté calculée sans {excluded} jour{'s' if excluded > 1 else ''} de suspension du "
+                 "contrat non assimilée à du travail effectif)") if excluded else ""
 
     def accepts(item: PastInterview) -> bool:
-        return item.date >= hire
+        return item.type == "etat_des_lieux" and item.date >= review.due_from
 
+    if review.former:
+        reason = (f"Embauche {_le(hire)} : sous la règle antérieure à la loi du 24 octobre 2025, l’entretien "
+                  f"faisait un état des lieux récapitulatif tous les six ans ({_FORMER_REVIEW.source}) ; celui "
+                  f"{'des six ans d’ancienneté' if hire >= LAW_2014_DATE else 'compté depuis la loi du 5 mars 2014'} "
+                  f"était dû {_le(review.mark)}{seniority}, avant la loi nouvelle, "
+                  f"et n’est pas enregistré : c’est un manquement ({_CIV_2222}, al. 1), apprécié sur six ans "
+                  "selon les règles d’alors.")
+    else:
+        quote = _q(_REVIEW)
+        reason = (f"Embauche {_le(hire)} : {quote}, l’entretien fait un état des lieux récapitulatif, "
+                  f"{_q(_SENIORITY).replace('« Cette durée s', '« cette durée s')} : "
+                  f"{_years(review.years)} d’ancienneté "
+                  f"{_le(review.mark)}{seniority} ; à tenir avant {_years(review.years + 1)} "
+                  f"d’ancienneté (questions-réponses du ministère), au plus tard {_le(review.deadline)}.")
+        if review.rule == "etat_des_lieux_premier" and review.due_from < review.mark:
+            reason += (f" Premier état des lieux après l’embauche : {_q(_FIRST_REVIEW)}, "
+                       f"soit dès {_le(review.due_from)}.")
+        reason += (" Il vérifie que les entretiens prévus ont eu lieu et si le salarié a suivi une formation, "
+                   "acquis des éléments de certification et bénéficié d’une progression salariale ou "
+                   "professionnelle.")
+    planned = facts.planned_for(accepts)
+    review_date = planned if planned is not None and review.due_from <= planned <= review.deadline \
+        else review.deadline
+    info = _assess(facts, review_date, former=review.former)
+    return _due(facts, "etat_des_lieux", review.due_from, review.deadline, review.rule, reason, accepts, info)
+
+
+# --- Mid-career, before 60, returns ----------------------------------------------------------
+
+def _mi_carriere_window(employee: Employee) -> tuple[dt.date, dt.date, bool]:
+    """(from, deadline, visit known)."""
+    visit = employee.date_visite_mi_carriere
+    if visit is not None:
+        return visit, _add_months(visit, MI_CARRIERE_DELAY_MONTHS), True
+    year = employee.date_naissance.year + MI_CARRIERE_AGE
+    return dt.date(year, 1, 1), _add_months(dt.date(year, 12, 31), MI_CARRIERE_DELAY_MONTHS), False
+
+
+def _mi_carriere_accepts(employee: Employee) -> Callable[[PastInterview], bool]:
+    due_from, deadline, _ = _mi_carriere_window(employee)
+    return lambda item: due_from <= item.date <= deadline or (item.type == "mi_carriere" and item.date >= due_from)
+
+
+def _mi_carriere(facts: _Facts) -> DueInterview | None:
+    employee = facts.employee
+    due_from, deadline, known = _mi_carriere_window(employee)
+    if deadline < REFORM_DATE:
+        return None
+    accepts = _mi_carriere_accepts(employee)
     if facts.closed_by(accepts):
         return None
-    deadline, former = _premier_deadline(hire)
-    if former:
-        reason = (f"Embauche le {_d(hire)}, sous l’ancienne règle : le premier entretien professionnel "
-                  f"devait avoir lieu dans les deux ans, au plus tard le {_d(deadline)}. Aucun entretien "
-                  "n’est enregistré depuis l’embauche.")
-        rule = RULES["premier_ancien"]
+    birthday = _birthday(employee.date_naissance, MI_CARRIERE_AGE)
+    verb = "aura" if facts.on < birthday else "a eu"
+    who = f"{_salarie(employee)} {verb} 45 ans {_le(birthday)}"
+    if known:
+        reason = (f"{who} ; visite médicale de mi-carrière {_le(due_from)} : l’entretien a lieu "
+                  f"{_q(_MI_CARRIERE)}, au plus tard {_le(deadline)}.")
+        rule = "mi_carriere"
     else:
-        reason = (f"Embauche le {_d(hire)} : le premier entretien de parcours professionnel a lieu dans "
-                  f"l’année qui suit l’embauche, au plus tard le {_d(deadline)}.")
-        rule = RULES["premier"]
-    return _due(facts, "premier", hire, deadline, rule, reason, accepts)
+        reason = (f"{who}. La date de la visite médicale de mi-carrière n’est pas renseignée : à défaut d’accord "
+                  f"de branche, elle a lieu {_q(_VISIT_YEAR)}, soit en {due_from.year} ; l’entretien a lieu "
+                  f"{_q(_MI_CARRIERE)} : au plus tard {_le(deadline)} en retenant une visite le 31 décembre. "
+                  "Renseignez la date de la visite pour un délai exact.")
+        rule = "mi_carriere_sans_visite"
+    reason += (" Le compte rendu en récapitule les éléments « sous forme de bilan » (L. 6315-1, IV). Tout "
+               "entretien de parcours professionnel tenu dans ce délai en tient lieu, avec ces questions.")
+    return _due(facts, "mi_carriere", due_from, deadline, rule, reason, accepts)
 
 
-def _refusal_note(item: PastInterview) -> str:
-    if item.status != "refused":
-        return ""
-    return (f" L’entretien du {_d(item.date)} a été refusé par le salarié : il compte comme proposé, "
-            "gardez la preuve de la convocation.")
+def _avant_60_window(employee: Employee) -> tuple[dt.date, dt.date]:
+    birth = employee.date_naissance
+    return (_birthday(birth, AVANT_60_AGE - AVANT_60_WINDOW_YEARS), _birthday(birth, AVANT_60_AGE) - _DAY)
 
 
-def _periodique(facts: _Facts, review: DueInterview | None) -> DueInterview | None:
-    done = facts.done
-    if not done:
-        return None  # the first interview is due first
-    last = done[-1]
-    deadline = _add_years(last.date, facts.period)
-    if review is not None and review.deadline <= deadline:
-        return None  # the review is an EPP: held in time, it is the periodic interview too
-    due_from = _add_years(last.date, facts.period - 1)
-    every = f"tous les {facts.period} ans" if facts.period > 1 else "chaque année"
-    agreement = "" if facts.period == MAX_PERIOD_YEARS else " (périodicité fixée par accord)"
-    held = "réalisé" if last.status == "held" else "proposé"
-    reason = (f"Dernier entretien {held} le {_d(last.date)} : un entretien de parcours professionnel a lieu "
-              f"{every}{agreement}, au plus tard le {_d(deadline)}.")
-    rule = RULES["periodique"]
-    if last.date < REFORM_DATE:
-        rule = RULES["periodique_transition"]
-        reason += (" Cet entretien date d’avant la loi du 24 octobre 2025 : le délai court depuis le "
-                   "dernier entretien réellement tenu.")
-    reason += _refusal_note(last)
-    if review is not None and review.due_from <= max(deadline, facts.on):
-        reason += (f" L’état des lieux récapitulatif (possible dès le {_d(review.due_from)}) est lui-même "
-                   "un entretien de parcours professionnel et peut en tenir lieu.")
-
-    def accepts(item: PastInterview) -> bool:
-        return item.date > last.date
-
-    return _due(facts, "periodique", due_from, deadline, rule, reason, accepts)
+def _avant_60_accepts(employee: Employee) -> Callable[[PastInterview], bool]:
+    due_from, deadline = _avant_60_window(employee)
+    return lambda item: due_from <= item.date <= deadline or (item.type == "avant_60" and item.date >= due_from)
 
 
-def _review_mark(hire: dt.date, k: int) -> dt.date:
-    return _add_years(hire, REVIEW_YEARS * k)
-
-
-def _review_window(hire: dt.date, k: int) -> tuple[dt.date, dt.date]:
-    """When a review held closes mark k: from one year before it to one year before mark k+1."""
-    return (_add_years(_review_mark(hire, k), -REVIEW_EARLY_YEARS),
-            _add_years(_review_mark(hire, k + 1), -REVIEW_EARLY_YEARS))
-
-
-def _etat_des_lieux(facts: _Facts) -> DueInterview:
-    hire = facts.employee.date_entree
-    k = 1
-    while _review_mark(hire, k) < REFORM_DATE:
-        k += 1
-    # The most recent mark already past, if it is still open; else the next open one.
-    while _review_mark(hire, k + 1) <= facts.on:
-        k += 1
-
-    def accepts_for(mark: int) -> Callable[[PastInterview], bool]:
-        start, end = _review_window(hire, mark)
-        return lambda item: item.type == "etat_des_lieux" and start <= item.date < end
-
-    while facts.closed_by(accepts_for(k)):
-        k += 1
-    deadline = _review_mark(hire, k)
-    due_from = _review_window(hire, k)[0]
-    reason = (f"Tous les {REVIEW_YEARS} ans d’ancienneté (embauche le {_d(hire)}), l’entretien fait un état "
-              f"des lieux récapitulatif du parcours : au plus tard le {_d(deadline)}, possible dès le "
-              f"{_d(due_from)}. Il vérifie que les entretiens ont eu lieu et si le salarié a suivi une "
-              "formation, obtenu une certification et connu une progression salariale ou professionnelle.")
-    if hire < REFORM_DATE:
-        reason += (" Depuis la loi du 24 octobre 2025, l’état des lieux est dû à 8 ans d’ancienneté et non "
-                   "plus à 6 ans.")
-    info = abondement_for_review(facts.employee, interviews=facts.interviews, trainings=facts.trainings,
-                                 review_date=deadline, on=facts.on, headcount=facts.headcount,
-                                 period_years=facts.period)
-    return _due(facts, "etat_des_lieux", due_from, deadline, RULES["etat_des_lieux"], reason,
-                lambda item: item.type == "etat_des_lieux" and item.date >= due_from, info)
+def _avant_60(facts: _Facts) -> DueInterview | None:
+    due_from, deadline = _avant_60_window(facts.employee)
+    if deadline < REFORM_DATE:
+        return None
+    accepts = _avant_60_accepts(facts.employee)
+    if facts.closed_by(accepts):
+        return None
+    sixty = deadline + _DAY
+    verb = "aura" if facts.on < sixty else "a eu"
+    reason = (f"{_salarie(facts.employee)} {verb} 60 ans {_le(sixty)} : le premier entretien {_q(_AVANT_60)} "
+              "aborde aussi le maintien dans l’emploi et l’aménagement de fin de carrière (temps partiel, "
+              f"retraite progressive) ; à partir du {_d(due_from)}, au plus tard {_le(deadline)}.")
+    if deadline < facts.on:
+        reason += " L’échéance est passée : elle compte parmi les entretiens prévus de l’état des lieux."
+    return _due(facts, "avant_60", due_from, deadline, "avant_60", reason, accepts)
 
 
 def _reprise(facts: _Facts, absence: Absence) -> DueInterview | None:
@@ -428,165 +858,219 @@ def _reprise(facts: _Facts, absence: Absence) -> DueInterview | None:
         if item.type in ("reprise", "fin_mandat") and item.date >= absence.date_debut:
             return True  # held before the return at the employee's request
         # Since 2025: an EPP in the 12 months before the return; the employee must have had it.
-        return exemption and item.status != "refused" and exempt_from <= item.date
+        return exemption and item.status == "held" and exempt_from <= item.date
 
     if facts.closed_by(accepts):
         return None
     deadline = _add_months(back, REPRISE_DELAY_MONTHS)
-    reason = (f"Retour de {ABSENCE_LABELS[absence.motif]} le {_d(back)} (absence depuis le "
-              f"{_d(absence.date_debut)}) : un entretien de parcours professionnel est proposé à la reprise "
-              f"(délai retenu : {REPRISE_DELAY_MONTHS} mois, au plus tard le {_d(deadline)}).")
+    label = ABSENCE_LABELS[absence.motif]
+    if back <= facts.on:
+        period = f"absence du {_d(absence.date_debut)} au {_d(back)}"
+        returned = f"Retour {formatting.de(label)} {_le(back)} ({period})"
+    else:
+        returned = (f"Retour {formatting.de(label)} prévu {_le(back)} (absence depuis le "
+                    f"{_d(absence.date_debut)})")
+    reason = (f"{returned} : l’entretien de parcours professionnel {_q(_REPRISE)} (délai retenu : "
+              f"{formatting.en_lettres(REPRISE_DELAY_MONTHS)} mois, au plus tard {_le(deadline)}).")
+    specific = _REPRISE_MOTIF_REFS.get(absence.motif)
+    if absence.motif in ("conge_parental_education", "temps_partiel_parental"):
+        reason += (f" Il examine aussi {_q(_REPRISE_MOTIF_REFS['conge_parental_education'])}.")
+    elif absence.motif == "fin_mandat_syndical":
+        reason += f" Il permet de procéder au {_q(_REPRISE_MOTIF_REFS['fin_mandat_syndical'])}."
     if exemption:
-        reason += (f" Aucun entretien n’a eu lieu dans les 12 mois précédant le retour (depuis le "
-                   f"{_d(exempt_from)}), qui l’aurait rendu inutile. Il peut avoir lieu avant le retour si "
-                   "le salarié le demande.")
-    refused = [i for i in facts.done if i.status == "refused" and exempt_from <= i.date < back]
+        reason += (f" Aucun entretien n’a eu lieu dans les douze mois précédant le retour (depuis le "
+                   f"{_d(exempt_from)}) : il n’est dispensé que {_q(_REPRISE_12)}. Il peut avoir lieu avant le "
+                   "retour si le salarié le demande.")
+    refused = [i for i in facts.refused if exempt_from <= i.date < back]
     if exemption and refused:
         reason += (f" L’entretien refusé le {_d(refused[-1].date)} ne dispense pas de cet entretien : le "
                    "salarié n’en a pas bénéficié.")
-    return _due(facts, "reprise", back, deadline, RULES["reprise"], reason, accepts)
+    rule = f"reprise_{absence.motif}" if specific is not None else "reprise"
+    return _due(facts, "reprise", back, deadline, rule, reason, accepts)
 
 
-def _mi_carriere(facts: _Facts) -> DueInterview | None:
-    year = facts.employee.date_naissance.year + MI_CARRIERE_AGE
-    due_from, deadline = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    if deadline < REFORM_DATE:
-        return None
+# --- The état des lieux assessment and the abondement ----------------------------------------
 
-    def accepts(item: PastInterview) -> bool:
-        return due_from <= item.date <= deadline or (item.type == "mi_carriere" and item.date >= due_from)
+def _assess(facts: _Facts, review_date: dt.date, *, former: bool = False) -> dict[str, Any]:
+    """The review of `review_date` (see assess_review)."""
+    employee = facts.employee
+    hire = employee.date_entree
+    years = FORMER_REVIEW_YEARS if former else REVIEW_YEARS
+    start = max(_add_years(review_date, -years), hire)
+    provisional = review_date > facts.on
+    horizon = min(review_date, facts.on) if provisional else review_date
+    done_by_review = [i for i in facts.done if i.date <= review_date]
+    slots: list[dict[str, Any]] = []
+    for slot in _chain(facts, review_date):
+        if start < slot.deadline <= horizon and slot.deadline < review_date:
+            slots.append({"type": slot.kind, "echeance": slot.deadline, "realise": slot.realised,
+                          "date": slot.held[-1].date if slot.held else None,
+                          "statut": slot.held[-1].status if slot.held else None})
+    occasions = []
+    if not former:
+        mi_from, mi_deadline, _ = _mi_carriere_window(employee)
+        occasions.append(("mi_carriere", mi_deadline, _mi_carriere_accepts(employee)))
+        occasions.append(("avant_60", _avant_60_window(employee)[1], _avant_60_accepts(employee)))
+    for code, deadline, accepts in occasions:
+        if deadline >= REFORM_DATE and start < deadline <= horizon and deadline < review_date:
+            closing = next((i for i in done_by_review if accepts(i)), None)
+            slots.append({"type": code, "echeance": deadline, "realise": closing is not None,
+                          "date": closing.date if closing else None,
+                          "statut": closing.status if closing else None})
+    slots.sort(key=lambda slot: slot["echeance"])
+    prevus, realises = len(slots), sum(slot["realise"] for slot in slots)
+    in_period = [i for i in facts.done if start <= i.date < review_date]
+    refused = [i for i in facts.refused if start <= i.date < review_date]
+    trainings = [t for t in facts.trainings if start <= t.date_fin <= review_date]
+    non_mandatory = [t for t in trainings if not t.obligatoire]
+    certifying = [t for t in trainings if t.certifiante]
+    result = _verdict(facts.headcount, prevus, realises, non_mandatory, review_date, former)
+    if result["applicable"] and result["versement_avant"] < facts.on:
+        result["motif"] += (f" Au {_d(facts.on)}, cette échéance est dépassée : le versement reste dû ; à défaut "
+                            "de versement après mise en demeure, l’entreprise verse au Trésor public l’insuffisance "
+                            "majorée de 100 % (L. 6323-13).")
+    if provisional:
+        result["motif"] = (f"Évaluation provisoire au {_d(facts.on)}, avant l’état des lieux du "
+                           f"{_d(review_date)} (seuls les entretiens déjà échus sont comptés) : {result['motif']}")
+    counted_refusals = [i for i in refused if i.counts]
+    if counted_refusals:
+        dates = ", ".join(_d(i.date) for i in counted_refusals)
+        result["motif"] += (f" Entretien(s) refusé(s) par le salarié, comptés comme proposés : {dates}.")
+    first_known = facts.done[0].date if facts.done else None
+    unknown_before = [slot for slot in slots
+                      if not slot["realise"] and (first_known is None or slot["echeance"] < first_known)]
+    if not facts.history_complete and unknown_before:
+        result["motif"] += (" Historique incomplet : seule la date du dernier entretien est connue "
+                            "(colonne date_dernier_entretien) ; les entretiens antérieurs, faute d’être enregistrés, "
+                            "sont comptés comme non réalisés. Importez l’historique (fichier entretiens).")
+        result["historique_incomplet"] = True
+    uncounted = [i for i in refused if not i.counts]
+    if uncounted:
+        dates = ", ".join(_d(i.date) for i in uncounted)
+        result["motif"] += f" Refus non retenu(s) comme entretien proposé (décision RH) : {dates}."
+    result.update({
+        "periode": {"debut": start, "fin": review_date},
+        "regle": "ancienne" if former else "actuelle",
+        "annees": years,
+        "date_reference": facts.on,
+        "provisoire": provisional,
+        "entretiens_prevus": prevus,
+        "entretiens_realises": realises,
+        "echeances": slots,
+        "entretiens": [{"date": i.date, "type": i.type, "libelle": INTERVIEW_LABELS[i.type], "statut": i.status,
+                        "statut_libelle": INTERVIEW_STATUSES[i.status]}
+                       for i in sorted([*in_period, *uncounted], key=lambda i: i.date)],
+        "entretiens_refuses": [{"date": i.date, "type": i.type, "compte": i.counts} for i in refused],
+        "formations": [t.intitule for t in trainings],
+        "formations_non_obligatoires": [t.intitule for t in non_mandatory],
+        "certifications": [t.intitule for t in certifying],
+        "effectif": facts.headcount.value,
+    })
+    return result
 
-    if facts.closed_by(accepts):
-        return None
-    reason = (f"{_salarie(facts.employee)} a {MI_CARRIERE_AGE} ans en {year} : l’entretien de mi-carrière "
-              "a lieu dans les deux mois qui suivent la visite médicale de mi-carrière, par défaut dans "
-              f"l’année des 45 ans, au plus tard le {_d(deadline)}. Tout entretien de parcours professionnel "
-              f"tenu en {year} peut en tenir lieu, avec les questions de mi-carrière.")
-    return _due(facts, "mi_carriere", due_from, deadline, RULES["mi_carriere"], reason, accepts)
+
+def _verdict(headcount: Headcount, prevus: int, realises: int, non_mandatory: list[Training],
+             review_date: dt.date, former: bool) -> dict[str, Any]:
+    held = f"{_count(realises, 'réalisé')} pour {_count(prevus, 'prévu')}"
+    years = "six" if former else "huit"
+    applicable = False
+    if headcount.value < ABONDEMENT_MIN_HEADCOUNT:
+        motif = (f"L’entreprise compte moins de cinquante salariés ({headcount.describe()}) : l’abondement "
+                 "correctif ne s’applique pas (« Dans les entreprises d’au moins cinquante salariés », "
+                 "L. 6315-1, II).")
+    elif not headcount.crosses_threshold():
+        motif = (f"Le seuil de cinquante salariés n’est atteint que depuis {headcount.years_at_threshold} "
+                 f"année(s) civile(s) ({headcount.describe()}) : il n’est pris en compte {_q(_CSS_FIVE_YEARS)} ; "
+                 "l’abondement correctif ne s’applique pas.")
+    elif prevus == 0:
+        motif = ("Aucun entretien prévu n’est encore échu sur la période : l’abondement correctif ne s’applique "
+                 "pas en l’état.")
+    elif realises >= prevus:
+        motif = (f"Les entretiens prévus des {years} dernières années ont eu lieu ({held}) : l’abondement "
+                 "correctif ne s’applique pas.")
+    elif non_mandatory:
+        motif = (f"Des entretiens prévus n’ont pas eu lieu ({held}), mais le salarié a suivi au moins une "
+                 "formation autre qu’obligatoire : les deux conditions sont cumulatives (le salarié "
+                 f"{_q(_ABONDEMENT)} ; {_CASS}) ; l’abondement correctif ne s’applique pas.")
+    else:
+        applicable = True
+        motif = (f"Au cours des {years} dernières années, le salarié {_q(_ABONDEMENT)} : {held}, et aucune "
+                 f"formation autre qu’obligatoire ; {headcount.describe()}. L’employeur doit un abondement "
+                 f"correctif de {formatting.euros(ABONDEMENT_CORRECTIF)} ({_q(_AMOUNT)}), somme qui "
+                 f"{_q(_PAID_TO)}, au plus tard {_le(_end_of_next_quarter(review_date))} ({_q(_PAID_BY)}).")
+    result: dict[str, Any] = {"applicable": applicable, "montant": ABONDEMENT_CORRECTIF, "motif": motif}
+    if applicable:
+        result["versement_avant"] = _end_of_next_quarter(review_date)
+    return result
 
 
-def _avant_60(facts: _Facts) -> DueInterview | None:
-    birth = facts.employee.date_naissance
-    sixty = _birthday(birth, AVANT_60_AGE)
-    due_from = _birthday(birth, AVANT_60_AGE - AVANT_60_WINDOW_YEARS)
-    deadline = sixty - dt.timedelta(days=1)
-    if deadline < REFORM_DATE:
-        return None
-
-    def accepts(item: PastInterview) -> bool:
-        return due_from <= item.date <= deadline or (item.type == "avant_60" and item.date >= due_from)
-
-    if facts.closed_by(accepts):
-        return None
-    reason = (f"{_salarie(facts.employee)} aura 60 ans le {_d(sixty)} : un entretien de parcours "
-              f"professionnel a lieu dans les deux ans qui précèdent, à partir du {_d(due_from)} et au plus "
-              f"tard le {_d(deadline)}.")
-    if deadline < facts.on:
-        reason += " L’échéance est passée : à signaler au prochain état des lieux récapitulatif."
-    return _due(facts, "avant_60", due_from, deadline, RULES["avant_60"], reason, accepts)
+def _count(number: int, word: str) -> str:
+    """« 0 réalisé », « 1 prévu », « 2 prévus »: French plural from 2."""
+    return f"{number} {word}{'s' if number >= 2 else ''}"
 
 
-# --- Abondement correctif --------------------------------------------------------------------
+def assess_review(employee: Employee, *, interviews: Sequence[PastInterview] = (),
+                  absences: Iterable[Absence] = (), trainings: Iterable[Training] = (),
+                  review_date: dt.date, on: dt.date, headcount: int | Headcount, period_years: int = 4,
+                  pre_reform_agreement: bool = False, history_complete: bool = True) -> dict[str, Any]:
+    """The état des lieux récapitulatif held (or due) on `review_date`, as known on `on`.
 
-def _slots(facts: _Facts, start: dt.date, review_date: dt.date) -> list[dt.date]:
-    """The interviews the law plans over the review's period: their deadlines, the review last."""
-    hire = facts.employee.date_entree
-    slot = _premier_deadline(hire)[0] if start == hire else _add_years(start, facts.period)
-    slots = []
-    while slot < review_date:
-        slots.append(slot)
-        slot = _add_years(slot, facts.period)
-    return [*slots, review_date]
+    Returns {applicable, montant, motif, versement_avant (when owed), periode {debut, fin}, regle,
+    provisoire, entretiens_prevus, entretiens_realises, echeances (each planned interview: type,
+    echeance, realise, date, statut), entretiens (held and refused in the period), entretiens_refuses,
+    formations, formations_non_obligatoires, certifications, effectif}. The review itself is not
+    counted among the interviews prévus. A review due before the reform is assessed over six years.
+    """
+    _check_date("review_date", review_date)
+    facts = _facts(employee, interviews, absences, trainings, on, headcount, period_years, pre_reform_agreement,
+                   history_complete)
+    former = review_date < REFORM_DATE
+    return _assess(facts, review_date, former=former)
 
 
 def abondement_for_review(employee: Employee, *, interviews: Sequence[PastInterview],
                           trainings: Iterable[Training], review_date: dt.date, on: dt.date,
-                          headcount: int, period_years: int = 4) -> dict[str, Any]:
-    """Whether the abondement correctif of 3 000 € is owed at the 8-year review of `review_date`.
-
-    The period is the 8 years before the review (from hire when later). The interviews "prévus" are
-    the legal schedule over the period (the first interview's deadline or the previous review + the
-    period, every period, then the review itself); one is "réalisé" when an EPP was held or refused
-    after the previous slot and by its own date. The review counts as held. When the review is after
-    `on`, only the slots already past are counted and the result is marked ``provisoire``.
-
-    Returns context.abondement's dict (applicable, montant, motif) plus ``periode`` {debut, fin},
-    ``entretiens_prevus``, ``entretiens_realises``, ``entretiens_refuses``,
-    ``formations_non_obligatoires`` (titles), ``provisoire`` and, when applicable,
-    ``versement_avant`` (end of the quarter following the review).
-    """
-    _check_date("review_date", review_date)
-    _check_date("on", on)
-    facts = _Facts(employee, tuple(interviews), (), tuple(trainings), on, _check_headcount(headcount),
-                   _check_period(period_years))
-    hire = employee.date_entree
-    start = max(_add_years(review_date, -REVIEW_YEARS), hire)
-    provisional = review_date > on
-    slots = _slots(facts, start, review_date)
-    counted = [slot for slot in slots[:-1] if not provisional or slot <= on]
-    done = [i for i in facts.done if start <= i.date <= review_date]
-    realised = refused = 0
-    for index, slot in enumerate(counted):
-        # The first slot's window starts on the period's first day; the others after the previous slot.
-        after = start - dt.timedelta(days=1) if index == 0 else counted[index - 1]
-        in_slot = [i for i in done if after < i.date <= slot]
-        if in_slot:
-            realised += 1
-            refused += all(i.status == "refused" for i in in_slot)
-    non_mandatory = [t for t in facts.trainings if not t.obligatoire and start <= t.date_fin <= review_date]
-    result = abondement(headcount, len(counted) + 1, realised + 1, non_mandatory)
-    if provisional:
-        result["motif"] = f"Évaluation provisoire au {_d(on)}, avant l’état des lieux : {result['motif']}"
-    if refused:
-        result["motif"] += (f" Entretien(s) refusé(s) par le salarié compté(s) comme réalisé(s) : {refused}.")
-    result.update({
-        "periode": {"debut": start, "fin": review_date},
-        "entretiens_prevus": len(counted) + 1,
-        "entretiens_realises": realised + 1,
-        "entretiens_refuses": refused,
-        "formations_non_obligatoires": [t.intitule for t in non_mandatory],
-        "provisoire": provisional,
-    })
-    if result["applicable"]:
-        result["versement_avant"] = _end_of_next_quarter(review_date)
-        result["motif"] += (f" Versement de {formatting.euros(ABONDEMENT_CORRECTIF)} au plus tard le "
-                            f"{_d(result['versement_avant'])}.")
-    return result
-
-
-def _end_of_next_quarter(day: dt.date) -> dt.date:
-    quarter_start = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return _add_months(quarter_start, 6) - dt.timedelta(days=1)
+                          headcount: int | Headcount, period_years: int = 4) -> dict[str, Any]:
+    """assess_review without absences (kept for callers of the earlier API)."""
+    return assess_review(employee, interviews=interviews, trainings=trainings, review_date=review_date, on=on,
+                         headcount=headcount, period_years=period_years)
 
 
 # --- Public functions ------------------------------------------------------------------------
 
 def due_interviews(employee: Employee, *, interviews: Sequence[PastInterview] = (),
                    absences: Iterable[Absence] = (), trainings: Iterable[Training] = (),
-                   on: dt.date, headcount: int, period_years: int = 4) -> list[DueInterview]:
+                   on: dt.date, headcount: int | Headcount, period_years: int = 4,
+                   pre_reform_agreement: bool = False, history_complete: bool = True) -> list[DueInterview]:
     """Everything due for `employee` on the reference date `on`: the next occurrence of each kind
-    (one per absence for the return interview), overdue or upcoming, sorted by deadline.
+    (one per absence for the return interview, and a missed review of the former law), overdue or
+    upcoming, sorted by deadline. Nothing for an employee who left; nothing due after the end of
+    the employment.
 
-    `interviews` are the employee's interviews (held, refused or planned); `period_years` is 4 or
-    the shorter period set by an agreement. Raises ValueError (French message) on invalid input.
+    `history_complete` is False when only the last interview is known: the état des lieux says so.
+    Raises ValueError (French message) on invalid input.
     """
-    _check_date("on", on)
-    past, absence_list, training_list = _check_inputs(employee, interviews, absences, trainings, on)
-    facts = _Facts(employee, tuple(past), tuple(absence_list), tuple(training_list), on,
-                   _check_headcount(headcount), _check_period(period_years))
-    review = _etat_des_lieux(facts)
-    found = [_premier(facts), _periodique(facts, review), review,
+    facts = _facts(employee, interviews, absences, trainings, on, headcount, period_years, pre_reform_agreement,
+                   history_complete)
+    end = employee.end_of_employment
+    if end is not None and end <= on:
+        return []
+    reviews = _etat_des_lieux(facts)
+    current_review = next((r for r in reviews if r.rule_key != "etat_des_lieux_ancien"), None)
+    found = [_premier_periodique(facts, current_review), *reviews,
              *(_reprise(facts, absence) for absence in sorted(facts.absences, key=lambda a: a.date_fin)),
              _mi_carriere(facts), _avant_60(facts)]
-    return sorted((item for item in found if item is not None),
+    return sorted((item for item in found if item is not None and (end is None or item.deadline <= end)),
                   key=lambda item: (item.deadline, _ORDER[item.type]))
 
 
-def due_before(dataset: Dataset, interviews_by_matricule: Mapping[str, Sequence[PastInterview]], *,
-               before: dt.date, on: dt.date, headcount: int, period_years: int = 4) -> list[DueInterview]:
+def due_before(dataset: Dataset, interviews_by_matricule: Mapping[str, Sequence[PastInterview]] | None = None,
+               *, before: dt.date, on: dt.date, headcount: int | Headcount, period_years: int = 4,
+               pre_reform_agreement: bool = False) -> list[DueInterview]:
     """Everyone’s interviews due by `before` (deadline on or before it), overdue ones included,
     sorted by deadline then matricule.
 
+    `interviews_by_matricule` defaults to the dataset's own history (Dataset.interviews_of).
     Interviews of matricules absent from the dataset (former employees) are ignored.
     """
     _check_date("before", before)
@@ -594,11 +1078,15 @@ def due_before(dataset: Dataset, interviews_by_matricule: Mapping[str, Sequence[
     if before < on:
         raise ValueError(f"La date limite ({_d(before)}) précède la date de référence ({_d(on)}).")
     found: list[DueInterview] = []
+    complete = interviews_by_matricule is not None or dataset.interviews is not None
     for matricule in sorted(dataset.employees):
-        items = due_interviews(dataset.employees[matricule],
-                               interviews=interviews_by_matricule.get(matricule, ()),
+        history = (interviews_by_matricule.get(matricule, ()) if interviews_by_matricule is not None
+                   else dataset.interviews_of(matricule))
+        items = due_interviews(dataset.employees[matricule], interviews=history,
                                absences=dataset.absences_of(matricule),
                                trainings=dataset.trainings_of(matricule),
-                               on=on, headcount=headcount, period_years=period_years)
+                               on=on, headcount=headcount, period_years=period_years,
+                               pre_reform_agreement=pre_reform_agreement, history_complete=complete)
         found.extend(item for item in items if item.overdue or item.deadline <= before)
     return sorted(found, key=lambda item: (item.deadline, item.matricule, _ORDER[item.type]))
+

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,27 +10,23 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from docgen import formatting
+from docgen import calendar, formatting
+from docgen.calendar import ABONDEMENT_CORRECTIF, REVIEW_YEARS, Headcount
 from docgen.dataset import (
+    INTERVIEW_LABELS,
+    INTERVIEW_STATUSES,
     Absence,
     ContextError,
     Dataset,
     Employee,
+    PastInterview,
     Training,
     normalize_civilite,
 )
 
-# --- Reference data --------------------------------------------------------------------------
+__all__ = ["ABONDEMENT_CORRECTIF", "INTERVIEW_LABELS", "INTERVIEW_TITLES", "REVIEW_YEARS", "build_context"]
 
-INTERVIEW_LABELS: Mapping[str, str] = MappingProxyType({
-    "premier": "premier entretien de parcours professionnel",
-    "periodique": "entretien de parcours professionnel périodique",
-    "etat_des_lieux": "état des lieux récapitulatif du parcours professionnel",
-    "reprise": "entretien de parcours professionnel à la reprise d’activité",
-    "mi_carriere": "entretien de mi-carrière",
-    "avant_60": "entretien de parcours professionnel avant 60 ans",
-    "fin_mandat": "entretien de fin de mandat",
-})
+# --- Reference data --------------------------------------------------------------------------
 
 INTERVIEW_TITLES: Mapping[str, str] = MappingProxyType({
     "premier": "Premier entretien de parcours professionnel",
@@ -43,9 +38,7 @@ INTERVIEW_TITLES: Mapping[str, str] = MappingProxyType({
     "fin_mandat": "Entretien de fin de mandat",
 })
 
-ABONDEMENT_CORRECTIF = 3000  # euros, L6323-13 / R6323-3
-ABONDEMENT_MIN_EFFECTIF = 50
-REVIEW_YEARS = 8  # état des lieux récapitulatif
+ABONDEMENT_MIN_EFFECTIF = calendar.ABONDEMENT_MIN_HEADCOUNT
 EPP_PERIOD_YEARS = 4
 
 
@@ -150,9 +143,16 @@ class Company:
     code_postal: str
     ville: str
     effectif: int
-    """Headcount: the abondement correctif applies from 50."""
+    """Headcount per CSS L. 130-1 (annual average of the previous calendar year): the abondement
+    correctif applies from 50."""
     logo: str | os.PathLike[str] | None = None
     """Path to an image; the renderer turns it into a picture."""
+    effectif_mesure_le: dt.date | None = None
+    """When the headcount was measured."""
+    effectif_annees_seuil: int | None = None
+    """Consecutive calendar years at 50 or more (L. 130-1, II), when known."""
+    periodicite: int = EPP_PERIOD_YEARS
+    """Years between two interviews (an agreement may shorten it, L. 6315-1, III)."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -161,6 +161,10 @@ class Company:
         if isinstance(self.effectif, bool) or not isinstance(self.effectif, int) or self.effectif < 0:
             problems.append("effectif : un nombre entier de salariés est attendu")
         _raise_if(problems, "Société")
+
+    @property
+    def headcount(self) -> Headcount:
+        return Headcount(self.effectif, self.effectif_mesure_le, self.effectif_annees_seuil)
 
 
 @dataclass(frozen=True)
@@ -214,20 +218,13 @@ def age_on(birth: dt.date, day: dt.date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a non-leap year
-        return day.replace(year=day.year - years, day=28)
-
-
-def _days_in_years(years: int) -> int:
-    return round(years * 365.25)
-
-
-def is_mi_carriere(birth: dt.date, day: dt.date) -> bool:
-    """The mid-career section applies: the employee turns 45 in the interview's year."""
-    return day.year - birth.year == 45
+def is_mi_carriere(birth: dt.date, day: dt.date, visit: dt.date | None = None) -> bool:
+    """The mid-career section applies: within two months after the mid-career visit (L. 6315-1, IV),
+    by default in the year of the 45th birthday or the two months after it (calendar's window)."""
+    if visit is not None:
+        return visit <= day <= calendar._add_months(visit, calendar.MI_CARRIERE_DELAY_MONTHS)
+    year = birth.year + calendar.MI_CARRIERE_AGE
+    return dt.date(year, 1, 1) <= day <= calendar._add_months(dt.date(year, 12, 31), calendar.MI_CARRIERE_DELAY_MONTHS)
 
 
 def is_avant_60(birth: dt.date, day: dt.date) -> bool:
@@ -253,30 +250,33 @@ def _absence_dict(absence: Absence) -> dict[str, Any]:
             "date_debut": absence.date_debut, "date_fin": absence.date_fin}
 
 
-def _interview_dict(day: dt.date, code: str) -> dict[str, Any]:
-    return {"date": day, "type": code, "libelle": INTERVIEW_LABELS[code]}
+def _interview_dict(item: PastInterview) -> dict[str, Any]:
+    return {"date": item.date, "type": item.type, "libelle": INTERVIEW_LABELS[item.type],
+            "statut": item.status, "statut_libelle": INTERVIEW_STATUSES[item.status]}
 
 
-def _previous_interviews(employee: Employee, interview: Interview,
-                         extra: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Past interviews, oldest first: from extra, else the last one of the data file."""
-    if "entretiens_precedents" in extra:
-        items = extra["entretiens_precedents"]
-        if not isinstance(items, list):
-            raise InterviewError("entretiens_precedents : une liste est attendue")
-        past = []
-        for item in items:
-            code = item.get("type") if isinstance(item, Mapping) else None
-            day = item.get("date") if isinstance(item, Mapping) else None
-            if code not in INTERVIEW_LABELS or not isinstance(day, dt.date):
-                raise InterviewError(f"entretiens_precedents : {{date, type}} attendu, reçu {item!r}")
-            past.append(_interview_dict(day, code))
-        return sorted(past, key=lambda item: item["date"])
-    last = employee.date_dernier_entretien
-    if last is None or last >= interview.date:
-        return []
-    # The data file gives the date only; a past interview is periodic unless told otherwise.
-    return [_interview_dict(last, "periodique")]
+def _history(dataset: Dataset, employee: Employee, extra: Mapping[str, Any]) -> list[PastInterview]:
+    """The employee's interviews: `entretiens_precedents` from extra ({date, type, statut?}, held by
+    default), else the dataset's history (the entretiens file, or date_dernier_entretien)."""
+    if "entretiens_precedents" not in extra:
+        return list(dataset.interviews_of(employee.matricule))
+    items = extra["entretiens_precedents"]
+    if not isinstance(items, list):
+        raise InterviewError("entretiens_precedents : une liste est attendue")
+    past = []
+    for item in items:
+        code = item.get("type") if isinstance(item, Mapping) else None
+        day = item.get("date") if isinstance(item, Mapping) else None
+        status = item.get("statut", "held") if isinstance(item, Mapping) else None
+        if code not in INTERVIEW_LABELS or not isinstance(day, dt.date) or status not in INTERVIEW_STATUSES:
+            raise InterviewError(f"entretiens_precedents : {{date, type, statut}} attendu, reçu {item!r}")
+        past.append(PastInterview(day, code, status, bool(item.get("compte", True)), employee.matricule))
+    return sorted(past, key=lambda item: item.date)
+
+
+def _previous_interviews(history: list[PastInterview], interview: Interview) -> list[dict[str, Any]]:
+    """Interviews held or refused before the interview's date, oldest first."""
+    return [_interview_dict(item) for item in history if item.status != "planned" and item.date < interview.date]
 
 
 def _person(employee: Employee) -> dict[str, Any]:
@@ -300,7 +300,10 @@ def _salarie(employee: Employee, dataset: Dataset, interview: Interview,
         "absences": [_absence_dict(a) for a in absences],
         "entretiens_precedents": previous,
     }
-    if employee.date_dernier_entretien is not None:
+    held = [item["date"] for item in previous if item["statut"] == "held"]
+    if held:
+        salarie["date_dernier_entretien"] = held[-1]
+    elif employee.date_dernier_entretien is not None and employee.date_dernier_entretien < day:
         salarie["date_dernier_entretien"] = employee.date_dernier_entretien
     return salarie
 
@@ -322,7 +325,7 @@ def _entretien(employee: Employee, manager: Employee | None, dataset: Dataset,
         "titre": INTERVIEW_TITLES[interview.type],
         "date": interview.date, "heure": interview.heure, "duree": interview.duree,
         "interlocuteur": interlocuteur,
-        "mi_carriere": is_mi_carriere(employee.date_naissance, interview.date),
+        "mi_carriere": is_mi_carriere(employee.date_naissance, interview.date, employee.date_visite_mi_carriere),
         "avant_60": is_avant_60(employee.date_naissance, interview.date),
         "etat_des_lieux": interview.type == "etat_des_lieux",
     }
@@ -334,17 +337,24 @@ def _entretien(employee: Employee, manager: Employee | None, dataset: Dataset,
         absence = reprise_absence(dataset.absences_of(employee.matricule), interview.date)
         if absence is None:
             raise InterviewError(
-                f"Entretien de reprise : aucune absence de {employee.prenom} {employee.nom} "
+                f"Entretien de reprise : aucune absence {formatting.de(employee.prenom)} {employee.nom} "
                 f"({employee.matricule}) ne se termine au plus tard le {formatting.date(interview.date)}"
             )
         entretien["reprise"] = _absence_dict(absence)
+        entretien["reprise"]["parental"] = absence.motif in ("conge_parental_education", "temps_partiel_parental")
+        entretien["reprise"]["retour"] = f"Retour {formatting.de(absence.libelle)}"
+    if interview.type == "fin_mandat":
+        entretien["fin_mandat"] = True
     return entretien
 
 
 def _societe(company: Company) -> dict[str, Any]:
     societe: dict[str, Any] = {"nom": company.nom, "adresse": company.adresse,
                                "code_postal": company.code_postal, "ville": company.ville,
-                               "effectif": company.effectif}
+                               "effectif": company.effectif,
+                               "moins_de_300": company.effectif < 300}
+    if company.effectif_mesure_le is not None:
+        societe["effectif_mesure_le"] = company.effectif_mesure_le
     if company.logo is not None:
         societe["logo"] = os.fspath(company.logo)
     return societe
@@ -361,7 +371,8 @@ def _courrier(letter: Letter, company: Company) -> dict[str, Any]:
 
 
 _COMPTE_RENDU_TEXTS = ("competences", "parcours", "besoins_formation", "souhaits", "cpf_cep",
-                       "commentaires_salarie")
+                       "commentaires_salarie", "bilan_mi_carriere", "fin_de_carriere", "competences_mandat",
+                       "reprise_consequences")
 _COMPTE_RENDU_FLAGS = ("information_vae", "information_cpf", "information_cep")
 
 
@@ -396,64 +407,76 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def etat_des_lieux(employee: Employee, trainings: Iterable[Training], previous: list[dict[str, Any]],
-                   interview: Interview, company: Company,
-                   given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The 8-year review, simply computed; values in `given` win (a rules engine will refine this).
+_REVIEW_GIVEN = {"progression": (bool, type(None)), "progression_detail": str, "vae": (bool, type(None)),
+                 "certification_detail": str, "commentaires": str}
+_REVIEW_COMPUTED = ("periode", "entretiens", "entretiens_prevus", "entretiens_realises", "abondement",
+                    "formations_non_obligatoires", "certification", "echeances", "entretiens_refuses")
 
-    The period is the 8 years before the interview (from the hire date if later). The review is
-    itself an EPP: it counts among the interviews planned (one per started 4 years) and held,
-    while `entretiens` lists only the earlier ones.
+
+def etat_des_lieux(employee: Employee, dataset: Dataset, history: list[PastInterview], interview: Interview,
+                   company: Company, on: dt.date, given: Mapping[str, Any] | None = None,
+                   given_history: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The état des lieux récapitulatif: the legal calendar's own assessment (calendar.assess_review)
+    of the review held on the interview's date, as known on `on` (the letter's date: when the document
+    is written).
+
+    Counts, interviews, trainings and the abondement are never given: they come from the calendar.
+    `given` holds what only people know: ``progression`` (True/False, None until said),
+    ``progression_detail``, ``vae`` (elements of certification by VAE), ``certification_detail``,
+    ``commentaires``.
     """
     given = dict(given or {})
-    fin = interview.date
-    debut = max(_years_before(fin, REVIEW_YEARS), employee.date_entree)
-    in_period = [t for t in trainings if debut <= t.date_fin <= fin]
-    held = [item for item in previous if debut <= item["date"] < fin]
-    certifying = [t for t in in_period if t.certifiante]
+    computed = sorted(set(given) & set(_REVIEW_COMPUTED))
+    if computed:
+        raise InterviewError(f"etat_des_lieux : {', '.join(computed)} viennent du calendrier légal (historique "
+                             "des entretiens et formations) et ne se saisissent pas")
+    unknown = sorted(set(given) - set(_REVIEW_GIVEN))
+    if unknown:
+        raise InterviewError(f"etat_des_lieux : champ(s) inconnu(s) : {', '.join(unknown)}")
+    for name, kind in _REVIEW_GIVEN.items():
+        if name in given and not isinstance(given[name], kind):
+            raise InterviewError(f"etat_des_lieux.{name} : valeur de type {type(given[name]).__name__} refusée")
+    try:
+        review = calendar.assess_review(
+            employee, interviews=[i for i in history if i.status == "planned" or i.date <= on],
+            absences=dataset.absences_of(employee.matricule), trainings=dataset.trainings_of(employee.matricule),
+            review_date=interview.date, on=on, headcount=company.headcount, period_years=company.periodicite,
+            history_complete=dataset.interviews is not None or "entretiens_precedents" in (given_history or {}))
+    except ValueError as exc:
+        raise InterviewError(f"État des lieux : {exc}") from None
+    trainings = {t.intitule: t for t in dataset.trainings_of(employee.matricule)}
+    non_mandatory = [_training_dict(trainings[name]) for name in review["formations_non_obligatoires"]]
+    certifying = [trainings[name] for name in review["certifications"]]
+    vae = given.get("vae")
+    detail = given.get("certification_detail") or "; ".join(
+        f"{t.intitule} ({formatting.date(t.date_fin)})" for t in certifying)
     block: dict[str, Any] = {
-        "periode": {"debut": debut, "fin": fin},
-        "entretiens": held,
-        "entretiens_prevus": max(1, math.ceil((fin - debut).days / _days_in_years(EPP_PERIOD_YEARS))),
-        "entretiens_realises": len(held) + 1,
-        "formations_non_obligatoires": [_training_dict(t) for t in in_period if not t.obligatoire],
-        "certification": bool(certifying),
-        "certification_detail": "; ".join(
-            f"{t.intitule} ({formatting.date(t.date_fin)})" for t in certifying),
-        "progression": False,
-        "progression_detail": "",
+        "periode": review["periode"],
+        "provisoire": review["provisoire"],
+        "date_reference": review["date_reference"],
+        "regle": review["regle"],
+        "entretiens": review["entretiens"],
+        "entretiens_refuses": [item for item in review["entretiens"] if item["statut"] == "refused"],
+        "echeances": [{**slot, "libelle": INTERVIEW_LABELS[slot["type"]]} for slot in review["echeances"]],
+        "entretiens_prevus": review["entretiens_prevus"],
+        "entretiens_realises": review["entretiens_realises"],
+        "formations": review["formations"],
+        "formation": bool(review["formations"]),
+        "formations_non_obligatoires": non_mandatory,
+        "certification": bool(certifying) or vae is True,
+        "certification_detail": detail if (certifying or vae) else "",
+        "vae": bool(vae),
+        "vae_renseignee": vae is not None,
+        "progression": bool(given.get("progression")),
+        "progression_renseignee": given.get("progression") is not None,
+        "progression_detail": given.get("progression_detail", ""),
+        "commentaires": given.get("commentaires", ""),
+        "abondement": {key: review[key] for key in ("applicable", "montant", "motif", "versement_avant")
+                       if key in review},
+        "historique_incomplet": review.get("historique_incomplet", False),
+        "effectif": company.effectif,
     }
-    block.update(_plain(given))
-    if "abondement" not in given:
-        block["abondement"] = abondement(company.effectif, block["entretiens_prevus"],
-                                         block["entretiens_realises"], block["formations_non_obligatoires"])
     return block
-
-
-def _count(number: int, word: str) -> str:
-    """« 0 réalisé », « 1 prévu », « 2 prévus »: French plural from 2."""
-    return f"{number} {word}{'s' if number >= 2 else ''}"
-
-
-def abondement(effectif: int, prevus: int, realises: int, non_mandatory: list[Any]) -> dict[str, Any]:
-    """The abondement correctif: due in companies of 50+ when interviews were missed AND no
-    training other than mandatory ones was followed (cumulative, Cass. soc. 21/01/2026)."""
-    held = f"{_count(realises, 'réalisé')} pour {_count(prevus, 'prévu')}"
-    applicable = False
-    if effectif < ABONDEMENT_MIN_EFFECTIF:
-        motif = (f"L’entreprise compte moins de {ABONDEMENT_MIN_EFFECTIF} salariés : "
-                 "l’abondement correctif ne s’applique pas.")
-    elif realises >= prevus:
-        motif = f"Les entretiens prévus ont eu lieu ({held}) : l’abondement correctif ne s’applique pas."
-    elif non_mandatory:
-        motif = ("Le salarié a suivi au moins une formation autre qu’obligatoire : "
-                 "l’abondement correctif ne s’applique pas.")
-    else:
-        applicable = True
-        motif = (f"Les entretiens prévus n’ont pas tous eu lieu ({held}) et le salarié n’a suivi aucune "
-                 "formation autre qu’obligatoire : l’employeur doit un abondement correctif de "
-                 f"{formatting.euros(ABONDEMENT_CORRECTIF)} sur son compte personnel de formation.")
-    return {"applicable": applicable, "montant": ABONDEMENT_CORRECTIF, "motif": motif}
 
 
 def build_context(
@@ -467,8 +490,10 @@ def build_context(
     """The templates' context (parcours/resources/documents/SCHEMA.md) for one employee and one interview.
 
     `extra` (merged over `interview.extra`, key by key) may hold "compte_rendu" and
-    "etat_des_lieux" values and "entretiens_precedents" (a list of {date, type}). Optional values
-    that are unknown are left out of the dicts, so printing them stops the rendering.
+    "etat_des_lieux" values and "entretiens_precedents" (a list of {date, type, statut}). Optional
+    values that are unknown are left out of the dicts, so printing them stops the rendering. The
+    état des lieux is the legal calendar's assessment (docgen.calendar.assess_review) of the review
+    on the interview's date, as known on the letter's date (when the document is written).
     """
     merged = {**(interview.extra or {}), **(extra or {})}
     unknown = sorted(set(merged) - set(EXTRA_KEYS))
@@ -481,7 +506,8 @@ def build_context(
             f"{employee.prenom} {employee.nom} ({formatting.date(employee.date_entree)})"
         )
     manager = dataset.employee(employee.manager_matricule) if employee.manager_matricule else None
-    previous = _previous_interviews(employee, interview, merged)
+    history = _history(dataset, employee, merged)
+    previous = _previous_interviews(history, interview)
 
     context: dict[str, Any] = {
         "salarie": _salarie(employee, dataset, interview, previous),
@@ -493,7 +519,7 @@ def build_context(
     if manager is not None:
         context["manager"] = _person(manager)
     if interview.type == "etat_des_lieux" or "etat_des_lieux" in merged:
-        trainings = [t for t in dataset.trainings_of(matricule) if t.date_fin <= interview.date]
-        context["etat_des_lieux"] = etat_des_lieux(employee, trainings, previous, interview, company,
-                                                   merged.get("etat_des_lieux"))
+        on = letter.date  # what is known when the document is written
+        context["etat_des_lieux"] = etat_des_lieux(employee, dataset, history, interview, company, on,
+                                                   merged.get("etat_des_lieux"), merged)
     return context

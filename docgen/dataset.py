@@ -1,4 +1,5 @@
-"""Employee data: the model (employees, absences, trainings) and its CSV/XLSX/JSON import with row-level errors."""
+"""Employee data: the model (employees, absences, trainings, interview history) and its CSV/XLSX/JSON
+import with row-level errors."""
 
 from __future__ import annotations
 
@@ -17,9 +18,40 @@ from typing import Any
 
 # --- Reference data --------------------------------------------------------------------------
 
+INTERVIEW_LABELS: Mapping[str, str] = MappingProxyType({
+    "premier": "premier entretien de parcours professionnel",
+    "periodique": "entretien de parcours professionnel périodique",
+    "etat_des_lieux": "état des lieux récapitulatif du parcours professionnel",
+    "reprise": "entretien de parcours professionnel à la reprise d’activité",
+    "mi_carriere": "entretien de mi-carrière",
+    "avant_60": "entretien de parcours professionnel avant 60 ans",
+    "fin_mandat": "entretien de fin de mandat",
+})
+"""The interview types; every one is an entretien de parcours professionnel (L. 6315-1)."""
+
+INTERVIEW_STATUSES: Mapping[str, str] = MappingProxyType({
+    "held": "réalisé", "refused": "refusé par le salarié", "planned": "prévu",
+})
+_STATUS_ALIASES = {"held": "held", "realise": "held", "réalisé": "held", "realisé": "held", "tenu": "held",
+                   "refused": "refused", "refuse": "refused", "refusé": "refused",
+                   "planned": "planned", "prevu": "planned", "prévu": "planned", "planifie": "planned",
+                   "planifié": "planned"}
+
+CONTRACT_TYPES: Mapping[str, str] = MappingProxyType({
+    "cdi": "contrat à durée indéterminée",
+    "cdd": "contrat à durée déterminée",
+    "interim": "contrat de mission (intérim)",
+    "apprentissage": "contrat d’apprentissage",
+    "professionnalisation": "contrat de professionnalisation",
+})
+_CONTRACT_ALIASES = {"intérim": "interim", "ctt": "interim", "cdi": "cdi", "cdd": "cdd", "apprenti": "apprentissage",
+                     "alternance": "apprentissage", "contrat de professionnalisation": "professionnalisation"}
+
 ABSENCE_LABELS: Mapping[str, str] = MappingProxyType({
     "conge_maternite": "congé de maternité",
+    "conge_supplementaire_naissance": "congé supplémentaire de naissance",
     "conge_parental_education": "congé parental d’éducation",
+    "temps_partiel_parental": "période d’activité à temps partiel pour élever un enfant",
     "conge_proche_aidant": "congé de proche aidant",
     "conge_adoption": "congé d’adoption",
     "conge_sabbatique": "congé sabbatique",
@@ -36,9 +68,6 @@ _BOOLEANS = {
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _FR_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-
-
-# --- Errors ----------------------------------------------------------------------------------
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -115,6 +144,21 @@ class Employee:
     site: str
     manager_matricule: str | None = None
     date_dernier_entretien: dt.date | None = None
+    """The last interview held, when no `entretiens` history is given (taken as a held periodic one)."""
+    date_sortie: dt.date | None = None
+    """The day the employee left (or will leave) the company."""
+    type_contrat: str = "cdi"
+    """A key of CONTRACT_TYPES."""
+    date_fin_contrat: dt.date | None = None
+    """The end of a fixed-term contract (CDD, intérim, apprentissage…)."""
+    date_visite_mi_carriere: dt.date | None = None
+    """The mid-career medical visit (L. 4624-2-2), when HR knows it."""
+
+    @property
+    def end_of_employment(self) -> dt.date | None:
+        """The earliest of the exit date and the end of the contract, if any."""
+        ends = [day for day in (self.date_sortie, self.date_fin_contrat) if day is not None]
+        return min(ends, default=None)
 
 
 @dataclass(frozen=True)
@@ -144,18 +188,62 @@ class Training:
 
 
 @dataclass(frozen=True)
+class PastInterview:
+    """An interview of the employee (entretiens file): held, refused by the employee, or planned by HR."""
+
+    date: dt.date
+    type: str
+    """A key of INTERVIEW_LABELS."""
+    status: str
+    """« held », « refused » (offered, declined by the employee) or « planned »."""
+    counts: bool = True
+    """For a refusal: whether it counts as the interview the employer owed (the default; see
+    docgen.calendar). HR sets False for a case where the offer cannot be proved."""
+    matricule: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.date, dt.date) or isinstance(self.date, dt.datetime):
+            raise ValueError(f"Entretien : date attendue (datetime.date), reçu {self.date!r}")
+        if self.type not in INTERVIEW_LABELS:
+            raise ValueError(f"Entretien : type « {self.type} » inconnu ; types possibles : "
+                             f"{', '.join(INTERVIEW_LABELS)}")
+        if self.status not in INTERVIEW_STATUSES:
+            raise ValueError(f"Entretien : statut « {self.status} » inconnu ; statuts possibles : "
+                             f"{', '.join(INTERVIEW_STATUSES)}")
+
+    @property
+    def done(self) -> bool:
+        """Held, or refused and counted: the employer's obligation is met."""
+        return self.status == "held" or (self.status == "refused" and self.counts)
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """Employees by matricule, and their absences and trainings, each sorted oldest first."""
+    """Employees by matricule, and their absences, trainings and interviews, each sorted oldest first."""
 
     employees: Mapping[str, Employee]
     absences: Mapping[str, tuple[Absence, ...]] = field(default_factory=dict)
     trainings: Mapping[str, tuple[Training, ...]] = field(default_factory=dict)
+    interviews: Mapping[str, tuple[PastInterview, ...]] | None = None
+    """The `entretiens` file by matricule; None when no such file was given."""
 
     def __post_init__(self) -> None:
         # Read-only views: a frozen dataclass does not protect the dicts it holds.
         object.__setattr__(self, "employees", MappingProxyType(dict(self.employees)))
         object.__setattr__(self, "absences", MappingProxyType(dict(self.absences)))
         object.__setattr__(self, "trainings", MappingProxyType(dict(self.trainings)))
+        if self.interviews is not None:
+            object.__setattr__(self, "interviews", MappingProxyType(dict(self.interviews)))
+
+    def interviews_of(self, matricule: str) -> tuple[PastInterview, ...]:
+        """The employee's interview history: the entretiens file when given, else the
+        `date_dernier_entretien` column as one held periodic interview."""
+        if self.interviews is not None:
+            return self.interviews.get(matricule, ())
+        employee = self.employees.get(matricule)
+        if employee is None or employee.date_dernier_entretien is None:
+            return ()
+        return (PastInterview(employee.date_dernier_entretien, "periodique", "held", matricule=matricule),)
 
     def employee(self, matricule: str) -> Employee:
         try:
@@ -184,7 +272,7 @@ class ImportResult:
 
 # --- Reading files into tables ---------------------------------------------------------------
 
-ROLES = ("employees", "absences", "formations")
+ROLES = ("employees", "absences", "formations", "entretiens")
 Source = str | os.PathLike[str] | bytes
 
 
@@ -454,6 +542,28 @@ def _email(value: Any) -> str:
     return text
 
 
+def _interview_type(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in INTERVIEW_LABELS:
+        raise _CellError(f"type inconnu (types possibles : {', '.join(INTERVIEW_LABELS)})")
+    return text
+
+
+def _status(value: Any) -> str:
+    status = _STATUS_ALIASES.get(_text(value).lower())
+    if status is None:
+        raise _CellError("statut inconnu (statuts possibles : held, refused, planned ; ou réalisé, refusé, prévu)")
+    return status
+
+
+def _contract(value: Any) -> str:
+    text = _text(value).lower()
+    contract = text if text in CONTRACT_TYPES else _CONTRACT_ALIASES.get(text)
+    if contract is None:
+        raise _CellError(f"type de contrat inconnu (types possibles : {', '.join(CONTRACT_TYPES)})")
+    return contract
+
+
 def _motif(value: Any) -> str:
     text = _text(value).lower()
     if text not in ABSENCE_LABELS:
@@ -475,6 +585,9 @@ _SCHEMAS: dict[str, tuple[_Column, ...]] = {
         _Column("date_entree", parse_date), _Column("poste", _text), _Column("service", _text),
         _Column("site", _text), _Column("manager_matricule", _text, required=False),
         _Column("date_dernier_entretien", parse_date, required=False),
+        _Column("date_sortie", parse_date, required=False), _Column("type_contrat", _contract, required=False),
+        _Column("date_fin_contrat", parse_date, required=False),
+        _Column("date_visite_mi_carriere", parse_date, required=False),
     ),
     "absences": (
         _Column("matricule", _text), _Column("motif", _motif),
@@ -483,6 +596,10 @@ _SCHEMAS: dict[str, tuple[_Column, ...]] = {
     "formations": (
         _Column("matricule", _text), _Column("intitule", _text), _Column("date_fin", parse_date),
         _Column("certifiante", _bool), _Column("obligatoire", _bool),
+    ),
+    "entretiens": (
+        _Column("matricule", _text), _Column("date", parse_date), _Column("type", _interview_type),
+        _Column("statut", _status), _Column("compte", _bool, required=False),
     ),
 }
 
@@ -555,6 +672,15 @@ def _employees(table: _Table) -> tuple[_Rows, set[str]]:
         problem = _date_order_error(table, number, values, "date_naissance", "date_entree",
                                     "la date d'entrée précède la date de naissance")
         errors += [problem] if problem else []
+        for later in ("date_sortie", "date_fin_contrat"):
+            problem = _date_order_error(table, number, values, "date_entree", later,
+                                        "cette date précède la date d'entrée")
+            errors += [problem] if problem else []
+        if "type_contrat" in values and values["type_contrat"] is None:
+            values["type_contrat"] = "cdi"
+        if values.get("date_fin_contrat") is not None and values.get("type_contrat") == "cdi":
+            errors.append(RowError(table.file, number, "date_fin_contrat", values["date_fin_contrat"].isoformat(),
+                                   "un CDI n'a pas de date de fin de contrat (indiquez type_contrat)"))
         matricule = values["matricule"]
         if matricule is not None and matricule in seen:
             errors.append(RowError(table.file, number, "matricule", matricule,
@@ -589,8 +715,9 @@ def _check_managers(table: _Table, employees: _Rows, all_matricules: set[str],
         kept = [item for item in kept if item not in orphans]
 
 
-def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[str]) -> _Rows:
-    """Absences or trainings: valid rows whose employee was imported."""
+def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[str],
+                hires: Mapping[str, dt.date] | None = None) -> _Rows:
+    """Absences, trainings or interviews: valid rows whose employee was imported."""
     result = _Rows()
     for number, row in table.rows:
         values, errors = _parse_row(table, role, number, row)
@@ -599,12 +726,24 @@ def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[s
                                         "la date de fin précède la date de début")
             errors += [problem] if problem else []
         matricule = values["matricule"]
+        if role == "entretiens":
+            hire = (hires or {}).get(matricule)
+            if hire is not None and values["date"] is not None and values["date"] < hire:
+                errors.append(RowError(table.file, number, "date", values["date"].isoformat(),
+                                       "l'entretien précède l'entrée du salarié"))
+            if values["compte"] is not None and values["statut"] != "refused":
+                errors.append(RowError(table.file, number, "compte", _shown(row.get("compte")),
+                                       "« compte » ne s'applique qu'à un entretien refusé"))
         if matricule is not None and matricule not in valid:
             reason = ("salarié non importé (sa ligne contient des erreurs)"
                       if matricule in all_matricules else "matricule inconnu dans le fichier des salariés")
             errors.append(RowError(table.file, number, "matricule", matricule, reason))
         if errors:
             result.errors += errors
+        elif role == "entretiens":
+            counts = values["compte"] if values["compte"] is not None else True
+            result.kept.append((number, PastInterview(values["date"], values["type"], values["statut"], counts,
+                                                      matricule)))
         else:
             kind = Absence if role == "absences" else Training
             result.kept.append((number, kind(**values)))
@@ -631,13 +770,14 @@ def _build(tables: dict[str, _Table], skip_invalid: bool, known_managers: Collec
     employees, all_matricules = _employees(employees_table)
     employees.kept = _check_managers(employees_table, employees, all_matricules, known_managers)
     valid = {employee.matricule for _, employee in employees.kept}
-    absences, trainings = (
-        _dependents(tables[role], role, valid, all_matricules) if role in tables else _Rows()
-        for role in ("absences", "formations")
+    hires = {employee.matricule: employee.date_entree for _, employee in employees.kept}
+    absences, trainings, history = (
+        _dependents(tables[role], role, valid, all_matricules, hires) if role in tables else _Rows()
+        for role in ("absences", "formations", "entretiens")
     )
 
     # Row order within each file, whatever check found the problem.
-    errors = [error for rows in (employees, absences, trainings)
+    errors = [error for rows in (employees, absences, trainings, history)
               for error in sorted(rows.errors, key=lambda error: error.row or 0)]
     if errors and not skip_invalid:
         raise DataImportError(errors)
@@ -645,6 +785,8 @@ def _build(tables: dict[str, _Table], skip_invalid: bool, known_managers: Collec
         employees={employee.matricule: employee for _, employee in employees.kept},
         absences=_group((a for _, a in absences.kept), key=lambda a: (a.date_debut, a.date_fin)),
         trainings=_group((t for _, t in trainings.kept), key=lambda t: t.date_fin),
+        interviews=(_group((i for _, i in history.kept), key=lambda i: (i.date, i.type))
+                    if "entretiens" in tables else None),
     )
     return ImportResult(dataset, tuple(errors))
 
@@ -653,16 +795,19 @@ def load_dataset(
     employees: Source,
     absences: Source | None = None,
     formations: Source | None = None,
+    entretiens: Source | None = None,
     *,
     names: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     known_managers: Collection[str] = (),
 ) -> ImportResult:
-    """Import employees, absences and trainings from CSV, XLSX or JSON.
+    """Import employees, absences, trainings and the interview history from CSV, XLSX or JSON.
 
     Each source is a path or the file's bytes; `names` gives the file name of bytes sources
-    (keys "employees", "absences", "formations"), used to choose the format and in errors.
-    A JSON object {"employees": [...], "absences": [...], "formations": [...]} may bring all three.
+    (keys "employees", "absences", "formations", "entretiens"), used to choose the format and in errors.
+    A JSON object {"employees": [...], "absences": [...], "formations": [...], "entretiens": [...]}
+    may bring them all. The `entretiens` file (matricule, date, type, statut held/refused/planned or
+    réalisé/refusé/prévu, optional compte oui/non for a refusal) replaces `date_dernier_entretien`.
     Any error raises DataImportError, unless `skip_invalid`: then the good rows are imported and
     the errors are returned in the result. `known_managers` are matricules that a manager_matricule
     may name besides the file's own (employees already stored elsewhere).
@@ -670,7 +815,7 @@ def load_dataset(
     names = names or {}
     tables: dict[str, _Table] = {}
     file_errors: list[RowError] = []
-    for role, source in zip(ROLES, (employees, absences, formations)):
+    for role, source in zip(ROLES, (employees, absences, formations, entretiens)):
         if source is None:
             continue
         try:
@@ -690,7 +835,7 @@ def load_dataset(
 
 
 def load_dataset_dir(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> ImportResult:
-    """Import employees.*, absences.* and formations.* (csv, xlsx or json) from a folder."""
+    """Import employees.*, absences.*, formations.* and entretiens.* (csv, xlsx or json) from a folder."""
     folder = Path(path)
     if not folder.is_dir():
         raise _file_error(str(folder), "dossier introuvable")
@@ -707,5 +852,5 @@ def load_dataset_dir(path: str | os.PathLike[str], *, skip_invalid: bool = False
         sources[role] = candidates[0] if candidates else None
     if sources["employees"] is None:
         raise _file_error(str(folder), "aucun fichier employees.csv, employees.xlsx ou employees.json")
-    return load_dataset(sources["employees"], sources["absences"], sources["formations"],
+    return load_dataset(sources["employees"], sources["absences"], sources["formations"], sources["entretiens"],
                         skip_invalid=skip_invalid)

@@ -123,6 +123,44 @@ def civilite_longue(value: str) -> str:
         ) from None
 
 
+_VOWELS = tuple("aeiouyàâäéèêëîïôöùûüœæAEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆ")
+_NUMBERS = {1: "un", 2: "deux", 3: "trois", 4: "quatre", 5: "cinq", 6: "six", 7: "sept", 8: "huit",
+            9: "neuf", 10: "dix"}
+
+
+def elide(word: str, text: str) -> str:
+    """« de » + « arrêt » -> « d’arrêt », « que » + « il » -> « qu’il »; « de » + « Léa » -> « de Léa ».
+
+    For « de », « le », « la », « que », « jusque », « ne », « se » before a word starting with a vowel
+    (a mute h is not guessed: « de Hugo » stays as written)."""
+    if not isinstance(text, str) or not isinstance(word, str):
+        raise _type_error("elide", "deux textes (str)", text)
+    if text.startswith(_VOWELS) and word.lower() in ("de", "le", "la", "que", "jusque", "ne", "se", "je"):
+        return f"{word[:-1]}’{text}"
+    return f"{word} {text}"
+
+
+def de(text: str) -> str:
+    """« de Léa », « d’Arthur », « d’arrêt longue maladie »."""
+    return elide("de", text)
+
+
+def en_lettres(value: int) -> str:
+    """Numbers up to ten in words, as in running text (« tous les quatre ans »); larger ones in figures."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error("en_lettres", "un entier (int)", value)
+    return _NUMBERS.get(value, str(value))
+
+
+def article(number: str, code: str = "code du travail") -> str:
+    """« L6315-1 » -> « L. 6315-1 du code du travail » (a point and a space after the letter)."""
+    if not isinstance(number, str):
+        raise _type_error("article", "un numéro d’article (str)", number)
+    letter, digits = number[:1], number[1:].lstrip(". ")
+    shown = f"{letter}. {digits}" if letter in "LRD" and digits[:1].isdigit() else number
+    return f"{shown} du {code}" if code else shown
+
+
 def oui_non(value: bool) -> str:
     """« oui » / « non »."""
     if not isinstance(value, bool):
@@ -139,4 +177,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "nombre": nombre,
     "civilite_longue": civilite_longue,
     "oui_non": oui_non,
+    "de": de,
+    "en_lettres": en_lettres,
+    "article": article,
 }

@@ -9,7 +9,11 @@ from typing import Any
 OPTIONAL_FIELDS = frozenset({
     "societe.logo", "courrier.reference",
     "entretien.reprise.motif", "entretien.reprise.libelle", "entretien.reprise.date_debut",
-    "entretien.reprise.date_fin", "entretien.lien_visio", "entretien.lieu",
+    "entretien.reprise.date_fin", "entretien.reprise.parental", "entretien.reprise.retour",
+    "entretien.fin_mandat", "entretien.lien_visio", "entretien.lieu", "societe.effectif_mesure_le",
+    "etat_des_lieux.abondement.versement_avant", "etat_des_lieux.entretiens_refuses[].date",
+    "etat_des_lieux.entretiens_refuses[].type", "etat_des_lieux.entretiens_refuses[].libelle",
+    "etat_des_lieux.entretiens_refuses[].statut", "etat_des_lieux.entretiens_refuses[].statut_libelle",
     "salarie.date_dernier_entretien", "manager.civilite", "manager.nom", "manager.prenom",
     "manager.poste", "manager.email", "compte_rendu.remise.date", "compte_rendu.remise.mode",
 })

@@ -79,9 +79,14 @@ def parse_company(values: Mapping[str, Any]) -> Company:
     effectif = values.get("effectif", 0)
     if isinstance(effectif, str) and effectif.strip().isdigit():
         effectif = int(effectif)
+    measured = values.get("effectif_mesure_le")
+    years = values.get("effectif_annees_seuil")
+    period = values.get("periodicite", 4)
     return Company(nom=values.get("nom", ""), adresse=values.get("adresse", ""),
                    code_postal=str(values.get("code_postal", "")), ville=values.get("ville", ""),
-                   effectif=effectif, logo=values.get("logo"))
+                   effectif=effectif, logo=values.get("logo"),
+                   effectif_mesure_le=parse_date(measured, "societe.effectif_mesure_le") if measured else None,
+                   effectif_annees_seuil=years, periodicite=period)
 
 
 def parse_letter(values: Mapping[str, Any]) -> Letter:

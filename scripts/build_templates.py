@@ -602,6 +602,7 @@ DERNIER = ("{% if salarie.date_dernier_entretien %}{{ salarie.date_dernier_entre
            "{% else %}premier entretien{% endif %}")
 REPRISE = ("{{ entretien.reprise.libelle }}, du {{ entretien.reprise.date_debut|date }} "
            "au {{ entretien.reprise.date_fin|date }}")
+ARTICLE = "l'article L.\u00a06315-1 du code du travail"
 
 
 # --- convocation.docx -------------------------------------------------------------------------
@@ -624,13 +625,18 @@ def build_convocation() -> Builder:
 
     b.p("{{ salarie.civilite|civilite_longue }},", after=6)
     b.p("Dans le cadre du suivi de votre parcours professionnel, nous avons le plaisir de vous "
-        "convier à votre {{ entretien.libelle }}, prévu par l'article L6315-1 du Code du travail "
-        "(entretien professionnel).", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+        "convier à votre {{ entretien.libelle }}, prévu par " + ARTICLE + ".",
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
 
     b.tag("{%p if entretien.reprise %}")
     b.p("Cet entretien vous est proposé à l'occasion de votre reprise d'activité, à la suite de "
         "votre absence (" + REPRISE + "). Il a pour objet de faire le point avec vous sur les "
         "conditions de votre retour et sur vos éventuels besoins d'accompagnement.",
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
+    b.tag("{%p if entretien.reprise and entretien.reprise.parental %}")
+    b.p("Nous examinerons également ensemble les conséquences éventuelles de ce congé sur votre "
+        "rémunération et l'évolution de votre carrière (article L.\u00a01225-57 du code du travail).",
         align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     b.tag("{%p endif %}")
 
@@ -657,15 +663,18 @@ def build_convocation() -> Builder:
     b.numbered(TOPICS)
 
     b.tag("{%p if entretien.mi_carriere %}")
-    b.p("Cet entretien comportera également un temps consacré à la mi-carrière : nous ferons le "
-        "point sur la seconde partie de votre parcours professionnel et sur d'éventuelles "
-        "adaptations de votre poste ou de vos conditions de travail.", align=WD_ALIGN_PARAGRAPH.JUSTIFY,
+    b.p("Cet entretien, qui suit votre visite médicale de mi-carrière, abordera aussi les mesures "
+        "que le médecin du travail a pu proposer, l'adaptation ou l'aménagement de vos missions et de "
+        "votre poste, la prévention de l'usure professionnelle, vos besoins en formation et vos "
+        "éventuels souhaits de mobilité ou de reconversion (IV de " + ARTICLE + "). "
+        "L'employeur n'a pas accès à vos données de santé.", align=WD_ALIGN_PARAGRAPH.JUSTIFY,
         before=4)
     b.tag("{%p endif %}")
     b.tag("{%p if entretien.avant_60 %}")
-    b.p("Cet entretien comportera également un temps consacré à l'organisation de votre fin de "
-        "carrière : aménagement du poste ou du temps de travail, transmission des compétences, "
-        "formations utiles.", align=WD_ALIGN_PARAGRAPH.JUSTIFY, before=4)
+    b.p("Cet entretien, dans les deux années qui précèdent votre soixantième anniversaire, abordera "
+        "aussi les conditions de votre maintien dans l'emploi et les possibilités d'aménagement de "
+        "fin de carrière, notamment le passage à temps partiel ou la retraite progressive "
+        "(V de " + ARTICLE + ").", align=WD_ALIGN_PARAGRAPH.JUSTIFY, before=4)
     b.tag("{%p endif %}")
     b.tag("{%p if entretien.etat_des_lieux %}")
     b.p("Cet entretien sera aussi l'occasion d'établir l'état des lieux récapitulatif de votre "
@@ -679,6 +688,11 @@ def build_convocation() -> Builder:
         "y noter vos idées et l'apporter le jour de l'entretien. Si vous le souhaitez, munissez-vous "
         "également du relevé de vos droits à la formation, consultable sur moncompteformation.gouv.fr.",
         align=WD_ALIGN_PARAGRAPH.JUSTIFY, before=6)
+    b.tag("{%p if societe.moins_de_300 %}")
+    b.p("Vous pouvez, pour préparer cet entretien, bénéficier du conseil en évolution professionnelle "
+        "(CEP), service gratuit, confidentiel et extérieur à l'entreprise (mon-cep.org).",
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
     b.p("À l'issue de l'entretien, un compte rendu écrit sera établi et une copie vous en sera "
         "remise. Si ce rendez-vous ne vous convenait pas, nous vous remercions de nous en informer "
         "dès que possible afin de convenir ensemble d'une autre date.", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
@@ -700,8 +714,8 @@ QUESTIONS = [
         "Votre fiche de poste reflète-t-elle les missions que vous exercez réellement ?",
     ],
     [
-        "Quels sont vos plus grands succès depuis votre dernier entretien ?",
-        "Avec le recul, y a-t-il des choses que vous auriez faites différemment ?",
+        "Quelles étapes de votre parcours (postes, missions, projets) ont le plus compté pour vous ?",
+        "Quelles compétences votre parcours vous a-t-il permis d'acquérir, y compris en dehors de vos missions ?",
         "Quelles formations, certifications ou expériences ont compté dans votre parcours, et "
         "quel a été leur effet sur vos missions ?",
         "Comment votre poste et votre service ont-ils évolué, et comment avez-vous vécu ces changements ?",
@@ -773,7 +787,7 @@ def build_trame() -> Builder:
     b.h2("Entretiens précédents")
     t = b.table([4.0, CONTENT_W - 4.0])
     b.row(t, "Date", "Entretien", header=True)
-    b.loop_rows(t, "e", "salarie.entretiens_precedents", ["{{ e.date|date }}", "{{ e.libelle|capitalize }}"], "Aucun entretien précédent enregistré.")
+    b.loop_rows(t, "e", "salarie.entretiens_precedents", ["{{ e.date|date }}", "{{ e.libelle|capitalize }}{% if e.statut == 'refused' %} (proposé, refusé par le salarié){% endif %}"], "Aucun entretien précédent enregistré.")
     b.spacer()
 
     b.h2("Formations suivies")
@@ -806,6 +820,12 @@ def build_trame() -> Builder:
         "Une formation, une remise à niveau ou un accompagnement faciliteraient-ils votre reprise ?",
         "L'organisation de votre poste ou de votre temps de travail doit-elle être adaptée ?",
     ], keep=True)
+    b.tag("{%p if entretien.reprise.parental %}")
+    b.p("Après un congé parental d'éducation ou une période de temps partiel pour élever un enfant, "
+        "l'entretien examine aussi les conséquences éventuelles du congé sur votre rémunération et "
+        "l'évolution de votre carrière (article L.\u00a01225-57 du code du travail).",
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY, keep=True)
+    b.tag("{%p endif %}")
     b.box(3.0, "Vos notes :")
     b.end_block()
     b.tag("{%p endif %}")
@@ -821,14 +841,17 @@ def build_trame() -> Builder:
     b.tag("{%p if entretien.mi_carriere %}")
     b.begin_block()
     b.h1("Entretien de mi-carrière")
-    b.p("Vous êtes à mi-parcours de votre vie professionnelle. Ce temps d'échange, qui suit le cas "
-        "échéant la visite médicale de mi-carrière, permet d'anticiper la seconde partie de votre "
-        "carrière.", italic=True, color=GREY, keep=True)
+    b.p("Cet entretien a lieu dans les deux mois qui suivent votre visite médicale de mi-carrière "
+        "(IV de " + ARTICLE + "). Vous n'avez pas à communiquer d'informations sur votre santé : "
+        "l'employeur n'y a pas accès. Le compte rendu récapitulera ces éléments sous forme de bilan.",
+        italic=True, color=GREY, keep=True)
     b.bullets([
-        "Comment envisagez-vous la seconde partie de votre carrière ?",
-        "Souhaitez-vous évoquer des adaptations de votre poste ou de vos conditions de travail ?",
-        "Quelles compétences voulez-vous développer pour les années à venir ?",
-        "Un bilan de compétences, une VAE ou une reconversion vous intéressent-ils ?",
+        "Le médecin du travail a-t-il proposé des mesures (aménagement, adaptation du poste) dont vous "
+        "souhaitez parler ?",
+        "Vos missions ou votre poste de travail devraient-ils être adaptés ou aménagés ?",
+        "Qu'est-ce qui, dans votre travail, pourrait conduire à une usure professionnelle, et comment la prévenir ?",
+        "Quelles formations vous seraient utiles pour la seconde partie de votre carrière ?",
+        "Une mobilité ou une reconversion professionnelle vous intéressent-elles ?",
     ], keep=True)
     b.box(3.0, "Vos notes :")
     b.end_block()
@@ -838,12 +861,13 @@ def build_trame() -> Builder:
     b.begin_block()
     b.h1("Entretien avant 60 ans")
     b.p("Cet entretien intervient dans les deux années qui précèdent votre soixantième "
-        "anniversaire. Il permet de préparer l'organisation de votre fin de carrière.",
+        "anniversaire. Il aborde les conditions de votre maintien dans l'emploi et les possibilités "
+        "d'aménagement de fin de carrière (V de " + ARTICLE + ").",
         italic=True, color=GREY, keep=True)
     b.bullets([
-        "Comment souhaitez-vous organiser vos prochaines années d'activité ?",
-        "Souhaitez-vous un aménagement de votre poste, de vos horaires ou de votre temps de travail "
-        "(temps partiel, retraite progressive) ?",
+        "Quelles conditions favoriseraient votre maintien dans l'emploi ?",
+        "Souhaitez-vous un aménagement de votre poste, de vos horaires ou de votre temps de travail : "
+        "passage à temps partiel, retraite progressive ?",
         "Souhaitez-vous transmettre vos savoir-faire, par exemple comme tuteur ou référent ?",
         "Quelles formations vous seraient utiles pour cette période ?",
         "Avez-vous besoin d'informations sur vos droits à la retraite ?",
@@ -882,7 +906,7 @@ def build_compte_rendu() -> Builder:
     b = Builder("Compte rendu de l'entretien de parcours professionnel",
                 "Document confidentiel : compte rendu d'entretien de " + SALARIE
                 + " ({{ salarie.matricule }}), réservé au salarié, à son responsable et aux RH.")
-    b.title("Compte rendu d'entretien", "{{ entretien.titre }} (article L6315-1 du Code du travail)")
+    b.title("Compte rendu d'entretien", "{{ entretien.titre }} (article L.\u00a06315-1 du code du travail)")
 
     b.h1("Salarié")
     b.info_table([
@@ -911,8 +935,10 @@ def build_compte_rendu() -> Builder:
         "notamment en termes de qualifications et d'emploi. Il ne porte pas sur l'évaluation de "
         "son travail.", italic=True, color=GREY, size=9.5, before=4)
     for flag, text in (
-        ("mi_carriere", "Cet entretien comprend le volet de mi-carrière."),
-        ("avant_60", "Cet entretien comprend le volet consacré à la fin de carrière (entretien avant 60 ans)."),
+        ("mi_carriere", "Cet entretien comprend le volet de mi-carrière (IV de " + ARTICLE + ") : ses "
+                        "éléments sont récapitulés ci-dessous sous forme de bilan."),
+        ("avant_60", "Cet entretien comprend le volet consacré au maintien dans l'emploi et à la fin de "
+                     "carrière (V de " + ARTICLE + ")."),
         ("etat_des_lieux", "Cet entretien comprend l'état des lieux récapitulatif des huit dernières "
                            "années, qui fait l'objet d'un document distinct."),
     ):
@@ -924,6 +950,36 @@ def build_compte_rendu() -> Builder:
     for title, key in zip(TOPIC_TITLES, keys):
         b.h1(title)
         b.p("{{ compte_rendu." + key + " }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+
+    b.tag("{%p if entretien.reprise and entretien.reprise.parental %}")
+    b.h1("Conséquences du congé sur la rémunération et la carrière")
+    b.p("Article L.\u00a01225-57 du code du travail : l'employeur et le salarié organisent le retour à "
+        "l'emploi, déterminent les besoins de formation et examinent les conséquences éventuelles du "
+        "congé sur la rémunération et l'évolution de la carrière.", italic=True, color=GREY, size=9.5, keep=True)
+    b.p("{{ compte_rendu.reprise_consequences }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
+    b.tag("{%p if entretien.mi_carriere %}")
+    b.h1("Bilan de mi-carrière")
+    b.p("IV de " + ARTICLE + " : le document « récapitule, sous forme de bilan » les mesures proposées "
+        "par le médecin du travail, l'adaptation ou l'aménagement des missions et du poste, la "
+        "prévention de l'usure professionnelle, les besoins en formation et les souhaits de mobilité "
+        "ou de reconversion. Aucune donnée de santé n'y figure.", italic=True, color=GREY, size=9.5, keep=True)
+    b.p("{{ compte_rendu.bilan_mi_carriere }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
+    b.tag("{%p if entretien.avant_60 %}")
+    b.h1("Maintien dans l'emploi et fin de carrière")
+    b.p("V de " + ARTICLE + " : conditions de maintien dans l'emploi et possibilités d'aménagement de "
+        "fin de carrière, notamment passage à temps partiel ou retraite progressive.",
+        italic=True, color=GREY, size=9.5, keep=True)
+    b.p("{{ compte_rendu.fin_de_carriere }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
+    b.tag("{%p if entretien.fin_mandat %}")
+    b.h1("Compétences acquises au cours du mandat")
+    b.p("Article L.\u00a02141-5 du code du travail : recensement des compétences acquises au cours du "
+        "mandat et modalités de valorisation de l'expérience acquise.", italic=True, color=GREY, size=9.5,
+        keep=True)
+    b.p("{{ compte_rendu.competences_mandat }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
 
     b.h1("Actions convenues")
     t = b.table([6.4, 3.2, 3.8, 3.6])
@@ -972,7 +1028,8 @@ def build_etat_des_lieux() -> Builder:
                 "Document confidentiel : état des lieux récapitulatif de " + SALARIE
                 + " ({{ salarie.matricule }}), réservé au salarié, à son responsable et aux RH.")
     b.title("État des lieux récapitulatif du parcours professionnel",
-            "Article L6315-1, II, du Code du travail : bilan des huit dernières années")
+            "II de l'article L.\u00a06315-1 du code du travail : bilan des "
+            "{% if etat_des_lieux.regle == 'ancienne' %}six{% else %}huit{% endif %} dernières années")
     b.h1("Salarié")
     b.info_table([
         ("Nom", "{{ salarie.civilite }} " + SALARIE, "Matricule", "{{ salarie.matricule }}"),
@@ -982,28 +1039,58 @@ def build_etat_des_lieux() -> Builder:
                              "{{ etat_des_lieux.periode.fin|date }}"),
         ("Établi le", "{{ entretien.date|date }}", "Par", INTERLOCUTEUR),
     ])
+    b.tag("{%p if etat_des_lieux.provisoire %}")
+    b.p("Évaluation provisoire établie le {{ etat_des_lieux.date_reference|date }}, avant la date de "
+        "l'état des lieux : seuls les entretiens déjà échus sont comptés.", italic=True, color=GREY,
+        size=9.5, keep=True)
+    b.tag("{%p endif %}")
 
     b.h1("1. Entretiens de parcours professionnel")
     b.p("Entretiens prévus sur la période : ", ("{{ etat_des_lieux.entretiens_prevus }}", {"bold": True}),
         ". Entretiens réalisés : ", ("{{ etat_des_lieux.entretiens_realises }}", {"bold": True}), ".",
         keep=True)
-    t = b.table([4.0, CONTENT_W - 4.0])
-    b.row(t, "Date", "Entretien réalisé", header=True)
-    b.loop_rows(t, "e", "etat_des_lieux.entretiens", ["{{ e.date|date }}", "{{ e.libelle|capitalize }}"], "Aucun entretien réalisé sur la période.")
+    b.p("Les entretiens prévus sont ceux que la loi en vigueur à chaque échéance imposait (tous les deux ans "
+        "avant le 26 octobre 2025, tous les quatre ans depuis), y compris les entretiens de mi-carrière et "
+        "avant 60 ans ; l'état des lieux lui-même n'est pas compté.", italic=True, color=GREY, size=9.5,
+        keep=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    t = b.table([3.4, CONTENT_W - 8.4, 5.0])
+    b.row(t, "Échéance", "Entretien prévu", "Réalisé", header=True)
+    b.loop_rows(t, "e", "etat_des_lieux.echeances", [
+        "{{ e.echeance|date }}", "{{ e.libelle|capitalize }}",
+        "{% if e.realise %}Oui, le {{ e.date|date }}{% if e.statut == 'refused' %} (proposé, refusé par le "
+        "salarié){% endif %}{% else %}Non{% endif %}"], "Aucun entretien n'était prévu sur la période.")
     b.spacer()
+    b.h2("Entretiens tenus ou proposés sur la période")
+    t = b.table([4.0, CONTENT_W - 8.0, 4.0])
+    b.row(t, "Date", "Entretien", "Statut", header=True)
+    b.loop_rows(t, "e", "etat_des_lieux.entretiens", ["{{ e.date|date }}", "{{ e.libelle|capitalize }}",
+                                                      "{{ e.statut_libelle|capitalize }}"],
+                "Aucun entretien enregistré sur la période.")
+    b.spacer()
+    b.tag("{%p if etat_des_lieux.entretiens_refuses %}")
+    b.p("Entretiens proposés et refusés par le salarié : "
+        "{% for e in etat_des_lieux.entretiens_refuses %}{{ e.date|date }}{% if not loop.last %}, {% endif %}"
+        "{% endfor %}. Un entretien proposé par une convocation dont l'employeur garde la preuve et refusé "
+        "par le salarié est compté comme proposé, sauf décision contraire des ressources humaines.",
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY, keep=True)
+    b.tag("{%p endif %}")
 
     b.h1("2. Vérifications")
-    t = b.table([6.0, 1.8, CONTENT_W - 7.8])
+    t = b.table([5.6, 2.6, CONTENT_W - 8.2])
     b.row(t, "Le salarié a-t-il…", "Réponse", "Précisions", header=True)
-    b.row(t, [("suivi au moins une formation autre qu'obligatoire ?", {"bold": True})],
-          "{% if etat_des_lieux.formations_non_obligatoires %}Oui{% else %}Non{% endif %}",
-          "{% if etat_des_lieux.formations_non_obligatoires %}Voir la liste ci-dessous."
-          "{% else %}Aucune formation autre qu'obligatoire sur la période.{% endif %}", label_cols=(0,))
-    b.row(t, [("obtenu une certification (formation ou VAE) ?", {"bold": True})],
+    b.row(t, [("suivi au moins une action de formation ?", {"bold": True})],
+          "{{ etat_des_lieux.formation|oui_non|capitalize }}",
+          "{% if etat_des_lieux.formations_non_obligatoires %}Dont formation(s) autre(s) qu'obligatoire(s) : "
+          "voir la liste ci-dessous.{% elif etat_des_lieux.formation %}Formations obligatoires uniquement."
+          "{% else %}Aucune formation sur la période.{% endif %}", label_cols=(0,))
+    b.row(t, [("acquis des éléments de certification par la formation ou par une VAE ?", {"bold": True})],
           "{{ etat_des_lieux.certification|oui_non|capitalize }}",
-          "{{ etat_des_lieux.certification_detail }}", label_cols=(0,))
+          "{{ etat_des_lieux.certification_detail }}{% if not etat_des_lieux.vae_renseignee %}"
+          "{% if etat_des_lieux.certification_detail %} ; {% endif %}VAE : à renseigner{% endif %}",
+          label_cols=(0,))
     b.row(t, [("bénéficié d'une progression salariale ou professionnelle ?", {"bold": True})],
-          "{{ etat_des_lieux.progression|oui_non|capitalize }}",
+          "{% if not etat_des_lieux.progression_renseignee %}À renseigner{% else %}"
+          "{{ etat_des_lieux.progression|oui_non|capitalize }}{% endif %}",
           "{{ etat_des_lieux.progression_detail }}", label_cols=(0,))
     b.spacer()
 
@@ -1018,24 +1105,29 @@ def build_etat_des_lieux() -> Builder:
     b.tag("{%p endif %}")
 
     b.h1("3. Abondement correctif du compte personnel de formation")
-    b.tag("{%p if societe.effectif %}")
-    b.p("Effectif de l'entreprise pris en compte : {{ societe.effectif|nombre }} salariés.", keep=True)
-    b.tag("{%p endif %}")
+    b.p("Effectif de l'entreprise pris en compte : {{ etat_des_lieux.effectif|nombre }} salarié"
+        "{% if etat_des_lieux.effectif > 1 %}s{% endif %}, effectif "
+        "annuel déterminé selon l'article L.\u00a0130-1 du code de la sécurité sociale (moyenne des effectifs "
+        "de chaque mois de l'année civile précédente ; le seuil de cinquante salariés n'est pris en compte "
+        "qu'une fois atteint pendant cinq années civiles consécutives){% if societe.effectif_mesure_le %}, "
+        "mesuré le {{ societe.effectif_mesure_le|date }}{% endif %}.", keep=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     b.tag("{%p if etat_des_lieux.abondement.applicable %}")
     b.p(("Conclusion : un abondement correctif de {{ etat_des_lieux.abondement.montant|euros }} est "
-         "dû.", {"bold": True}), " Il sera versé sur le compte personnel de formation du salarié au "
-        "plus tard à la fin du trimestre qui suit le présent état des lieux.", keep=True,
-        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+         "dû.", {"bold": True}), " L'employeur verse cette somme à la Caisse des dépôts et consignations "
+        "au plus tard le {{ etat_des_lieux.abondement.versement_avant|date }}, dernier jour du trimestre "
+        "civil suivant l'état des lieux ; le compte personnel de formation du salarié en est abondé dès "
+        "réception (article R.\u00a06323-3 du code du travail). Le salarié est informé de ce versement.",
+        keep=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     b.tag("{%p else %}")
     b.p(("Conclusion : aucun abondement correctif n'est dû.", {"bold": True}), keep=True)
     b.tag("{%p endif %}")
     b.p("{{ etat_des_lieux.abondement.motif }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY, keep=True)
     b.p("Rappel : dans les entreprises d'au moins cinquante salariés, lorsque le salarié n'a pas "
         "bénéficié, au cours des huit dernières années, des entretiens prévus et d'au moins une "
-        "formation autre qu'obligatoire, l'employeur abonde son compte personnel de formation de "
-        "3" + NNBSP + "000" + NBSP + "€ (articles L6315-1 et L6323-13 du Code du travail). Ces deux "
-        "conditions sont cumulatives.", italic=True, color=GREY, size=9.5,
-        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+        "formation autre qu'obligatoire, l'employeur verse " + "3" + NNBSP + "000" + NBSP + "€ à la Caisse "
+        "des dépôts et consignations, qui abonde son compte personnel de formation (articles L.\u00a06315-1, "
+        "L.\u00a06323-13 et R.\u00a06323-3 du code du travail). Ces deux conditions sont cumulatives.",
+        italic=True, color=GREY, size=9.5, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
 
     b.h1("4. Remise et signatures")
     b.p("Fait à {{ courrier.ville }}, le {{ entretien.date|date }}. Une copie du présent état des "

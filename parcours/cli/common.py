@@ -97,13 +97,14 @@ def read_values(values_file: Path | None, fuseau: str, **given: Any) -> Campaign
     return values
 
 
-def read_dataset(path: Path, skip_invalid: bool = False) -> Dataset:
+def read_dataset(path: Path, skip_invalid: bool = False, *, can_skip: bool = True) -> Dataset:
+    """The data of --data; `can_skip` when the command has the option --ignorer-invalides."""
     try:
         result = load_dataset_dir(path, skip_invalid=skip_invalid) if path.is_dir() else (
             load_dataset(path, skip_invalid=skip_invalid))
     except DataImportError as exc:
-        raise UserError(f"données invalides, rien n'a été importé :\n{exc}\n"
-                        "Corrigez ces lignes, ou relancez avec --ignorer-invalides.") from None
+        hint = "Corrigez ces lignes, ou relancez avec --ignorer-invalides." if can_skip else "Corrigez ces lignes."
+        raise UserError(f"données invalides, rien n'a été importé :\n{exc}\n{hint}") from None
     except ContextError as exc:
         raise UserError(str(exc)) from None
     for error in result.errors:

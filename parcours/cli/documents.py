@@ -46,7 +46,7 @@ def generate(template: str, data: Path, matricule: str, out: Path, values_file: 
              **given: Any) -> None:
     """Génère le document d'un salarié."""
     values = read_values(values_file, fuseau, **given)
-    dataset = read_dataset(data)
+    dataset = read_dataset(data, can_skip=False)
     source, name = resolve_template(template)
     renderer = make_renderer(source, name, fuseau)
     try:

@@ -84,17 +84,35 @@ class ImportReport:
 
 def import_files(session: Session, sources: Mapping[str, bytes], names: Mapping[str, str], *,
                  skip_invalid: bool = False) -> ImportReport:
-    """Import the "employees" file and the optional "absences" and "formations" files; flushes, does not commit.
+    """Import the "employees" file and the optional "absences", "formations" and "entretiens" files;
+    flushes, does not commit.
 
     Raises DataImportError (nothing written) unless `skip_invalid`. A manager may be an employee
-    already in the database and absent from the file.
+    already in the database and absent from the file. The entretiens rows are recorded as interviews
+    (created_by « import »), once: a row already recorded (same matricule, date, type, status) is skipped.
     """
     # A manager may be an employee stored earlier and absent from this file.
     stored = set(session.scalars(select(Employee.matricule)))
     result = load_dataset(sources["employees"], sources.get("absences"), sources.get("formations"),
-                          names=names, skip_invalid=skip_invalid, known_managers=stored)
+                          sources.get("entretiens"), names=names, skip_invalid=skip_invalid, known_managers=stored)
     upserted = upsert_dataset(session, result.dataset)
+    if result.dataset.interviews is not None:
+        _record_history(session, result.dataset)
     return ImportReport(upserted.created, upserted.updated, result.errors)
+
+
+def _record_history(session: Session, dataset: Dataset) -> None:
+    from parcours.models import Interview
+
+    matricules = list(dataset.interviews or {})
+    known = {(i.matricule, i.date, i.type, i.status) for i in session.scalars(
+        select(Interview).where(Interview.matricule.in_(matricules)))}
+    for matricule in matricules:
+        for item in dataset.interviews_of(matricule):
+            if (matricule, item.date, item.type, item.status) not in known:
+                session.add(Interview(matricule=matricule, type=item.type, status=item.status, date=item.date,
+                                      note="import (fichier entretiens)", created_by="import"))
+    session.flush()
 
 
 # --- Listing ------------------------------------------------------------------------------------

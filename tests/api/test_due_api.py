@@ -28,10 +28,12 @@ def test_the_due_list_follows_the_law(client, tokens, employees):
     items = due(client, tokens["auditor"])
     # Hired 2026-03-02, no interview yet: the first one is due within a year of hire.
     assert ("premier", "2027-03-02", False) in of(items, "E0006")
-    # Hired 2025-10-01, no interview: the first one was due by 2026-10-01.
-    assert ("premier", "2026-10-01", True) in of(items, "E0009")
-    # Last interview 2020-05-12: the next periodic one was due 4 years later.
-    assert ("periodique", "2024-05-12", True) in of(items, "E0010")
+    # Hired 2025-10-01, no interview: the former two-year delay was running on 2025-10-26; the one-year
+    # delay runs from then without exceeding it (C. civ. 2222 al. 2): by 2026-10-26.
+    assert ("premier", "2026-10-26", True) in of(items, "E0009")
+    # Last interview 2020-05-12: under the former rule the next was due 2 years later, expired before
+    # the reform: overdue since 2022-05-12.
+    assert ("periodique", "2022-05-12", True) in of(items, "E0010")
     assert all(i["rule"] and i["reason"] for i in items)
     assert items == sorted(items, key=lambda i: i["deadline"])
 
@@ -48,7 +50,7 @@ def test_recording_a_held_interview_moves_the_calendar_on(client, tokens, employ
     assert created.status_code == 201
     assert periodic("E0020") == ["2030-11-20"]
     # E0010 was overdue (last interview 2020-05-12); held now, it leaves the due list's périodique.
-    assert ("periodique", "2024-05-12", True) in of(due(client, tokens["hr"]), "E0010")
+    assert ("periodique", "2022-05-12", True) in of(due(client, tokens["hr"]), "E0010")
     client.post("/api/v1/interviews", json={"matricule": "E0010", "type": "periodique", "status": "held",
                                             "date": "2026-11-20"}, headers=bearer(tokens["hr"]))
     assert not any(t == "periodique" for t, _, _ in of(due(client, tokens["hr"]), "E0010"))

@@ -196,3 +196,22 @@ def test_ten_thousand_employees_page_completely_and_in_order(client, tokens, app
         if cursor is None:
             break
     assert seen == [row["matricule"] for row in rows]
+
+
+def test_an_entretiens_file_records_the_history_once_and_the_calendar_reads_it(client, tokens, app):
+    from parcours.models import Interview
+
+    files = {role: (f"{role}.csv", (SAMPLES / f"{role}.csv").read_bytes())
+             for role in ("employees", "absences", "formations", "entretiens")}
+    assert post_files(client, tokens["hr"], **files).status_code == 200
+    assert post_files(client, tokens["hr"], **files).status_code == 200  # again: nothing doubled
+    with app.extensions["parcours"].db.session() as session:
+        recorded = session.scalars(select(Interview).where(Interview.matricule == "E0017")
+                                   .order_by(Interview.date)).all()
+        assert [(i.date.isoformat(), i.type, i.status) for i in recorded] == [
+            ("2016-02-16", "periodique", "held"), ("2018-02-06", "periodique", "refused"),
+            ("2020-01-27", "etat_des_lieux", "held"), ("2022-01-17", "periodique", "held"),
+            ("2022-11-18", "periodique", "held")]
+    # E0001's history (samples/entretiens.csv): the last one held on 10/02/2023, expired before the reform.
+    due = client.get("/api/v1/employees/E0001/due?on=2026-11-26", headers=bearer(tokens["hr"])).json["items"]
+    assert ("periodique", "2025-02-10", True) in {(i["type"], i["deadline"], i["overdue"]) for i in due}

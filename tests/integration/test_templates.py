@@ -78,6 +78,10 @@ def test_convocations_give_the_interview_in_french(documents):
         assert "mardi 12 janvier 2027" in text
         assert "Lyon, le 14 décembre 2026" in text
         assert "ne porte pas sur l’évaluation de votre travail" in text
+        assert "prévu par l’article L. 6315-1 du code du travail" in text.replace("\u00a0", " ")
+        assert "L6315-1" not in text and "Code du travail" not in text
+        # Under 300 employees (120 here): the conseil en évolution professionnelle may help prepare (I).
+        assert "conseil en évolution professionnelle (CEP), service gratuit" in text
         hour = {"E0021": "10 h", "E0024": "9 h"}.get(matricule, "14 h 30")
         assert re.search(rf"Heure : {hour}\b", text), (matricule, hour)
         civilite = "Madame" if context["salarie"]["civilite"] == "Mme" else "Monsieur"
@@ -111,7 +115,10 @@ def test_the_compte_rendu_carries_the_signature_anchors(documents):
 
 
 def test_the_etat_des_lieux_states_the_abondement(documents):
+    def spaces(text: str) -> str:
+        return flat(text.replace("\u00a0", " ").replace("\u202f", " "))
+
     for matricule, (context, pages) in documents["etat_des_lieux"].items():
-        text = flat(" ".join(pages))
+        text = spaces(" ".join(pages))
         assert "abondement correctif" in text
-        assert context["etat_des_lieux"]["abondement"]["motif"] in text
+        assert spaces(context["etat_des_lieux"]["abondement"]["motif"]) in text, matricule

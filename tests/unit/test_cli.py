@@ -88,6 +88,43 @@ def test_due_prints_who_must_be_convoked():
     result = invoke("due", "--before", "2027-03-31", "--le", "2026-11-26", "--effectif", "120", "--data", SAMPLES)
     assert result.exit_code == 0, result.output
     assert "E0009" in result.output and "premier entretien" in result.output and "EN RETARD" in result.output
-    assert "L6315-1" in result.output
+    assert "article L. 6315-1, I, du code du travail" in result.output
+    assert "L6315-1" not in result.output
+    # The abondement verdict of each état des lieux, with its reasons; no column is cut.
+    assert "Abondement correctif : dû, 3\u202f000\u00a0€" in result.output
+    assert "Abondement correctif : non dû" in result.output
+    assert "…" not in result.output and "profess\n" not in result.output
     wrong = invoke("due", "--before", "2027-02-30")
     assert wrong.exit_code == 2 and "--before" in wrong.output
+
+
+def test_due_as_json_and_csv_carry_the_abondement():
+    import csv as csv_module
+    import json
+
+    result = invoke("due", "--before", "2045-12-31", "--le", "2026-11-26", "--effectif", "120", "--data", SAMPLES,
+                    "--json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)["entretiens"]
+    reviews = [i for i in items if i["type"] == "etat_des_lieux"]
+    assert reviews and all({"applicable", "entretiens_prevus", "entretiens_realises", "motif"} <= set(i["abondement"])
+                           for i in reviews)
+    assert all(ref["legiarti"].startswith("LEGIARTI") for i in items for ref in i["references"] if "legiarti" in ref)
+    small = invoke("due", "--before", "2045-12-31", "--le", "2026-11-26", "--effectif", "49", "--data", SAMPLES,
+                   "--format", "csv")
+    rows = list(csv_module.DictReader(io.StringIO(small.output)))
+    verdicts = {row["abondement"] for row in rows if row["type"] == "etat_des_lieux"}
+    assert verdicts == {"non dû", "non dû (provisoire)"}  # 49 employees: never (L. 6315-1, II)
+    assert all(row["libelle"] == row["libelle"].strip() and "…" not in row["libelle"] for row in rows)
+
+
+def test_error_messages_name_only_the_options_the_command_has(tmp_path):
+    bad = tmp_path / "employees.csv"
+    bad.write_text((SAMPLES / "employees.csv").read_text(encoding="utf-8").replace("1975-03-14", "1975-13-14"),
+                   encoding="utf-8")
+    due = invoke("due", "--before", "2027-03-31", "--data", tmp_path)
+    assert due.exit_code == 2 and "--ignorer-invalides" in due.output
+    assert invoke("due", "--before", "2027-03-31", "--data", tmp_path, "--ignorer-invalides").exit_code == 0
+    generate = invoke("generate", "convocation", "--data", tmp_path, "--matricule", "E0003", "--valeurs",
+                      SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
+    assert generate.exit_code == 2 and "--ignorer-invalides" not in generate.output

@@ -39,9 +39,14 @@ def interview(type: str = "periodique", on: dt.date = dt.date(2027, 3, 1), **kwa
     return Interview(type=type, date=on, heure=dt.time(14, 30), **kwargs)
 
 
-def context_for(dataset, matricule, on=dt.date(2027, 3, 1), type="periodique", company=COMPANY, **kwargs):
+def context_for(dataset, matricule, on=dt.date(2027, 3, 1), type="periodique", company=COMPANY, letter=LETTER,
+                **kwargs):
     extra = kwargs.pop("extra", None)
-    return build_context(dataset, matricule, interview(type, on, **kwargs), company, LETTER, extra)
+    return build_context(dataset, matricule, interview(type, on, **kwargs), company, letter, extra)
+
+
+def letter_on(day: dt.date) -> Letter:
+    return Letter(Signer("Élodie Lefèvre-Dubois", "Responsable RH"), date=day)
 
 
 # --- Shape -------------------------------------------------------------------------------------
@@ -60,7 +65,7 @@ def test_the_context_has_exactly_the_schema_keys(dataset):
         "type", "libelle", "titre", "date", "heure", "duree", "lieu", "interlocuteur", "mi_carriere",
         "avant_60", "etat_des_lieux",
     }
-    assert set(context["societe"]) == {"nom", "adresse", "code_postal", "ville", "effectif"}
+    assert set(context["societe"]) == {"nom", "adresse", "code_postal", "ville", "effectif", "moins_de_300"}
     assert set(context["courrier"]) == {"date", "ville", "signataire"}
 
 
@@ -81,9 +86,13 @@ def test_an_ordinary_periodic_interview(dataset):
         "certifiante": True, "obligatoire": False,
     }]
     assert salarie["absences"] == []
+    # From samples/entretiens.csv: the history, each with its status.
     assert salarie["entretiens_precedents"] == [{
+        "date": dt.date(2021, 3, 12), "type": "premier", "libelle": "premier entretien de parcours professionnel",
+        "statut": "held", "statut_libelle": "réalisé",
+    }, {
         "date": dt.date(2022, 4, 20), "type": "periodique",
-        "libelle": "entretien de parcours professionnel périodique",
+        "libelle": "entretien de parcours professionnel périodique", "statut": "held", "statut_libelle": "réalisé",
     }]
     assert entretien["libelle"] == "entretien de parcours professionnel périodique"
     assert entretien["titre"] == "Entretien de parcours professionnel"
@@ -180,7 +189,7 @@ def test_societe_and_courrier(dataset):
     context = build_context(dataset, "E0003", interview(), company, letter)
 
     assert context["societe"] == {"nom": "Atelier Lumière", "adresse": "12 rue des Canuts", "code_postal": "69004",
-                                  "ville": "Lyon", "effectif": 120, "logo": "/srv/logo.png"}
+                                  "ville": "Lyon", "effectif": 120, "moins_de_300": True, "logo": "/srv/logo.png"}
     assert context["courrier"] == {"date": dt.date(2027, 2, 15), "ville": "Villeurbanne",
                                    "signataire": {"nom": "Élodie Lefèvre-Dubois", "fonction": "Responsable RH"},
                                    "reference": "RH/2027/042"}
@@ -204,14 +213,16 @@ def test_age_of_someone_born_on_29_february(dataset):
     assert age_on(dt.date(1988, 2, 29), dt.date(2028, 2, 29)) == 40
 
 
-def test_mid_career_applies_in_the_year_of_the_45th_birthday(dataset):
-    # Manon Bonnet, born 14 February 1982: 45 in 2027, even before her birthday.
+def test_mid_career_applies_in_the_year_of_the_45th_birthday_and_the_two_months_after(dataset):
+    # Manon Bonnet, born 14 February 1982: 45 in 2027, even before her birthday. Visit date unknown:
+    # taken in 2027 (L. 4624-2-2), the interview « dans un délai de deux mois » (L. 6315-1, IV): to 29/02/2028.
     early = context_for(dataset, "E0016", on=dt.date(2027, 1, 10))
     assert early["salarie"]["age"] == 44
     assert early["entretien"]["mi_carriere"] is True
     assert context_for(dataset, "E0016", on=dt.date(2027, 12, 20))["entretien"]["mi_carriere"] is True
+    assert context_for(dataset, "E0016", on=dt.date(2028, 2, 29))["entretien"]["mi_carriere"] is True
     assert context_for(dataset, "E0016", on=dt.date(2026, 12, 20))["entretien"]["mi_carriere"] is False
-    assert context_for(dataset, "E0016", on=dt.date(2028, 1, 5))["entretien"]["mi_carriere"] is False
+    assert context_for(dataset, "E0016", on=dt.date(2028, 3, 1))["entretien"]["mi_carriere"] is False
 
 
 @pytest.mark.parametrize(("matricule", "on", "expected"), [
@@ -239,6 +250,7 @@ def test_a_return_interview_names_the_absence(dataset):
     assert context["entretien"]["reprise"] == {
         "motif": "conge_parental_education", "libelle": "congé parental d’éducation",
         "date_debut": dt.date(2025, 9, 1), "date_fin": dt.date(2026, 12, 1),
+        "parental": True, "retour": "Retour de congé parental d’éducation",
     }
     assert context["entretien"]["libelle"] == "entretien de parcours professionnel à la reprise d’activité"
     assert context["salarie"]["absences"][0]["libelle"] == "congé parental d’éducation"
@@ -250,6 +262,12 @@ def test_the_return_interview_may_be_on_the_last_day_of_the_absence(dataset):
     assert context["entretien"]["reprise"]["motif"] == "arret_longue_maladie"
 
 
+def test_the_missing_absence_message_elides_de_before_a_vowel(dataset):
+    # Arthur Lefebvre's sabbatical ends on 3 July 2026.
+    with pytest.raises(InterviewError, match="aucune absence d’Arthur Lefebvre"):
+        context_for(dataset, "E0021", type="reprise", on=dt.date(2026, 3, 1))
+
+
 def test_a_return_interview_needs_an_absence_that_has_ended(dataset):
     with pytest.raises(InterviewError, match="aucune absence"):
         context_for(dataset, "E0008", type="reprise", on=dt.date(2026, 11, 15))
@@ -259,31 +277,51 @@ def test_a_return_interview_needs_an_absence_that_has_ended(dataset):
 
 # --- État des lieux --------------------------------------------------------------------------------
 
-def test_the_8_year_review_with_all_interviews_held(dataset):
-    # Jules Chevalier: last EPP 20 January 2022; his only training (CACES, 2018) is before the period.
+def test_the_8_year_review_is_the_calendars_assessment_as_known_on_the_letters_date(dataset):
+    # Jules Chevalier, hired 1995, history (samples/entretiens.csv) 16/02/2016, 06/02/2018, 27/01/2020
+    # (état des lieux), 20/01/2022. Review on 01/03/2027, letter of 15/02/2027: provisional. Chain from the
+    # 2014 law: 2016-03-07 (held 16/02/2016), 2018-02-16 (06/02/2018), 2020-02-06 (27/01/2020), 2022-01-27
+    # (20/01/2022), then 2024-01-20 under the former two-year rule, expired before the reform: missed.
+    # In the period (01/03/2019, 15/02/2027]: 2020, 2022, 2024 -> 2 réalisés pour 3 prévus; his only
+    # training (CACES 2018) is mandatory and before the period -> owed.
     context = context_for(dataset, "E0025", type="etat_des_lieux")
     review = context["etat_des_lieux"]
 
     assert context["entretien"]["etat_des_lieux"] is True
     assert review["periode"] == {"debut": dt.date(2019, 3, 1), "fin": dt.date(2027, 3, 1)}
-    assert [e["date"] for e in review["entretiens"]] == [dt.date(2022, 1, 20)]
-    assert (review["entretiens_prevus"], review["entretiens_realises"]) == (2, 2)
+    assert review["provisoire"] is True and review["date_reference"] == dt.date(2027, 2, 15)
+    assert [e["date"] for e in review["entretiens"]] == [dt.date(2020, 1, 27), dt.date(2022, 1, 20)]
+    assert [(e["echeance"], e["realise"]) for e in review["echeances"]] == [
+        (dt.date(2020, 2, 6), True), (dt.date(2022, 1, 27), True), (dt.date(2024, 1, 20), False)]
+    assert (review["entretiens_prevus"], review["entretiens_realises"]) == (3, 2)
     assert review["formations_non_obligatoires"] == []
     assert review["certification"] is False and review["certification_detail"] == ""
-    assert review["progression"] is False and review["progression_detail"] == ""
-    assert review["abondement"]["applicable"] is False
+    assert review["progression_renseignee"] is False and review["progression_detail"] == ""
+    assert review["abondement"]["applicable"] is True
     assert review["abondement"]["montant"] == 3000
 
 
 def test_the_abondement_is_due_when_interviews_were_missed_and_only_mandatory_training_was_followed(dataset):
-    # Inès Moreau in June 2029: last EPP in May 2020 and her SST training in 2019, both before the period.
-    review = context_for(dataset, "E0010", type="etat_des_lieux", on=dt.date(2029, 6, 1))["etat_des_lieux"]
+    # Inès Moreau, review on 01/06/2029 (letter the same day): EPPs 16/02/2016 and 12/05/2020. Slots in
+    # (01/06/2021, 01/06/2029): 16/02/2022 (realised by 12/05/2020, late for the 2020 slot), 12/05/2022
+    # and 12/05/2024 (former rule, missed), 12/05/2028 (four years, missed), and the before-60 interview
+    # due by 08/09/2026 (60 on 09/09/2026, Q-R n° 11), missed: 1 réalisé pour 5 prévus. SST 2019: mandatory.
+    review = context_for(dataset, "E0010", type="etat_des_lieux", on=dt.date(2029, 6, 1),
+                         letter=letter_on(dt.date(2029, 6, 1)))["etat_des_lieux"]
 
     assert review["entretiens"] == []
-    assert (review["entretiens_prevus"], review["entretiens_realises"]) == (2, 1)
+    assert [(e["type"], e["echeance"], e["realise"]) for e in review["echeances"]] == [
+        ("periodique", dt.date(2022, 2, 16), True), ("periodique", dt.date(2022, 5, 12), False),
+        ("periodique", dt.date(2024, 5, 12), False), ("avant_60", dt.date(2026, 9, 8), False),
+        ("periodique", dt.date(2028, 5, 12), False)]
+    assert (review["entretiens_prevus"], review["entretiens_realises"]) == (5, 1)
+    assert review["provisoire"] is False
     assert review["abondement"]["applicable"] is True
     assert review["abondement"]["montant"] == 3000
+    # R. 6323-3, IV: « le dernier jour du trimestre civil suivant la date de l'entretien ».
+    assert review["abondement"]["versement_avant"] == dt.date(2029, 9, 30)
     assert "3\u202f000\u00a0€" in review["abondement"]["motif"]
+    assert "Caisse des dépôts et consignations" in review["abondement"]["motif"]
     assert review["abondement"]["motif"].endswith(".")
 
 
@@ -297,22 +335,24 @@ def test_mandatory_training_alone_does_not_prevent_the_abondement(dataset):
 
 
 def test_a_non_mandatory_training_prevents_the_abondement_even_with_missed_interviews(dataset):
-    # Hugo Laurent in February 2029: last EPP in January 2021 (before the period), a non-mandatory
-    # training in March 2022 (in it). The two conditions are cumulative.
-    review = context_for(dataset, "E0011", type="etat_des_lieux", on=dt.date(2029, 2, 1))["etat_des_lieux"]
+    # Hugo Laurent in February 2029: a non-mandatory training in March 2022 (in the period). The two
+    # conditions are cumulative (Cass. soc. 21/01/2026).
+    review = context_for(dataset, "E0011", type="etat_des_lieux", on=dt.date(2029, 2, 1),
+                         letter=letter_on(dt.date(2029, 2, 1)))["etat_des_lieux"]
 
     assert review["entretiens_realises"] < review["entretiens_prevus"]
     assert [f["intitule"] for f in review["formations_non_obligatoires"]] == ["Négociation commerciale"]
     assert review["abondement"]["applicable"] is False
-    assert "formation" in review["abondement"]["motif"]
+    assert "cumulatives" in review["abondement"]["motif"]
 
 
 def test_the_abondement_applies_only_from_50_employees(dataset):
     review = context_for(dataset, "E0010", type="etat_des_lieux", on=dt.date(2029, 6, 1),
-                         company=SMALL_COMPANY)["etat_des_lieux"]
+                         letter=letter_on(dt.date(2029, 6, 1)), company=SMALL_COMPANY)["etat_des_lieux"]
 
     assert review["abondement"]["applicable"] is False
-    assert "moins de 50 salariés" in review["abondement"]["motif"]
+    assert "moins de cinquante salariés" in review["abondement"]["motif"]
+    assert "L. 130-1 du code de la sécurité sociale" in review["abondement"]["motif"]
 
 
 def test_a_certifying_training_in_the_period_is_a_certification(dataset):
@@ -324,14 +364,27 @@ def test_a_certifying_training_in_the_period_is_a_certification(dataset):
     assert review["certification_detail"] == "CQPM Technicien de maintenance industrielle (28 juin 2024)"
 
 
-def test_given_review_values_win(dataset):
-    extra = {"etat_des_lieux": {"progression": True, "progression_detail": "Passage agent de maîtrise en 2024"}}
+def test_what_people_say_is_given_and_the_counts_never_are(dataset):
+    extra = {"etat_des_lieux": {"progression": True, "progression_detail": "Passage agent de maîtrise en 2024",
+                                "vae": True}}
 
     review = context_for(dataset, "E0025", type="etat_des_lieux", extra=extra)["etat_des_lieux"]
 
     assert review["progression"] is True
     assert review["progression_detail"] == "Passage agent de maîtrise en 2024"
-    assert review["entretiens_prevus"] == 2
+    assert review["certification"] is True  # by VAE (L. 6315-1, II, 2°)
+    assert review["entretiens_prevus"] == 3
+    with pytest.raises(InterviewError, match="calendrier légal"):
+        context_for(dataset, "E0025", type="etat_des_lieux", extra={"etat_des_lieux": {"entretiens_prevus": 2}})
+
+
+def test_refused_interviews_are_listed_as_refused(dataset):
+    # Gabriel François refused the interview of 06/02/2018: it counts as offered, and the review says it was refused.
+    review = context_for(dataset, "E0017", type="etat_des_lieux", on=dt.date(2024, 1, 5),
+                         letter=letter_on(dt.date(2024, 1, 5)))["etat_des_lieux"]
+
+    assert [(e["date"], e["statut"]) for e in review["entretiens_refuses"]] == [(dt.date(2018, 2, 6), "refused")]
+    assert "refusé" in review["abondement"]["motif"]
 
 
 def test_no_review_block_for_other_interviews_unless_given(dataset):
@@ -344,7 +397,8 @@ def test_no_review_block_for_other_interviews_unless_given(dataset):
 def test_the_report_block_defaults_to_an_empty_draft(dataset):
     assert context_for(dataset, "E0003")["compte_rendu"] == {
         "competences": "", "parcours": "", "besoins_formation": "", "souhaits": "", "cpf_cep": "",
-        "commentaires_salarie": "", "actions": [],
+        "commentaires_salarie": "", "actions": [], "bilan_mi_carriere": "", "fin_de_carriere": "",
+        "competences_mandat": "", "reprise_consequences": "",
         "information_vae": False, "information_cpf": False, "information_cep": False,
     }
 
@@ -435,10 +489,14 @@ def test_the_sample_interview_is_valid_and_shows_the_first_of_the_month(dataset)
 
 
 def test_the_abondement_reason_is_a_french_sentence_with_plurals(dataset):
-    due = context_for(dataset, "E0010", type="etat_des_lieux", on=dt.date(2029, 6, 1))["etat_des_lieux"]
-    held = context_for(dataset, "E0025", type="etat_des_lieux")["etat_des_lieux"]
+    due = context_for(dataset, "E0010", type="etat_des_lieux", on=dt.date(2029, 6, 1),
+                      letter=letter_on(dt.date(2029, 6, 1)))["etat_des_lieux"]
+    held = context_for(dataset, "E0014", type="etat_des_lieux", on=dt.date(2023, 11, 16),
+                       letter=letter_on(dt.date(2023, 11, 16)))["etat_des_lieux"]
 
-    assert "(1 réalisé pour 2 prévus)" in due["abondement"]["motif"]
+    assert ": 1 réalisé pour 5 prévus," in due["abondement"]["motif"]
+    # Léa Dupont, hired 16/11/2015: 27/10/2017, 17/10/2019, 07/10/2021 held in time.
     assert held["abondement"]["motif"] == (
-        "Les entretiens prévus ont eu lieu (2 réalisés pour 2 prévus) : l’abondement correctif ne s’applique pas."
+        "Les entretiens prévus des six dernières années ont eu lieu (3 réalisés pour 3 prévus) : l’abondement "
+        "correctif ne s’applique pas."
     )

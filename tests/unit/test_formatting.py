@@ -181,5 +181,25 @@ def test_oui_non():
 def test_filters_are_exported_under_the_schema_names():
     assert set(FILTERS) == {
         "date", "date_longue", "date_courte", "heure", "euros", "nombre", "civilite_longue", "oui_non",
+        "de", "en_lettres", "article",
     }
     assert FILTERS["date"] is formatting.date
+
+
+@pytest.mark.parametrize(("word", "text", "expected"), [
+    ("de", "arrêt longue maladie", "d’arrêt longue maladie"),
+    ("de", "Arthur Lefebvre", "d’Arthur Lefebvre"),
+    ("de", "Élodie", "d’Élodie"),
+    ("de", "congé de maternité", "de congé de maternité"),
+    ("de", "Hugo", "de Hugo"),  # a mute h is not guessed
+    ("jusque", "au 3 mars", "jusqu’au 3 mars"),
+    ("que", "il", "qu’il"),
+])
+def test_elisions(word, text, expected):
+    assert formatting.elide(word, text) == expected
+
+
+def test_numbers_up_to_ten_in_words_and_legal_references():
+    assert formatting.en_lettres(4) == "quatre" and formatting.en_lettres(12) == "12"
+    assert formatting.article("L6315-1") == "L. 6315-1 du code du travail"
+    assert formatting.article("R6323-3") == "R. 6323-3 du code du travail"

@@ -317,9 +317,14 @@ def test_each_bad_training_is_reported_with_its_line_and_column(tmp_path, row, c
 
 def test_every_motif_has_a_french_label():
     assert ABSENCE_LABELS["conge_maternite"] == "congé de maternité"
+    # L. 6315-1, I: « à l'issue des congés de maternité et d'adoption ou, le cas échéant, à l'issue d'un congé
+    # supplémentaire de naissance, d'un congé parental d'éducation, d'un congé de proche aidant, d'un congé
+    # sabbatique, d'une période de mobilité volontaire sécurisée […], d'une période d'activité à temps partiel
+    # au sens de l'article L. 1225-47 […], d'un arrêt longue maladie […] ou à l'issue d'un mandat syndical ».
     assert set(ABSENCE_LABELS) == {
-        "conge_maternite", "conge_parental_education", "conge_proche_aidant", "conge_adoption",
-        "conge_sabbatique", "mobilite_volontaire_securisee", "arret_longue_maladie", "fin_mandat_syndical",
+        "conge_maternite", "conge_supplementaire_naissance", "conge_parental_education", "temps_partiel_parental",
+        "conge_proche_aidant", "conge_adoption", "conge_sabbatique", "mobilite_volontaire_securisee",
+        "arret_longue_maladie", "fin_mandat_syndical",
     }
 
 
@@ -565,3 +570,83 @@ def test_a_manager_known_elsewhere_is_accepted_only_when_named():
         load_dataset(csv_text.encode(), names={"employees": "employees.csv"})
     result = load_dataset(csv_text.encode(), names={"employees": "employees.csv"}, known_managers={"E0001"})
     assert result.dataset.employee("E0100").manager_matricule == "E0001"
+
+
+# --- The interview history, exits and contracts ------------------------------------------------------
+
+ENTRETIENS_HEADER = "matricule,date,type,statut,compte"
+
+
+def test_an_entretiens_file_brings_the_history_held_refused_and_planned(tmp_path):
+    employees = employees_file(tmp_path, BOSS, CHLOE)
+    entretiens = write(tmp_path, "entretiens.csv", [
+        ENTRETIENS_HEADER, "E2,2016-08-12,premier,réalisé,", "E2,2018-08-02,periodique,refused,non",
+        "E2,2020-07-23,etat_des_lieux,held,", "E2,2027-01-15,periodique,prévu,",
+    ])
+
+    dataset = load_dataset(employees, entretiens=entretiens).dataset
+
+    history = dataset.interviews_of("E2")
+    assert [(i.date, i.type, i.status, i.counts) for i in history] == [
+        (dt.date(2016, 8, 12), "premier", "held", True), (dt.date(2018, 8, 2), "periodique", "refused", False),
+        (dt.date(2020, 7, 23), "etat_des_lieux", "held", True), (dt.date(2027, 1, 15), "periodique", "planned", True)]
+    # With a history file, date_dernier_entretien is not used: E1 has no interview recorded.
+    assert dataset.interviews_of("E1") == ()
+
+
+def test_without_an_entretiens_file_the_last_interview_is_the_history(tmp_path):
+    dataset = load_dataset(employees_file(tmp_path, BOSS, CHLOE)).dataset
+
+    (last,) = dataset.interviews_of("E1")
+    assert (last.date, last.type, last.status) == (dt.date(2023, 2, 10), "periodique", "held")
+    assert dataset.interviews is None and dataset.interviews_of("E2") == ()
+
+
+@pytest.mark.parametrize(("row", "column", "reason"), [
+    ("E2,2018-08-02,annuel,held,", "type", "type inconnu"),
+    ("E2,2018-08-02,periodique,fait,", "statut", "statut inconnu"),
+    ("E2,2010-01-01,periodique,held,", "date", "précède l'entrée"),
+    ("E2,2018-08-02,periodique,held,non", "compte", "ne s'applique qu'à un entretien refusé"),
+    ("E9,2018-08-02,periodique,held,", "matricule", "matricule inconnu"),
+])
+def test_entretiens_rows_are_checked_like_the_others(tmp_path, row, column, reason):
+    entretiens = write(tmp_path, "entretiens.csv", [ENTRETIENS_HEADER, row])
+
+    error = only_error(employees_file(tmp_path, BOSS, CHLOE), entretiens=entretiens)
+
+    assert (error.file, error.row, error.column) == ("entretiens.csv", 2, column)
+    assert reason in error.reason
+
+
+def test_exit_dates_and_fixed_term_contracts(tmp_path):
+    header = EMPLOYEE_HEADER + ",date_sortie,type_contrat,date_fin_contrat,date_visite_mi_carriere"
+    path = write(tmp_path, "employees.csv", [
+        header, BOSS + ",2026-06-30,,,", CHLOE + ",,CDD,2027-08-31,2026-10-15",
+    ])
+
+    dataset = load_dataset(path).dataset
+
+    boss, chloe = dataset.employee("E1"), dataset.employee("E2")
+    assert (boss.date_sortie, boss.type_contrat, boss.end_of_employment) == (dt.date(2026, 6, 30), "cdi",
+                                                                           dt.date(2026, 6, 30))
+    assert (chloe.type_contrat, chloe.date_fin_contrat) == ("cdd", dt.date(2027, 8, 31))
+    assert chloe.date_visite_mi_carriere == dt.date(2026, 10, 15)
+    bad = write(tmp_path, "bad.csv", [header, BOSS + ",,CDI,2027-01-01,", CHLOE + ",,stage,,"])
+    errors = import_errors(bad)
+    assert [(e.row, e.column) for e in errors] == [(2, "date_fin_contrat"), (3, "type_contrat")]
+
+
+@pytest.mark.parametrize("motif", ["conge_supplementaire_naissance", "temps_partiel_parental"])
+def test_the_new_return_motifs_import(tmp_path, motif):
+    absences = write(tmp_path, "absences.csv", ["matricule,motif,date_debut,date_fin", f"E2,{motif},2026-01-05,2026-06-30"])
+
+    dataset = load_dataset(employees_file(tmp_path, BOSS, CHLOE), absences).dataset
+
+    assert dataset.absences_of("E2")[0].motif == motif
+
+
+def test_a_folder_with_an_entretiens_file(tmp_path):
+    employees_file(tmp_path, BOSS, CHLOE)
+    write(tmp_path, "entretiens.csv", [ENTRETIENS_HEADER, "E2,2016-08-12,premier,held,"])
+
+    assert len(load_dataset_dir(tmp_path).dataset.interviews_of("E2")) == 1

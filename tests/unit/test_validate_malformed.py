@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
