@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
-from parcours.models import ApiToken, utcnow
+from parcours.models import ApiToken, User, utcnow
 from parcours.service import users
 from parcours.service.audit import Actor
 from parcours.service.tokens import find_token
@@ -44,10 +44,12 @@ class Caller:
     signed_in: users.SignedIn | None = None
     """Set for a session cookie; None for a bearer token."""
     token: ApiToken | None = None
+    user: User | None = None
+    """The person, signed in or through a personal token; None for a service account."""
 
     @property
     def matricule(self) -> str | None:
-        return self.signed_in.user.matricule if self.signed_in else None
+        return self.user.matricule if self.user else None
 
 
 def csrf_token(session_token: str) -> str:
@@ -78,14 +80,15 @@ def _bearer(session: Session, header: str | None) -> Caller:
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_SEEN_EVERY:
         token.last_used_at = now
         session.commit()
-    return Caller(actor, (token.role,), token=token)
+    owner = session.get(User, token.user_id) if token.user_id is not None else None
+    return Caller(actor, (token.role,), token=token, user=owner)
 
 
 def _cookie(session: Session) -> Caller | None:
     signed_in = users.current(session, services().settings, session_cookie())
     if signed_in is None:
         return None
-    return Caller(signed_in.actor(), tuple(signed_in.user.roles), signed_in=signed_in)
+    return Caller(signed_in.actor(), tuple(signed_in.user.roles), signed_in=signed_in, user=signed_in.user)
 
 
 def authenticate() -> Caller:

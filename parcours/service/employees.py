@@ -146,6 +146,8 @@ class EmployeeFilter:
     site: str | None = None
     manager: str | None = None
     q: str | None = None
+    within: frozenset[str] | None = None
+    """Only these matricules (a manager's team); None for everyone."""
 
 
 def list_employees(session: Session, where: EmployeeFilter, limit: int,
@@ -160,6 +162,8 @@ def list_employees(session: Session, where: EmployeeFilter, limit: int,
         query = query.where(Employee.site == where.site)
     if where.manager:
         query = query.where(Employee.manager_matricule == where.manager)
+    if where.within is not None:
+        query = query.where(Employee.matricule.in_(sorted(where.within)))
     if where.q and where.q.strip():
         query = query.where(_name_contains(session, where.q.strip()))
     rows = list(session.scalars(query))

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from parcours.models import ApiToken, utcnow
 
-ROLES = ("hr", "auditor", "admin")
+ROLES = ("hr", "manager", "auditor", "admin")
+"""The roles of people and tokens: RH, manager (their team only), auditor, administrator."""
 TOKEN_PREFIX = "prc_"
 
 
@@ -19,14 +20,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, role: str, label: str) -> tuple[str, ApiToken]:
-    """Return the token (to show once) and its stored record."""
+def create_token(session: Session, role: str, label: str, user_id: int | None = None) -> tuple[str, ApiToken]:
+    """Return the token (to show once) and its stored record; with `user_id`, a personal token acting as
+    that user (with `role` only), else a service account named by `label`."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     if not label.strip():
         raise ValueError("a token needs a label saying who or what uses it")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(label=label.strip(), role=role, token_hash=hash_token(token), prefix=token[:10])
+    record = ApiToken(label=label.strip(), role=role, token_hash=hash_token(token), prefix=token[:10],
+                      user_id=user_id)
     session.add(record)
     session.flush()
     return token, record

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 from parcours.container import Services
 from parcours.errors import Conflict, Gone, Invalid, NotFound
 from parcours.models import ApiToken, Employee, User, UserLink, UserSession, utcnow
-from parcours.service import audit, mail
+from parcours.service import audit, mail, tokens
 from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
 from parcours.settings import Settings
 
-ROLES = ("hr", "manager", "auditor", "admin")
+ROLES = tokens.ROLES
 ROLE_LABELS = {"hr": "ressources humaines", "manager": "manager", "auditor": "auditeur", "admin": "administrateur"}
 PASSWORD_MIN = 12
 INVITATION_VALID = dt.timedelta(days=7)

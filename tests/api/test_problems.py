@@ -27,7 +27,7 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(client, app, tok
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(module, "_public", broken)
+    monkeypatch.setattr(module, "public", broken)
     response = client.get("/api/v1/tokens", headers=bearer(tokens["admin"]))
     assert response.status_code == 500 and response.content_type == "application/problem+json"
     assert "secret" not in response.get_data(as_text=True)

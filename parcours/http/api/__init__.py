@@ -19,13 +19,14 @@ from parcours.http.api import (
     signatures,
     templates,
     tokens,
+    users,
     verifications,
     webhooks,
 )
 
 PREFIX = "/api/v1"
-RESOURCES = (templates, employees, documents, batches, interviews, due, tokens, webhooks, audit, signatures, pki,
-             history, verifications, evidence)
+RESOURCES = (templates, employees, documents, batches, interviews, due, tokens, users, webhooks, audit, signatures,
+             pki, history, verifications, evidence)
 
 
 def init_app(app: Flask) -> None:

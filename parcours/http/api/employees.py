@@ -8,11 +8,13 @@ from typing import Any
 from flask import Blueprint, request
 
 from docgen.dataset import ABSENCE_LABELS, ROLES
+from parcours.http import auth
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
 from parcours.models import Employee
 from parcours.service import employees as service
+from parcours.service import users
 
 bp = Blueprint("employees", __name__)
 
@@ -73,8 +75,16 @@ def _limit() -> int:
     return int(raw)
 
 
+def _team() -> frozenset[str] | None:
+    """A manager (without hr or auditor) sees the employees who report to them, directly or down the chain."""
+    caller = auth.caller()
+    if caller is None or {"hr", "auditor"} & set(caller.roles) or "manager" not in caller.roles:
+        return None
+    return frozenset(users.team(db_session(), caller.matricule)) if caller.matricule else frozenset()
+
+
 @bp.get("/employees")
-@require(*READERS)
+@require(*READERS, "manager")
 def list_employees():
     limit = _limit()
     cursor = request.args.get("cursor") or None
@@ -85,16 +95,18 @@ def list_employees():
             {"field": "cursor", "value": cursor, "reason": "curseur inconnu : reprenez « next_cursor » d'une page"}
         ]) from None
     where = service.EmployeeFilter(service=request.args.get("service") or None, site=request.args.get("site") or None,
-                                   manager=request.args.get("manager") or None, q=request.args.get("q") or None)
+                                   manager=request.args.get("manager") or None, q=request.args.get("q") or None,
+                                   within=_team())
     rows, next_cursor = service.list_employees(db_session(), where, limit, after)
     return {"items": [_summary(e) for e in rows], "next_cursor": next_cursor}
 
 
 @bp.get("/employees/<matricule>")
-@require(*READERS)
+@require(*READERS, "manager")
 def show(matricule: str):
-    employee = service.get_employee(db_session(), matricule)
-    if employee is None:
+    team = _team()
+    employee = service.get_employee(db_session(), matricule) if team is None or matricule in team else None
+    if employee is None:  # another team's employee is not found, not forbidden: a manager learns nothing of them
         raise Problem(404, "Salarié introuvable", f"Aucun salarié n'a le matricule « {matricule} ».")
     return _detail(employee)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from sqlalchemy import select
 
+from parcours.http.api._common import iso
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -14,17 +15,18 @@ from parcours.service.tokens import ROLES, create_token, revoke_token
 bp = Blueprint("tokens", __name__)
 
 
-def _public(token: ApiToken) -> dict:
-    return {"id": token.id, "label": token.label, "role": token.role, "prefix": token.prefix,
-            "created_at": token.created_at.isoformat(),
-            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+def public(token: ApiToken) -> dict:
+    """A token as the API shows it: never its secret."""
+    return {"id": token.id, "label": token.label, "role": token.role, "prefix": token.prefix, "user_id": token.user_id,
+            "created_at": iso(token.created_at), "last_used_at": iso(token.last_used_at),
+            "revoked_at": iso(token.revoked_at)}
 
 
 @bp.get("/tokens")
 @require("admin")
 def list_tokens():
     session = db_session()
-    return {"items": [_public(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]}
+    return {"items": [public(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]}
 
 
 @bp.post("/tokens")
@@ -44,7 +46,7 @@ def create():
     session = db_session()
     token, record = create_token(session, role, label)
     session.commit()
-    return {**_public(record), "token": token}, 201
+    return {**public(record), "token": token}, 201
 
 
 @bp.delete("/tokens/<int:token_id>")
@@ -56,12 +58,14 @@ def revoke(token_id: int):
     except LookupError:
         raise Problem(404, "Jeton introuvable", f"Aucun jeton n'a l'identifiant {token_id}.") from None
     session.commit()
-    return _public(record)
+    return public(record)
 
 
 _TOKEN = {"type": "object", "properties": {
     "id": {"type": "integer"}, "label": {"type": "string"}, "role": {"type": "string", "enum": list(ROLES)},
-    "prefix": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+    "prefix": {"type": "string"}, "user_id": {"type": ["integer", "null"], "description": "null : compte de service"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "last_used_at": {"type": ["string", "null"], "format": "date-time"},
     "revoked_at": {"type": ["string", "null"], "format": "date-time"}}}
 
 OPENAPI = {
