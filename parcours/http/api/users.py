@@ -81,10 +81,11 @@ def me():
 @bp.post("/me/tokens")
 @require(*users.ROLES)
 def personal_token():
-    """A personal token for a signed-in person, with one of their roles: it acts as them."""
+    """A personal token for a person, with one of the roles they act with now: it acts as them."""
     found = auth.authenticate()
-    if found.signed_in is None:
-        raise Problem(403, "Connexion requise", "Un jeton personnel se crée depuis une session (connectez-vous).")
+    if found.user is None:
+        raise Problem(422, "Jeton personnel impossible", "Un compte de service n'a pas de jeton personnel : "
+                      "connectez-vous avec votre compte.")
     body = json_body("label", "role")
     role, label = body.get("role"), body.get("label")
     errors = []
@@ -148,7 +149,7 @@ OPENAPI = {
                     "responses": {"200": {"description": "Le compte", "content": _ONE}}},
         },
         "/me/tokens": {
-            "post": {"summary": "Créer un jeton personnel, avec un de mes rôles (depuis une session)", "tags": ["users"],
+            "post": {"summary": "Créer un jeton personnel, avec un de mes rôles", "tags": ["users"],
                      "requestBody": _body({"label": {"type": "string"}, "role": {"type": "string"}}, ["label", "role"]),
                      "responses": {"201": {"description": "Le jeton, avec son secret dans `token`, une seule fois",
                                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}}}},
