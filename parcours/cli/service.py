@@ -88,20 +88,41 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     waitress.serve(app, host=host, port=port, threads=threads)
 
 
+DEMO_ACCESS = "demo-acces.txt"
+"""In the instance folder: the demo's tokens and account, made at the first demo start, shown at the others."""
+
+
 def _prepare_demo(app, base_url: str) -> None:
+    """Sample employees, a token per role and an account for HR and admin, made once per instance."""
+    import os
+    import secrets
+
     from sqlalchemy import func, select
 
     from parcours.http.current import EXTENSION
     from parcours.models import Employee
+    from parcours.service import users
+    from parcours.service.audit import Actor
     from parcours.service.employees import upsert_dataset
     from parcours.service.tokens import create_token
 
     services = app.extensions[EXTENSION]
+    access = services.settings.instance_dir / DEMO_ACCESS
     with services.db.session() as session:
         if not session.scalar(select(func.count()).select_from(Employee)):
             upsert_dataset(session, read_dataset(SAMPLES_DIR))
             click.echo(f"Salariés d'exemple importés depuis {SAMPLES_DIR}")
-        made = {role: create_token(session, role, "démo")[0] for role in ("hr", "auditor", "admin")}
-    for role, token in made.items():
-        click.echo(f"Jeton de démonstration {role:8}: {token}")
-    click.echo(f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees")
+    if not access.exists():
+        password = secrets.token_urlsafe(12)
+        with services.db.session() as session:
+            made = {role: create_token(session, role, f"démo {role}")[0] for role in ("hr", "auditor", "admin")}
+            user = users.create_user(session, email="demo@parcours.local", name="Démo RH", roles=["hr", "admin"],
+                                     by=Actor("démo", "cli"))
+            user.password_hash = users.hash_password(password)
+        lines = [f"Jeton de démonstration {role:8}: {token}" for role, token in made.items()]
+        lines += [f"Compte de démonstration : demo@parcours.local, mot de passe {password} ({base_url}/connexion)",
+                  f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees"]
+        access.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.chmod(access, 0o600)
+    click.echo(access.read_text(encoding="utf-8").rstrip())
+    click.echo(f"(créés au premier démarrage de cette instance ; conservés dans {access})")

@@ -52,9 +52,11 @@ class Actor:
 
     def describe(self) -> dict[str, Any]:
         """What the event's data keeps of them (`acteur`), so that a later change of roles rewrites nothing."""
-        found = {"methode": self.method, "roles": list(self.roles)}
+        found: dict[str, Any] = {"methode": self.method, "roles": list(self.roles)}
         if self.user_id is not None:
-            found.update(utilisateur=self.user_id, nom=self.name)
+            found["utilisateur"] = self.user_id
+        if self.name:
+            found["nom"] = self.name
         if self.token_id is not None:
             found["jeton"] = self.token_id
         return found

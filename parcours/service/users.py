@@ -200,6 +200,10 @@ def link_user(session: Session, token: str) -> tuple[User, UserLink]:
     return user, link
 
 
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
 def check_password(password: Any, user: User | None = None) -> str:
     if not isinstance(password, str) or len(password) < PASSWORD_MIN:
         raise Invalid("Mot de passe trop court", errors=[{"field": "password",
@@ -216,7 +220,7 @@ def set_password(session: Session, token: str, password: Any, *, ip: str | None 
                  user_agent: str | None = None) -> User:
     """Use a one-time link: the password is set, the link spent, every open session ended."""
     user, link = link_user(session, token)
-    user.password_hash = _HASHER.hash(check_password(password, user))
+    user.password_hash = hash_password(check_password(password, user))
     user.failed_logins, user.locked_until = 0, None
     link.used_at = utcnow()
     end_sessions(session, user.id)

@@ -9,9 +9,9 @@ import email.policy
 import re
 
 import pytest
+from api_helpers import bearer
 from sqlalchemy import select, update
 
-from api_helpers import bearer
 from parcours.http.auth import SESSION_COOKIE, csrf_token
 from parcours.models import AuditEvent, User, UserLink, UserSession, utcnow
 
@@ -230,3 +230,22 @@ def test_the_same_address_twice_is_a_conflict(client, tokens):
     again = client.post("/api/v1/users", json={"email": "CAMILLE.MARTIN@atelier.fr", "name": "Homonyme", "roles": []},
                         headers=bearer(tokens["admin"]))
     assert again.status_code == 409
+
+
+def test_the_demo_makes_its_tokens_and_account_once_per_instance(app, capsys):
+    from parcours.cli.service import _prepare_demo
+    from parcours.models import ApiToken
+
+    _prepare_demo(app, "http://127.0.0.1:8000")
+    first = capsys.readouterr().out
+    _prepare_demo(app, "http://127.0.0.1:8000")
+    second = capsys.readouterr().out
+    printed = [line for line in first.splitlines() if line.startswith(("Jeton", "Compte", "Essayez"))]
+    assert len(printed) == 5 and all(line in second for line in printed)  # the same, not new ones
+    with _services(app).db.session() as session:
+        assert session.query(ApiToken).count() == 3
+    hr_token = re.search(r"hr\s*: (prc_\S+)", first).group(1)
+    client = app.test_client()
+    assert client.get("/api/v1/employees", headers=bearer(hr_token)).status_code == 200
+    password = re.search(r"mot de passe (\S+)", first).group(1)
+    assert login(client, "demo@parcours.local", password).status_code == 303

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from api_helpers import bearer
+
 from parcours.http.api import PREFIX
 from parcours.service.tokens import ROLES, create_token
 

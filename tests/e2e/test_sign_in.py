@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_auditor_page import sealed  # noqa: F401 - fixture: a compte rendu signed by both, over HTTP
 
 from parcours.service import users
 from parcours.service.audit import Actor
-from test_auditor_page import sealed  # noqa: F401 - fixture: a compte rendu signed by both, over HTTP
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path(__file__).parent / "screenshots"
