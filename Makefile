@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 # Debian's Python: its venv sees python3-uno, LibreOffice's Python bridge.
 SYSTEM_PYTHON ?= /usr/bin/python3
 
-.PHONY: setup system venv run demo test test-unit bench clean
+.PHONY: setup system venv test-tools run demo test test-unit bench clean
 
-setup: system venv
+setup: system venv test-tools
 
 system:
 	bash scripts/install-system-packages.sh
@@ -18,6 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# The OpenID provider the single sign-on tests start (oidc-provider, from the npm registry, pinned by its lock).
+test-tools: tests/oidc/node_modules/.installed
+
+tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: setup
@@ -36,4 +43,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_batch.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) out build *.egg-info tests/oidc/node_modules

@@ -74,6 +74,15 @@ class Settings:
     """How long a locked account refuses every password, the right one included."""
     secure_cookies: bool = False
     """Send the session cookie over HTTPS only: set it in production (public_url in https)."""
+    oidc_issuer: str = ""
+    """Single sign-on: the OpenID provider's issuer URL (its /.well-known/openid-configuration is read)."""
+    oidc_client_id: str = ""
+    """Single sign-on: this service's client id at the provider (its redirect URI: <public_url>/connexion/sso/retour)."""
+    oidc_client_secret: str = ""
+    """Single sign-on: the client secret."""
+    oidc_signup: bool = False
+    """A first single sign-on login of an unknown address creates its account, with no role until an admin
+    grants one; off: only existing accounts sign in."""
 
     def __post_init__(self) -> None:
         try:

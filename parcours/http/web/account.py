@@ -7,19 +7,25 @@ top of the account lockout of parcours.service.users; both say the same thing wh
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import TooManyRequests
 
 from parcours.errors import DomainError, Invalid
 from parcours.http import auth
 from parcours.http.current import db_session, services
-from parcours.service import users
+from parcours.service import pki as instance_pki
+from parcours.service import sso, users
 
 bp = Blueprint("account", __name__, template_folder="pages")
 LIMITS = {"account.login_submit": "10 per minute", "account.forgotten_submit": "5 per minute"}
 """Per client address; a browser mistyping a password is far below, a script guessing passwords is not."""
+SSO_COOKIE, SSO_WAIT = "parcours_sso", 600
+"""What the provider's answer must match, signed, for ten minutes (the time to sign in at the provider)."""
 FORGOTTEN_SENT = ("Si un compte existe à cette adresse, un message vient de lui être envoyé avec un lien valable "
                   "une heure. Pensez à regarder dans les indésirables.")
 
@@ -66,7 +72,7 @@ def login_page():
     notice = {"deconnecte": "Vous êtes déconnecté.", "mot-de-passe": "Votre mot de passe est enregistré : "
               "connectez-vous."}.get(request.args.get("message", ""))
     return render_template("account/login.html", company=_company(), email="", notice=notice, error=None,
-                           next_page=_next_page(request.args.get("suite")))
+                           next_page=_next_page(request.args.get("suite")), sso=sso.enabled(services().settings))
 
 
 @bp.post("/connexion")
@@ -78,9 +84,52 @@ def login_submit():
         token, _ = users.login(session, services().settings, email, request.form.get("password"), **_client())
     except Invalid as exc:
         return render_template("account/login.html", company=_company(), email=email, next_page=next_page,
-                               notice=None, error=exc.detail), 401
+                               notice=None, error=exc.detail, sso=sso.enabled(services().settings)), 401
     session.commit()
     return auth.set_session_cookie(redirect(next_page, 303), token)
+
+
+def _sso_cookie() -> URLSafeTimedSerializer:
+    # Keyed by the instance's own secret (its PKI passphrase, hashed for this use only).
+    key = hashlib.sha256(b"parcours-sso:" + instance_pki.passphrase(services().settings)).hexdigest()
+    return URLSafeTimedSerializer(key, salt="sso")
+
+
+def _login_error(error: str, status: int):
+    return render_template("account/login.html", company=_company(), email="", next_page=url_for("account.home"),
+                           notice=None, error=error, sso=sso.enabled(services().settings)), status
+
+
+@bp.get("/connexion/sso")
+def sso_start():
+    settings = services().settings
+    if not sso.enabled(settings):
+        return _login_error("L'authentification unique n'est pas configurée sur ce service.", 404)
+    try:
+        address, pending = sso.start(settings, _next_page(request.args.get("suite")))
+    except DomainError as exc:
+        return _login_error(exc.detail or exc.title, 503)
+    response = redirect(address, 302)
+    response.set_cookie(SSO_COOKIE, _sso_cookie().dumps(pending.to_dict()), max_age=SSO_WAIT, httponly=True,
+                        secure=settings.secure_cookies, samesite="Lax", path=sso.CALLBACK)
+    return response
+
+
+@bp.get(sso.CALLBACK)
+def sso_finish():
+    try:
+        pending = sso.Pending(**_sso_cookie().loads(request.cookies.get(SSO_COOKIE, ""), max_age=SSO_WAIT))
+    except (BadSignature, TypeError):
+        return _login_error("Cette connexion a expiré ou ne vient pas de ce navigateur : recommencez.", 400)
+    session = db_session()
+    try:
+        token, _ = sso.finish(session, services().settings, pending, dict(request.args), **_client())
+    except DomainError as exc:
+        return _login_error(exc.detail or exc.title, 503 if exc.title.endswith("indisponible") else 401)
+    session.commit()
+    response = auth.set_session_cookie(redirect(pending.next_page, 303), token)
+    response.delete_cookie(SSO_COOKIE, path=sso.CALLBACK)
+    return response
 
 
 @bp.post("/deconnexion")
