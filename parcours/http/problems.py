@@ -71,6 +71,13 @@ HTTP_TEXTS = {
 }
 
 
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error (a Problem carries its own)."""
+    if isinstance(exc, Problem):
+        return exc.status
+    return next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+
+
 def problem_response(status: int, title: str, detail: str | None = None, **fields: Any) -> Response:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -83,9 +90,7 @@ def problem_response(status: int, title: str, detail: str | None = None, **field
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _problem(exc: DomainError) -> Response:
-        status = exc.status if isinstance(exc, Problem) else next(
-            STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
-        return problem_response(status, exc.title, exc.detail, errors=exc.errors, **exc.extensions)
+        return problem_response(status_of(exc), exc.title, exc.detail, errors=exc.errors, **exc.extensions)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -133,3 +133,11 @@ def test_an_organisation_seal_from_a_pkcs12_file_closes_the_signed_compte_rendu(
         assert any(r.kind == "document_timestamp" for r in reports)
     finally:
         sealed_app.extensions["parcours"].close()
+
+
+def test_the_signing_page_of_an_unknown_link_is_a_french_page_not_a_json_error(client):
+    for path in ("/signer/lien-qui-n-existe-pas", "/signer/lien-qui-n-existe-pas/refuse"):
+        response = client.open(path, method="POST" if path.endswith("refuse") else "GET")
+        assert response.status_code == 404 and response.mimetype == "text/html", path
+        assert "Lien inconnu" in response.get_data(as_text=True)
+    assert client.get("/signer/lien-qui-n-existe-pas/pages/1.png").status_code == 404

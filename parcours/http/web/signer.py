@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
+from parcours.errors import DomainError
 from parcours.http.current import services
-from parcours.http.problems import Problem
+from parcours.http.problems import status_of
 from parcours.service import signatures
 
 bp = Blueprint("signer", __name__, template_folder="pages")
@@ -42,17 +43,17 @@ def _page(token: str, view: dict[str, Any], *, error: str | None = None, status:
     return html, status
 
 
-def _ended(problem: Problem) -> tuple[str, int]:
+def _ended(problem: DomainError) -> tuple[str, int]:
     """A link that cannot be used: the reason in a sentence, with the problem's status."""
     return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
-                           heading=problem.title, message=problem.detail or problem.title), problem.status
+                           heading=problem.title, message=problem.detail or problem.title), status_of(problem)
 
 
 @bp.get("/signer/<token>")
 def show(token: str):
     try:
         return _page(token, signatures.open_link(services(), token, **_client()))
-    except Problem as problem:
+    except DomainError as problem:
         return _ended(problem)
 
 
@@ -60,7 +61,7 @@ def show(token: str):
 def page_image(token: str, number: int):
     try:
         pdf, _ = signatures.document_pdf(services(), token)
-    except Problem:
+    except DomainError:
         abort(404)
     with tempfile.TemporaryDirectory(prefix="parcours-page-") as folder:
         source = Path(folder) / "document.pdf"
@@ -80,14 +81,14 @@ def submit(token: str):
     try:
         result = signatures.sign(services(), token, consent=request.form.get("consent") == "oui",
                                  comments=comments, code=request.form.get("code") or None, **_client())
-    except Problem as problem:
-        if problem.status in (404, 410):
+    except DomainError as problem:
+        if status_of(problem) in (404, 410):
             return _ended(problem)
         try:
             view = signatures.open_link(services(), token, **_client())
-        except Problem as ended:
+        except DomainError as ended:
             return _ended(ended)
-        return _page(token, view, error=problem.detail or problem.title, status=problem.status, comments=comments)
+        return _page(token, view, error=problem.detail or problem.title, status=status_of(problem), comments=comments)
     message = ("Le compte rendu est maintenant signé par chacun ; la version finale, horodatée, est conservée."
                if result["status"] == "completed" else
                "Votre signature est enregistrée. La personne suivante va recevoir son lien de signature.")
@@ -100,7 +101,7 @@ def code(token: str):
     try:
         sent = signatures.send_code(services(), token, **_client())
         view = signatures.open_link(services(), token, **_client())
-    except Problem as problem:
+    except DomainError as problem:
         return _ended(problem)
     return _page(token, view, notice=f"Un code vous a été envoyé à {sent['sent_to']} ; il est valable 10 minutes.",
                  comments=request.form.get("commentaires"))
@@ -110,7 +111,7 @@ def code(token: str):
 def refuse(token: str):
     try:
         signatures.refuse(services(), token, reason=request.form.get("raison") or None, **_client())
-    except Problem as problem:
+    except DomainError as problem:
         return _ended(problem)
     return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading="Votre refus est enregistré",
