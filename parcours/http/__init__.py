@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from parcours.container import Services
@@ -29,11 +29,29 @@ class IsoJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(value)
 
 
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-src 'self'; "
+                           "frame-ancestors 'none'; base-uri 'none'")
+"""No inline script (a reflected or stored script cannot run); inline styles only (the pages and the
+verification report carry their CSS); nothing from elsewhere; never framed by another site."""
+
+
+def security_headers(response: Response) -> Response:
+    """On every answer: the pages' policy, no framing, no sniffing, no referrer unless a page asks for one."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[current.EXTENSION] = services
     app.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
     app.json = IsoJSONProvider(app)
     app.teardown_appcontext(current.close_db_session)
+    app.after_request(security_headers)
     problems.init_app(app)
     api.init_app(app)
     web.init_app(app)

@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import re
+from pathlib import Path
 
 import pytest
 from api_helpers import bearer
@@ -249,3 +250,25 @@ def test_the_demo_makes_its_tokens_and_account_once_per_instance(app, capsys):
     assert client.get("/api/v1/employees", headers=bearer(hr_token)).status_code == 200
     password = re.search(r"mot de passe (\S+)", first).group(1)
     assert login(client, "demo@parcours.local", password).status_code == 303
+
+
+def test_every_answer_carries_the_security_headers_and_pages_are_not_cached(client, tokens):
+    for path, headers in (("/connexion", {}), ("/auditeur/verifier", {}), ("/signer/inconnu", {}),
+                          ("/api/v1/employees", bearer(tokens["hr"])), ("/api/v1/inconnu", {})):
+        response = client.get(path, headers=headers)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        assert "frame-ancestors 'none'" in policy, path
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/api/v1/employees", headers=bearer(tokens["hr"])).headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/signer/inconnu").headers["Cache-Control"] == "no-store"
+    assert client.get("/connexion").headers["Cache-Control"] == "no-store"
+    assert client.get("/auditeur/verifier").headers["Referrer-Policy"] == "same-origin"
+
+
+def test_no_page_carries_an_inline_script():
+    from parcours.http.web import account
+
+    pages = Path(account.__file__).parent / "pages"
+    for page in pages.rglob("*.html"):
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.read_text()), page

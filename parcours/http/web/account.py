@@ -36,6 +36,14 @@ def init_app(app: Flask) -> None:
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
 
 
+@bp.after_request
+def _private(response):
+    # Pages about one person's account: never kept by a cache; their forms need the Origin (see layout.html).
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
 def _client() -> dict[str, str | None]:
     return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
 

@@ -12,7 +12,13 @@ from flask import Blueprint, render_template, request
 from parcours.http import auth
 from parcours.http.current import services
 
-bp = Blueprint("auditor", __name__, template_folder="pages")
+bp = Blueprint("auditor", __name__, template_folder="pages", static_folder="static", static_url_path="/static/auditeur")
+
+
+@bp.after_request
+def _origin(response):
+    response.headers.setdefault("Referrer-Policy", "same-origin")  # its script's POST carries the Origin
+    return response
 
 
 @bp.get("/auditeur/verifier")

@@ -22,6 +22,13 @@ ROLE_LABELS = {"manager": "responsable de l'entretien", "salarie": "salarié(e)"
 PAGE_DPI = 110
 
 
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # The link is the credential and the document is personal: no cache keeps a page (images set their own).
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def _client() -> dict[str, Any]:
     return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
 
