@@ -12,7 +12,7 @@ from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from parcours.container import Services
-from parcours.http import api, current, problems, web
+from parcours.http import api, current, limits, problems, web
 
 
 class IsoJSONProvider(DefaultJSONProvider):
@@ -55,3 +55,4 @@ def init_app(app: Flask, services: Services) -> None:
     problems.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    limits.init_app(app)

@@ -30,6 +30,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +41,12 @@ from sqlalchemy.orm import Session, object_session
 from parcours.container import Services
 from parcours.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooManyAttempts, Unavailable
 from parcours.jobs.runner import enqueue, handler
-from parcours.models import Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
+from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
 from parcours.service import audit, mail, templates, webhooks
 from parcours.service import pki as instance_pki
 from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
+from parcours.settings import Settings
 from signing import pades, pki
 from signing.errors import AnchorNotFound, SigningError
 
@@ -58,6 +60,11 @@ LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "com
 COMMENTS_FIELD = "commentaires_salarie"
 MAX_COMMENTS = 2000
 CODE_DIGITS, CODE_TRIES, CODE_VALIDITY = 6, 3, dt.timedelta(minutes=10)
+MAX_WRONG_CODES = 10
+"""Wrong codes in all, over every code sent, after which the link is locked: HR must send a new link."""
+OPENED_WINDOW = dt.timedelta(minutes=30)
+"""A link's openings within this delay are one `link.opened` event: whoever holds a link cannot grow the
+trail without bound."""
 EXPIRY_JOB = "signature_expiry"
 REMINDER_JOB = "signature_reminder"
 REMINDER_AFTER = dt.timedelta(days=7)
@@ -410,8 +417,10 @@ def open_link(services: Services, token: str, ip: str | None = None, user_agent:
         first = signer.viewed_at is None
         if first:
             signer.viewed_at, signer.status = utcnow(), "viewed"
-        audit.record(session, "link.opened", subject_type="signature_request", subject_id=request.id,
-                     actor=_by_link(signer), ip=ip, user_agent=user_agent, data={"signer": signer.position, "first": first})
+        if first or not _recent(session, request, signer, "link.opened", utcnow() - OPENED_WINDOW):
+            audit.record(session, "link.opened", subject_type="signature_request", subject_id=request.id,
+                         actor=_by_link(signer), ip=ip, user_agent=user_agent,
+                         data={"signer": signer.position, "first": first})
         if first:
             _webhook(session, "signature_request.viewed", request, signer)
         return describe(session, signer, request)
@@ -437,6 +446,7 @@ def send_code(services: Services, token: str, ip: str | None = None, user_agent:
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
+        _refuse_if_locked(session, request, signer)
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         signer.code_hash, signer.code_attempts = _code_digest(token, code), 0
         signer.code_expires_at, signer.code_verified_at = utcnow() + CODE_VALIDITY, None
@@ -453,14 +463,58 @@ def send_code(services: Services, token: str, ip: str | None = None, user_agent:
         return {"sent_to": _mask(signer.email), "expires_at": signer.code_expires_at.isoformat(), "tries": CODE_TRIES}
 
 
+def _signer_events(session: Session, request: SignatureRequest, signer: Signer, type: str,
+                   since: dt.datetime | None = None) -> list[AuditEvent]:
+    """This signer's events of `type` on the request (the trail is the record of what the link did)."""
+    query = select(AuditEvent).where(AuditEvent.subject_type == "signature_request",
+                                     AuditEvent.subject_id == str(request.id), AuditEvent.type == type)
+    if since is not None:
+        query = query.where(AuditEvent.time >= since)
+    return [e for e in session.scalars(query) if e.data.get("signer") == signer.position]
+
+
+def _recent(session: Session, request: SignatureRequest, signer: Signer, type: str, since: dt.datetime) -> bool:
+    return bool(_signer_events(session, request, signer, type, since))
+
+
+def _wrong_codes(session: Session, request: SignatureRequest, signer: Signer) -> int:
+    return sum(1 for e in _signer_events(session, request, signer, "code.checked") if not e.data.get("ok"))
+
+
+def _refuse_if_locked(session: Session, request: SignatureRequest, signer: Signer) -> None:
+    if _wrong_codes(session, request, signer) >= MAX_WRONG_CODES:
+        raise TooManyAttempts("Lien bloqué", f"{MAX_WRONG_CODES} codes incorrects : ce lien est bloqué. Le service "
+                              "RH en est informé et peut vous envoyer un nouveau lien.")
+
+
+def _lock(settings: Settings, session: Session, request: SignatureRequest, signer: Signer,
+          ip: str | None, user_agent: str | None) -> None:
+    """Record the lock and tell whoever asked for the signatures, when their address is known."""
+    audit.record(session, "link.locked", subject_type="signature_request", subject_id=request.id,
+                 actor=_by_link(signer), ip=ip, user_agent=user_agent,
+                 data={"signer": signer.position, "wrong_codes": MAX_WRONG_CODES})
+    signer.code_hash = None
+    address = re.search(r"<([^<>@\s]+@[^<>\s]+)>", request.created_by or "")
+    if address:
+        try:
+            mail.send(settings, address.group(1), f"Lien de signature bloqué : demande n° {request.id}",
+                      f"Bonjour,\n\nLe lien de signature de {signer.name} (demande n° {request.id}) a reçu "
+                      f"{MAX_WRONG_CODES} codes incorrects : il est bloqué. Si {signer.name} doit encore signer, "
+                      "renvoyez-lui un lien depuis Parcours (« renvoyer le lien »).\n")
+        except mail.MailError as exc:
+            log.error("signature request %s: the lock could not be told: %s", request.id, exc)
+
+
 def _mask(address: str) -> str:
     local, _, domain = address.partition("@")
     return f"{local[:1]}…@{domain}"
 
 
 def _verify_code(session: Session, signer: Signer, request: SignatureRequest, token: str, code: Any,
-                 ip: str | None, user_agent: str | None) -> None:
-    """Check `code`; a wrong one is counted and committed before the error is raised."""
+                 ip: str | None, user_agent: str | None, settings: Settings) -> None:
+    """Check `code`; a wrong one is counted and committed before the error is raised; the last wrong one
+    allowed in all locks the link."""
+    _refuse_if_locked(session, request, signer)
     if signer.code_hash is None:
         raise Invalid("Aucun code en cours", "Demandez d'abord un code : il vous sera envoyé par e-mail.",
                       errors=[{"field": "code", "reason": "aucun code envoyé"}])
@@ -478,6 +532,10 @@ def _verify_code(session: Session, signer: Signer, request: SignatureRequest, to
                  ip=ip, user_agent=user_agent, data={"signer": signer.position, "ok": good, "attempt": signer.code_attempts})
     if good:
         return
+    if _wrong_codes(session, request, signer) >= MAX_WRONG_CODES:
+        _lock(settings, session, request, signer, ip, user_agent)
+        session.commit()
+        _refuse_if_locked(session, request, signer)
     session.commit()
     if signer.code_hash is None:
         raise TooManyAttempts("Trop d'essais", "Trois codes incorrects : ce code ne fonctionne plus, demandez-en un nouveau.")
@@ -490,7 +548,7 @@ def check_code(services: Services, token: str, code: Any, ip: str | None = None,
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
-        _verify_code(session, signer, request, token, code, ip, user_agent)
+        _verify_code(session, signer, request, token, code, ip, user_agent, services.settings)
         return {"verified": True}
 
 
@@ -517,7 +575,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
             if code is None:
                 raise Forbidden("Code requis", "Saisissez le code reçu par e-mail avant de signer.",
                                 errors=[{"field": "code", "reason": "code obligatoire"}])
-            _verify_code(session, signer, request, token, code, ip, user_agent)
+            _verify_code(session, signer, request, token, code, ip, user_agent, services.settings)
         latest = latest_version(session, request.document_id)
         authority = instance_pki.authority(settings)
         stamper = instance_pki.timestamper(settings)

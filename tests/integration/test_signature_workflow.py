@@ -15,15 +15,16 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from signing_flow import LINK, fresh_app, real_compte_rendu, store_document, store_employees
 from sqlalchemy import update
 
-from parcours.service.tokens import create_token
 from parcours.cli import main
-from parcours.service import pki as instance_pki, signatures
-from parcours.settings import Settings
 from parcours.models import SignatureRequest
+from parcours.service import pki as instance_pki
+from parcours.service import signatures
+from parcours.service.tokens import create_token
+from parcours.settings import Settings
 from signing import pades
-from signing_flow import LINK, fresh_app, real_compte_rendu, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
 CODE = re.compile(r"code de signature : (\d{6})")
@@ -250,3 +251,63 @@ def test_an_edited_audit_row_is_caught_by_parcours_audit_verify(app, hr, documen
         connection.exec_driver_sql("UPDATE audit_events SET actor = 'mallory' WHERE type = 'signed'")
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     assert result.exit_code == 1
+
+
+def test_a_link_opened_again_and_again_is_one_event_per_half_hour(app, hr, document_id, inbox):
+    from sqlalchemy import func, select
+
+    from parcours.models import AuditEvent
+
+    box, _ = inbox
+    client = app.test_client()
+    _create(client, hr, document_id)
+    token = box.last_link(MANAGER)
+    for _ in range(5):
+        assert client.get(f"/api/v1/sign/{token}").status_code == 200
+        assert client.get(f"/signer/{token}").status_code == 200
+    with app.extensions["parcours"].db.session() as session:
+        opened = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.type == "link.opened"))
+    assert opened == 1
+
+
+def test_codes_are_sent_at_most_once_a_minute_per_link(app, hr, document_id, inbox):
+    box, _ = inbox
+    client = app.test_client()
+    _create(client, hr, document_id, require_code=True)
+    token = box.last_link(MANAGER)
+    assert client.post(f"/api/v1/sign/{token}/code").status_code == 200
+    again = client.post(f"/api/v1/sign/{token}/code")
+    assert again.status_code == 429 and again.mimetype == "application/problem+json"
+    page = client.post(f"/signer/{token}/code")
+    assert page.status_code == 429 and "patientez une minute" in page.get_data(as_text=True)
+    assert len(box.to(MANAGER)) == 2  # the link, and one code
+
+
+def test_ten_wrong_codes_in_all_lock_the_link_and_tell_who_asked(app, document_id, inbox):
+    from parcours.errors import TooManyAttempts
+    from parcours.service import signatures
+    from parcours.service.audit import Actor
+
+    box, _ = inbox
+    services = app.extensions["parcours"]
+    signatures.create_request(services, document_id, actor=Actor("Camille Martin <rh@atelier.fr>", "password"),
+                              require_code=True)
+    token = box.last_link(MANAGER)
+    wrong_in_all = 0
+    while wrong_in_all < signatures.MAX_WRONG_CODES:
+        signatures.send_code(services, token)  # the service itself: the HTTP limit of one a minute is tested above
+        code = CODE.search(box.to(MANAGER)[-1]["Subject"]).group(1)
+        for _ in range(signatures.CODE_TRIES):
+            if wrong_in_all == signatures.MAX_WRONG_CODES:
+                break
+            wrong_in_all += 1
+            with pytest.raises(Exception):
+                signatures.check_code(services, token, "000000" if code != "000000" else "111111")
+    with pytest.raises(TooManyAttempts, match="ce lien est bloqué"):
+        signatures.send_code(services, token)
+    with pytest.raises(TooManyAttempts, match="ce lien est bloqué"):
+        signatures.check_code(services, token, code)
+    from email.header import decode_header, make_header
+
+    [told] = box.to("rh@atelier.fr")
+    assert "Lien de signature bloqué" in str(make_header(decode_header(told["Subject"])))

@@ -12,4 +12,3 @@ BLUEPRINTS = (account.bp, signer.bp, auditor.bp)
 def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    account.init_app(app)

@@ -1,17 +1,15 @@
 """The account pages: sign in, sign out (here or everywhere), choose a password from an invitation or a
 reset link, ask for a reset, and the home page of a signed-in person.
 
-Sign-in and reset requests are rate limited per address (flask-limiter, in the process's memory), on
-top of the account lockout of parcours.service.users; both say the same thing whether the account exists.
+Sign-in and reset requests are rate limited per address (parcours.http.limits), on top of the account
+lockout of parcours.service.users; both say the same thing whether the account exists.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import TooManyRequests
 
@@ -22,18 +20,10 @@ from parcours.service import pki as instance_pki
 from parcours.service import sso, users
 
 bp = Blueprint("account", __name__, template_folder="pages")
-LIMITS = {"account.login_submit": "10 per minute", "account.forgotten_submit": "5 per minute"}
-"""Per client address; a browser mistyping a password is far below, a script guessing passwords is not."""
 SSO_COOKIE, SSO_WAIT = "parcours_sso", 600
 """What the provider's answer must match, signed, for ten minutes (the time to sign in at the provider)."""
 FORGOTTEN_SENT = ("Si un compte existe à cette adresse, un message vient de lui être envoyé avec un lien valable "
                   "une heure. Pensez à regarder dans les indésirables.")
-
-
-def init_app(app: Flask) -> None:
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    for endpoint, limit in LIMITS.items():
-        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
 
 
 @bp.after_request

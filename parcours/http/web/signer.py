@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from werkzeug.exceptions import TooManyRequests
 
 from parcours.errors import DomainError
 from parcours.http.current import services
@@ -27,6 +28,13 @@ def _no_store(response: Response) -> Response:
     # The link is the credential and the document is personal: no cache keeps a page (images set their own).
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(_exc: TooManyRequests) -> tuple[str, int]:
+    return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
+                           heading="Trop de demandes", message="Un code vient déjà d'être envoyé : patientez une "
+                           "minute, puis rechargez la page."), 429
 
 
 def _client() -> dict[str, Any]:
