@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from parcours.container import Services
 from parcours.http import api, current, limits, problems, web
+from parcours.http.api._common import MAX_ID
 
 
 class IsoJSONProvider(DefaultJSONProvider):
@@ -46,8 +48,17 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` in a route: an id beyond what a table holds matches no route (404), never the database."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[current.EXTENSION] = services
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
     app.json = IsoJSONProvider(app)
     app.teardown_appcontext(current.close_db_session)

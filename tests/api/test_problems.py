@@ -1,5 +1,7 @@
 """Every error is application/problem+json, in French, including the ones Flask raises itself."""
 
+import pytest
+
 from api_helpers import bearer
 
 
@@ -31,3 +33,25 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(client, app, tok
     response = client.get("/api/v1/tokens", headers=bearer(tokens["admin"]))
     assert response.status_code == 500 and response.content_type == "application/problem+json"
     assert "secret" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/documents/2147483648", "/api/v1/batches/99999999999999999999",
+                                  "/api/v1/signature-requests/9223372036854775808", "/api/v1/users/4294967296"])
+def test_an_id_beyond_what_a_table_holds_is_404_not_500(client, tokens, path):
+    response = client.get(path, headers=bearer(tokens["admin"] if "users" in path else tokens["hr"]))
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("query, field", [("limit=%C2%B3", "limit"), ("cursor=99999999999999999999", "cursor"),
+                                          ("cursor=%D9%A3", "cursor"), ("batch=2147483648", "batch"),
+                                          ("batch=", "batch"), ("limit=0", "limit")])
+def test_a_number_in_the_query_that_the_database_cannot_take_is_422_naming_it(client, tokens, query, field):
+    response = client.get(f"/api/v1/documents?{query}", headers=bearer(tokens["hr"]))
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == field
+
+
+def test_the_audit_cursor_and_the_headcount_refuse_what_is_not_a_number(client, tokens):
+    assert client.get("/api/v1/audit/events?cursor=99999999999999999999999",
+                      headers=bearer(tokens["auditor"])).status_code == 422
+    assert client.get("/api/v1/employees/due?before=2027-03-31&effectif=%C2%B3",
+                      headers=bearer(tokens["hr"])).status_code == 422

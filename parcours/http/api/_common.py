@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import request, url_for
@@ -15,6 +16,18 @@ from parcours.service import templates
 
 MAX_PAGE = 1000
 READERS = ("hr", "auditor")
+MAX_ID = 2 ** 31 - 1
+"""The largest id a table holds (PostgreSQL's integer): a larger one finds nothing, it must not reach the database."""
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def whole_number(raw: str | None, low: int, high: int) -> int | None:
+    """`raw` as a whole number from `low` to `high`, or None: ASCII digits only (« ³ » and « ٣ » are digits
+    to str.isdigit, not to int), never a value the database cannot store."""
+    if raw is None or not _DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -39,16 +52,14 @@ def page() -> tuple[int, int | None]:
     limit = services().settings.page_size
     raw_limit, raw_cursor = request.args.get("limit"), request.args.get("cursor")
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        limit = whole_number(raw_limit, 1, MAX_PAGE)
+        if limit is None:
             errors.append({"field": "limit", "reason": f"entier de 1 à {MAX_PAGE}", "value": raw_limit})
-        else:
-            limit = int(raw_limit)
     cursor = None
     if raw_cursor:
-        if not raw_cursor.isdigit():
+        cursor = whole_number(raw_cursor, 0, MAX_ID)
+        if cursor is None:
             errors.append({"field": "cursor", "reason": "curseur invalide (reprenez next_cursor)", "value": raw_cursor})
-        else:
-            cursor = int(raw_cursor)
     if errors:
         raise Problem(422, "Paramètres invalides", errors=errors)
     return min(limit, MAX_PAGE), cursor

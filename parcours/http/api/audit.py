@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from parcours.http.api._common import audit_event
+from parcours.http.api._common import audit_event, whole_number
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -14,15 +14,12 @@ bp = Blueprint("audit", __name__)
 MAX_PAGE = 500
 
 
-def _int_arg(name: str, default: int, low: int, high: int | None, reason: str) -> int:
+def _int_arg(name: str, default: int, low: int, high: int, reason: str) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
+    value = whole_number(raw, low, high)
+    if value is None:
         raise Problem(422, "Paramètres invalides", errors=[{"field": name, "value": raw, "reason": reason}])
     return value
 
@@ -31,7 +28,7 @@ def _int_arg(name: str, default: int, low: int, high: int | None, reason: str) -
 @require("auditor", "hr")
 def list_events():
     limit = _int_arg("limit", 100, 1, MAX_PAGE, f"nombre entier de 1 à {MAX_PAGE}")
-    after = _int_arg("cursor", 0, 0, None, "curseur inconnu : reprenez « next_cursor » d'une page")
+    after = _int_arg("cursor", 0, 0, 2 ** 63 - 1, "curseur inconnu : reprenez « next_cursor » d'une page")
     subject_type = request.args.get("subject_type") or None
     subject_id = request.args.get("subject_id") or None
     rows = trail.events(db_session(), subject_type=subject_type, subject_id=subject_id, after=after,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from parcours.http.api._common import (
+    MAX_ID,
     READERS,
     TemplateNames,
     iso,
@@ -19,6 +20,7 @@ from parcours.http.api._common import (
     page,
     page_of,
     page_parameters,
+    whole_number,
 )
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
@@ -80,10 +82,11 @@ def index():
         query = query.where(Document.id > cursor)
     if request.args.get("matricule"):
         query = query.where(Document.matricule == request.args["matricule"])
-    if request.args.get("batch"):
-        if not request.args["batch"].isdigit():
+    if "batch" in request.args:
+        batch = whole_number(request.args["batch"], 1, MAX_ID)
+        if batch is None:
             raise Problem(422, "Paramètres invalides", errors=[{"field": "batch", "reason": "identifiant de lot attendu"}])
-        query = query.where(Document.batch_id == int(request.args["batch"]))
+        query = query.where(Document.batch_id == batch)
     rows = list(session.scalars(query))
     names = TemplateNames(session)
     return listing([_document(d, names) for d in rows], rows, limit, "documents.index")

@@ -12,7 +12,7 @@ from flask import Blueprint, g, request
 from docgen.calendar import DueInterview
 from docgen.dataset import Dataset
 from docgen.values import ValuesError, parse_date
-from parcours.http.api._common import json_body
+from parcours.http.api._common import json_body, whole_number
 from parcours.http.api.batches import batch_view
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
@@ -37,9 +37,10 @@ def _headcount() -> int:
     raw = request.args.get("effectif")
     if raw is None:
         return services().settings.headcount
-    if not raw.isdigit():
+    headcount = whole_number(raw, 0, 10_000_000)
+    if headcount is None:
         raise Problem(422, "Valeurs invalides", errors=[{"field": "effectif", "reason": "nombre entier de salariés"}])
-    return int(raw)
+    return headcount
 
 
 def view(item: DueInterview, dataset: Dataset) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from flask import Blueprint, request
 
 from docgen.dataset import ABSENCE_LABELS, ROLES
 from parcours.http import auth
+from parcours.http.api._common import whole_number
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
@@ -69,10 +70,11 @@ def _limit() -> int:
     raw = request.args.get("limit")
     if raw is None or raw == "":
         return min(services().settings.page_size, service.MAX_PAGE)
-    if not raw.isdigit() or not 1 <= int(raw) <= service.MAX_PAGE:
+    limit = whole_number(raw, 1, service.MAX_PAGE)
+    if limit is None:
         raise Problem(422, "Paramètre invalide", errors=[
             {"field": "limit", "value": raw, "reason": f"nombre entier de 1 à {service.MAX_PAGE}"}])
-    return int(raw)
+    return limit
 
 
 def _team() -> frozenset[str] | None:
