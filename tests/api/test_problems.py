@@ -1,7 +1,6 @@
 """Every error is application/problem+json, in French, including the ones Flask raises itself."""
 
 import pytest
-
 from api_helpers import bearer
 
 
