@@ -34,7 +34,7 @@ def history(session: Session, dataset: Dataset, on: dt.date) -> dict[str, list[P
     for matricule, employee in dataset.employees.items():
         # Seen from an earlier date, what was held later has not happened yet.
         past = [PastInterview(i.date, i.type, i.status) for i in recorded.get(matricule, [])
-                if i.status == "planned" or i.date <= on]
+                if i.status != "cancelled" and (i.status == "planned" or i.date <= on)]
         last = employee.date_dernier_entretien
         if last is not None and last <= on and not any(p.date == last for p in past):
             past.append(PastInterview(last, "periodique", "held"))

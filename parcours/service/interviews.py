@@ -1,57 +1,100 @@
-"""Interviews as they happen: planned, held, or refused by the employee. The legal calendar counts them."""
+"""Interviews as they happen: planned, held, or refused by the employee; the legal calendar counts them.
+
+A record must be possible: not before the hire, not after the exit, planned at most a year ahead, held or
+refused not in the future, its document the employee's. A held or refused interview is history: it is
+not edited, it is cancelled with a reason (and recorded again if it was mistyped); the calendar ignores
+a cancelled one. Every record and change is an audit event naming who made it."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from docgen import formatting
 from docgen.context import INTERVIEW_LABELS
 from parcours.errors import Conflict, Invalid, NotFound
-from parcours.models import Employee, Interview
+from parcours.models import Document, Employee, Interview
+from parcours.service import audit
+from parcours.service.audit import Actor
 
-STATUSES = ("planned", "held", "refused")
-# A planned interview becomes held or refused; what was held or refused is history and stays.
-TRANSITIONS = {"planned": {"planned", "held", "refused"}, "held": set(), "refused": set()}
+STATUSES = ("planned", "held", "refused", "cancelled")
+# A planned interview becomes held, refused or cancelled; what was held or refused can only be cancelled.
+TRANSITIONS = {"planned": {"planned", "held", "refused", "cancelled"}, "held": {"cancelled"},
+               "refused": {"cancelled"}, "cancelled": set()}
+PLANNED_AHEAD = dt.timedelta(days=366)
 
 
 def record(session: Session, *, matricule: str, type: str, status: str, date: dt.date,
-           created_by: str, note: str | None = None, document_id: int | None = None) -> Interview:
+           created_by: str | Actor, note: str | None = None, document_id: Any = None) -> Interview:
     errors = []
-    if session.get(Employee, matricule) is None:
+    employee = session.get(Employee, matricule)
+    if employee is None:
         errors.append({"field": "matricule", "reason": f"aucun salarié n'a le matricule « {matricule} »"})
     if type not in INTERVIEW_LABELS:
         errors.append({"field": "type", "reason": f"un des types : {', '.join(INTERVIEW_LABELS)}"})
-    if status not in STATUSES:
-        errors.append({"field": "status", "reason": f"un des états : {', '.join(STATUSES)}"})
-    if status in ("held", "refused") and date > dt.date.today():
-        errors.append({"field": "date", "reason": "un entretien tenu ou refusé ne peut pas être daté dans le futur"})
+    if status not in STATUSES or status == "cancelled":
+        errors.append({"field": "status", "reason": "un des états : planned, held, refused"})
+    errors += _date_errors(employee, status, date)
+    if document_id is not None:
+        document = session.get(Document, document_id) if isinstance(document_id, int) and 0 < document_id < 2 ** 31 \
+            else None
+        if document is None or document.matricule != matricule:
+            errors.append({"field": "document_id", "value": document_id,
+                           "reason": f"aucun document de ce salarié n'a l'identifiant {document_id}"})
     if errors:
         raise Invalid("Valeurs invalides", errors=errors)
     interview = Interview(matricule=matricule, type=type, status=status, date=date, note=note,
-                          document_id=document_id, created_by=created_by)
+                          document_id=document_id, created_by=audit.label(created_by))
     session.add(interview)
     session.flush()
+    audit.record(session, "interview.recorded", subject_type="interview", subject_id=interview.id, actor=created_by,
+                 data={"matricule": matricule, "type": type, "status": status, "date": date.isoformat()})
     return interview
 
 
+def _date_errors(employee: Employee | None, status: str, date: dt.date) -> list[dict[str, Any]]:
+    today, errors = dt.date.today(), []
+    if status in ("held", "refused") and date > today:
+        errors.append({"field": "date", "reason": "un entretien tenu ou refusé ne peut pas être daté dans le futur"})
+    if status == "planned" and date > today + PLANNED_AHEAD:
+        errors.append({"field": "date", "reason": "un entretien se planifie au plus un an à l'avance"})
+    if employee is not None and date < employee.date_entree:
+        errors.append({"field": "date", "reason": f"avant l'entrée du salarié ({formatting.date(employee.date_entree)})"})
+    if employee is not None and employee.date_sortie is not None and date > employee.date_sortie:
+        errors.append({"field": "date", "reason": f"après la sortie du salarié ({formatting.date(employee.date_sortie)})"})
+    return errors
+
+
 def change(session: Session, interview_id: int, *, status: str, date: dt.date | None = None,
-           note: str | None = None) -> Interview:
+           note: str | None = None, by: str | Actor = "system") -> Interview:
+    """Move a planned interview on, or cancel one (a held or refused one only so, with its reason)."""
     interview = session.get(Interview, interview_id)
     if interview is None:
         raise NotFound("Entretien introuvable", f"Aucun entretien n'a l'identifiant {interview_id}.")
     if status not in STATUSES:
         raise Invalid("Valeurs invalides", errors=[{"field": "status", "reason": f"un des états : {', '.join(STATUSES)}"}])
     if status not in TRANSITIONS[interview.status]:
-        raise Conflict("Entretien déjà clos",
-                       f"Un entretien « {interview.status} » ne change plus ; enregistrez-en un nouveau.")
+        raise Conflict("Entretien déjà clos", f"Un entretien « {interview.status} » ne peut plus devenir "
+                       f"« {status} » : annulez-le (avec la raison) et enregistrez-en un nouveau.")
+    if status == "cancelled" and not (isinstance(note, str) and note.strip()):
+        raise Invalid("Valeurs invalides", errors=[{"field": "note", "reason": "la raison de l'annulation est obligatoire"}])
+    if status != "cancelled":
+        errors = _date_errors(session.get(Employee, interview.matricule), status, date or interview.date)
+        if errors:
+            raise Invalid("Valeurs invalides", errors=errors)
+    before = {"status": interview.status, "date": interview.date.isoformat()}
     interview.status = status
     if date is not None:
         interview.date = date
     if note is not None:
         interview.note = note
     session.flush()
+    audit.record(session, "interview.cancelled" if status == "cancelled" else "interview.changed",
+                 subject_type="interview", subject_id=interview.id, actor=by,
+                 data={"before": before, "status": status, "date": interview.date.isoformat(), "note": note})
     return interview
 
 

@@ -32,6 +32,13 @@ def test_a_planned_interview_is_then_held(client, tokens, employees):
     ({"matricule": "E0003", "type": "periodique", "status": "held", "date": "2026-02-30"}, "date"),
     ({"matricule": "E0003", "type": "periodique", "status": "held", "date": "2099-01-01"}, "date"),
     ({"matricule": "E0003", "type": "periodique", "status": "held"}, "date"),
+    ({"matricule": "E0003", "type": "periodique", "status": "held", "date": "0425-01-12"}, "date"),  # before the hire
+    ({"matricule": "E0003", "type": "periodique", "status": "planned", "date": "2029-01-12"}, "date"),  # years ahead
+    ({"matricule": "E0003", "type": "periodique", "status": "held", "date": "2026-01-01", "document_id": 0},
+     "document_id"),
+    ({"matricule": "E0003", "type": "periodique", "status": "held", "date": "2026-01-01", "document_id": 2 ** 40},
+     "document_id"),
+    ({"matricule": "E0003", "type": "periodique", "status": "cancelled", "date": "2026-01-01"}, "status"),
 ])
 def test_a_wrong_interview_is_refused_naming_the_field(client, tokens, employees, body, field):
     response = post(client, tokens["hr"], **body)
@@ -46,3 +53,21 @@ def test_roles_are_enforced(client, tokens, employees):
     assert client.post("/api/v1/interviews", json=body).status_code == 401
     assert client.get("/api/v1/interviews", headers=bearer(tokens["admin"])).status_code == 403
     assert client.patch("/api/v1/interviews/999", json={"status": "held"}, headers=bearer(tokens["hr"])).status_code == 404
+
+
+def test_a_mistyped_held_interview_is_cancelled_with_its_reason_and_the_calendar_forgets_it(client, tokens, employees):
+    due_before = client.get("/api/v1/employees/E0003/due?on=2026-12-06", headers=bearer(tokens["hr"])).json
+    held = post(client, tokens["hr"], matricule="E0003", type="periodique", status="held", date="2026-11-20").json
+    assert client.get("/api/v1/employees/E0003/due?on=2026-12-06", headers=bearer(tokens["hr"])).json != due_before
+    url = f"/api/v1/interviews/{held['id']}"
+    assert client.patch(url, json={"status": "planned"}, headers=bearer(tokens["hr"])).status_code == 409
+    no_reason = client.patch(url, json={"status": "cancelled"}, headers=bearer(tokens["hr"]))
+    assert no_reason.status_code == 422 and no_reason.json["errors"][0]["field"] == "note"
+    cancelled = client.patch(url, json={"status": "cancelled", "note": "saisi pour le mauvais salarié"},
+                             headers=bearer(tokens["hr"]))
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert client.get("/api/v1/employees/E0003/due?on=2026-12-06", headers=bearer(tokens["hr"])).json == due_before
+    events = client.get(f"/api/v1/audit/events?subject_type=interview&subject_id={held['id']}",
+                        headers=bearer(tokens["auditor"])).json["items"]
+    assert [e["type"] for e in events] == ["interview.recorded", "interview.cancelled"]
+    assert events[1]["actor"] == "test hr" and events[1]["data"]["note"] == "saisi pour le mauvais salarié"

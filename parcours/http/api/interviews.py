@@ -41,7 +41,7 @@ def create():
     session = db_session()
     interview = interviews.record(session, matricule=str(body["matricule"]), type=body["type"], status=body["status"],
                                   date=_date(body["date"], "date"), note=body.get("note"),
-                                  document_id=body.get("document_id"), created_by=g.actor.label)
+                                  document_id=body.get("document_id"), created_by=g.actor)
     session.commit()
     return view(interview), 201, {"Location": f"/api/v1/interviews/{interview.id}"}
 
@@ -54,7 +54,8 @@ def update(interview_id: int):
         raise Problem(422, "Valeurs invalides", errors=[{"field": "status", "reason": "obligatoire"}])
     session = db_session()
     interview = interviews.change(session, interview_id, status=body["status"],
-                                  date=_date(body["date"], "date") if body.get("date") else None, note=body.get("note"))
+                                  date=_date(body["date"], "date") if body.get("date") else None, note=body.get("note"),
+                                  by=g.actor)
     session.commit()
     return view(interview)
 
