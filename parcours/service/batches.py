@@ -80,7 +80,26 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
         raise Invalid("Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
                       errors=[{"field": "matricules", "reason": "aucun salarié"}])
 
-    batch = Batch(template_version_id=version.id, status="pending", total=len(wanted), done=0, failed=0,
+    try:
+        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
+        session.commit()
+    except IntegrityError:
+        # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
+        # once the other transaction commits): answer as for a retry.
+        session.rollback()
+        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
+        if existing is None:
+            raise Conflict("Lot en cours de création", "Une autre requête avec la même clé d'idempotence est en "
+                           "cours : réessayez dans un instant.") from None
+        return existing, False
+    return batch, True
+
+
+def _insert(session: Session, version_id: int, wanted: list[str], values: Any, dataset: Dataset,
+            idempotency_key: str | None, request_hash: str, created_by: str) -> Batch:
+    """The batch, its items (each context built now: an employee whose values are wrong fails alone) and
+    its chunk jobs, in the caller's transaction."""
+    batch = Batch(template_version_id=version_id, status="pending", total=len(wanted), done=0, failed=0,
                   idempotency_key=idempotency_key or None, request_hash=request_hash, created_by=created_by)
     session.add(batch)
     session.flush()
@@ -101,18 +120,9 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
     if not pending:
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
-    for start in range(0, len(pending), CHUNK_SIZE):
-        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another request with the same key committed first: answer as for a retry.
-        session.rollback()
-        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
-        if existing is None:
-            raise
-        return existing, False
-    return batch, True
+    for first in range(0, len(pending), CHUNK_SIZE):
+        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]})
+    return batch
 
 
 def same_request(session: Session, key: str, request_hash: str, created_by: str) -> Batch | None:

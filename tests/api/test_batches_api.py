@@ -322,3 +322,27 @@ def test_items_with_an_unknown_status_are_422(client, tokens, employees):
     batch = start(client, tokens["hr"], matricules=["E0002"]).json
     response = client.get(f"/api/v1/batches/{batch['id']}/items?status=perdu", headers=bearer(tokens["hr"]))
     assert response.status_code == 422 and response.mimetype == PROBLEM
+
+
+def test_the_same_idempotency_key_at_the_same_moment_makes_one_batch_and_no_error(app, tokens, employees):
+    import threading
+
+    answers, barrier = [], threading.Barrier(6)
+
+    def create():
+        client = app.test_client()
+        barrier.wait()
+        answers.append(start(client, tokens["hr"], key="campagne-simultanee", matricules=["E0002", "E0003"]))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    statuses = sorted(a.status_code for a in answers)
+    assert len(answers) == 6 and 500 not in statuses and set(statuses) <= {200, 202, 409}, statuses
+    assert statuses.count(202) == 1
+    made = {a.json["id"] for a in answers if a.status_code in (200, 202)}
+    assert len(made) == 1
+    with app.extensions["parcours"].db.session() as session:
+        assert session.scalar(select(func.count(Batch.id))) == 1
