@@ -332,7 +332,8 @@ def _file_error(name: str, reason: str) -> DataImportError:
     return DataImportError([RowError(name, None, None, None, reason)])
 
 
-def _decode_text(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
+    """A text file as French offices write it: UTF-16 with BOM, UTF-8 (with or without BOM), or Windows-1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's « Texte Unicode »
         return data.decode("utf-16")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -384,7 +385,7 @@ def _table_from_records(file: str, records: Iterable[tuple[int, list[Any]]]) -> 
 
 
 def _csv_table(data: bytes, file: str) -> _Table:
-    text = _decode_text(data)
+    text = decode_text(data)
     if "\x00" in text:
         raise _file_error(file, "ce fichier n'est pas un fichier CSV lisible (contenu binaire)")
     delimiter, text = _split_delimiter(text)

@@ -24,6 +24,12 @@ class IsoJSONProvider(DefaultJSONProvider):
     ensure_ascii = False
     sort_keys = False
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:  # JSON nested thousands deep: a bad request (400), not a crash
+            raise ValueError("JSON trop imbriqué") from None
+
     @staticmethod
     def default(value: Any) -> Any:
         if isinstance(value, (dt.date, dt.time)):

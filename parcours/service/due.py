@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
-from docgen.dataset import Dataset
+from docgen.dataset import Dataset, decode_text
 from docgen.values import ValuesError, deep_merge, parse_date, parse_time
 from parcours.container import Services
 from parcours.errors import Invalid, NotFound
@@ -115,11 +115,7 @@ def slots_from_planning(planning: Mapping[str, Any]) -> dict[str, Slot]:
 def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, dict[str, str]]:
     """A planning file as HR writes it in Excel: matricule, date, heure, and lieu or lien_visio.
     Comma or semicolon, UTF-8 (with or without BOM) or Windows-1252."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252")
-    lines = text.splitlines()
+    lines = decode_text(data).splitlines()
     if not lines:
         raise Invalid("Planning vide", errors=[{"file": filename, "reason": "le fichier est vide"}])
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","

@@ -54,3 +54,20 @@ def test_the_audit_cursor_and_the_headcount_refuse_what_is_not_a_number(client, 
                       headers=bearer(tokens["auditor"])).status_code == 422
     assert client.get("/api/v1/employees/due?before=2027-03-31&effectif=%C2%B3",
                       headers=bearer(tokens["hr"])).status_code == 422
+
+
+def test_json_nested_ten_thousand_deep_is_a_400_problem(client, tokens):
+    body = "[" * 10_000 + "]" * 10_000
+    response = client.post("/api/v1/interviews", data=body, content_type="application/json",
+                           headers=bearer(tokens["hr"]))
+    assert response.status_code == 400 and response.content_type == "application/problem+json"
+
+
+def test_a_planning_file_in_any_office_encoding_is_read_not_a_500():
+    from parcours.service.due import planning_from_csv
+
+    # 0x81 is no character in Windows-1252: the byte that made a 500
+    data = "matricule;date;heure;lieu\nE0003;2027-01-12;14:30;Salle \u201cA\u201d ".encode("cp1252") + b"\x81\n"
+    assert planning_from_csv(data)["E0003"]["date"] == "2027-01-12"
+    utf16 = "matricule;date;heure;lieu\nE0003;2027-01-12;14:30;Salle Fourvière\n".encode("utf-16")
+    assert planning_from_csv(utf16)["E0003"]["lieu"] == "Salle Fourvière"
