@@ -1,11 +1,12 @@
 """Helpers for API tests."""
 
-from parcours import resources
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from parcours import resources
 
 SAMPLES = resources.SAMPLES
 POSTGRES_ADMIN_URL = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -20,7 +20,6 @@ verifier is given the CRLs.
 
 from __future__ import annotations
 
-from parcours import resources
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from parcours import resources
 from signing import pades, pki, validate
 
 __all__ = [

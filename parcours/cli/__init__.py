@@ -4,9 +4,14 @@ A new command is a click command in the module of its concern (or a new module),
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from parcours.cli import archive, audit, documents, due, evidence, service, users, verify
+
+# pyHanko imports cryptography's DSA, which warns at every command: nothing a user can act on.
+warnings.filterwarnings("ignore", message="DSA is deprecated")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -43,12 +43,39 @@ def settings() -> Settings:
         raise UserError(str(exc)) from None
 
 
+def unreachable(exc: Exception, current: Settings) -> UserError:
+    """A database that cannot be opened, said in a sentence: where, and why (its password hidden)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        where = make_url(current.resolved_database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL that does not even parse is said as it is
+        where = "PARCOURS_DATABASE_URL"
+    from sqlalchemy.exc import ArgumentError
+
+    if isinstance(exc, ArgumentError):
+        return UserError("PARCOURS_DATABASE_URL n'est pas une adresse de base de données (par exemple "
+                         "postgresql+psycopg://utilisateur@hôte/base, ou vide pour SQLite dans le dossier d'instance)")
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return UserError(f"la base de données {where} ne s'ouvre pas : {reason}")
+
+
+def open_services(current: Settings) -> Services:
+    """Services.open, or an error the user can fix when the database cannot be opened."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from parcours.container import Services  # here, not above: `parcours --help` need not load SQLAlchemy
+
+    try:
+        return Services.open(current)
+    except (OperationalError, ArgumentError) as exc:
+        raise unreachable(exc, current) from None
+
+
 @contextlib.contextmanager
 def services() -> Iterator[Services]:
     """The service container of this command (the migrated database, the blobs; no job runner)."""
-    from parcours.container import Services  # here, not above: `parcours --help` need not load SQLAlchemy
-
-    container = Services.open(settings())
+    container = open_services(settings())
     try:
         yield container
     finally:

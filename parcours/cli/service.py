@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import click
 
-from parcours.cli.common import SAMPLES_DIR, UserError, database, read_dataset, settings
+from parcours.cli.common import SAMPLES_DIR, UserError, database, open_services, read_dataset, settings, unreachable
 
 
 @click.command()
 def init() -> None:
     """Crée le dossier d'instance, la base de données et les modèles livrés."""
-    from parcours.container import Services
     from parcours.service import pki as instance_pki
     from parcours.service import templates
 
     current = settings()
-    services = Services.open(current)
+    services = open_services(current)
     try:
         templates.seed_shipped(services.db, services.blobs)
     finally:
@@ -78,10 +77,15 @@ def tokens_revoke(token_id: int) -> None:
 def serve(host: str, port: int, threads: int, demo: bool) -> None:
     """Lance le service HTTP (waitress)."""
     import waitress
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from parcours.app import create_app
 
-    app = create_app(settings())
+    current = settings()
+    try:
+        app = create_app(current)
+    except (OperationalError, ArgumentError) as exc:
+        raise unreachable(exc, current) from None
     if demo:
         _prepare_demo(app, f"http://{host}:{port}")
     click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")

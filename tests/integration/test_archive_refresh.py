@@ -9,16 +9,16 @@ import hashlib
 
 import pytest
 from click.testing import CliRunner
+from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 from sqlalchemy import func, select
 
-from parcours.models import AuditEvent
-from parcours.service.tokens import create_token
-from parcours.cli.archive import Window, archive as archive_group
-from parcours.models import DocumentVersion
+from parcours.cli.archive import Window
+from parcours.cli.archive import archive as archive_group
+from parcours.models import AuditEvent, DocumentVersion
 from parcours.service import pki as instance_pki
+from parcours.service.tokens import create_token
 from parcours.settings import Settings
 from signing import archive, pades
-from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 
 
 @pytest.fixture(scope="module")

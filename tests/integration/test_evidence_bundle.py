@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from api_helpers import database
+from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
+
 from parcours.service.tokens import create_token
 from parcours.settings import Settings
-from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 
 pytestmark = pytest.mark.libreoffice
 PARCOURS = Path(sys.executable).parent / "parcours"

@@ -1,7 +1,6 @@
 """PAdES on a real compte rendu: fields at the anchors, manager certifies, employee comments and
 approves, B-LTA seal; checked with pyHanko and poppler's pdfsig, and the negative cases."""
 
-from parcours import resources
 import io
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ from pypdf import PdfReader
 from docgen.dataset import load_dataset_dir
 from docgen.render import DocxRenderer
 from docgen.values import load_values
+from parcours import resources
 from signing import pades, pki
 from signing.errors import AnchorNotFound, CertificateRevoked, RevocationUnavailable
 

@@ -12,11 +12,11 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 import foreign_pki as F
 import forgery
 import malformed as M
+import pytest
+
 from parcours import reports
 from signing import validate as V
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 from pypdf import PdfReader
+from signed_samples import EMPLOYEE, MANAGER, authority, new_authority, samples, trust  # noqa: F401 - fixtures
 
 from parcours import reports
-from signed_samples import EMPLOYEE, MANAGER, authority, new_authority, samples, trust  # noqa: F401 - fixtures
 from signing import validate
 
 pytestmark = pytest.mark.libreoffice

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from parcours import resources
 import dataclasses
 import io
 import json
@@ -22,10 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from docgen.dataset import Dataset, load_dataset_dir
-from parcours.service.tokens import create_token
+from parcours import resources
 from parcours.db import Database
 from parcours.models import Batch, Document
 from parcours.service.employees import upsert_dataset
+from parcours.service.tokens import create_token
 
 pytestmark = pytest.mark.libreoffice
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
-
 from api_helpers import database
+
 from parcours.app import create_app
 from parcours.models import AuditEvent
 from parcours.service import users

@@ -1,6 +1,5 @@
 """Every shipped template, for every sample employee, through the real LibreOffice: the PDF text."""
 
-from parcours import resources
 import io
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ from docgen.batch import BatchGenerator, BatchItem
 from docgen.dataset import load_dataset_dir
 from docgen.render import DocxRenderer
 from docgen.values import CampaignValues, load_values
+from parcours import resources
 
 pytestmark = pytest.mark.libreoffice
 

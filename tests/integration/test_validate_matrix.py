@@ -20,14 +20,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
-from cryptography.hazmat.primitives import serialization
-from pypdf import PdfReader
-
 import forgery
+import pytest
 import signed_samples as S
+from cryptography.hazmat.primitives import serialization
 from docx_factory import make_docx
+from pypdf import PdfReader
 from signed_samples import authority, samples  # noqa: F401 - fixtures
+
 from signing import validate as V
 
 pytestmark = pytest.mark.libreoffice

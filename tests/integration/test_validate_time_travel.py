@@ -14,11 +14,12 @@ import datetime as dt
 import logging
 
 import pytest
-
 import signed_samples as S
 from signed_samples import authority, samples  # noqa: F401 - fixtures
-from signing import archive, validate as V
 from stamper_at import StamperAt, validation_at
+
+from signing import archive
+from signing import validate as V
 
 pytestmark = pytest.mark.libreoffice
 

@@ -6,7 +6,6 @@ The retry schedule and the timeout are shrunk so that the tests take seconds, no
 
 from __future__ import annotations
 
-from parcours import resources
 import json
 import threading
 import time
@@ -17,14 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from docgen.dataset import load_dataset_dir
+from parcours import resources
 from parcours.app import create_app
-from parcours.service.tokens import create_token
-from parcours.models import TemplateVersion
+from parcours.models import TemplateVersion, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from parcours.service import documents as document_service
 from parcours.service import webhooks as service
 from parcours.service.employees import upsert_dataset
+from parcours.service.tokens import create_token
 from parcours.settings import Settings
-from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from webhooks.errors import VerificationError
 from webhooks.schedule import RetrySchedule
 from webhooks.signing import verify

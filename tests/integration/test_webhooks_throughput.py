@@ -16,13 +16,12 @@ from sqlalchemy import select
 
 from parcours.app import create_app
 from parcours.jobs.handlers import LANES as JOB_LANES
-from parcours.service.tokens import create_token
 from parcours.jobs.runner import HANDLERS, JobRunner
-from parcours.models import Job
+from parcours.models import Job, WebhookMessage
 from parcours.service import deliveries
 from parcours.service import webhooks as service
+from parcours.service.tokens import create_token
 from parcours.settings import Settings
-from parcours.models import WebhookMessage
 from webhooks.errors import VerificationError
 from webhooks.signing import verify
 

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from api_helpers import database
 
 WORKER = textwrap.dedent("""

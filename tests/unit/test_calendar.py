@@ -6,7 +6,6 @@ the comment of each case names the article, quotes the words and shows the sum. 
 November 2026; headcount 120 unless stated.
 """
 
-from parcours import resources
 import datetime as dt
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from docgen.calendar import (
 )
 from docgen.dataset import Absence, Dataset, Employee, Training, load_dataset_dir
 from docgen.law import normalize
+from parcours import resources
 
 D = dt.date
 ON = D(2026, 11, 26)

@@ -1,14 +1,15 @@
 """The command line without LibreOffice: DOCX output, inspection, and the errors users get."""
 
-from parcours import resources
 import io
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from docx import Document
-
 from docx_factory import make_docx
+
+from parcours import resources
 from parcours.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +129,18 @@ def test_error_messages_name_only_the_options_the_command_has(tmp_path):
     generate = invoke("generate", "convocation", "--data", tmp_path, "--matricule", "E0003", "--valeurs",
                       SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
     assert generate.exit_code == 2 and "--ignorer-invalides" not in generate.output
+
+
+@pytest.mark.parametrize("url, said", [("postgresql+psycopg://nobody:secret@127.0.0.1:1/parcours", "nobody:***@127.0.0.1:1"),
+                                       ("pas une adresse", "n'est pas une adresse de base de données")])
+def test_a_database_that_does_not_open_is_an_error_to_fix_not_a_traceback(tmp_path, url, said):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PARCOURS_INSTANCE_DIR": str(tmp_path), "PARCOURS_DATABASE_URL": url}
+    for command in (["init"], ["users", "list"]):
+        done = subprocess.run([sys.executable, "-m", "parcours.cli", *command], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("Erreur : ") and said in done.stderr and "Traceback" not in done.stderr
+        assert "secret" not in done.stderr and "DSA" not in done.stderr

@@ -3,7 +3,6 @@
 Expected values come from the rules (domain/entretien-rules.md) and the sample data, worked out by hand.
 """
 
-from parcours import resources
 import datetime as dt
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 from docgen.context import (
     Company,
     Interview,
-    InterviewError,
     Interviewer,
+    InterviewError,
     Letter,
     Signer,
     age_on,
@@ -21,6 +20,7 @@ from docgen.context import (
     sample_interview,
 )
 from docgen.dataset import Dataset, UnknownEmployeeError, load_dataset_dir
+from parcours import resources
 
 # The repository's copy of the shared sample data, or the shared folder itself.
 SAMPLE_DATA = resources.SAMPLES if (resources.SAMPLES / "employees.csv").exists() else Path("/work/shared/data")

@@ -1,6 +1,5 @@
 """Importing employees, absences and trainings from CSV, XLSX and JSON, with row-level errors."""
 
-from parcours import resources
 import datetime as dt
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from docgen.dataset import (
     load_dataset,
     load_dataset_dir,
 )
+from parcours import resources
 
 # The repository's copy of the shared sample data, or the shared folder itself.
 SAMPLE_DATA = resources.SAMPLES if (resources.SAMPLES / "employees.csv").exists() else Path("/work/shared/data")

@@ -1,6 +1,5 @@
 """Campaign values from JSON: parsing, per-employee changes, and errors that name the key."""
 
-from parcours import resources
 import datetime as dt
 import json
 from pathlib import Path
@@ -9,6 +8,7 @@ import pytest
 
 from docgen.dataset import load_dataset_dir
 from docgen.values import ValuesError, load_values, parse_interview, parse_time
+from parcours import resources
 
 ROOT = Path(__file__).resolve().parents[2]
 
