@@ -71,3 +71,10 @@ def test_a_planning_file_in_any_office_encoding_is_read_not_a_500():
     assert planning_from_csv(data)["E0003"]["date"] == "2027-01-12"
     utf16 = "matricule;date;heure;lieu\nE0003;2027-01-12;14:30;Salle Fourvière\n".encode("utf-16")
     assert planning_from_csv(utf16)["E0003"]["lieu"] == "Salle Fourvière"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/batches?status=AAA", "/api/v1/batches?status=",
+                                  "/api/v1/interviews?status=fait", "/api/v1/employees/due?before=2027-03-31&on="])
+def test_a_filter_that_matches_no_state_is_422_not_an_empty_200(client, tokens, path):
+    response = client.get(path, headers=bearer(tokens["hr"]))
+    assert response.status_code == 422 and response.content_type == "application/problem+json", path

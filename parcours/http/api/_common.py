@@ -46,6 +46,18 @@ def json_body(*allowed: str) -> dict[str, Any]:
     return body
 
 
+def one_of(name: str, allowed: tuple[str, ...]) -> str | None:
+    """A filter of the query string that must be one of `allowed` when given (given empty is an error too:
+    an empty filter that kept everything would hide the client's mistake)."""
+    if name not in request.args:
+        return None
+    value = request.args[name]
+    if value not in allowed:
+        raise Problem(422, "Paramètres invalides", errors=[{"field": name, "value": value,
+                                                             "reason": f"un de : {', '.join(allowed)}"}])
+    return value
+
+
 def page() -> tuple[int, int | None]:
     """(limit, cursor) from the query string; the cursor is the last id of the previous page."""
     errors = []

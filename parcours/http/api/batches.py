@@ -17,6 +17,7 @@ from parcours.http.api._common import (
     json_body,
     json_response,
     listing,
+    one_of,
     page,
     page_of,
     page_parameters,
@@ -27,6 +28,8 @@ from parcours.http.problems import Problem
 from parcours.models import Batch, BatchItem
 from parcours.service import batches
 
+BATCH_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+ITEM_STATUSES = ("pending", "done", "failed", "cancelled")
 bp = Blueprint("batches", __name__)
 UPLOADS = ("employees", "absences", "formations")
 JSON_FIELDS = ("template", "template_version", "matricules", "values")
@@ -125,8 +128,9 @@ def index():
     query = select(Batch).order_by(Batch.id.desc()).limit(limit + 1)
     if cursor is not None:
         query = query.where(Batch.id < cursor)  # newest first
-    if request.args.get("status"):
-        query = query.where(Batch.status == request.args["status"])
+    status = one_of("status", BATCH_STATUSES)
+    if status:
+        query = query.where(Batch.status == status)
     rows = list(session.scalars(query))
     counts, names = batches.item_counts(session, [b.id for b in rows[:limit]]), TemplateNames(session)
     return listing([_batch(b, counts[b.id], names) for b in rows[:limit]], rows, limit, "batches.index")
@@ -147,10 +151,8 @@ def items(batch_id: int):
                    BatchItem.document_id).where(BatchItem.batch_id == batch.id).order_by(BatchItem.id).limit(limit + 1)
     if cursor is not None:
         query = query.where(BatchItem.id > cursor)
-    status = request.args.get("status")
+    status = one_of("status", ITEM_STATUSES)
     if status:
-        if status not in ("pending", "done", "failed", "cancelled"):
-            raise Problem(422, "Paramètres invalides", errors=[{"field": "status", "reason": "pending, done, failed ou cancelled"}])
         query = query.where(BatchItem.status == status)
     rows = db_session().execute(query).all()
     answer = [{"matricule": r.matricule, "position": r.position, "status": r.status, "error": r.error,

@@ -23,7 +23,7 @@ bp = Blueprint("due", __name__)
 
 
 def _date(raw: Any, field: str, default: dt.date | None = None) -> dt.date:
-    if raw in (None, ""):
+    if raw is None or (raw == "" and default is None):
         if default is None:
             raise Problem(422, "Valeurs invalides", errors=[{"field": field, "reason": "date obligatoire (AAAA-MM-JJ)"}])
         return default

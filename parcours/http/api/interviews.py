@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from docgen.context import INTERVIEW_LABELS
 from docgen.values import ValuesError, parse_date
-from parcours.http.api._common import iso, json_body, page
+from parcours.http.api._common import iso, json_body, one_of, page
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -67,8 +67,9 @@ def list_interviews():
     query = select(Interview).order_by(Interview.id).limit(limit + 1)
     if request.args.get("matricule"):
         query = query.where(Interview.matricule == request.args["matricule"])
-    if request.args.get("status"):
-        query = query.where(Interview.status == request.args["status"])
+    status = one_of("status", interviews.STATUSES)
+    if status:
+        query = query.where(Interview.status == status)
     if cursor is not None:
         query = query.where(Interview.id > cursor)
     rows = list(db_session().scalars(query))
