@@ -16,6 +16,7 @@ from werkzeug.exceptions import TooManyRequests
 from parcours.errors import DomainError, Invalid
 from parcours.http import auth
 from parcours.http.current import db_session, services
+from parcours.http.problems import status_of
 from parcours.service import pki as instance_pki
 from parcours.service import sso, users
 
@@ -123,7 +124,7 @@ def sso_finish():
     try:
         token, _ = sso.finish(session, services().settings, pending, dict(request.args), **_client())
     except DomainError as exc:
-        return _login_error(exc.detail or exc.title, 503 if exc.title.endswith("indisponible") else 401)
+        return _login_error(exc.detail or exc.title, 401 if status_of(exc) == 422 else status_of(exc))
     session.commit()
     response = auth.set_session_cookie(redirect(pending.next_page, 303), token)
     response.delete_cookie(SSO_COOKIE, path=sso.CALLBACK)
@@ -146,7 +147,7 @@ def _password_page(token: str, error: str | None = None, status: int = 200):
         user, link = users.link_user(db_session(), token)
     except DomainError as exc:
         return render_template("signer/done.html", company=_company(), heading=exc.title, message=exc.detail), \
-            404 if exc.title == "Lien inconnu" else 410
+            status_of(exc)
     heading = "Choisir votre mot de passe" if link.purpose == "invitation" else "Choisir un nouveau mot de passe"
     return render_template("account/password.html", company=_company(), heading=heading, name=user.name,
                            email=user.email, minimum=users.PASSWORD_MIN, error=error), status
