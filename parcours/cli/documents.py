@@ -111,7 +111,10 @@ def run_batch(template: bytes, template_name: str, dataset: Dataset, values: Cam
         if own_pool:
             pool.close()
     seconds = time.perf_counter() - started
-    rows.sort(key=lambda row: wanted.index(row[0]) if row[0] in wanted else len(wanted))
+    position: dict[str, int] = {}
+    for index, matricule in enumerate(wanted):
+        position.setdefault(matricule, index)
+    rows.sort(key=lambda row: position.get(row[0], len(wanted)))
     manifest = out / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as handle:
         writer = csvsafe.writer(handle)
