@@ -700,20 +700,38 @@ def _employees(table: _Table) -> tuple[_Rows, set[str]]:
 
 def _check_managers(table: _Table, employees: _Rows, all_matricules: set[str],
                     known_managers: Collection[str] = ()) -> list[tuple[int, Employee]]:
-    """Employees whose manager was imported too (or is known already); repeated because leaving
-    one out may orphan others."""
-    kept = list(employees.kept)
-    while True:
-        valid = {employee.matricule for _, employee in kept} | set(known_managers)
-        orphans = [(number, e) for number, e in kept if e.manager_matricule not in (None, *valid)]
-        if not orphans:
-            return kept
-        for number, employee in orphans:
-            reason = ("le responsable n'a pas pu être importé (sa ligne contient des erreurs)"
-                      if employee.manager_matricule in all_matricules else "matricule de responsable inconnu")
-            employees.errors.append(
-                RowError(table.file, number, "manager_matricule", employee.manager_matricule, reason))
-        kept = [item for item in kept if item not in orphans]
+    """Employees whose manager was imported too (or is known already).
+
+    Leaving one out may orphan others, so this is a fixpoint, reached in linear time: the employees
+    missing a manager from the start, then, through a map from each manager to their reports, whoever
+    reported to someone left out (unless that matricule is known elsewhere).
+    """
+    kept = employees.kept
+    known = known_managers if isinstance(known_managers, set | frozenset) else set(known_managers)
+    valid = {employee.matricule for _, employee in kept}
+    reports: dict[str, list[int]] = {}
+    pending: list[int] = []
+    for index, (_, employee) in enumerate(kept):
+        manager = employee.manager_matricule
+        if manager is None or manager in known:
+            continue
+        if manager in valid:
+            reports.setdefault(manager, []).append(index)
+        else:
+            pending.append(index)
+    left_out: set[int] = set()
+    while pending:
+        index = pending.pop()
+        if index in left_out:
+            continue
+        left_out.add(index)
+        number, employee = kept[index]
+        reason = ("le responsable n'a pas pu être importé (sa ligne contient des erreurs)"
+                  if employee.manager_matricule in all_matricules else "matricule de responsable inconnu")
+        employees.errors.append(
+            RowError(table.file, number, "manager_matricule", employee.manager_matricule, reason))
+        pending.extend(reports.pop(employee.matricule, ()))
+    return [item for index, item in enumerate(kept) if index not in left_out]
 
 
 def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[str],

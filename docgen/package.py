@@ -6,6 +6,7 @@ fields and links that would make LibreOffice read local files or fetch URLs whil
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zipfile
@@ -15,9 +16,27 @@ DOCX_MAIN_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml
 HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
 
 # Fields that pull content from outside the document when LibreOffice or Word update them.
-_EXTERNAL_FIELDS = re.compile(rb"\b(INCLUDETEXT|INCLUDEPICTURE|INCLUDE|LINK|DDE|DDEAUTO|IMPORT)\b")
-_INSTR = re.compile(rb"<w:instrText[^>]*>([^<]*)</w:instrText>|w:instr=\"([^\"]*)\"")
-_EXTERNAL_REL = re.compile(rb"<Relationship\b[^>]*>")
+_EXTERNAL_FIELDS = re.compile(r"\b(INCLUDETEXT|INCLUDEPICTURE|INCLUDE|LINK|DDE|DDEAUTO|IMPORT)\b")
+_INSTR = re.compile(r"<w:instrText[^>]*>([^<]*)</w:instrText>|w:instr=\"([^\"]*)\"")
+_EXTERNAL_REL = re.compile(r"<Relationship\b[^>]*>")
+_EXTERNAL_MODE = re.compile(r"\bTargetMode\s*=\s*[\"']\s*External\s*[\"']")
+_DECLARATIONS = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+# How an XML parser tells the encoding before reading the declaration (XML 1.0, appendix F):
+# the byte order mark, else the first bytes of « <?xml » in each encoding family.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_FIRST_BYTES = (
+    (b"\x3c\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00\x3c", "utf-32-be"),
+    (b"\x3c\x00\x3f\x00", "utf-16-le"), (b"\x00\x3c\x00\x3f", "utf-16-be"),
+)
+_DECLARED = re.compile(r"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"']")
+# The encodings Office Open XML allows (UTF-8, UTF-16) and UTF-32, by their normalised codec name;
+# ASCII is UTF-8's subset. Anything else (EBCDIC, UTF-7, legacy code pages) is refused.
+_FAMILIES = {"utf-8": "utf-8", "ascii": "utf-8", "utf-16": "utf-16", "utf-16-le": "utf-16", "utf-16-be": "utf-16",
+             "utf-32": "utf-32", "utf-32-le": "utf-32", "utf-32-be": "utf-32"}
 
 
 @dataclass(frozen=True)
@@ -56,18 +75,18 @@ def check_docx(data: bytes, limits: PackageLimits = PackageLimits()) -> None:
     if "[Content_Types].xml" not in names:
         raise UnsafePackage("ce n'est pas un paquet Office Open XML ([Content_Types].xml absent)")
     try:
-        content_types = archive.read("[Content_Types].xml")
+        content_types = decode_xml("[Content_Types].xml", archive.read("[Content_Types].xml"))
     except (zipfile.BadZipFile, RuntimeError) as exc:
         raise UnsafePackage(f"archive ZIP illisible ({exc})") from None
-    if DOCX_MAIN_TYPE.encode() not in content_types:
-        if b"macroEnabled" in content_types:
+    if DOCX_MAIN_TYPE not in content_types:
+        if "macroEnabled" in content_types:
             raise UnsafePackage("les documents avec macros (.docm) sont refusés")
         raise UnsafePackage("ce n'est pas un document Word (.docx)")
-    if any(n.lower().endswith("vbaproject.bin") for n in names) or b"macroEnabled" in content_types:
+    if any(n.lower().endswith("vbaproject.bin") for n in names) or "macroEnabled" in content_types:
         raise UnsafePackage("les documents avec macros (.docm) sont refusés")
     for info in infos:
-        if info.filename.endswith((".xml", ".rels")):
-            _check_xml_part(info.filename, archive.read(info))
+        if info.filename.lower().endswith((".xml", ".rels")):  # part names are case-insensitive
+            _check_xml_part(info.filename, decode_xml(info.filename, archive.read(info)))
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], limits: PackageLimits) -> None:
@@ -83,20 +102,53 @@ def _check_sizes(infos: list[zipfile.ZipInfo], limits: PackageLimits) -> None:
             raise UnsafePackage(f"« {info.filename} » est anormalement compressé (bombe ZIP ?)")
 
 
-def _check_xml_part(name: str, xml: bytes) -> None:
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+def decode_xml(name: str, xml: bytes) -> str:
+    """The text of an XML part, decoded as a parser would: by its byte order mark, else by its first bytes
+    and its declared encoding (UTF-8 when none). Raise UnsafePackage, in French, when the encoding is not
+    UTF-8, UTF-16 or UTF-32, contradicts the declaration, or does not match the bytes."""
+    encoding = next((codec for bom, codec in _BOMS if xml.startswith(bom)), None)
+    if encoding is None:
+        encoding = next((codec for start, codec in _FIRST_BYTES if xml.startswith(start)), "utf-8")
+    head = xml[:512].decode(encoding, errors="ignore").lstrip("\ufeff")
+    declared = _DECLARED.match(head)
+    if declared:
+        label = declared.group(1)
+        try:
+            family = _FAMILIES.get(codecs.lookup(label).name)
+        except LookupError:
+            family = None
+        if family is None:
+            raise UnsafePackage(f"« {name} » est encodé en « {label} » : seuls UTF-8, UTF-16 et UTF-32 sont admis")
+        if family != _FAMILIES[encoding]:
+            raise UnsafePackage(f"« {name} » déclare l'encodage « {label} » mais est écrit en {_label(encoding)}")
+    try:
+        text = xml.decode(encoding)
+    except UnicodeDecodeError:
+        raise UnsafePackage(f"« {name} » n'est pas un XML lisible : son contenu n'est pas de l'{_label(encoding)} "
+                            "valide") from None
+    if "\x00" in text:  # never in XML: UTF-16 or UTF-32 with neither a BOM nor « <?xml », read as UTF-8
+        raise UnsafePackage(f"« {name} » n'est pas un XML lisible : encodage non reconnu (caractères nuls)")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _label(encoding: str) -> str:
+    return encoding.upper().replace("-LE", " LE").replace("-BE", " BE")
+
+
+def _check_xml_part(name: str, xml: str) -> None:
+    if _DECLARATIONS.search(xml):
         raise UnsafePackage(f"« {name} » déclare des entités XML, refusées par sécurité")
-    if name.endswith(".rels"):
+    if name.lower().endswith(".rels"):
         for rel in _EXTERNAL_REL.findall(xml):
-            if b'TargetMode="External"' in rel and HYPERLINK_REL.encode() not in rel:
+            if _EXTERNAL_MODE.search(rel) and HYPERLINK_REL not in rel:
                 raise UnsafePackage(
                     f"« {name} » fait référence à une ressource externe ; seuls les liens hypertextes sont admis"
                 )
         return
     # An instruction may be split over several runs: look at them joined.
-    instructions = b"".join(m.group(1) or m.group(2) or b"" for m in _INSTR.finditer(xml))
+    instructions = "".join(m.group(1) or m.group(2) or "" for m in _INSTR.finditer(xml))
     field = _EXTERNAL_FIELDS.search(instructions.upper())
     if field:
         raise UnsafePackage(
-            f"« {name} » contient un champ {field.group(1).decode()} qui lirait un contenu externe"
+            f"« {name} » contient un champ {field.group(1)} qui lirait un contenu externe"
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -14,6 +13,7 @@ from typing import Any
 
 import click
 
+from docgen import csvsafe
 from docgen.batch import BatchGenerator, BatchItem, DocumentResult
 from docgen.context import ContextError
 from docgen.convert import ConversionError, ConverterPool
@@ -111,10 +111,13 @@ def run_batch(template: bytes, template_name: str, dataset: Dataset, values: Cam
         if own_pool:
             pool.close()
     seconds = time.perf_counter() - started
-    rows.sort(key=lambda row: wanted.index(row[0]) if row[0] in wanted else len(wanted))
+    position: dict[str, int] = {}
+    for index, matricule in enumerate(wanted):
+        position.setdefault(matricule, index)
+    rows.sort(key=lambda row: position.get(row[0], len(wanted)))
     manifest = out / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
         writer.writerows(rows)
     for failure in failures:

@@ -3,7 +3,6 @@ with the abondement correctif of each état des lieux; as text, CSV or JSON."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -13,7 +12,7 @@ from typing import Any
 
 import click
 
-from docgen import formatting
+from docgen import csvsafe, formatting
 from docgen.calendar import Headcount, due_before
 from docgen.dataset import Dataset
 from docgen.values import ValuesError, parse_date
@@ -74,7 +73,7 @@ def _due_csv(rows: list[dict[str, Any]]) -> None:
                "rule", "reason", "abondement", "abondement_montant", "abondement_versement_avant",
                "entretiens_prevus", "entretiens_realises", "abondement_motif"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer = csvsafe.dict_writer(buffer, columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         review = row.get("abondement") or {}

@@ -9,7 +9,6 @@ when a process dies, its chunks are taken up again by any runner within the job 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import logging
@@ -25,6 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from docgen import csvsafe
 from docgen.batch import BatchGenerator, DocumentResult
 from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
@@ -210,7 +210,7 @@ def write_zip(session: Session, blobs: Any, batch: Batch) -> IO[bytes]:
     stem = _safe(name)
     out = tempfile.TemporaryFile()
     manifest = io.StringIO()
-    writer = csv.writer(manifest)
+    writer = csvsafe.writer(manifest)
     writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
     rows = session.execute(
         select(BatchItem.matricule, BatchItem.status, BatchItem.error, DocumentVersion.pdf_sha256, DocumentVersion.pages)

@@ -239,6 +239,24 @@ def test_a_batch_where_every_employee_fails_is_failed_at_once_and_cannot_be_canc
     assert files == {} and all(row["erreur"] for row in manifest)
 
 
+def test_the_zip_manifest_neutralises_a_formula_in_a_matricule(app, client, tokens, employees):
+    from docgen.dataset import load_dataset
+    from parcours.service.employees import upsert_dataset
+
+    hyperlink = '=HYPERLINK("http://evil.example","Voir")'  # a matricule has 50 characters at most
+    text = (SAMPLES / "employees.csv").read_text(encoding="utf-8")
+    text = text.replace("\nE0009,", "\n\"" + hyperlink.replace('"', '""') + "\",", 1)
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, load_dataset(text.encode(), names={"employees": "employees.csv"}).dataset)
+    values = {**CAMPAIGN, "entretien": {**CAMPAIGN["entretien"], "date": "1990-01-01"}}  # every employee fails
+    response = start(client, tokens["hr"], values=values, matricules=[hyperlink, "E0002"])
+    assert response.status_code == 202, response.json
+
+    files, manifest = read_zip(client.get(response.json["links"]["zip"], headers=bearer(tokens["hr"])).data)
+    assert [row["matricule"] for row in manifest] == ["'" + hyperlink, "E0002"]
+    assert files == {} and not any(cell.startswith(("=", "+", "-", "@")) for row in manifest for cell in row.values())
+
+
 def test_a_job_that_keeps_failing_fails_its_items_at_the_last_attempt(app, client, tokens, employees, monkeypatch):
     app.extensions["parcours"]._converter = SharedPool(None)
 

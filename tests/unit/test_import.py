@@ -650,3 +650,59 @@ def test_a_folder_with_an_entretiens_file(tmp_path):
     write(tmp_path, "entretiens.csv", [ENTRETIENS_HEADER, "E2,2016-08-12,premier,held,"])
 
     assert len(load_dataset_dir(tmp_path).dataset.interviews_of("E2")) == 1
+
+
+# --- A long chain of managers: every row reported, in linear time ----------------------------------
+
+def chained_employees(count: int, head_manager: str) -> bytes:
+    """`count` employees, each the manager of the next; the first names `head_manager`."""
+    rows = [f"C{index:05d},M.,Nom{index},Paul,p{index}@example.fr,1980-01-01,2015-03-02,Technicien,Atelier,Lyon,"
+            f"{head_manager if index == 0 else f'C{index - 1:05d}'}," for index in range(count)]
+    return ("\n".join([EMPLOYEE_HEADER, *rows]) + "\n").encode()
+
+
+def load_within(seconds: float, *args, **kwargs) -> ImportResult:
+    """load_dataset in a daemon thread: a guard against a hang, not a timing."""
+    import threading
+
+    outcome: dict[str, ImportResult] = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=load_dataset(*args, **kwargs)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"import still running after {seconds} s"
+    return outcome["result"]
+
+
+def test_a_chain_of_2500_employees_under_an_unknown_manager_is_reported_row_by_row():
+    result = load_within(120, chained_employees(2500, "INCONNU"), names={"employees": "employees.csv"},
+                         skip_invalid=True)
+
+    assert dict(result.dataset.employees) == {}
+    assert [(e.row, e.column) for e in result.errors] == [(row, "manager_matricule") for row in range(2, 2502)]
+    assert (result.errors[0].value, result.errors[0].reason) == ("INCONNU", "matricule de responsable inconnu")
+    assert all(error.value == f"C{error.row - 3:05d}" for error in result.errors[1:])
+    assert {error.reason for error in result.errors[1:]} == {
+        "le responsable n'a pas pu être importé (sa ligne contient des erreurs)"}
+
+
+def test_a_chain_under_a_manager_known_elsewhere_is_imported_whole():
+    result = load_within(120, chained_employees(2500, "E0001"), names={"employees": "employees.csv"},
+                         known_managers=["E0001"])
+
+    assert result.errors == () and len(result.dataset.employees) == 2500
+
+
+def test_a_left_out_employee_known_elsewhere_still_manages_their_reports(tmp_path):
+    boss = BOSS.replace("julien.martin@example.fr", "julien")
+    employees = employees_file(tmp_path, boss, CHLOE)
+
+    result = load_dataset(employees, skip_invalid=True, known_managers={"E1"})
+
+    assert list(result.dataset.employees) == ["E2"]
+    assert [(e.row, e.column) for e in result.errors] == [(2, "email")]
+
+
+def test_without_skip_invalid_a_chain_raises_every_row_at_once():
+    errors = import_errors(chained_employees(300, "INCONNU"), names={"employees": "employees.csv"})
+
+    assert [error.row for error in errors] == list(range(2, 302))
