@@ -43,11 +43,11 @@ def cases():
     pdf = F.two_signer_file(F.blank_pdf(), foreign, now=SIGNED)
     trust = F.verifier_trust(foreign, at=NOW)
     made = {
-        "valide": V.validate(pdf, trust),
-        "révocation-à-fournir": V.validate(pdf, V.TrustInputs((foreign.root_certificate,))),
-        "modifié": V.validate(forgery.flip_byte_in_content_stream(pdf), trust),
-        "plage-anormale": V.validate(M.range_not_an_array(pdf), trust),
-        "autre-racine": V.validate(pdf, F.verifier_trust(F.authority("Autre"), at=NOW)),
+        "valide": V.validate(pdf, trust, at=NOW),
+        "révocation-à-fournir": V.validate(pdf, V.TrustInputs((foreign.root_certificate,)), at=NOW),
+        "modifié": V.validate(forgery.flip_byte_in_content_stream(pdf), trust, at=NOW),
+        "plage-anormale": V.validate(M.range_not_an_array(pdf), trust, at=NOW),
+        "autre-racine": V.validate(pdf, F.verifier_trust(F.authority("Autre"), at=NOW), at=NOW),
     }
     expected = {"valide": V.PASSED, "révocation-à-fournir": V.INDETERMINATE, "modifié": V.FAILED,
                 "plage-anormale": V.FAILED, "autre-racine": V.INDETERMINATE}

@@ -43,7 +43,7 @@ def test_a_malformed_signature_gives_a_failed_report_or_a_french_reason(name, si
     broken = M.ANOMALIES[name](signed)
     assert broken != signed and len(broken) == len(signed)
     try:
-        report = V.validate(broken, F.verifier_trust(foreign, at=NOW))
+        report = V.validate(broken, F.verifier_trust(foreign, at=NOW), at=NOW)
     except V.UnreadablePdf as exc:
         assert str(exc).startswith("les signatures du fichier ne peuvent pas être lues"), exc
         return
@@ -56,7 +56,7 @@ def test_a_malformed_signature_gives_a_failed_report_or_a_french_reason(name, si
 
 def test_one_byterange_is_a_report_not_an_index_error(signed, foreign):
     """pyHanko's one-byterange.pdf crashed `_covers` (byte_range[2]): the report now says what it covers."""
-    report = V.validate(M.one_byterange(signed), F.verifier_trust(foreign, at=NOW))
+    report = V.validate(M.one_byterange(signed), F.verifier_trust(foreign, at=NOW), at=NOW)
     first = report.signatures[0]
     assert first.coverage == "UNCLEAR" and "plages d'octets signées sont anormales" in first.covers
 
