@@ -64,6 +64,13 @@ class Settings:
     """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
     mail_from: str = "Parcours <parcours@localhost>"
     """The From of the e-mails sent to signers."""
+    broker_url: str = ""
+    """Celery broker (redis://host:6379/0, amqp://… for RabbitMQ): jobs go to `parcours worker` processes and
+    `parcours serve` only answers HTTP; empty: each service process runs the jobs itself."""
+    worker_max_tasks: int = 200
+    """Tasks a worker process runs before it is replaced, with its LibreOffice (bounds memory)."""
+    job_sweep_seconds: float = 2.0
+    """How often each worker dispatches again the due jobs nobody runs (a lost message, a dead worker)."""
 
     def __post_init__(self) -> None:
         try:
@@ -77,6 +84,8 @@ class Settings:
             raise SettingsError("PARCOURS_EPP_PERIOD_YEARS: an agreement may shorten the 4-year period, never lengthen it")
         if self.headcount < 0:
             raise SettingsError("PARCOURS_HEADCOUNT: must not be negative")
+        if self.worker_max_tasks <= 0 or self.job_sweep_seconds <= 0:
+            raise SettingsError("PARCOURS_WORKER_MAX_TASKS and PARCOURS_JOB_SWEEP_SECONDS must be positive")
         if self.workers < 0 or self.conversion_timeout <= 0:
             raise SettingsError("PARCOURS_WORKERS must be >= 0 and PARCOURS_CONVERSION_TIMEOUT > 0")
 

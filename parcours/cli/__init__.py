@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from parcours.cli import archive, audit, documents, due, evidence, service, verify
+from parcours.cli import archive, audit, documents, due, evidence, service, verify, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +18,4 @@ for command in (documents.generate, documents.batch, documents.inspect, document
                 service.serve, service.tokens, due.due, audit.audit, verify.verify, archive.archive,
                 evidence.evidence):
     main.add_command(command)
+main.add_command(worker.worker)

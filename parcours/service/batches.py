@@ -38,6 +38,7 @@ from parcours.service import documents, templates, webhooks
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
+KIND = "batch_chunk"
 FINISHED = ("completed", "failed", "cancelled")
 
 
@@ -102,7 +103,7 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
     for start in range(0, len(pending), CHUNK_SIZE):
-        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
+        enqueue(session, KIND, {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
     try:
         session.commit()
     except IntegrityError:
@@ -231,7 +232,7 @@ def _safe(text: str) -> str:
 
 # --- the chunk job -----------------------------------------------------------------------------------
 
-@handler("batch_chunk")
+@handler(KIND)
 def run_chunk(services: Services, job: Job) -> None:
     """Generate the pending items of one chunk; each result is recorded in its own transaction."""
     db: Database = services.db

@@ -1,0 +1,119 @@
+"""Beyond one machine: one HTTP process without jobs, two `parcours worker` processes on a Redis-backed
+Celery, PostgreSQL and a shared blob folder, every process with its own instance folder and LibreOffice.
+
+A batch of 400 convocations goes through while one worker is killed with kill -9 (its process group and
+its LibreOffice) and then Redis is restarted without persistence (every queued message lost): the batch
+completes with exactly one document per employee, the ZIP served by the HTTP process holds them all,
+and the killed worker's chunk was taken over (a second claim)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from api_helpers import database
+from cluster import PARCOURS, ROOT, Http, Redis, soffice_under, worker
+from docgen.dataset import Dataset, load_dataset_dir
+from parcours import resources
+from parcours.db import Database
+from parcours.models import Batch, Document, Job
+from parcours.service.employees import upsert_dataset
+from parcours.service.tokens import create_token
+
+pytestmark = pytest.mark.libreoffice
+SAMPLES = resources.SAMPLES
+CAMPAIGN = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+EMPLOYEES = 400
+
+
+def copies(count: int) -> dict:
+    """`count` employees: the 25 samples again and again under new matricules, each with a manager."""
+    samples = list(load_dataset_dir(SAMPLES).dataset.employees.values())
+    made = {}
+    for index in range(count):
+        employee = samples[index % len(samples)]
+        matricule = f"C{index // len(samples):02d}{employee.matricule[1:]}"
+        made[matricule] = dataclasses.replace(employee, matricule=matricule,
+                                              manager_matricule=employee.manager_matricule or "E0001")
+    return made
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Redis of its own, PostgreSQL, the shared blob folder, the HTTP process; the workers are the test's."""
+    with database("postgresql", tmp_path) as url:
+        redis = Redis(tmp_path / "redis")
+        redis.start()
+        env = {"PARCOURS_DATABASE_URL": url, "PARCOURS_BROKER_URL": redis.url, "PARCOURS_PKI_PASSPHRASE": "secret",
+               "PARCOURS_BLOB_DIR": str(tmp_path / "shared-blobs"), "PARCOURS_JOB_SWEEP_SECONDS": "1"}
+        http = Http(tmp_path / "http", env)
+        started = [http]
+        try:
+            # As the README says: `parcours init` once, its pki/ folder copied to every machine.
+            done = subprocess.run(PARCOURS + ["init"], env=http.env, cwd=ROOT, capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, done.stderr[-3000:]
+            for name in ("worker1", "worker2"):
+                shutil.copytree(tmp_path / "http" / "instance" / "pki", tmp_path / name / "instance" / "pki")
+            http.start()
+            db = Database(url)
+            yield http, redis, env, db, started
+            db.dispose()
+        finally:
+            for process in started:
+                process.stop()
+            redis.stop()
+
+
+def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_employee(cluster, tmp_path):
+    http, redis, env, db, started = cluster
+    employees = copies(EMPLOYEES)
+    with db.session() as session:
+        token, _ = create_token(session, "hr", "test workers")
+        upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)  # their managers
+        upsert_dataset(session, Dataset(employees=employees, absences={}, trainings={}))
+    workers = [worker(f"worker{n}", tmp_path / f"worker{n}", env) for n in (1, 2)]
+    started.extend(workers)
+    for process in workers:
+        process.start()
+
+    values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
+    status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
+                                                          "matricules": sorted(employees)})
+    assert status == 202 and batch["total"] == EMPLOYEES, batch
+
+    # Both workers convert; one dies with its LibreOffice while it holds a chunk.
+    middle = http.wait(token, batch["id"], lambda b: b["done"] >= 60, 300)
+    assert soffice_under(workers[0].tmp) and soffice_under(workers[1].tmp), "each worker has its own LibreOffice"
+    workers[0].kill()
+    assert not soffice_under(workers[0].tmp)
+    # Then the broker restarts empty: the queued messages are lost, the jobs table still has the jobs.
+    later = http.wait(token, batch["id"], lambda b: b["done"] >= middle["done"] + 60, 300)
+    redis.stop()
+    redis.start()
+    final = http.wait(token, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 600)
+    print(f"\nkilled a worker at {middle['done']}/{EMPLOYEES}, restarted Redis at {later['done']}/{EMPLOYEES}")
+    assert (final["status"], final["done"], final["failed"]) == ("completed", EMPLOYEES, 0), final
+
+    with db.session() as session:
+        per_matricule = dict(session.execute(select(Document.matricule, func.count()).where(
+            Document.batch_id == batch["id"]).group_by(Document.matricule)).all())
+        chunks = session.execute(select(Job.status, Job.attempts).where(Job.kind == "batch_chunk")).all()
+        assert session.get(Batch, batch["id"]).status == "completed"
+    assert per_matricule == {matricule: 1 for matricule in employees}
+    assert {status for status, _ in chunks} == {"done"}
+    assert max(attempts for _, attempts in chunks) >= 2, "the killed worker's chunk was claimed again"
+    assert not soffice_under(http.tmp), "the HTTP process converts nothing"
+
+    status, data = http.call("GET", f"/batches/{batch['id']}/zip", token)
+    assert status == 200
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
+    assert len(pdfs) == EMPLOYEES and all(archive.read(name).startswith(b"%PDF") for name in pdfs[:20])
