@@ -71,6 +71,10 @@ class Settings:
     """Tasks a worker process runs before it is replaced, with its LibreOffice (bounds memory)."""
     job_sweep_seconds: float = 2.0
     """How often each worker dispatches again the due jobs nobody runs (a lost message, a dead worker)."""
+    blob_store: str = ""
+    """Blob backend: empty, the folder (PARCOURS_BLOB_DIR); "database", a table of the database; s3://bucket/prefix."""
+    s3_endpoint_url: str = ""
+    """The S3 API of a non-AWS provider (MinIO, Scaleway, OVHcloud…); keys from AWS_ACCESS_KEY_ID and the like."""
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +88,8 @@ class Settings:
             raise SettingsError("PARCOURS_EPP_PERIOD_YEARS: an agreement may shorten the 4-year period, never lengthen it")
         if self.headcount < 0:
             raise SettingsError("PARCOURS_HEADCOUNT: must not be negative")
+        if self.blob_store not in ("", "database") and not self.blob_store.startswith("s3://"):
+            raise SettingsError("PARCOURS_BLOB_STORE: empty (folder), \"database\" or s3://bucket/prefix")
         if self.worker_max_tasks <= 0 or self.job_sweep_seconds <= 0:
             raise SettingsError("PARCOURS_WORKER_MAX_TASKS and PARCOURS_JOB_SWEEP_SECONDS must be positive")
         if self.workers < 0 or self.conversion_timeout <= 0:

@@ -171,3 +171,38 @@ class Http(Process):
 
 def worker(name: str, folder: Path, env: dict[str, str], concurrency: int = 1) -> Process:
     return Process(name, folder, env, ["worker", "--concurrency", str(concurrency), "--loglevel", "warning"])
+
+
+class MotoS3:
+    """moto's S3 server mode (an S3 emulator installed from PyPI with moto[server]) on a port of its own."""
+
+    KEYS = {"AWS_ACCESS_KEY_ID": "parcours", "AWS_SECRET_ACCESS_KEY": "parcours-secret",
+            "AWS_DEFAULT_REGION": "eu-west-3"}
+
+    def __init__(self, folder: Path) -> None:
+        self.port, self.log = free_port(), folder / "moto.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                                             str(self.port)], stdout=out, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process, self.log, 60)
+
+    def bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.session.Session(**{k.lower(): v for k, v in self.KEYS.items() if k != "AWS_DEFAULT_REGION"},
+                              region_name=self.KEYS["AWS_DEFAULT_REGION"]).client(
+            "s3", endpoint_url=self.url).create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.KEYS["AWS_DEFAULT_REGION"]})
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)

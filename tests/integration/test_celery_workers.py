@@ -4,7 +4,10 @@ Celery, PostgreSQL and a shared blob folder, every process with its own instance
 A batch of 400 convocations goes through while one worker is killed with kill -9 (its process group and
 its LibreOffice) and then Redis is restarted without persistence (every queued message lost): the batch
 completes with exactly one document per employee, the ZIP served by the HTTP process holds them all,
-and the killed worker's chunk was taken over (a second claim)."""
+and the killed worker's chunk was taken over (a second claim).
+
+With the blobs in the database or in an S3 bucket (moto's server: an emulator) instead of a shared
+folder, progress, cancel and the ZIP work the same whichever process ran the chunks."""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ import io
 import json
 import shutil
 import subprocess
+import time
 import zipfile
 
 import pytest
 from sqlalchemy import func, select
 
 from api_helpers import database
-from cluster import PARCOURS, ROOT, Http, Redis, soffice_under, worker
+from cluster import PARCOURS, ROOT, Http, MotoS3, Redis, soffice_under, worker
 from docgen.dataset import Dataset, load_dataset_dir
 from parcours import resources
 from parcours.db import Database
@@ -46,13 +50,32 @@ def copies(count: int) -> dict:
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    """Redis of its own, PostgreSQL, the shared blob folder, the HTTP process; the workers are the test's."""
+def blobs(request, tmp_path):
+    """The blob settings of every process: a shared folder unless the test is parametrized otherwise."""
+    kind = getattr(request, "param", "folder")
+    if kind == "folder":
+        yield {"PARCOURS_BLOB_DIR": str(tmp_path / "shared-blobs")}
+    elif kind == "database":
+        yield {"PARCOURS_BLOB_STORE": "database"}
+    else:
+        s3 = MotoS3(tmp_path / "s3")
+        s3.start()
+        try:
+            s3.bucket("parcours-blobs")
+            yield {"PARCOURS_BLOB_STORE": "s3://parcours-blobs/production", "PARCOURS_S3_ENDPOINT_URL": s3.url,
+                   **MotoS3.KEYS}
+        finally:
+            s3.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path, blobs):
+    """Redis of its own, PostgreSQL, the blob store, the HTTP process; the workers are the test's."""
     with database("postgresql", tmp_path) as url:
         redis = Redis(tmp_path / "redis")
         redis.start()
         env = {"PARCOURS_DATABASE_URL": url, "PARCOURS_BROKER_URL": redis.url, "PARCOURS_PKI_PASSPHRASE": "secret",
-               "PARCOURS_BLOB_DIR": str(tmp_path / "shared-blobs"), "PARCOURS_JOB_SWEEP_SECONDS": "1"}
+               "PARCOURS_JOB_SWEEP_SECONDS": "1", **blobs}
         http = Http(tmp_path / "http", env)
         started = [http]
         try:
@@ -72,9 +95,10 @@ def cluster(tmp_path):
             redis.stop()
 
 
-def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_employee(cluster, tmp_path):
+def start(cluster, tmp_path, count: int):
+    """`count` employees and an HR token in the database, two workers started: (token, employees, workers)."""
     http, redis, env, db, started = cluster
-    employees = copies(EMPLOYEES)
+    employees = copies(count)
     with db.session() as session:
         token, _ = create_token(session, "hr", "test workers")
         upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)  # their managers
@@ -83,6 +107,12 @@ def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_em
     started.extend(workers)
     for process in workers:
         process.start()
+    return token, employees, workers
+
+
+def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_employee(cluster, tmp_path):
+    http, redis, env, db, started = cluster
+    token, employees, workers = start(cluster, tmp_path, EMPLOYEES)
 
     values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
     status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
@@ -117,3 +147,45 @@ def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_em
     archive = zipfile.ZipFile(io.BytesIO(data))
     pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
     assert len(pdfs) == EMPLOYEES and all(archive.read(name).startswith(b"%PDF") for name in pdfs[:20])
+
+
+@pytest.mark.parametrize("blobs", ["database", "s3"], indirect=True)
+def test_progress_cancel_and_zip_with_blobs_in_the_database_or_a_bucket(cluster, tmp_path):
+    http, redis, env, db, started = cluster
+    token, employees, workers = start(cluster, tmp_path, 120)
+    values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
+    status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
+                                                          "matricules": sorted(employees)[:80]})
+    assert status == 202, batch
+    running = http.wait(token, batch["id"], lambda b: b["done"] >= 10, 300)
+    assert running["status"] == "running" and running["documents_per_second"], running
+    final = http.wait(token, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 300)
+    assert (final["status"], final["done"], final["failed"]) == ("completed", 80, 0), final
+    status, data = http.call("GET", f"/batches/{batch['id']}/zip", token)
+    assert status == 200
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert len([name for name in archive.namelist() if name.endswith(".pdf")]) == 80
+    assert all(archive.read(name).startswith(b"%PDF") for name in archive.namelist() if name.endswith(".pdf"))
+    assert not (tmp_path / "http" / "instance" / "blobs").exists()  # nothing in a folder of one machine
+
+    # A second batch cancelled while the workers make it: they stop, what was made stays.
+    status, second = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
+                                                           "matricules": sorted(employees)[80:]})
+    assert status == 202, second
+    http.wait(token, second["id"], lambda b: b["done"] >= 1, 300)
+    status, cancelled = http.json("POST", f"/batches/{second['id']}/cancel", token)
+    assert status == 200 and cancelled["status"] == "cancelled", cancelled
+    # The worker's chunk ends (its items are no longer pending) without making another document.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            chunk = session.scalars(select(Job).where(Job.kind == "batch_chunk")).all()
+            if all(job.status == "done" for job in chunk):
+                break
+        time.sleep(0.2)
+    with db.session() as session:
+        assert [job.status for job in chunk] == ["done"] * len(chunk)
+        made = session.scalar(select(func.count()).select_from(Document).where(Document.batch_id == second["id"]))
+    status, after = http.json("GET", f"/batches/{second['id']}", token)
+    assert (after["status"], after["done"], after["cancelled"], after["pending"]) == ("cancelled", made, 40 - made, 0)
+    assert 1 <= made < 40, after
