@@ -16,7 +16,9 @@ import io
 import json
 import shutil
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import zipfile
 
 import pytest
@@ -75,7 +77,7 @@ def cluster(tmp_path, blobs):
         redis = Redis(tmp_path / "redis")
         redis.start()
         env = {"PARCOURS_DATABASE_URL": url, "PARCOURS_BROKER_URL": redis.url, "PARCOURS_PKI_PASSPHRASE": "secret",
-               "PARCOURS_JOB_SWEEP_SECONDS": "1", **blobs}
+               "PARCOURS_JOB_SWEEP_SECONDS": "1", "PARCOURS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", **blobs}
         http = Http(tmp_path / "http", env)
         started = [http]
         try:
@@ -110,9 +112,36 @@ def start(cluster, tmp_path, count: int):
     return token, employees, workers
 
 
+class Receiver:
+    """A webhook receiver on 127.0.0.1, in a thread of the test: (webhook-id, event type) of each POST."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+        outer = self
+
+        class Handle(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                outer.received.append((self.headers.get("webhook-id"), body.get("type")))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rh"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_employee(cluster, tmp_path):
     http, redis, env, db, started = cluster
     token, employees, workers = start(cluster, tmp_path, EMPLOYEES)
+    receiver = Receiver()
+    with db.session() as session:
+        admin, _ = create_token(session, "admin", "test webhooks")
+    status, endpoint = http.json("POST", "/webhooks/endpoints", admin, {"url": receiver.url})
+    assert status == 201, endpoint
 
     values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
     status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
@@ -147,6 +176,20 @@ def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_em
     archive = zipfile.ZipFile(io.BytesIO(data))
     pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
     assert len(pdfs) == EMPLOYEES and all(archive.read(name).startswith(b"%PDF") for name in pdfs[:20])
+
+    # The batch's webhook went out from a worker (deliveries queue), one message, acknowledged.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(kind == "batch.completed" for _, kind in receiver.received):
+        time.sleep(0.2)
+    completed = {message_id for message_id, kind in receiver.received if kind == "batch.completed"}
+    assert len(completed) == 1, receiver.received
+    with db.session() as session:
+        deliveries = session.execute(select(Job.status).where(Job.kind == "webhook_delivery")).scalars().all()
+        anchors = session.execute(select(Job.status).where(Job.kind == "audit_anchor")).scalars().all()
+    assert deliveries and set(deliveries) == {"done"}
+    # The daily audit anchor a worker planned at start ran on a worker and planned the next one.
+    assert "done" in anchors and anchors.count("queued") == 1, anchors
+    receiver.server.shutdown()
 
 
 @pytest.mark.parametrize("blobs", ["database", "s3"], indirect=True)
