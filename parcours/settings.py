@@ -24,6 +24,10 @@ class Settings:
     """SQLAlchemy URL; SQLite in the instance folder when empty (postgresql+psycopg://… for PostgreSQL)."""
     blob_dir: Path | None = None
     """Where immutable blobs are kept; <instance>/blobs when empty."""
+    blob_store: str = ""
+    """Blob backend: empty, the folder (PARCOURS_BLOB_DIR); "database", a table of the database; s3://bucket/prefix."""
+    s3_endpoint_url: str = ""
+    """The S3 API of a non-AWS provider (MinIO, Scaleway, OVHcloud…); keys from AWS_ACCESS_KEY_ID and the like."""
     max_upload_bytes: int = 10 * 1024 * 1024
     """Largest accepted request body (413 beyond)."""
     workers: int = 0
@@ -34,6 +38,13 @@ class Settings:
     """The employer's time zone, for dates and times printed in documents."""
     run_jobs: bool = True
     """Run background jobs (batches) inside the service; off for a process that only answers HTTP."""
+    broker_url: str = ""
+    """Celery broker (redis://host:6379/0, amqp://… for RabbitMQ): jobs go to `parcours worker` processes and
+    `parcours serve` only answers HTTP; empty: each service process runs the jobs itself."""
+    worker_max_tasks: int = 200
+    """Tasks a worker process runs before it is replaced, with its LibreOffice (bounds memory)."""
+    job_sweep_seconds: float = 2.0
+    """How often each worker dispatches again the due jobs nobody runs (a lost message, a dead worker)."""
     page_size: int = 100
     """Default page size of listings (at most 1000)."""
     webhook_allowed_hosts: str = ""
@@ -64,17 +75,6 @@ class Settings:
     """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
     mail_from: str = "Parcours <parcours@localhost>"
     """The From of the e-mails sent to signers."""
-    broker_url: str = ""
-    """Celery broker (redis://host:6379/0, amqp://… for RabbitMQ): jobs go to `parcours worker` processes and
-    `parcours serve` only answers HTTP; empty: each service process runs the jobs itself."""
-    worker_max_tasks: int = 200
-    """Tasks a worker process runs before it is replaced, with its LibreOffice (bounds memory)."""
-    job_sweep_seconds: float = 2.0
-    """How often each worker dispatches again the due jobs nobody runs (a lost message, a dead worker)."""
-    blob_store: str = ""
-    """Blob backend: empty, the folder (PARCOURS_BLOB_DIR); "database", a table of the database; s3://bucket/prefix."""
-    s3_endpoint_url: str = ""
-    """The S3 API of a non-AWS provider (MinIO, Scaleway, OVHcloud…); keys from AWS_ACCESS_KEY_ID and the like."""
 
     def __post_init__(self) -> None:
         try:

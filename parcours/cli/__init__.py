@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from parcours.cli import archive, audit, documents, due, evidence, service, verify, worker
+from parcours.cli import archive, audit, documents, due, evidence, service, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,4 +18,7 @@ for command in (documents.generate, documents.batch, documents.inspect, document
                 service.serve, service.tokens, due.due, audit.audit, verify.verify, archive.archive,
                 evidence.evidence):
     main.add_command(command)
+
+from parcours.cli import worker  # noqa: E402 - `parcours worker`, Celery's side of the jobs
+
 main.add_command(worker.worker)
