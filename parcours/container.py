@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from docgen.convert import ConverterPool
 from parcours.blobs import BlobStore
 from parcours.db import Database
-from parcours.jobs.runner import JobRunner
+from parcours.jobs.runner import JobRunner, dispatch_after_commit
 from parcours.settings import Settings
 
 
@@ -45,6 +45,7 @@ class Services:
             return self._converter
 
     def close(self) -> None:
+        dispatch_after_commit(self.db, None)
         if self.jobs is not None:
             self.jobs.stop()
         if self._converter is not None:
