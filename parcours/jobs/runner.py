@@ -4,8 +4,9 @@ Whatever runs a job only hears "run job N": it first claims the row with a condi
 duplicate run does nothing. The lease is short and renewed by a heartbeat while the job runs, so a
 killed process's job is taken up again seconds later, by this process after a restart or by another
 sharing the database (no process can tell at start-up whether another one is dead). The
-same claim works for a distributed queue (Celery, say) that would call `run(job_id)` instead of the
-local pool.
+same claim serves a distributed queue: with a broker (parcours.jobs.distributed), a transaction's due
+jobs are told to it after commit (dispatch_after_commit) and a Celery worker claims the ids a message
+names (claim_ids) instead of this local pool.
 
 A kind registered with `batch=N` (webhook deliveries) is run up to N due jobs at a time: its lane
 claims them in one conditional UPDATE and hands them to one call of the handler, which completes each
