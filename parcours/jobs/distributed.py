@@ -191,16 +191,18 @@ class Sweeper:
                                       .where(_DUE).order_by(_JOBS.c.run_at, _JOBS.c.id).limit(SWEEP_LIMIT),
                                       {"now": now}).all()
         clock = time.monotonic()
-        self._sent = {job_id: at for job_id, at in self._sent.items() if clock - at < QUIET}
-        rows = [row for row in rows if row.id not in self._sent]
+        self._sent = {job_id: at for job_id, at in self._sent.items() if clock - at < STALE}
+        rows = [row for row in rows if clock - self._sent.get(row.id, -STALE) >= QUIET]
         if not rows:
             return []
         waiting = self.waiting()
         chosen = []
         for row in rows:
             run_at = row.run_at if row.run_at.tzinfo else row.run_at.replace(tzinfo=dt.timezone.utc)
-            if row.status == "running" or not waiting.get(queue_of(row.kind)) or \
-                    (now - run_at).total_seconds() > STALE:
+            # Behind other messages, a job is sent again only when it has waited STALE seconds, and then
+            # once per STALE: a queue nobody serves (a misconfiguration) grows slowly, not every sweep.
+            stale = (now - run_at).total_seconds() > STALE and row.id not in self._sent
+            if row.status == "running" or not waiting.get(queue_of(row.kind)) or stale:
                 chosen.append((row.id, row.kind))
         if chosen:
             self.dispatch(chosen)

@@ -119,3 +119,24 @@ def test_worker_help_is_listed():
     done = subprocess.run([sys.executable, "-c", "from parcours.cli import main; main()", "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert "worker" in done.stdout
+
+
+def test_a_job_stuck_behind_other_messages_is_sent_again_once_per_stale_period(services, broker):
+    import time
+
+    with services.db.session() as session:
+        behind = enqueue(session, "batch_chunk", {"n": 1})  # its message waits in the queue...
+        session.flush()
+        behind_id = behind.id
+    redis_client.Redis(port=broker.port).flushall()  # ...was lost; another job's message waits instead
+    sweeper = distributed.Sweeper(services.db, distributed.make_celery(services.settings), 1.0)
+    sweeper.dispatch([(999_999, "batch_chunk")])
+    assert sweeper.sweep() == []  # due for a moment only: the queue is busy, it waits its turn
+    with services.db.session() as session:  # due for ten minutes
+        session.execute(update(_JOBS).where(_JOBS.c.id == behind_id).values(
+            run_at=utcnow() - dt.timedelta(minutes=10)))
+    assert sweeper.sweep() == [behind_id]
+    sweeper._sent[behind_id] = time.monotonic() - distributed.QUIET - 1
+    assert sweeper.sweep() == []  # sent within the stale period: not again while the queue is busy
+    sweeper._sent[behind_id] = time.monotonic() - distributed.STALE - 1
+    assert sweeper.sweep() == [behind_id]
