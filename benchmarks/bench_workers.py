@@ -41,8 +41,8 @@ from cluster import Http, Process, Redis, worker  # noqa: E402
 
 
 def pinned(process: Process, core: int | None) -> Process:
-    if core is not None and hasattr(os, "sched_setaffinity"):
-        process.args = process.args  # the command stays; taskset wraps it
+    """The process started under `taskset -c core` (it and its LibreOffice on that core), if a core is given."""
+    if core is not None:
         process.start = _taskset(process, core)  # type: ignore[method-assign]
     return process
 
