@@ -94,11 +94,14 @@ class Process:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        for pid in soffice_under(self.tmp):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        deadline = time.monotonic() + 10
+        while (found := soffice_under(self.tmp)) and time.monotonic() < deadline:
+            for pid in found:  # killed again until gone: a SIGKILLed process takes a moment to leave /proc
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.05)
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM (a warm shutdown), then kill -9 if it lingers."""
