@@ -149,9 +149,18 @@ def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_em
     assert status == 202 and batch["total"] == EMPLOYEES, batch
 
     # Both workers convert; one dies with its LibreOffice while it holds a chunk.
-    middle = http.wait(token, batch["id"], lambda b: b["done"] >= 60, 300)
+    http.wait(token, batch["id"], lambda b: b["done"] >= 60, 300)
     assert soffice_under(workers[0].tmp) and soffice_under(workers[1].tmp), "each worker has its own LibreOffice"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # both workers hold a chunk (between two, a worker may be idle)
+        with db.session() as session:
+            running = session.scalar(select(func.count()).select_from(Job).where(
+                Job.kind == "batch_chunk", Job.status == "running"))
+        if running == 2:
+            break
+        time.sleep(0.02)
     workers[0].kill()
+    status, middle = http.json("GET", f"/batches/{batch['id']}", token)
     assert not soffice_under(workers[0].tmp)
     # Then the broker restarts empty: the queued messages are lost, the jobs table still has the jobs.
     later = http.wait(token, batch["id"], lambda b: b["done"] >= middle["done"] + 60, 300)
