@@ -103,7 +103,7 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
     for start in range(0, len(pending), CHUNK_SIZE):
-        enqueue(session, KIND, {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
+        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[start:start + CHUNK_SIZE]})
     try:
         session.commit()
     except IntegrityError:
