@@ -19,7 +19,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     templates.seed_shipped(services.db, services.blobs)
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     http.init_app(app, services)
-    if settings.run_jobs:
+    if settings.broker_url:
+        from parcours.jobs import distributed  # Celery only where a broker is set
+
+        distributed.attach(services)  # jobs go to `parcours worker`; this process only answers HTTP
+    elif settings.run_jobs:
         handlers.start(services)
     atexit.register(services.close)
     return app

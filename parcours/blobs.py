@@ -1,4 +1,9 @@
-"""Immutable, content-addressed blob store: files named by their sha256, never rewritten."""
+"""Immutable, content-addressed blob store: files named by their sha256, never rewritten.
+
+Three backends, chosen by PARCOURS_BLOB_STORE (container.open_blobs): this folder (local, or a shared mount that
+gives an atomic rename within a folder and honours fsync, e.g. NFSv4 with sync; not an object-storage
+FUSE mount), a table of the service's database (blobs_db), an S3 bucket (blobs_s3). All name a blob
+by its sha256, store it once and never change it."""
 
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ class BlobNotFound(LookupError):
     """No blob has this sha256."""
 
 
+def valid_digest(digest: str) -> bool:
+    return len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+
+
 class BlobStore:
     """Local folder backend: <root>/ab/cd/abcd…; written to a temporary file, fsynced, renamed."""
 
@@ -20,7 +29,7 @@ class BlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, digest: str) -> Path:
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        if not valid_digest(digest):
             raise BlobNotFound(digest)
         return self.root / digest[:2] / digest[2:4] / digest
 
@@ -60,3 +69,4 @@ class BlobStore:
             return self._path(digest).exists()
         except BlobNotFound:
             return False
+

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from docgen.convert import ConverterPool
 from parcours.blobs import BlobStore
 from parcours.db import Database
-from parcours.jobs.runner import JobRunner
+from parcours.jobs.runner import JobRunner, dispatch_after_commit
 from parcours.settings import Settings
 
 
@@ -31,7 +31,7 @@ class Services:
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         db.upgrade()
-        return cls(settings, db, BlobStore(settings.resolved_blob_dir))
+        return cls(settings, db, open_blobs(settings, db))
 
     @property
     def workers(self) -> int:
@@ -45,8 +45,22 @@ class Services:
             return self._converter
 
     def close(self) -> None:
+        dispatch_after_commit(self.db, None)
         if self.jobs is not None:
             self.jobs.stop()
         if self._converter is not None:
             self._converter.close()
         self.db.dispose()
+
+
+def open_blobs(settings: Settings, db: Database) -> BlobStore:
+    """The store PARCOURS_BLOB_STORE names: the folder when empty, "database", or s3://bucket/prefix."""
+    if settings.blob_store == "database":
+        from parcours.blobs_db import DatabaseBlobStore
+
+        return DatabaseBlobStore(db.engine)  # type: ignore[return-value]
+    if settings.blob_store.startswith("s3://"):
+        from parcours.blobs_s3 import S3BlobStore
+
+        return S3BlobStore.from_url(settings.blob_store, settings.s3_endpoint_url)  # type: ignore[return-value]
+    return BlobStore(settings.resolved_blob_dir)

@@ -24,6 +24,10 @@ class Settings:
     """SQLAlchemy URL; SQLite in the instance folder when empty (postgresql+psycopg://… for PostgreSQL)."""
     blob_dir: Path | None = None
     """Where immutable blobs are kept; <instance>/blobs when empty."""
+    blob_store: str = ""
+    """Blob backend: empty, the folder (PARCOURS_BLOB_DIR); "database", a table of the database; s3://bucket/prefix."""
+    s3_endpoint_url: str = ""
+    """The S3 API of a non-AWS provider (MinIO, Scaleway, OVHcloud…); keys from AWS_ACCESS_KEY_ID and the like."""
     max_upload_bytes: int = 10 * 1024 * 1024
     """Largest accepted request body (413 beyond)."""
     workers: int = 0
@@ -34,6 +38,13 @@ class Settings:
     """The employer's time zone, for dates and times printed in documents."""
     run_jobs: bool = True
     """Run background jobs (batches) inside the service; off for a process that only answers HTTP."""
+    broker_url: str = ""
+    """Celery broker (redis://host:6379/0, amqp://… for RabbitMQ): jobs go to `parcours worker` processes and
+    `parcours serve` only answers HTTP; empty: each service process runs the jobs itself."""
+    worker_max_tasks: int = 200
+    """Tasks a worker process runs before it is replaced, with its LibreOffice (bounds memory)."""
+    job_sweep_seconds: float = 2.0
+    """How often each worker dispatches again the due jobs nobody runs (a lost message, a dead worker)."""
     page_size: int = 100
     """Default page size of listings (at most 1000)."""
     webhook_allowed_hosts: str = ""
@@ -97,6 +108,10 @@ class Settings:
             raise SettingsError("PARCOURS_EPP_PERIOD_YEARS: an agreement may shorten the 4-year period, never lengthen it")
         if self.headcount < 0:
             raise SettingsError("PARCOURS_HEADCOUNT: must not be negative")
+        if self.blob_store not in ("", "database") and not self.blob_store.startswith("s3://"):
+            raise SettingsError("PARCOURS_BLOB_STORE: empty (folder), \"database\" or s3://bucket/prefix")
+        if self.worker_max_tasks <= 0 or self.job_sweep_seconds <= 0:
+            raise SettingsError("PARCOURS_WORKER_MAX_TASKS and PARCOURS_JOB_SWEEP_SECONDS must be positive")
         if self.workers < 0 or self.conversion_timeout <= 0:
             raise SettingsError("PARCOURS_WORKERS must be >= 0 and PARCOURS_CONVERSION_TIMEOUT > 0")
 

@@ -23,3 +23,7 @@ for command in (documents.generate, documents.batch, documents.inspect, document
                 service.serve, service.tokens, due.due, audit.audit, verify.verify, archive.archive,
                 evidence.evidence, users.users):
     main.add_command(command)
+
+from parcours.cli import worker  # noqa: E402 - `parcours worker`, Celery's side of the jobs
+
+main.add_command(worker.worker)

@@ -10,6 +10,9 @@ from parcours.service import audit, batches, deliveries, signatures, webhooks  #
 
 LANES = {webhooks.KIND: 8}
 """Threads of a kind's own, beside the shared ones: webhook deliveries mostly wait on the network."""
+QUEUES = {batches.KIND: "batches", webhooks.KIND: "deliveries", signatures.REMINDER_JOB: "mail",
+          signatures.EXPIRY_JOB: "mail", audit.ANCHOR_JOB: "anchors"}
+"""The broker queue of each kind when jobs go to `parcours worker` processes (others: "batches")."""
 
 
 def start(services: Services) -> JobRunner:

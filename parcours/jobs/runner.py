@@ -4,8 +4,9 @@ Whatever runs a job only hears "run job N": it first claims the row with a condi
 duplicate run does nothing. The lease is short and renewed by a heartbeat while the job runs, so a
 killed process's job is taken up again seconds later, by this process after a restart or by another
 sharing the database (no process can tell at start-up whether another one is dead). The
-same claim works for a distributed queue (Celery, say) that would call `run(job_id)` instead of the
-local pool.
+same claim serves a distributed queue: with a broker (parcours.jobs.distributed), a transaction's due
+jobs are told to it after commit (dispatch_after_commit) and a Celery worker claims the ids a message
+names (claim_ids) instead of this local pool.
 
 A kind registered with `batch=N` (webhook deliveries) is run up to N due jobs at a time: its lane
 claims them in one conditional UPDATE and hands them to one call of the handler, which completes each
@@ -25,12 +26,13 @@ import logging
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, event, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from parcours.db import Database
@@ -96,16 +98,80 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], run_at: dt.dat
     """Add a job in the caller's transaction: it exists only if the change that asks for it commits."""
     job = Job(kind=kind, payload=payload, run_at=run_at or utcnow())
     session.add(job)
+    if _DISPATCHERS and _due(run_at):
+        _announce(session, [job])  # a later job is the sweep's, once due
     return job
 
 
 def enqueue_many(session: Session, kind: str, payloads: list[dict[str, Any]], run_at: dt.datetime | None = None) -> None:
-    """Add jobs in the caller's transaction in one statement (their ids are not needed)."""
+    """Add jobs in the caller's transaction in one statement (their ids are not needed, unless a queue
+    is told after commit)."""
     if payloads:
         now = utcnow()
-        session.connection().execute(insert(_JOBS), [
-            {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at or now, "attempts": 0,
-             "created_at": now} for payload in payloads])
+        rows = [{"kind": kind, "payload": payload, "status": "queued", "run_at": run_at or now, "attempts": 0,
+                 "created_at": now} for payload in payloads]
+        if _DISPATCHERS and session.get_bind() in _DISPATCHERS and _due(run_at):
+            ids = session.connection().execute(insert(_JOBS).returning(_JOBS.c.id, sort_by_parameter_order=True),
+                                               rows).scalars().all()
+            _announce(session, [(job_id, kind) for job_id in ids])
+        else:
+            session.connection().execute(insert(_JOBS), rows)
+
+
+# --- telling a queue, after commit, which jobs are waiting ---------------------------------------------
+
+Dispatch = Callable[[list[tuple[int, str]]], None]
+"""Told (job id, kind) of the due jobs a transaction wrote, once it has committed."""
+_DISPATCHERS: weakref.WeakKeyDictionary[Engine, Dispatch] = weakref.WeakKeyDictionary()
+_ANNOUNCED = "parcours.jobs.announced"
+
+
+def dispatch_after_commit(db: Database, dispatch: Dispatch | None) -> None:
+    """Have `dispatch` told the due jobs each committed transaction on `db` wrote (None: no longer).
+    The job rows are the truth: a dispatch that fails or is lost is made good by the sweep."""
+    if dispatch is None:
+        _DISPATCHERS.pop(db.engine, None)
+    else:
+        _DISPATCHERS[db.engine] = dispatch
+
+
+def _due(run_at: dt.datetime | None) -> bool:
+    if run_at is None:
+        return True
+    return (run_at if run_at.tzinfo else run_at.replace(tzinfo=dt.timezone.utc)) <= utcnow()
+
+
+def _announce(session: Session, jobs: list[Any]) -> None:
+    if session.get_bind() in _DISPATCHERS:
+        session.info.setdefault(_ANNOUNCED, []).extend(jobs)
+
+
+@event.listens_for(Session, "after_commit")
+def _tell_after_commit(session: Session) -> None:
+    announced = session.info.pop(_ANNOUNCED, None)
+    if not announced:
+        return
+    dispatch = _DISPATCHERS.get(session.get_bind())
+    if dispatch is None:
+        return
+    jobs = []
+    for job in announced:
+        if isinstance(job, tuple):
+            jobs.append(job)
+        else:
+            identity = inspect(job).identity
+            if identity is not None:
+                jobs.append((identity[0], job.kind))
+    try:
+        dispatch(jobs)
+    except Exception:  # noqa: BLE001 - the commit stands; the sweep dispatches them later
+        log.warning("jobs %s written but not dispatched: the sweep will", [job_id for job_id, _ in jobs],
+                    exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_ANNOUNCED, None)
 
 
 def complete(session: Session, *jobs: Job) -> None:
@@ -302,6 +368,19 @@ class JobRunner:
             rows = connection.execute(_CLAIM, {"jobs": candidates, "now": now, "until": now + self.lease}).all()
         return sorted((Job(id=row.id, kind=row.kind, payload=row.payload, attempts=row.attempts, status="running")
                        for row in rows), key=lambda job: job.id)
+
+    def claim_ids(self, job_ids: list[int]) -> list[Job]:
+        """Take these jobs if they are due (a queue's message names them); those not due (done, or
+        running under a live lease elsewhere) are left alone: a duplicate message does nothing."""
+        now = utcnow()
+        with autocommit(self.db).connect() as connection:
+            rows = connection.execute(_CLAIM, {"jobs": list(job_ids), "now": now, "until": now + self.lease}).all()
+        return sorted((Job(id=row.id, kind=row.kind, payload=row.payload, attempts=row.attempts, status="running")
+                       for row in rows), key=lambda job: job.id)
+
+    def run_claimed(self, jobs: list[Job]) -> None:
+        """Run jobs this runner claimed (claim_ids), their leases renewed meanwhile."""
+        self._run_jobs(jobs)
 
     def run(self, job_id: int) -> None:
         """Run a claimed job; on failure it is retried later, up to MAX_ATTEMPTS."""

@@ -220,6 +220,7 @@ ANCHOR_EVERY = dt.timedelta(days=1)
 
 def schedule_daily_anchor(session: Session) -> None:
     """Make sure a daily anchoring job is waiting (at start-up); it plans the next one itself."""
+    _lock_chain(session)  # processes starting together (several workers) would each plan one
     waiting = session.scalar(select(func.count()).select_from(Job).where(
         Job.kind == ANCHOR_JOB, Job.status.in_(("queued", "running"))))
     if not waiting:

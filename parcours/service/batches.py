@@ -38,6 +38,7 @@ from parcours.service import documents, templates, webhooks
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
+KIND = "batch_chunk"
 FINISHED = ("completed", "failed", "cancelled")
 
 
@@ -241,7 +242,7 @@ def _safe(text: str) -> str:
 
 # --- the chunk job -----------------------------------------------------------------------------------
 
-@handler("batch_chunk")
+@handler(KIND)
 def run_chunk(services: Services, job: Job) -> None:
     """Generate the pending items of one chunk; each result is recorded in its own transaction."""
     db: Database = services.db

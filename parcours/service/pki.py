@@ -58,6 +58,7 @@ def _create(settings: Settings, target: Path, secret: bytes) -> None:
     base = settings.public_url.rstrip("/")
     authority = pki.create_authority(settings.organisation, secret, crl_url=base + API_PATHS["crl"],
                                      root_crl_url=base + API_PATHS["root_crl"])
+    target.parent.mkdir(parents=True, exist_ok=True)  # a set PARCOURS_PKI_PASSPHRASE made no folder before
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".authority-"))
     try:
         authority.save(staging)
