@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from json.encoder import encode_basestring as _encode_string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _encode_string
 from typing import Any, Protocol
 
 GENESIS = "0" * 64

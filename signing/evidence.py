@@ -49,7 +49,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asn1crypto import cms, core, crl as asn1_crl, pem, tsp, x509 as asn1_x509
+from asn1crypto import cms, core, pem, tsp
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 
 from .audit import AnchorError, ChainAnchor, Event, anchor_imprint, canonical_json, payload, request_token
 from .errors import PdfError, SigningError, TimestampError

@@ -33,9 +33,9 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation import ades, generic_cms
 from pyhanko.sign.validation.ades import AdESLTAValidationResult
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.policy_decl import (
     LocalKnowledge,
     PdfSignatureValidationSpec,

@@ -26,15 +26,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
-from pyhanko.pdf_utils.misc import PdfError as HankoPdfError, PdfReadError
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.misc import PdfError as HankoPdfError
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
-from pyhanko.sign.general import SigningError as HankoSigningError, extract_certificate_info
+from pyhanko.sign.general import SigningError as HankoSigningError
+from pyhanko.sign.general import extract_certificate_info
 from pyhanko.sign.validation import generic_cms, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko.sign.validation.policy_decl import (
     LocalKnowledge,
     PdfSignatureValidationSpec,

@@ -14,11 +14,11 @@ Delivering never raises for the receiver's faults (refused connection, timeout, 
 same receiver reuse its keep-alive connections (the address is still checked at every attempt).
 """
 
+from webhooks.delivery import ConnectionPool, DeliveryResult, deliver
 from webhooks.errors import UnsafeURL, VerificationError, WebhookError
+from webhooks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 from webhooks.signing import generate_secret, sign, signature_header, verify, webhook_headers
 from webhooks.ssrf import AllowList, check_url
-from webhooks.delivery import ConnectionPool, DeliveryResult, deliver
-from webhooks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 
 __all__ = [
     "AllowList", "ConnectionPool", "DEFAULT_SCHEDULE", "DeliveryResult", "RetrySchedule", "UnsafeURL",
