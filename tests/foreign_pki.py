@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 
-from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp
+import pytest
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -24,12 +27,21 @@ from pyhanko.pdf_utils import generic, writer
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko_certvalidator import ValidationContext
+from stamper_at import StamperAt
 
 from signing import pki, validate
-from stamper_at import StamperAt
 
 OCSP_URL = "http://127.0.0.1:9/ocsp"
 ROOT_CRL_URL = "http://127.0.0.1:9/racine.crl"
+
+@pytest.fixture(scope="module", autouse=True)
+def quiet():
+    """For a test module that imports it: pyHanko logs every check it could not improve."""
+    logging.disable(logging.WARNING)
+    yield
+    logging.disable(logging.NOTSET)
+
+
 OCSP_VALIDITY = dt.timedelta(minutes=10)
 SIGNERS = (("signature_1", "Claire Fontaine", "c.fontaine@cabinet-martin.example"),
            ("signature_2", "Hugo Lambert", "h.lambert@cabinet-martin.example"))

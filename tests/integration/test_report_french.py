@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import logging
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import foreign_pki as F
 import forgery
 import malformed as M
 import pytest
+from foreign_pki import quiet  # noqa: F401 - autouse fixture: pyHanko's logs silenced
 
 from parcours import reports
 from signing import validate as V
@@ -28,13 +28,6 @@ ENGLISH = re.compile(r"\b(the|and|of|not|was|were|could|failed|failure|certifica
                      r"result|path|error|unable|found|insufficient|improve|manage|validated|signer|timestamp|"
                      r"response|recent|enough|None|True|False)\b", re.IGNORECASE)
 TECHNICAL_END = re.compile(r"\n\s*\d+\. (?:Signature|Horodatage)|Remarques|Comment lire ce rapport")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def quiet():
-    logging.disable(logging.WARNING)
-    yield
-    logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,16 @@ import asyncio
 import dataclasses
 import datetime as dt
 import io
-import logging
 
+import foreign_pki as F
+import forgery
 import pytest
+from foreign_pki import quiet  # noqa: F401 - autouse fixture: pyHanko's logs silenced
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.validation import ades
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 
-import foreign_pki as F
-import forgery
 from signing import validate as V
 
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -26,13 +26,6 @@ NOW = dt.datetime.now(dt.timezone.utc)
 the auditor brings are issued then and a long suite may reach these tests after they went stale."""
 SIGNED = NOW - dt.timedelta(days=30)
 """When the foreign file was signed and timestamped."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def quiet():
-    logging.disable(logging.WARNING)  # pyHanko logs every check it could not improve
-    yield
-    logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="module")

@@ -5,27 +5,20 @@ French reason, never anything else; `parcours verify` answers exit 1 or 2, never
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from cryptography.hazmat.primitives import serialization
-
 import foreign_pki as F
 import malformed as M
+import pytest
+from cryptography.hazmat.primitives import serialization
+from foreign_pki import quiet  # noqa: F401 - autouse fixture: pyHanko's logs silenced
+
 from signing import validate as V
 
 NOW = dt.datetime.now(dt.timezone.utc)
 PARCOURS = Path(sys.executable).parent / "parcours"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def quiet():
-    logging.disable(logging.WARNING)
-    yield
-    logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="module")
