@@ -73,8 +73,8 @@ class Settings:
     instance's own root (e.g. the CA of the organisation's seal, or a qualified CA)."""
     smtp_url: str = ""
     """smtp://host:port (or smtps://, with user:password@ if needed); empty: e-mails go to <instance>/outbox."""
-    mail_from: str = "Parcours <parcours@localhost>"
-    """The From of the e-mails sent to signers."""
+    mail_from: str = "parcours@localhost"
+    """The address e-mails come from; the organisation's name is written before it (« Atelier Lumière »)."""
     session_idle_minutes: int = 30
     """A signed-in browser without a request for this long must sign in again."""
     session_hours: int = 12

@@ -10,6 +10,9 @@ import re
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -26,20 +29,51 @@ class MailError(RuntimeError):
     """The message could not be handed to the SMTP server."""
 
 
-def build(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
+@dataclass(frozen=True)
+class Attachment:
+    """A file joined to a message: a PDF, or an iCalendar invitation (content type "text/calendar; method=REQUEST")."""
+    filename: str
+    content: bytes
+    content_type: str = "application/pdf"
+
+
+def sender(settings: Settings) -> str:
+    """The From: the organisation's name before the address of `mail_from` (an employee must recognise his employer)."""
+    _, address = email.utils.parseaddr(settings.mail_from)
+    return str(Address(display_name=settings.organisation, addr_spec=address or "parcours@localhost"))
+
+
+def build(settings: Settings, to: str, subject: str, body: str, *, html: str | None = None,
+          attachments: Sequence[Attachment] = (), message_id: str | None = None) -> EmailMessage:
+    """A French message, plain text with an optional HTML alternative and attachments. A caller that may send
+    it again after a crash passes a stable `message_id`, so that a duplicate can be recognised."""
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = sender(settings)
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(localtime=False)
-    message["Message-ID"] = email.utils.make_msgid(domain="parcours.local")
+    message["Message-ID"] = message_id or email.utils.make_msgid(domain="parcours.local")
     message.set_content(body)
+    message["Content-Language"] = "fr"  # after set_content, which clears the Content-* headers
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        maintype, _, rest = attachment.content_type.partition("/")
+        subtype, *parameters = [part.strip() for part in rest.split(";")]
+        params = dict(parameter.split("=", 1) for parameter in parameters if "=" in parameter)
+        if maintype == "text":
+            message.add_attachment(attachment.content.decode("utf-8"), subtype=subtype, filename=attachment.filename,
+                                   params=params)
+        else:
+            message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                                   filename=attachment.filename, params=params)
     return message
 
 
-def send(settings: Settings, to: str, subject: str, body: str) -> str:
+def send(settings: Settings, to: str, subject: str, body: str, *, html: str | None = None,
+         attachments: Sequence[Attachment] = (), message_id: str | None = None) -> str:
     """Send (or write to the outbox); the Message-ID."""
-    message = build(settings, to, subject, body)
+    message = build(settings, to, subject, body, html=html, attachments=attachments, message_id=message_id)
     if not settings.smtp_url:
         outbox = settings.instance_dir / "outbox"
         outbox.mkdir(parents=True, exist_ok=True)
