@@ -8,6 +8,13 @@ the named destinations the merge placed. Chunks run in parallel on the pool's wo
 and LibreOffice 7.4 ignores SECTIONPAGES. So Y is written as a number: guessed from the documents
 already converted, checked against the split, and documents whose length differs go round again with
 their true length. Anything that cannot be merged is converted on its own.
+
+That is the sectioned path. Most templates take a faster one (docgen.letters): the letters merged with
+page breaks in a single section, which LibreOffice lays out about a third faster, and the footer lines
+that vary per letter (« Page X sur Y », the employee's name) drawn on each split PDF at the place
+LibreOffice gave them in the batch's first letter, converted alone. `BatchGenerator.path` says which
+path the template got and why; letters that do not fit the plan (a longer footer line, another
+header) take the sectioned path.
 """
 
 from __future__ import annotations
@@ -23,14 +30,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from docx import Document as open_docx
 from docx.document import Document
 from pypdf import PdfReader
 
 from docgen.convert import ConversionError
-from docgen.merge import MergeNotPossible, merge_documents
+from docgen.letters import (
+    PAGE, PAGES, Calibration, Verdict, assess, blank_footer_lines, calibrate, fill, footer_lines, shared_key, stampable,
+)
+from docgen.merge import MergeNotPossible, merge_documents, merge_letters
 from docgen.numpages import freeze_numpages, uses_numpages
 from docgen.render import DocxRenderer, RenderError
 from docgen.split import SplitError, extract, page_ranges
+from docgen.stamp import Stamp, StampError
 
 
 class Converter(Protocol):
@@ -76,11 +88,15 @@ class BatchStats:
     single_conversions: int = 0
     documents_merged: int = 0
     documents_retried: int = 0
+    # The fast path: letters merged in one section, their varying footer lines stamped.
+    one_section_conversions: int = 0
+    documents_one_section: int = 0
     # Seconds spent per stage, summed over the worker threads.
     render_seconds: float = 0.0
     merge_seconds: float = 0.0
     convert_seconds: float = 0.0
     split_seconds: float = 0.0
+    stamp_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -92,9 +108,16 @@ class BatchStats:
 class BatchGenerator:
     """Turns BatchItems into DocumentResults with one template and a converter pool."""
 
-    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40) -> None:
+    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40,
+                 one_section: bool = True) -> None:
+        """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe)."""
         self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
+        self.one_section = one_section
         self.stats = BatchStats()
+        self._verdict: Verdict | None = None
+        self._calibration: Calibration | None = None
+        self._calibration_problem: str | None = None
+        self._plan_lock = threading.Lock()
         # Page counts seen so far: the most common one is the next guess for « sur Y ».
         self._lengths: Counter[int] = Counter()
         self._lock = threading.Lock()
@@ -117,6 +140,25 @@ class BatchGenerator:
             for future in pending:
                 yield from future.result()
 
+    @property
+    def verdict(self) -> Verdict:
+        """Whether the template can take the one-section path, from its structure alone."""
+        if self._verdict is None:
+            self._verdict = assess(open_docx(io.BytesIO(self.renderer.template)))
+        return self._verdict
+
+    @property
+    def path(self) -> str:
+        """The path this batch's letters take, and why (French, for logs and the benchmark)."""
+        if not self.one_section:
+            return "sections : chemin en sections demandé"
+        verdict = self.verdict
+        if not verdict.one_section:
+            return f"sections : {verdict.reason}"
+        if self._calibration_problem:
+            return f"sections : {self._calibration_problem}"
+        return f"une section : {verdict.reason}"
+
     # --- one chunk -----------------------------------------------------------------------------
 
     def run_chunk(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
@@ -138,6 +180,12 @@ class BatchGenerator:
             for item, doc in zip(items, docs):
                 self._single(item, doc, results)
             return [results[item.key] for item in chunk]
+        if self.one_section:
+            calibration = self._calibrated(items, docs, results)
+            if calibration is not None and len(items) > 1:
+                items, docs = self._one_section(items, docs, calibration, results)
+        if not items:
+            return [results[item.key] for item in chunk]
         counted = uses_numpages(docs[0])
         guess = self._guess() if counted else None
         while counted and guess is None and items:
@@ -153,6 +201,81 @@ class BatchGenerator:
         del docs
         gc.collect()
         return [results[item.key] for item in chunk]
+
+    def _calibrated(self, items: list[BatchItem], docs: list[Document],
+                    results: dict[str, DocumentResult]) -> Calibration | None:
+        """The first chunk converts its first letter alone and measures its footer lines there;
+        the letter is then done (taken off `items` and `docs`)."""
+        with self._plan_lock:
+            if self._calibration is not None or self._calibration_problem is not None:
+                return self._calibration
+            verdict = self.verdict
+            if not verdict.one_section:
+                self._calibration_problem = verdict.reason
+                return None
+            item, doc = items[0], docs[0]
+            lines = footer_lines(doc, verdict)
+            if self._single(item, doc, results) is None:
+                return None  # that letter failed alone: the next chunk tries again
+            items.pop(0)
+            docs.pop(0)
+            try:
+                if lines is None:
+                    raise StampError("le pied de page rendu ne suit pas le modèle")
+                self._calibration = calibrate(doc, verdict, results[item.key].pdf or b"")
+            except StampError as exc:
+                self._calibration_problem = f"lignes du pied de page impossibles à reporter ({exc})"
+            return self._calibration
+
+    def _one_section(self, items: list[BatchItem], docs: list[Document], calibration: Calibration,
+                     results: dict[str, DocumentResult]) -> tuple[list[BatchItem], list[Document]]:
+        """Merge the letters that share headers and have stampable footer lines in one section;
+        return the others, for the sectioned path."""
+        verdict = self.verdict
+        started = time.perf_counter()
+        chosen: list[tuple[BatchItem, Document, list[str]]] = []
+        rest_items, rest_docs = [], []
+        common = None
+        for item, doc in zip(items, docs):
+            lines = footer_lines(doc, verdict)
+            ok = lines is not None and stampable(calibration, lines)
+            key = shared_key(doc, verdict) if ok else None
+            if ok and common is None:
+                common = key
+            if ok and key == common:
+                chosen.append((item, doc, lines))
+            else:
+                rest_items.append(item)
+                rest_docs.append(doc)
+        if len(chosen) < 2:
+            return items, docs
+        try:
+            blank_footer_lines(chosen[0][1], verdict)
+            merged = merge_letters([doc for _, doc, _ in chosen])
+            t1 = time.perf_counter()
+            pdf = self.converter.convert(merged, bookmarks_as_destinations=True)
+            t2 = time.perf_counter()
+            reader, ranges = page_ranges(pdf, len(chosen))
+            self.stats.add(merge_seconds=t1 - started, convert_seconds=t2 - t1, split_seconds=time.perf_counter() - t2)
+        except (MergeNotPossible, SplitError, ConversionError):
+            # The merged letters are consumed: render them again for the sectioned path.
+            redo = [item for item, _, _ in chosen]
+            return redo + rest_items, [self.renderer.render_document(i.context, i.key) for i in redo] + rest_docs
+        started = time.perf_counter()
+        font = None
+        if calibration.font is not None:
+            chars = set("0123456789".join(line for _, _, lines in chosen for line in lines)) - {PAGE, PAGES}
+            font = calibration.font.embed(chars | set("0123456789"))
+        for (item, _, lines), pages in zip(chosen, ranges):
+            stamps = [[Stamp(fill(line, number, len(pages)), placement)
+                       for line, placement in zip(lines, calibration.placements)]
+                      for number in range(1, len(pages) + 1)]
+            results[item.key].pdf = extract(reader, pages, stamps=stamps, font=font)
+            results[item.key].pages = len(pages)
+        self._learn(len(r) for r in ranges)
+        self.stats.add(one_section_conversions=1, documents_one_section=len(chosen),
+                       stamp_seconds=time.perf_counter() - started)
+        return rest_items, rest_docs
 
     def _merged(self, items: list[BatchItem], docs: list[Document], pages: int | None,
                 results: dict[str, DocumentResult], rounds_left: int) -> None:
