@@ -19,14 +19,16 @@ header) take the sectioned path.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import io
+import multiprocessing
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -109,10 +111,13 @@ class BatchGenerator:
     """Turns BatchItems into DocumentResults with one template and a converter pool."""
 
     def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40,
-                 one_section: bool = True) -> None:
-        """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe)."""
+                 one_section: bool = True, processes: int = 0) -> None:
+        """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
+        `processes` > 0: `run` renders, merges, splits and stamps one-section chunks in that many
+        worker processes, beside LibreOffice and out of this process's GIL (`run_chunk` stays in the
+        calling thread)."""
         self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
-        self.one_section = one_section
+        self.one_section, self.processes = one_section, processes
         self.stats = BatchStats()
         self._verdict: Verdict | None = None
         self._calibration: Calibration | None = None
@@ -129,16 +134,60 @@ class BatchGenerator:
             # A small batch is spread over every worker rather than left in one chunk.
             size = max(4, min(size, -(-len(items) // max(1, self.converter.size))))
         chunks = _chunked(items, size)
-        with ThreadPoolExecutor(max_workers=max(1, self.converter.size),
-                                thread_name_prefix="batch") as executor:
-            # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
-            pending = []
-            for chunk in chunks:
-                pending.append(executor.submit(self.run_chunk, chunk))
-                if len(pending) > self.converter.size:
-                    yield from pending.pop(0).result()
-            for future in pending:
-                yield from future.result()
+        processes = None
+        if self.processes > 0 and self.one_section and self.verdict.one_section:
+            # Spawned, not forked: the caller may have threads (a web server, the job runner).
+            processes = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            # Start them now (imports, the template parsed) while the first chunk measures the footer.
+            spec = _template_spec(self.renderer)
+            for _ in range(self.processes):
+                processes.submit(_renderer_for, spec)
+        run_chunk = self.run_chunk if processes is None else functools.partial(self._run_chunk_in, processes)
+        # With worker processes, more chunks are in flight than LibreOffice workers, so that one is
+        # always merged and waiting for LibreOffice while others are rendered or split.
+        in_flight = max(1, self.converter.size) + (self.processes if processes is not None else 0)
+        try:
+            with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch") as executor:
+                # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
+                pending = []
+                for chunk in chunks:
+                    pending.append(executor.submit(run_chunk, chunk))
+                    if len(pending) > in_flight:
+                        yield from pending.pop(0).result()
+                for future in pending:
+                    yield from future.result()
+        finally:
+            if processes is not None:
+                processes.shutdown(cancel_futures=True)
+
+    def _run_chunk_in(self, processes: ProcessPoolExecutor, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
+        """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
+        only waits for LibreOffice. Until the first chunk has measured the footer, chunks run here."""
+        calibration = self._calibration
+        if calibration is None:
+            return self.run_chunk(chunk)
+        results = {item.key: DocumentResult(item.key) for item in chunk}
+        spec = _template_spec(self.renderer)
+        merged, errors, rendered, seconds = processes.submit(
+            _render_and_merge, spec, self.verdict, calibration, list(chunk)).result()
+        self.stats.add(render_seconds=seconds[0], merge_seconds=seconds[1])
+        for key, error in errors.items():
+            results[key].error = error
+        by_key = {item.key: item for item in chunk}
+        rest = [by_key[key] for key in rendered]
+        if merged is not None:
+            chosen = [rest[i] for i in merged.chosen]
+
+            def finish(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Calibration) -> list[tuple[bytes, int]]:
+                return processes.submit(_split_and_stamp, pdf, lines, calibration).result()
+
+            if self._convert_and_stamp(merged, chosen, calibration, results, finish):
+                done = {item.key for item in chosen}
+                rest = [item for item in rest if item.key not in done]
+        if rest:
+            for result in self.run_chunk(rest):
+                results[result.key] = result
+        return [results[item.key] for item in chunk]
 
     @property
     def verdict(self) -> Verdict:
@@ -231,51 +280,38 @@ class BatchGenerator:
                      results: dict[str, DocumentResult]) -> tuple[list[BatchItem], list[Document]]:
         """Merge the letters that share headers and have stampable footer lines in one section;
         return the others, for the sectioned path."""
-        verdict = self.verdict
         started = time.perf_counter()
-        chosen: list[tuple[BatchItem, Document, list[str]]] = []
-        rest_items, rest_docs = [], []
-        common = None
-        for item, doc in zip(items, docs):
-            lines = footer_lines(doc, verdict)
-            ok = lines is not None and stampable(calibration, lines)
-            key = shared_key(doc, verdict) if ok else None
-            if ok and common is None:
-                common = key
-            if ok and key == common:
-                chosen.append((item, doc, lines))
-            else:
-                rest_items.append(item)
-                rest_docs.append(doc)
-        if len(chosen) < 2:
+        merged = _choose_and_merge(self.verdict, calibration, docs)
+        if merged is None:
             return items, docs
-        try:
-            blank_footer_lines(chosen[0][1], verdict)
-            merged = merge_letters([doc for _, doc, _ in chosen])
-            t1 = time.perf_counter()
-            pdf = self.converter.convert(merged, bookmarks_as_destinations=True)
-            t2 = time.perf_counter()
-            reader, ranges = page_ranges(pdf, len(chosen))
-            self.stats.add(merge_seconds=t1 - started, convert_seconds=t2 - t1, split_seconds=time.perf_counter() - t2)
-        except (MergeNotPossible, SplitError, ConversionError):
+        t1 = time.perf_counter()
+        self.stats.add(merge_seconds=t1 - started)
+        chosen = [items[i] for i in merged.chosen]
+        rest = [i for i in range(len(items)) if i not in set(merged.chosen)]
+        done = self._convert_and_stamp(merged, chosen, calibration, results)
+        if not done:
             # The merged letters are consumed: render them again for the sectioned path.
-            redo = [item for item, _, _ in chosen]
-            return redo + rest_items, [self.renderer.render_document(i.context, i.key) for i in redo] + rest_docs
+            return chosen + [items[i] for i in rest], \
+                [self.renderer.render_document(i.context, i.key) for i in chosen] + [docs[i] for i in rest]
+        return [items[i] for i in rest], [docs[i] for i in rest]
+
+    def _convert_and_stamp(self, merged: _Merged, chosen: list[BatchItem], calibration: Calibration,
+                           results: dict[str, DocumentResult],
+                           finish: Callable[..., list[tuple[bytes, int]]] | None = None) -> bool:
+        """Convert a one-section merge, split and stamp it (in `finish`, maybe another process)."""
         started = time.perf_counter()
-        font = None
-        if calibration.font is not None:
-            chars = set("0123456789".join(line for _, _, lines in chosen for line in lines)) - {PAGE, PAGES}
-            font = calibration.font.embed(chars | set("0123456789"))
-        for (item, _, lines), pages in zip(chosen, ranges):
-            stamps = [[Stamp(fill(line, number, len(pages)), placement)
-                       for line, placement in zip(lines, calibration.placements)]
-                      for number in range(1, len(pages) + 1)]
-            results[item.key].pdf = extract(reader, pages, stamps=stamps, font=font)
-            results[item.key].pages = len(pages)
-        self._learn(len(r) for r in ranges)
+        try:
+            pdf = self.converter.convert(merged.docx, bookmarks_as_destinations=True)
+            converted = time.perf_counter()
+            pdfs = (finish or _split_and_stamp)(pdf, merged.lines, calibration)
+        except (SplitError, ConversionError, StampError):
+            return False
+        for item, (document, pages) in zip(chosen, pdfs):
+            results[item.key].pdf, results[item.key].pages = document, pages
+        self._learn(pages for _, pages in pdfs)
         self.stats.add(one_section_conversions=1, documents_one_section=len(chosen),
-                       stamp_seconds=time.perf_counter() - started)
-        return rest_items, rest_docs
+                       convert_seconds=converted - started, stamp_seconds=time.perf_counter() - converted)
+        return True
 
     def _merged(self, items: list[BatchItem], docs: list[Document], pages: int | None,
                 results: dict[str, DocumentResult], rounds_left: int) -> None:
@@ -336,6 +372,108 @@ class BatchGenerator:
         self._learn([pages])
         results[item.key].pdf, results[item.key].pages = pdf, pages
         return pages
+
+
+@dataclass
+class _Merged:
+    """Letters merged in one section: the DOCX, which of the given letters it holds, their footer lines."""
+
+    docx: bytes
+    chosen: list[int]
+    lines: list[list[str]]
+
+
+def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence[Document]) -> _Merged | None:
+    """Merge, with page breaks in one section, the letters whose headers match the first one's and
+    whose varying footer lines can be stamped; None if fewer than two can. Consumes those letters."""
+    chosen: list[int] = []
+    lines_of: list[list[str]] = []
+    common = None
+    for index, doc in enumerate(docs):
+        lines = footer_lines(doc, verdict)
+        if lines is None or not stampable(calibration, lines):
+            continue
+        key = shared_key(doc, verdict)
+        if common is None:
+            common = key
+        if key == common:
+            chosen.append(index)
+            lines_of.append(lines)
+    if len(chosen) < 2:
+        return None
+    letters = [docs[i] for i in chosen]
+    blank_footer_lines(letters[0], verdict)
+    try:
+        return _Merged(merge_letters(letters), chosen, lines_of)
+    except MergeNotPossible:
+        return None
+
+
+def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Calibration) -> list[tuple[bytes, int]]:
+    """One PDF per letter of a one-section merge, each page stamped with its footer lines."""
+    reader, ranges = page_ranges(pdf, len(lines))
+    font = None
+    if calibration.font is not None:
+        chars = set("".join("".join(letter) for letter in lines)) - {PAGE, PAGES}
+        font = calibration.font.embed(chars | set("0123456789"))
+    out = []
+    for letter, pages in zip(lines, ranges):
+        stamps = [[Stamp(fill(line, number, len(pages)), placement)
+                   for line, placement in zip(letter, calibration.placements)]
+                  for number in range(1, len(pages) + 1)]
+        out.append((extract(reader, pages, stamps=stamps, font=font), len(pages)))
+    return out
+
+
+# --- worker processes ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _TemplateSpec:
+    """What a worker process needs to make its own DocxRenderer."""
+
+    template: bytes
+    name: str
+    timezone: str
+
+
+_renderers: dict[_TemplateSpec, DocxRenderer] = {}
+
+
+def _renderer_for(spec: _TemplateSpec) -> DocxRenderer:
+    renderer = _renderers.get(spec)
+    if renderer is None:
+        _renderers.clear()
+        renderer = _renderers[spec] = DocxRenderer(spec.template, spec.name, timezone=spec.timezone)
+    return renderer
+
+
+def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibration, items: list[BatchItem]
+                      ) -> tuple[_Merged | None, dict[str, str], list[str], tuple[float, float]]:
+    """In a worker process: render a chunk and merge what can share one section. Returns the merge,
+    the render errors by key, the keys rendered (the merge's `chosen` indexes them) and the seconds
+    spent rendering and merging."""
+    renderer = _renderer_for(spec)
+    started = time.perf_counter()
+    errors, rendered, docs = {}, [], []
+    for item in items:
+        try:
+            docs.append(renderer.render_document(item.context, item.key))
+        except RenderError as exc:
+            errors[item.key] = str(exc)
+            continue
+        rendered.append(item.key)
+    rendered_at = time.perf_counter()
+    merged = _choose_and_merge(verdict, calibration, docs) if len(docs) > 1 else None
+    del docs
+    gc.collect()
+    return merged, errors, rendered, (rendered_at - started, time.perf_counter() - rendered_at)
+
+
+def _template_spec(renderer: DocxRenderer) -> _TemplateSpec:
+    # DocxRenderer keeps its time zone only in its `heure` filter (a partial under the strict wrapper).
+    heure = renderer.env.filters.get("heure")
+    keywords = getattr(getattr(heure, "__wrapped__", None), "keywords", {})
+    return _TemplateSpec(renderer.template, renderer.name, keywords.get("tz", "Europe/Paris"))
 
 
 def _to_bytes(doc: Document) -> bytes:

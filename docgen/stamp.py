@@ -84,6 +84,10 @@ class FontFile:
         font.save(out)
         self._base = out.getvalue()
 
+    def __reduce__(self):
+        # Sent to worker processes by path: each loads the file once.
+        return (font_file, (self.path,))
+
     def missing(self, text: str) -> set[str]:
         return {c for c in text if ord(c) not in self.cmap}
 
@@ -111,6 +115,11 @@ class FontFile:
 
 
 @lru_cache(maxsize=8)
+def font_file(path: str) -> FontFile:
+    return FontFile(path)
+
+
+@lru_cache(maxsize=8)
 def system_font(postscript_name: str) -> FontFile:
     """The installed font file whose PostScript name LibreOffice wrote in the PDF (« Carlito »)."""
     try:
@@ -120,7 +129,7 @@ def system_font(postscript_name: str) -> FontFile:
         raise StampError(f"fc-match : {exc}") from None
     if len(found) < 2 or found[1] != postscript_name:
         raise StampError(f"police « {postscript_name} » introuvable")
-    return FontFile(found[0])
+    return font_file(found[0])
 
 
 class EmbeddedFont:
