@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from docx import Document as open_docx
 from docx.document import Document
+from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from lxml import etree
 from pypdf import PdfReader
@@ -42,7 +43,13 @@ class Verdict:
 
 def assess(template: bytes | Document) -> Verdict:
     """Can this template's letters be merged with page breaks, their varying footer lines stamped?"""
-    doc = open_docx(io.BytesIO(template)) if isinstance(template, bytes) else template
+    if isinstance(template, bytes):
+        try:
+            doc = open_docx(io.BytesIO(template))
+        except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError):
+            return Verdict(False, "la structure du modèle n’est pas reconnue")
+    else:
+        doc = template
     body = doc.element.body
     if body.find(f".//{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
         return Verdict(False, "le modèle a plusieurs sections : chaque courrier garde les siennes")
