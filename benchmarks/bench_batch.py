@@ -81,19 +81,25 @@ class PeakMemory:
             self.peak = max(self.peak, _tree_rss(os.getpid()))
 
 
-def tree_cpu_seconds() -> float:
-    """CPU seconds used by this process, its finished children (worker processes) and its live
-    descendants (LibreOffice): on a machine shared with others, the figure that load does not skew."""
+def tree_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used by Python (this process and its finished worker processes, which are its
+    children) and by LibreOffice (its live soffice processes): on a machine shared with others, the
+    figures that load skews least."""
     times = os.times()
-    total = times.user + times.system + times.children_user + times.children_system
+    python = times.user + times.system + times.children_user + times.children_system
+    libreoffice = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in _descendants(os.getpid()):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            name, fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+        seconds = (int(fields.split()[11]) + int(fields.split()[12])) / tick  # utime, stime
+        if "soffice" in name:
+            libreoffice += seconds
+        else:
+            python += seconds
+    return python, libreoffice
 
 
 def _descendants(root: int) -> list[int]:
@@ -195,15 +201,16 @@ def main() -> None:
                     else:
                         failed += 1
                 elapsed = time.perf_counter() - started
-            cpu = tree_cpu_seconds() - cpu
+            cpu = [after - before for after, before in zip(tree_cpu_seconds(), cpu)]
             rate = rates[label] = len(items) / elapsed
             print(f"{label:<19} {rate:6.2f} documents/s  ({len(items)} documents, {pages} pages, {failed} failed, "
                   f"{elapsed:.1f} s, peak {memory.peak / 2**20:.0f} MiB, load {_load()})  "
                   f"x{rate / baseline_rate:.1f} baseline, x{rate / pool_rate:.1f} pool"
                   + (f", x{rate / rates['sections']:.2f} sections" if label != "sections" else ""))
             s = generator.stats
-            print(f"    CPU {cpu * 1000 / len(items):.1f} ms per document (Python and LibreOffice); "
-                  f"{os.cpu_count()} idle cores would make at most {os.cpu_count() * len(items) / cpu:.0f} documents/s")
+            print(f"    CPU per document: Python {cpu[0] * 1000 / len(items):.1f} ms, LibreOffice "
+                  f"{cpu[1] * 1000 / len(items):.1f} ms; {os.cpu_count()} idle cores would make at most "
+                  f"{os.cpu_count() * len(items) / sum(cpu):.0f} documents/s")
             print(f"    {generator.path}")
             print(f"    time (seconds summed over threads and processes): render {s.render_seconds:.1f}, "
                   f"merge {s.merge_seconds:.1f}, LibreOffice {s.convert_seconds:.1f}, "
