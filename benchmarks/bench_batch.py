@@ -12,6 +12,7 @@ Four ways, in one invocation, on the shipped convocation template:
 
     .venv/bin/python benchmarks/bench_batch.py            # 1000 convocations
     .venv/bin/python benchmarks/bench_batch.py --docs 200 --pool-docs 100
+    .venv/bin/python benchmarks/bench_batch.py --template old.docx   # e.g. a template before slimming
 
 Prints documents per second, the ratios, where the batch's time goes, the peak memory of each mode
 (this process, its worker processes and its LibreOffice processes) and the load average.
@@ -148,12 +149,14 @@ def main() -> None:
     parser.add_argument("--baseline-docs", type=int, default=10, help="documents timed for the baseline (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="LibreOffice processes (default: one per core)")
     parser.add_argument("--chunk-size", type=int, default=40)
+    parser.add_argument("--template", type=Path, default=resources.DOCUMENTS / "convocation.docx",
+                        help="the DOCX template (default: the shipped convocation)")
     args = parser.parse_args()
 
     dataset = synthetic_dataset(args.docs)
     values = load_values(resources.SAMPLES / "campagne.json")
     values = type(values)(values.common, {}, values.timezone)
-    renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
+    renderer = DocxRenderer(args.template.read_bytes(), args.template.name)
     matricules = [m for m in dataset.employees if m != "M0000"]
     started = time.perf_counter()
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]

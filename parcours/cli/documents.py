@@ -68,8 +68,6 @@ def generate(template: str, data: Path, matricule: str, out: Path, values_file: 
 
 # --- batch ---------------------------------------------------------------------------------------
 
-PROCESSES_FROM = 200  # documents: from there, the batch renders and splits in worker processes
-
 @dataclass
 class BatchSummary:
     generated: int
@@ -97,9 +95,7 @@ def run_batch(template: bytes, template_name: str, dataset: Dataset, values: Cam
     own_pool = pool is None
     pool = pool or open_pool(workers)
     try:
-        # Worker processes pay a second or two to start: worth it for large batches only.
-        processes = pool.size if len(items) >= PROCESSES_FROM else 0
-        results = BatchGenerator(renderer, pool, processes=processes).run(items)
+        results = BatchGenerator(renderer, pool).run(items)
         with click.progressbar(length=len(wanted), label=f"{stem} ", file=None if progress else io.StringIO(),
                                show_pos=True) as bar:
             for result in [*context_failures, *results]:
