@@ -1,16 +1,21 @@
 """End-to-end benchmark: N convocations (synthetic employees) rendered, converted and written as PDFs.
 
-Three ways, in one invocation, on the shipped convocation template:
-  baseline  render + one `soffice --headless --convert-to pdf` process per document (timed on a sample
-            of --baseline-docs documents, then extrapolated: it is about one second per document);
-  pool      render + one conversion per document on the persistent LibreOffice pool;
-  batch     the batch engine: documents merged by chunks, converted once, split (docgen.batch).
+Four ways, in one invocation, on the shipped convocation template:
+  baseline     render + one `soffice --headless --convert-to pdf` process per document (timed on a sample
+               of --baseline-docs documents, then extrapolated: it is about one second per document);
+  pool         render + one conversion per document on the persistent LibreOffice pool;
+  sections     the batch engine's sectioned path: letters merged by chunks, one section each, converted
+               once, split (docgen.batch, one_section=False, threads);
+  one-section  the batch engine's fast path: letters merged with page breaks in one section, split, their
+               footer lines stamped, Python's part in worker processes (docgen.batch, processes=workers);
+               also timed with the Python part in threads, to show what the processes bring.
 
     .venv/bin/python benchmarks/bench_batch.py            # 1000 convocations
     .venv/bin/python benchmarks/bench_batch.py --docs 200 --pool-docs 100
+    .venv/bin/python benchmarks/bench_batch.py --template old.docx   # e.g. a template before slimming
 
-Prints documents per second, the ratios to the baseline, where the batch's time goes, and the
-peak memory (this process plus its LibreOffice processes).
+Prints documents per second, the ratios, where the batch's time goes, the peak memory of each mode
+(this process, its worker processes and its LibreOffice processes) and the load average.
 """
 
 from __future__ import annotations
@@ -77,6 +82,44 @@ class PeakMemory:
             self.peak = max(self.peak, _tree_rss(os.getpid()))
 
 
+def tree_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used by Python (this process and its finished worker processes, which are its
+    children) and by LibreOffice (its live soffice processes): on a machine shared with others, the
+    figures that load skews least."""
+    times = os.times()
+    python = times.user + times.system + times.children_user + times.children_system
+    libreoffice = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _descendants(os.getpid()):
+        try:
+            name, fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        seconds = (int(fields.split()[11]) + int(fields.split()[12])) / tick  # utime, stime
+        if "soffice" in name:
+            libreoffice += seconds
+        else:
+            python += seconds
+    return python, libreoffice
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack += children.get(pid, [])
+    return found
+
+
 def _tree_rss(root: int) -> int:
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
@@ -106,12 +149,14 @@ def main() -> None:
     parser.add_argument("--baseline-docs", type=int, default=10, help="documents timed for the baseline (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="LibreOffice processes (default: one per core)")
     parser.add_argument("--chunk-size", type=int, default=40)
+    parser.add_argument("--template", type=Path, default=resources.DOCUMENTS / "convocation.docx",
+                        help="the DOCX template (default: the shipped convocation)")
     args = parser.parse_args()
 
     dataset = synthetic_dataset(args.docs)
     values = load_values(resources.SAMPLES / "campagne.json")
     values = type(values)(values.common, {}, values.timezone)
-    renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
+    renderer = DocxRenderer(args.template.read_bytes(), args.template.name)
     matricules = [m for m in dataset.employees if m != "M0000"]
     started = time.perf_counter()
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
@@ -126,7 +171,7 @@ def main() -> None:
     baseline_rate = args.baseline_docs / (time.perf_counter() - started)
     print(f"baseline  {baseline_rate:6.2f} documents/s  (one soffice per document, {args.baseline_docs} timed)")
 
-    with ConverterPool(workers=args.workers) as pool, PeakMemory() as memory:
+    with ConverterPool(workers=args.workers) as pool:
         # Pool only: one conversion per document, as many threads as workers.
         from concurrent.futures import ThreadPoolExecutor
 
@@ -135,32 +180,52 @@ def main() -> None:
         def one(item: BatchItem) -> None:
             (out / f"pool-{item.key}.pdf").write_bytes(pool.convert(renderer.render(item.context, item.key)))
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(pool.size) as executor:
-            list(executor.map(one, sample))
-        pool_rate = len(sample) / (time.perf_counter() - started)
-        print(f"pool      {pool_rate:6.2f} documents/s  ({len(sample)} documents, {pool.size} workers)"
-              f"  x{pool_rate / baseline_rate:.1f} baseline")
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(pool.size) as executor:
+                list(executor.map(one, sample))
+            pool_rate = len(sample) / (time.perf_counter() - started)
+        print(f"pool      {pool_rate:6.2f} documents/s  ({len(sample)} documents, {pool.size} workers, "
+              f"peak {memory.peak / 2**20:.0f} MiB, load {_load()})  x{pool_rate / baseline_rate:.1f} baseline")
 
-        generator = BatchGenerator(renderer, pool, chunk_size=args.chunk_size)
-        started = time.perf_counter()
-        pages = failed = 0
-        for result in generator.run(items):
-            if result.ok:
-                (out / f"batch-{result.key}.pdf").write_bytes(result.pdf)
-                pages += result.pages
-            else:
-                failed += 1
-        elapsed = time.perf_counter() - started
-        rate = len(items) / elapsed
-        print(f"batch     {rate:6.2f} documents/s  ({len(items)} documents, {pages} pages, {failed} failed, "
-              f"{elapsed:.1f} s)  x{rate / baseline_rate:.1f} baseline, x{rate / pool_rate:.1f} pool")
-    s = generator.stats
-    print(f"where the batch's time goes (seconds summed over {pool.size} threads): render {s.render_seconds:.1f}, "
-          f"merge {s.merge_seconds:.1f}, LibreOffice {s.convert_seconds:.1f}, split {s.split_seconds:.1f}; "
-          f"{s.merged_conversions} merged conversions for {s.documents_merged} documents, "
-          f"{s.single_conversions} single, {s.documents_retried} redone for their page count")
-    print(f"peak memory (this process and LibreOffice): {memory.peak / 2**20:.0f} MiB")
+        # Today's path (one section per letter, threads), then the new one (one section, processes).
+        rates = {}
+        for label, options in (("sections", {"one_section": False}),
+                               ("one-section threads", {"one_section": True}),
+                               ("one-section", {"one_section": True, "processes": pool.size})):
+            generator = BatchGenerator(renderer, pool, chunk_size=args.chunk_size, **options)
+            with PeakMemory() as memory:
+                started, cpu = time.perf_counter(), tree_cpu_seconds()
+                pages = failed = 0
+                for result in generator.run(items):
+                    if result.ok:
+                        (out / f"{label.replace(' ', '-')}-{result.key}.pdf").write_bytes(result.pdf)
+                        pages += result.pages
+                    else:
+                        failed += 1
+                elapsed = time.perf_counter() - started
+            cpu = [after - before for after, before in zip(tree_cpu_seconds(), cpu)]
+            rate = rates[label] = len(items) / elapsed
+            print(f"{label:<19} {rate:6.2f} documents/s  ({len(items)} documents, {pages} pages, {failed} failed, "
+                  f"{elapsed:.1f} s, peak {memory.peak / 2**20:.0f} MiB, load {_load()})  "
+                  f"x{rate / baseline_rate:.1f} baseline, x{rate / pool_rate:.1f} pool"
+                  + (f", x{rate / rates['sections']:.2f} sections" if label != "sections" else ""))
+            s = generator.stats
+            print(f"    CPU per document: Python {cpu[0] * 1000 / len(items):.1f} ms, LibreOffice "
+                  f"{cpu[1] * 1000 / len(items):.1f} ms; {os.cpu_count()} idle cores would make at most "
+                  f"{os.cpu_count() * len(items) / sum(cpu):.0f} documents/s")
+            print(f"    {generator.path}")
+            print(f"    time (seconds summed over threads and processes): render {s.render_seconds:.1f}, "
+                  f"merge {s.merge_seconds:.1f}, LibreOffice {s.convert_seconds:.1f}, "
+                  f"split {s.split_seconds:.1f}, split and stamp {s.stamp_seconds:.1f}; "
+                  f"{s.one_section_conversions} one-section conversions for {s.documents_one_section} documents, "
+                  f"{s.merged_conversions} sectioned for {s.documents_merged}, {s.single_conversions} single, "
+                  f"{s.documents_retried} redone for their page count")
+
+
+def _load() -> str:
+    """The 1-minute load average: other work on the machine changes every figure."""
+    return os.getloadavg()[0].__format__(".2f")
 
 
 if __name__ == "__main__":

@@ -8,29 +8,43 @@ the named destinations the merge placed. Chunks run in parallel on the pool's wo
 and LibreOffice 7.4 ignores SECTIONPAGES. So Y is written as a number: guessed from the documents
 already converted, checked against the split, and documents whose length differs go round again with
 their true length. Anything that cannot be merged is converted on its own.
+
+That is the sectioned path. Most templates take a faster one (docgen.letters): the letters merged with
+page breaks in a single section, which LibreOffice lays out about a third faster, and the footer lines
+that vary per letter (« Page X sur Y », the employee's name) drawn on each split PDF at the place
+LibreOffice gave them in the batch's first letter, converted alone. `BatchGenerator.path` says which
+path the template got and why; letters that do not fit the plan (a longer footer line, another
+header) take the sectioned path.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import io
+import multiprocessing
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from docx import Document as open_docx
 from docx.document import Document
 from pypdf import PdfReader
 
 from docgen.convert import ConversionError
-from docgen.merge import MergeNotPossible, merge_documents
+from docgen.letters import (
+    PAGE, PAGES, Calibration, Verdict, assess, blank_footer_lines, calibrate, fill, footer_lines, shared_key, stampable,
+)
+from docgen.merge import MergeNotPossible, merge_documents, merge_letters
 from docgen.numpages import freeze_numpages, uses_numpages
 from docgen.render import DocxRenderer, RenderError
 from docgen.split import SplitError, extract, page_ranges
+from docgen.stamp import Stamp, StampError
 
 
 class Converter(Protocol):
@@ -76,11 +90,15 @@ class BatchStats:
     single_conversions: int = 0
     documents_merged: int = 0
     documents_retried: int = 0
+    # The fast path: letters merged in one section, their varying footer lines stamped.
+    one_section_conversions: int = 0
+    documents_one_section: int = 0
     # Seconds spent per stage, summed over the worker threads.
     render_seconds: float = 0.0
     merge_seconds: float = 0.0
     convert_seconds: float = 0.0
     split_seconds: float = 0.0
+    stamp_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -92,9 +110,19 @@ class BatchStats:
 class BatchGenerator:
     """Turns BatchItems into DocumentResults with one template and a converter pool."""
 
-    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40) -> None:
+    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40,
+                 one_section: bool = True, processes: int = 0) -> None:
+        """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
+        `processes` > 0: `run` renders, merges, splits and stamps one-section chunks in that many
+        worker processes, beside LibreOffice and out of this process's GIL (`run_chunk` stays in the
+        calling thread)."""
         self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
+        self.one_section, self.processes = one_section, processes
         self.stats = BatchStats()
+        self._verdict: Verdict | None = None
+        self._calibration: Calibration | None = None
+        self._calibration_problem: str | None = None
+        self._plan_lock = threading.Lock()
         # Page counts seen so far: the most common one is the next guess for « sur Y ».
         self._lengths: Counter[int] = Counter()
         self._lock = threading.Lock()
@@ -106,16 +134,79 @@ class BatchGenerator:
             # A small batch is spread over every worker rather than left in one chunk.
             size = max(4, min(size, -(-len(items) // max(1, self.converter.size))))
         chunks = _chunked(items, size)
-        with ThreadPoolExecutor(max_workers=max(1, self.converter.size),
-                                thread_name_prefix="batch") as executor:
-            # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
-            pending = []
-            for chunk in chunks:
-                pending.append(executor.submit(self.run_chunk, chunk))
-                if len(pending) > self.converter.size:
-                    yield from pending.pop(0).result()
-            for future in pending:
-                yield from future.result()
+        processes = None
+        if self.processes > 0 and self.one_section and self.verdict.one_section:
+            # Spawned, not forked: the caller may have threads (a web server, the job runner).
+            processes = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            # Start them now (imports, the template parsed) while the first chunk measures the footer.
+            spec = _template_spec(self.renderer)
+            for _ in range(self.processes):
+                processes.submit(_renderer_for, spec)
+        run_chunk = self.run_chunk if processes is None else functools.partial(self._run_chunk_in, processes)
+        # With worker processes, more chunks are in flight than LibreOffice workers, so that one is
+        # always merged and waiting for LibreOffice while others are rendered or split.
+        in_flight = max(1, self.converter.size) + (self.processes if processes is not None else 0)
+        try:
+            with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch") as executor:
+                # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
+                pending = []
+                for chunk in chunks:
+                    pending.append(executor.submit(run_chunk, chunk))
+                    if len(pending) > in_flight:
+                        yield from pending.pop(0).result()
+                for future in pending:
+                    yield from future.result()
+        finally:
+            if processes is not None:
+                processes.shutdown(cancel_futures=True)
+
+    def _run_chunk_in(self, processes: ProcessPoolExecutor, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
+        """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
+        only waits for LibreOffice. Until the first chunk has measured the footer, chunks run here."""
+        calibration = self._calibration
+        if calibration is None:
+            return self.run_chunk(chunk)
+        results = {item.key: DocumentResult(item.key) for item in chunk}
+        spec = _template_spec(self.renderer)
+        merged, errors, rendered, seconds = processes.submit(
+            _render_and_merge, spec, self.verdict, calibration, list(chunk)).result()
+        self.stats.add(render_seconds=seconds[0], merge_seconds=seconds[1])
+        for key, error in errors.items():
+            results[key].error = error
+        by_key = {item.key: item for item in chunk}
+        rest = [by_key[key] for key in rendered]
+        if merged is not None:
+            chosen = [rest[i] for i in merged.chosen]
+
+            def finish(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Calibration) -> list[tuple[bytes, int]]:
+                return processes.submit(_split_and_stamp, pdf, lines, calibration).result()
+
+            if self._convert_and_stamp(merged, chosen, calibration, results, finish):
+                done = {item.key for item in chosen}
+                rest = [item for item in rest if item.key not in done]
+        if rest:
+            for result in self.run_chunk(rest):
+                results[result.key] = result
+        return [results[item.key] for item in chunk]
+
+    @property
+    def verdict(self) -> Verdict:
+        """Whether the template can take the one-section path, from its structure alone."""
+        if self._verdict is None:
+            self._verdict = assess(open_docx(io.BytesIO(self.renderer.template)))
+        return self._verdict
+
+    @property
+    def path(self) -> str:
+        """The path this batch's letters take, and why (French, for logs and the benchmark)."""
+        if not self.one_section:
+            return "sections : chemin en sections demandé"
+        verdict = self.verdict
+        if not verdict.one_section:
+            return f"sections : {verdict.reason}"
+        if self._calibration_problem:
+            return f"sections : {self._calibration_problem}"
+        return f"une section : {verdict.reason}"
 
     # --- one chunk -----------------------------------------------------------------------------
 
@@ -138,6 +229,12 @@ class BatchGenerator:
             for item, doc in zip(items, docs):
                 self._single(item, doc, results)
             return [results[item.key] for item in chunk]
+        if self.one_section:
+            calibration = self._calibrated(items, docs, results)
+            if calibration is not None and len(items) > 1:
+                items, docs = self._one_section(items, docs, calibration, results)
+        if not items:
+            return [results[item.key] for item in chunk]
         counted = uses_numpages(docs[0])
         guess = self._guess() if counted else None
         while counted and guess is None and items:
@@ -153,6 +250,68 @@ class BatchGenerator:
         del docs
         gc.collect()
         return [results[item.key] for item in chunk]
+
+    def _calibrated(self, items: list[BatchItem], docs: list[Document],
+                    results: dict[str, DocumentResult]) -> Calibration | None:
+        """The first chunk converts its first letter alone and measures its footer lines there;
+        the letter is then done (taken off `items` and `docs`)."""
+        with self._plan_lock:
+            if self._calibration is not None or self._calibration_problem is not None:
+                return self._calibration
+            verdict = self.verdict
+            if not verdict.one_section:
+                self._calibration_problem = verdict.reason
+                return None
+            item, doc = items[0], docs[0]
+            lines = footer_lines(doc, verdict)
+            if self._single(item, doc, results) is None:
+                return None  # that letter failed alone: the next chunk tries again
+            items.pop(0)
+            docs.pop(0)
+            try:
+                if lines is None:
+                    raise StampError("le pied de page rendu ne suit pas le modèle")
+                self._calibration = calibrate(doc, verdict, results[item.key].pdf or b"")
+            except StampError as exc:
+                self._calibration_problem = f"lignes du pied de page impossibles à reporter ({exc})"
+            return self._calibration
+
+    def _one_section(self, items: list[BatchItem], docs: list[Document], calibration: Calibration,
+                     results: dict[str, DocumentResult]) -> tuple[list[BatchItem], list[Document]]:
+        """Merge the letters that share headers and have stampable footer lines in one section;
+        return the others, for the sectioned path."""
+        started = time.perf_counter()
+        merged = _choose_and_merge(self.verdict, calibration, docs)
+        if merged is None:
+            return items, docs
+        t1 = time.perf_counter()
+        self.stats.add(merge_seconds=t1 - started)
+        chosen = [items[i] for i in merged.chosen]
+        rest = [i for i in range(len(items)) if i not in set(merged.chosen)]
+        done = self._convert_and_stamp(merged, chosen, calibration, results)
+        if not done:
+            # The merged letters are consumed: render them again for the sectioned path.
+            return chosen + [items[i] for i in rest], \
+                [self.renderer.render_document(i.context, i.key) for i in chosen] + [docs[i] for i in rest]
+        return [items[i] for i in rest], [docs[i] for i in rest]
+
+    def _convert_and_stamp(self, merged: _Merged, chosen: list[BatchItem], calibration: Calibration,
+                           results: dict[str, DocumentResult],
+                           finish: Callable[..., list[tuple[bytes, int]]] | None = None) -> bool:
+        """Convert a one-section merge, split and stamp it (in `finish`, maybe another process)."""
+        started = time.perf_counter()
+        try:
+            pdf = self.converter.convert(merged.docx, bookmarks_as_destinations=True)
+            converted = time.perf_counter()
+            pdfs = (finish or _split_and_stamp)(pdf, merged.lines, calibration)
+        except (SplitError, ConversionError, StampError):
+            return False
+        for item, (document, pages) in zip(chosen, pdfs):
+            results[item.key].pdf, results[item.key].pages = document, pages
+        self._learn(pages for _, pages in pdfs)
+        self.stats.add(one_section_conversions=1, documents_one_section=len(chosen),
+                       convert_seconds=converted - started, stamp_seconds=time.perf_counter() - converted)
+        return True
 
     def _merged(self, items: list[BatchItem], docs: list[Document], pages: int | None,
                 results: dict[str, DocumentResult], rounds_left: int) -> None:
@@ -213,6 +372,108 @@ class BatchGenerator:
         self._learn([pages])
         results[item.key].pdf, results[item.key].pages = pdf, pages
         return pages
+
+
+@dataclass
+class _Merged:
+    """Letters merged in one section: the DOCX, which of the given letters it holds, their footer lines."""
+
+    docx: bytes
+    chosen: list[int]
+    lines: list[list[str]]
+
+
+def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence[Document]) -> _Merged | None:
+    """Merge, with page breaks in one section, the letters whose headers match the first one's and
+    whose varying footer lines can be stamped; None if fewer than two can. Consumes those letters."""
+    chosen: list[int] = []
+    lines_of: list[list[str]] = []
+    common = None
+    for index, doc in enumerate(docs):
+        lines = footer_lines(doc, verdict)
+        if lines is None or not stampable(calibration, lines):
+            continue
+        key = shared_key(doc, verdict)
+        if common is None:
+            common = key
+        if key == common:
+            chosen.append(index)
+            lines_of.append(lines)
+    if len(chosen) < 2:
+        return None
+    letters = [docs[i] for i in chosen]
+    blank_footer_lines(letters[0], verdict)
+    try:
+        return _Merged(merge_letters(letters), chosen, lines_of)
+    except MergeNotPossible:
+        return None
+
+
+def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Calibration) -> list[tuple[bytes, int]]:
+    """One PDF per letter of a one-section merge, each page stamped with its footer lines."""
+    reader, ranges = page_ranges(pdf, len(lines))
+    font = None
+    if calibration.font is not None:
+        chars = set("".join("".join(letter) for letter in lines)) - {PAGE, PAGES}
+        font = calibration.font.embed(chars | set("0123456789"))
+    out = []
+    for letter, pages in zip(lines, ranges):
+        stamps = [[Stamp(fill(line, number, len(pages)), placement)
+                   for line, placement in zip(letter, calibration.placements)]
+                  for number in range(1, len(pages) + 1)]
+        out.append((extract(reader, pages, stamps=stamps, font=font), len(pages)))
+    return out
+
+
+# --- worker processes ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _TemplateSpec:
+    """What a worker process needs to make its own DocxRenderer."""
+
+    template: bytes
+    name: str
+    timezone: str
+
+
+_renderers: dict[_TemplateSpec, DocxRenderer] = {}
+
+
+def _renderer_for(spec: _TemplateSpec) -> DocxRenderer:
+    renderer = _renderers.get(spec)
+    if renderer is None:
+        _renderers.clear()
+        renderer = _renderers[spec] = DocxRenderer(spec.template, spec.name, timezone=spec.timezone)
+    return renderer
+
+
+def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibration, items: list[BatchItem]
+                      ) -> tuple[_Merged | None, dict[str, str], list[str], tuple[float, float]]:
+    """In a worker process: render a chunk and merge what can share one section. Returns the merge,
+    the render errors by key, the keys rendered (the merge's `chosen` indexes them) and the seconds
+    spent rendering and merging."""
+    renderer = _renderer_for(spec)
+    started = time.perf_counter()
+    errors, rendered, docs = {}, [], []
+    for item in items:
+        try:
+            docs.append(renderer.render_document(item.context, item.key))
+        except RenderError as exc:
+            errors[item.key] = str(exc)
+            continue
+        rendered.append(item.key)
+    rendered_at = time.perf_counter()
+    merged = _choose_and_merge(verdict, calibration, docs) if len(docs) > 1 else None
+    del docs
+    gc.collect()
+    return merged, errors, rendered, (rendered_at - started, time.perf_counter() - rendered_at)
+
+
+def _template_spec(renderer: DocxRenderer) -> _TemplateSpec:
+    # DocxRenderer keeps its time zone only in its `heure` filter (a partial under the strict wrapper).
+    heure = renderer.env.filters.get("heure")
+    keywords = getattr(getattr(heure, "__wrapped__", None), "keywords", {})
+    return _TemplateSpec(renderer.template, renderer.name, keywords.get("tz", "Europe/Paris"))
 
 
 def _to_bytes(doc: Document) -> bytes:

@@ -1,4 +1,4 @@
-"""Joins documents rendered from one template into a single DOCX, one section per document.
+"""Joins documents rendered from one template into a single DOCX, one section per document (or one in all).
 
 LibreOffice's cost is per document opened, not per page, so a batch converts merged documents and
 splits the PDF afterwards. Each document becomes a section that starts on a new page, restarts page
@@ -56,6 +56,38 @@ def merge_documents(documents: Sequence[Document]) -> bytes:
             _remap_relationships(block, doc, master, mapping)
             _renumber_bookmarks(block, index)
         _restart_lists(blocks, master, doc)
+        _mark_start(blocks, index)
+        for block in blocks:
+            final_sect.addprevious(block)
+    out = io.BytesIO()
+    master.save(out)
+    return out.getvalue()
+
+
+def merge_letters(documents: Sequence[Document]) -> bytes:
+    """Return one DOCX holding `documents` in ONE section, each starting on a new page at bookmark_name(i).
+
+    The fast path (docgen.letters): LibreOffice lays out page breaks faster than sections, but the
+    letters then share the first one's headers and footers, and page numbers run on; the caller
+    stamps what varies. The documents are consumed: their paragraphs move into the first one.
+    """
+    if not documents:
+        raise ValueError("nothing to merge")
+    master = documents[0]
+    body = master.element.body
+    final_sect = body.find(qn("w:sectPr"))
+    if final_sect is None:
+        raise MergeNotPossible("the template has no section properties")
+    _mark_start(_blocks(body), 0)
+    for index, doc in enumerate(documents[1:], start=1):
+        blocks = _blocks(doc.element.body)
+        if not blocks or blocks[0].tag != qn("w:p"):
+            raise MergeNotPossible("a letter does not start with a paragraph")
+        for block in blocks:
+            _remap_relationships(block, doc, master, {})
+            _renumber_bookmarks(block, index)
+        _restart_lists(blocks, master, doc)
+        blocks[0].get_or_add_pPr().pageBreakBefore_val = True
         _mark_start(blocks, index)
         for block in blocks:
             final_sect.addprevious(block)

@@ -9,6 +9,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject
 
 from docgen.merge import bookmark_name
+from docgen.stamp import EmbeddedFont, Stamp, stamp_page
 
 # Catalog entries that make the file PDF/A (output intent, XMP metadata) or describe it as a whole.
 _CATALOG_KEYS = ("/OutputIntents", "/Metadata", "/MarkInfo", "/Lang", "/ViewerPreferences")
@@ -41,11 +42,18 @@ def page_ranges(pdf: bytes, count: int) -> tuple[PdfReader, list[range]]:
     return reader, [range(start, end) for start, end in zip(starts, ends)]
 
 
-def extract(reader: PdfReader, pages: Sequence[int] | range) -> bytes:
-    """A standalone PDF of some pages, carrying over the PDF/A output intent and metadata."""
+def extract(reader: PdfReader, pages: Sequence[int] | range, *,
+            stamps: Sequence[Sequence[Stamp]] | None = None, font: EmbeddedFont | None = None) -> bytes:
+    """A standalone PDF of some pages, carrying over the PDF/A output intent and metadata;
+    `stamps[i]` are lines drawn on its page i, in `font` (docgen.stamp)."""
     writer = PdfWriter()
-    for number in pages:
-        writer.add_page(reader.pages[number])
+    font_ref = None
+    for i, number in enumerate(pages):
+        page = writer.add_page(reader.pages[number])
+        if stamps and stamps[i] and font is not None:
+            if font_ref is None:
+                font_ref = font.add_to(writer)
+            stamp_page(writer, page, font_ref, font, stamps[i])
     catalog = reader.trailer["/Root"]
     for key in _CATALOG_KEYS:
         if key in catalog:

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   libreoffice-writer-nogui python3-uno
   fonts-liberation2 fonts-dejavu-core fonts-crosextra-carlito fonts-crosextra-caladea
-  poppler-utils qpdf libnss3-tools
+  poppler-utils qpdf libnss3-tools fontconfig
   chromium
   python3-venv
 )

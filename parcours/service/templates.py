@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from docgen import schema
 from docgen.convert import ConverterPool
+from docgen.letters import assess as assess_batch_path
 from docgen.package import UnsafePackage, check_docx
 from docgen.render import DocxRenderer, Inspection, inspect_template
 from docgen.values import typed
@@ -93,6 +94,8 @@ def _inspect(data: bytes, digest: str, name: str) -> dict[str, Any]:
     cached = _inspections.get(digest)
     if cached is None:
         cached = inspection_json(inspect_template(data, name, set(known_fields())))
+        verdict = assess_batch_path(data)
+        cached["batch_path"] = {"one_section": verdict.one_section, "reason": verdict.reason}
         if len(_inspections) < 256:
             _inspections[digest] = cached
     return json.loads(json.dumps(cached))  # a copy: the row owns its JSON

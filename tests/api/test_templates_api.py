@@ -40,6 +40,9 @@ def test_the_shipped_templates_exist_from_the_start_as_version_1_by_parcours(cli
         version = item["latest_version"]
         assert version["number"] == 1 and version["created_by"] == "Parcours"
         assert version["inspection"]["unknown"] == [] and version["inspection"]["problems"] == []
+        # Their batches take the one-section path: the inspection says so, and why.
+        assert version["inspection"]["batch_path"]["one_section"] is True
+        assert "reportés sur le PDF" in version["inspection"]["batch_path"]["reason"]
         assert "salarie.nom" in items["convocation"]["latest_version"]["inspection"]["variables"]
 
 

@@ -45,9 +45,21 @@ def pages_text(pdf: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
-def run(pool, data: bytes, items, chunk_size=12):
-    generator = BatchGenerator(DocxRenderer(data, "essai.docx"), pool, chunk_size=chunk_size)
+@pytest.fixture(params=["sections", "one-section"])
+def path(request) -> str:
+    """Every test below runs on both batch paths: one section per letter, and one section in all."""
+    return request.param
+
+
+def run(pool, data: bytes, items, path: str, chunk_size=12):
+    generator = BatchGenerator(DocxRenderer(data, "essai.docx"), pool, chunk_size=chunk_size,
+                               one_section=path == "one-section")
     return generator, list(generator.run(items))
+
+
+def merged(generator: BatchGenerator) -> int:
+    """Documents converted in merged chunks, whichever the path."""
+    return generator.stats.documents_merged + generator.stats.documents_one_section
 
 
 def employee(i: int, lines: int = 3, **extra):
@@ -55,12 +67,12 @@ def employee(i: int, lines: int = 3, **extra):
                                                "formations": ["SST", "CACES"], **extra}})
 
 
-def test_each_document_gets_its_own_pages_and_page_count(pool):
+def test_each_document_gets_its_own_pages_and_page_count(pool, path):
     # Most documents take one page, every fifth takes several: the batch must notice and redo those.
     items = [employee(i, lines=120 if i % 5 == 2 else 3) for i in range(30)]
-    generator, results = run(pool, template(), items)
+    generator, results = run(pool, template(), items, path)
     assert [r.key for r in results] == [i.key for i in items]
-    assert generator.stats.documents_merged >= 20, generator.stats
+    assert merged(generator) >= 20, generator.stats
     long_lengths = set()
     for item, result in zip(items, results):
         assert result.ok, result.error
@@ -77,29 +89,29 @@ def test_each_document_gets_its_own_pages_and_page_count(pool):
             assert not re.search(rf"document de Nom(?!{name[3:]}\b)\d+", text), "another employee's page"
     assert len(long_lengths) == 1 and long_lengths.pop() > 1
 
-def test_a_document_that_fails_to_render_does_not_stop_the_others(pool):
+def test_a_document_that_fails_to_render_does_not_stop_the_others(pool, path):
     items = [employee(1), BatchItem("E0666", {"salarie": {"prenom": "Jean"}}), employee(3)]
-    _, results = run(pool, template(), items)
+    _, results = run(pool, template(), items, path)
     assert [r.ok for r in results] == [True, False, True]
     assert "salarie.nom" in results[1].error and "E0666" in results[1].error
 
 
-def test_numbered_lists_restart_in_every_merged_document(pool):
-    _, results = run(pool, template(numbered_list=True), [employee(i) for i in range(4)])
+def test_numbered_lists_restart_in_every_merged_document(pool, path):
+    _, results = run(pool, template(numbered_list=True), [employee(i) for i in range(4)], path)
     for result in results:
         text = pages_text(result.pdf)[0]
         assert "1. SST" in text and "2. CACES" in text, text
 
 
-def test_footers_that_name_the_employee_stay_each_documents_own(pool):
-    generator, results = run(pool, template(footer="{{ salarie.nom }} – "), [employee(i) for i in range(8)])
-    assert generator.stats.documents_merged >= 6, generator.stats
+def test_footers_that_name_the_employee_stay_each_documents_own(pool, path):
+    generator, results = run(pool, template(footer="{{ salarie.nom }} – "), [employee(i) for i in range(8)], path)
+    assert merged(generator) >= 6, generator.stats
     for i, result in enumerate(results):
         assert f"Nom{i} – Page 1 sur 1" in pages_text(result.pdf)[0]
 
 
-def test_split_documents_stay_pdf_a(pool):
-    _, results = run(pool, template(), [employee(i) for i in range(3)])
+def test_split_documents_stay_pdf_a(pool, path):
+    _, results = run(pool, template(), [employee(i) for i in range(3)], path)
     for result in results:
         reader = PdfReader(io.BytesIO(result.pdf))
         catalog = reader.trailer["/Root"]

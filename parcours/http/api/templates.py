@@ -135,7 +135,13 @@ _SCHEMAS = {
         "unknown": {"type": "array", "items": {"type": "string"},
                     "description": "Champs inconnus (faute de frappe ?) : acceptés, mais le remplissage échouera"},
         "problems": {"type": "array", "items": {"type": "object", "properties": {
-            "message": {"type": "string"}, "excerpt": {"type": "string"}}}}}},
+            "message": {"type": "string"}, "excerpt": {"type": "string"}}}},
+        "batch_path": {"type": "object", "required": ["one_section", "reason"], "properties": {
+            "one_section": {"type": "boolean",
+                            "description": "Vrai : en lot, les courriers sont réunis en une seule section (le chemin "
+                                           "rapide), les lignes du pied de page propres à chacun reportées sur le PDF"},
+            "reason": {"type": "string", "description": "Pourquoi ce chemin, en français"}},
+            "description": "Le chemin que prennent les lots de ce modèle (absent des versions inspectées avant)"}}},
     "TemplateVersion": {"type": "object", "required": ["number", "sha256", "size", "created_at", "created_by"],
                         "properties": {
         "number": {"type": "integer", "minimum": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
