@@ -11,6 +11,7 @@ import copy
 import functools
 import io
 import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +21,14 @@ from docx.document import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from docgen.formatting import FILTERS
 from docgen.package import PackageLimits, UnsafePackage, check_docx
+from docgen.sandbox import BoundedEnvironment, RenderLimits, TemplateLimit
+
+__all__ = ["DocxRenderer", "Inspection", "RenderError", "RenderLimits", "TemplateEnvironment",
+           "TemplateProblem", "inspect_template", "render_docx"]
 
 LOGO_HEIGHT = Mm(15)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -33,9 +38,9 @@ class RenderError(Exception):
     """A template could not be rendered for an employee; `str()` is a French sentence for users."""
 
     def __init__(self, reason: str, *, template: str, matricule: str | None = None,
-                 field: str | None = None, excerpt: str | None = None) -> None:
+                 field: str | None = None, excerpt: str | None = None, limit: bool = False) -> None:
         self.reason, self.template, self.matricule = reason, template, matricule
-        self.field, self.excerpt = field, excerpt
+        self.field, self.excerpt, self.limit = field, excerpt, limit
         where = f"modèle « {template} »" + (f", salarié {matricule}" if matricule else "")
         message = f"{where} : {reason}"
         if excerpt:
@@ -63,7 +68,8 @@ class MissingValue(jinja2.StrictUndefined):
     __slots__ = ()
 
     def __init__(self, hint=None, obj=jinja2.utils.missing, name=None, exc=MissingField) -> None:
-        super().__init__(hint, obj, name, MissingField)
+        # The sandbox's refusals stay refusals; anything else missing names its field.
+        super().__init__(hint, obj, name, SecurityError if exc is SecurityError else MissingField)
 
     def __bool__(self) -> bool:
         return False
@@ -92,17 +98,18 @@ def wrap(value: Any, path: str = "") -> Any:
     return value
 
 
-class TemplateEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox with French filters; compiled templates are cached by source, because a batch
-    renders the same XML thousands of times and compiling costs more than rendering."""
+class TemplateEnvironment(BoundedEnvironment):
+    """The bounded sandbox with French filters; compiled templates are cached by source, because a
+    batch renders the same XML thousands of times and compiling costs more than rendering."""
 
-    def __init__(self, timezone: str = "Europe/Paris") -> None:
-        super().__init__(undefined=MissingValue, autoescape=True, auto_reload=False)
+    def __init__(self, timezone: str = "Europe/Paris", limits: RenderLimits = RenderLimits()) -> None:
+        super().__init__(limits, undefined=MissingValue, autoescape=True, auto_reload=False)
         self.filters.update({name: _strict(f) for name, f in FILTERS.items()})
         self.filters["heure"] = _strict(functools.partial(FILTERS["heure"], tz=timezone))
         self._compiled: dict[str, jinja2.Template] = {}
 
     def from_string(self, source, globals=None, template_class=None):  # noqa: A002 (Jinja's name)
+        self.note_source(source)
         if globals or template_class or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         template = self._compiled.get(source)
@@ -149,13 +156,13 @@ class DocxRenderer:
     """One checked template, rendered for many employees."""
 
     def __init__(self, template: bytes, name: str, *, timezone: str = "Europe/Paris",
-                 limits: PackageLimits = PackageLimits()) -> None:
+                 limits: PackageLimits = PackageLimits(), render_limits: RenderLimits = RenderLimits()) -> None:
         try:
             check_docx(template, limits)
         except UnsafePackage as exc:
             raise RenderError(str(exc), template=name) from None
         self.template, self.name = template, name
-        self.env = TemplateEnvironment(timezone)
+        self.env = TemplateEnvironment(timezone, render_limits)
         self._pristine: Document | None = None
         self._patched: dict[str, str] = {}
 
@@ -171,13 +178,18 @@ class DocxRenderer:
             self._pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
         doc = _PreparedTemplate(self.template, self._pristine, self._patched)
         try:
-            doc.render(self._prepare(doc, context), self.env, autoescape=True)
+            with self.env.bounded():
+                try:
+                    doc.render(self._prepare(doc, context), self.env, autoescape=True)
+                except (TemplateLimit, RecursionError, OverflowError, MemoryError) as exc:
+                    raise RenderError(_limit_reason(exc), template=self.name, matricule=matricule,
+                                      excerpt=_line_of(exc, self.env.current_source), limit=True) from None
         except MissingField as exc:
             raise RenderError(f"la valeur « {exc} » est manquante", template=self.name,
                               matricule=matricule, field=str(exc)) from None
         except SecurityError as exc:
-            raise RenderError(f"instruction interdite dans le modèle ({exc})", template=self.name,
-                              matricule=matricule) from None
+            raise RenderError(f"instruction interdite dans le modèle ({_security_reason(exc)})",
+                              template=self.name, matricule=matricule) from None
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(f"erreur de syntaxe : {exc.message}", template=self.name, matricule=matricule,
                               excerpt=_excerpt(exc)) from None
@@ -192,6 +204,44 @@ class DocxRenderer:
         if isinstance(company, Mapping) and company.get("logo") is not None:
             data["societe"] = {**company, "logo": _logo(doc, company["logo"])}
         return wrap(data)
+
+
+def _limit_reason(exc: BaseException) -> str:
+    if isinstance(exc, TemplateLimit):
+        return f"limite dépassée : {exc}"
+    if isinstance(exc, RecursionError):
+        return "limite dépassée : appels imbriqués trop profonds (une macro qui s'appelle sans fin ?)"
+    if isinstance(exc, MemoryError):
+        return "limite dépassée : le remplissage demande trop de mémoire"
+    return "limite dépassée : un calcul donne un nombre trop grand"
+
+
+def _security_reason(exc: SecurityError) -> str:
+    """Jinja's English refusal, said in French with the name it refused."""
+    text = str(exc)
+    found = re.search(r"attribute '([^']+)'", text)
+    if found:
+        return f"l'attribut « {found.group(1)} » n'est pas accessible"
+    if "not safely callable" in text:
+        return "cet appel n'est pas permis"
+    if "modif" in text or "unsafe" in text:
+        return "un modèle ne peut pas modifier les données"
+    return "opération non permise"
+
+
+def _line_of(exc: BaseException, source: str | None) -> str | None:
+    """The paragraph of the template where a runtime error happened (Jinja puts template lines in tracebacks)."""
+    lineno = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == "<template>":
+            lineno = line
+    if lineno is None or source is None:
+        return None
+    lines = source.splitlines()
+    if not 0 < lineno <= len(lines):
+        return None
+    text = " ".join(re.sub(r"<[^>]+>", "", lines[lineno - 1]).split())
+    return text[:200] or None
 
 
 def _logo(doc: DocxTemplate, logo: Any) -> Any:
