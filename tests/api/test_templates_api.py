@@ -96,6 +96,23 @@ def test_a_template_with_syntax_errors_is_refused_with_the_text_around_each(clie
     assert stored(app) == before
 
 
+@pytest.mark.parametrize("payload, reason", [
+    ("{% for i in range(10**9) %}x{% endfor %}", "range() limité"),
+    ("{{ 7**(10**8) }}", "puissance"),
+    ("{% macro f(n) %}{{ f(n+1) }}{% endmacro %}{{ f(1) }}", "appels imbriqués"),
+    ("{% for i in range(9999) %}{% for j in range(9999) %}x{% endfor %}{% endfor %}", "tours de boucle"),
+])
+def test_a_template_past_the_rendering_limits_is_refused_at_upload_naming_the_paragraph(client, tokens, app,
+                                                                                         payload, reason):
+    before = stored(app)
+    response = upload(client, tokens["hr"], "piege", make_docx("Madame, Monsieur,", payload))
+    assert response.status_code == 422 and response.content_type == PROBLEM
+    assert response.json["title"] == "Le modèle dépasse les limites de remplissage"
+    (error,) = response.json["errors"]
+    assert error["field"] == "file" and reason in error["reason"] and payload[:10] in error["excerpt"]
+    assert stored(app) == before
+
+
 def utf16_billion_laughs(docx: bytes) -> bytes:
     """The document part in UTF-16 (with its BOM) opening with a billion laughs: no byte spells « <!DOCTYPE »."""
     entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))

@@ -38,6 +38,18 @@ def test_an_unknown_matricule_is_an_error_to_fix(tmp_path):
     assert not (tmp_path / "x.docx").exists()
 
 
+@pytest.mark.parametrize("payload", ["{% macro f(n) %}{{ f(n+1) }}{% endmacro %}{{ f(1) }}",
+                                     "{{ 7**(10**8) }}", "{% for i in range(10**9) %}x{% endfor %}"])
+def test_a_template_past_a_rendering_limit_is_a_french_error_without_traceback(tmp_path, payload):
+    template = tmp_path / "piege.docx"
+    template.write_bytes(make_docx("Bonjour", payload))
+    result = invoke("generate", template, "--data", SAMPLES, "--matricule", "E0003",
+                    "--valeurs", SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
+    assert result.exit_code == 2 and isinstance(result.exception, (SystemExit, type(None)))
+    assert "Erreur" in result.output and "limite dépassée" in result.output and "piege.docx" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.docx").exists()
+
+
 def test_bad_data_names_the_line_and_column_and_imports_nothing(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(SAMPLES, data)
