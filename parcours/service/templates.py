@@ -113,8 +113,8 @@ def check_upload(data: bytes, name: str) -> dict[str, Any]:
         raise Invalid("Fichier refusé", str(exc), errors=[{"field": "file", "reason": str(exc)}]) from None
     inspection = _inspect(data, hashlib.sha256(data).hexdigest(), name)
     if inspection["problems"]:
-        # A version with a syntax error could never render: refuse it, each error with its context.
-        raise Invalid("Le modèle contient des erreurs de syntaxe",
+        # A version with an error could never render: refuse it, every error at once with its context.
+        raise Invalid("Le modèle contient des erreurs",
                       "Corrigez ces erreurs dans Word puis envoyez le fichier à nouveau.",
                       errors=[{"field": "file", "reason": p["message"], "excerpt": p["excerpt"]}
                               for p in inspection["problems"]])
