@@ -611,7 +611,9 @@ def _chain_reason(facts: _Facts, slot: _Slot, last: PastInterview | None) -> str
     late = slot.deadline < facts.on
     until = f"en retard depuis {_le(slot.deadline)}" if late else f"au plus tard {_le(slot.deadline)}"
     if last is None:
-        head = f"Embauche {_le(hire)}, aucun entretien enregistré depuis : "
+        # A hire still to come (imported up to a year ahead) is said in the future, not as a past hire.
+        head = (f"Embauche prévue {_le(hire)} : " if hire > facts.on
+                else f"Embauche {_le(hire)}, aucun entretien enregistré depuis : ")
         if slot.rule == "premier":
             return head + f"le premier entretien a lieu {_q(_FIRST)} ; {until}."
         if slot.rule == "premier_ancien":
