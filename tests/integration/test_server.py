@@ -43,8 +43,9 @@ def free_port() -> int:
 class Server:
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
-    def __init__(self, instance: Path, cli: bool = False) -> None:
+    def __init__(self, instance: Path, cli: bool = False, extra: list[str] | None = None) -> None:
         self.instance, self.port, self.process, self.cli = instance, free_port(), None, cli
+        self.extra = extra or []
 
     @property
     def url(self) -> str:
@@ -55,7 +56,7 @@ class Server:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
                "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2"}
         log = open(self.instance.parent / "server.log", "ab")
-        command = ([sys.executable, "-m", "parcours.cli", "serve", "--port", str(self.port)] if self.cli
+        command = ([sys.executable, "-m", "parcours.cli", "serve", "--port", str(self.port), *self.extra] if self.cli
                    else [sys.executable, "-c", SERVE.format(port=self.port)])
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
