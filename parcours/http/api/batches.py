@@ -28,7 +28,7 @@ from parcours.http.problems import Problem
 from parcours.models import Batch, BatchItem
 from parcours.service import batches
 
-BATCH_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+BATCH_STATUSES = ("pending", "running", "completed", "partially_completed", "failed", "cancelled")
 ITEM_STATUSES = ("pending", "done", "failed", "cancelled")
 bp = Blueprint("batches", __name__)
 UPLOADS = ("employees", "absences", "formations")
@@ -42,7 +42,8 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
              "failed_items": url_for("batches.items", batch_id=batch.id, status="failed"),
              "documents": url_for("documents.index", batch=batch.id),
              "zip": url_for("batches.archive", batch_id=batch.id),
-             "cancel": url_for("batches.cancel", batch_id=batch.id)}
+             "cancel": url_for("batches.cancel", batch_id=batch.id),
+             "retry": url_for("batches.retry", batch_id=batch.id)}
     return {
         "id": batch.id, "status": batch.status, "template": names(batch.template_version_id),
         "total": batch.total, "done": batch.done, "failed": batch.failed, "cancelled": progress.cancelled,
@@ -168,6 +169,18 @@ def cancel(batch_id: int):
     return batch_view(batches.cancel(db_session(), _get(batch_id)))
 
 
+@bp.post("/batches/<int:batch_id>/retry")
+@require("hr")
+def retry(batch_id: int):
+    """The failed items of an ended batch made again (after a storage outage, say)."""
+    session = db_session()
+    batches.retry_failed(session, _get(batch_id))
+    session.commit()
+    if services().jobs is not None:
+        services().jobs.wake()
+    return batch_view(_get(batch_id)), 202
+
+
 @bp.get("/batches/<int:batch_id>/zip")
 @require(*READERS)
 def archive(batch_id: int):
@@ -185,7 +198,8 @@ def archive(batch_id: int):
 
 _BATCH = {"type": "object", "required": ["id", "status", "total", "done", "failed", "cancelled"], "properties": {
     "id": {"type": "integer"},
-    "status": {"type": "string", "enum": ["pending", "running", "completed", "failed", "cancelled"]},
+    "status": {"type": "string", "enum": list(BATCH_STATUSES),
+               "description": "partially_completed : terminé avec des éléments en échec (à relancer avec /retry)"},
     "template": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "integer"}}},
     "total": {"type": "integer"}, "done": {"type": "integer"}, "failed": {"type": "integer"},
     "cancelled": {"type": "integer"}, "pending": {"type": "integer"},
@@ -256,6 +270,14 @@ OPENAPI = {
                      "tags": ["batches"], "parameters": [_BATCH_ID],
                      "responses": {"200": json_response(_ONE, "Le lot annulé"),
                                    "409": {"description": "Lot déjà terminé", "content": _PROBLEM}}},
+        },
+        "/batches/{batch_id}/retry": {
+            "post": {"summary": "Relancer les éléments en échec d'un lot terminé (rôle hr), par exemple après une "
+                                "panne du stockage ; les échecs dus aux données des salariés restent",
+                     "tags": ["batches"], "parameters": [_BATCH_ID],
+                     "responses": {"202": json_response(_ONE, "Le lot, de nouveau en cours"),
+                                   "409": {"description": "Lot en cours, sans échec, ou échecs dus aux données",
+                                           "content": _PROBLEM}}},
         },
         "/batches/{batch_id}/zip": {
             "get": {"summary": "Les PDF du lot et manifest.csv (matricule, fichier, sha256, pages, erreur)",
