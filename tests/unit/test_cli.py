@@ -111,6 +111,18 @@ def test_due_prints_who_must_be_convoked():
     assert wrong.exit_code == 2 and "--before" in wrong.output
 
 
+def test_due_names_the_employees_it_cannot_compute_and_lists_the_others():
+    # Seen from 1 January 2024, the interviews the samples record as held after it are impossible:
+    # those employees are named, the others listed, and the exit status says something is wrong.
+    result = invoke("due", "--before", "2024-12-31", "--le", "2024-01-01", "--effectif", "120", "--data", SAMPLES,
+                    "--json")
+    assert result.exit_code == 1
+    named = [line for line in result.output.splitlines() if line.startswith("Erreur : salarié ")]
+    assert named and all("après la date de référence" in line for line in named)
+    listed = {line.split('"')[3] for line in result.output.splitlines() if line.strip().startswith('"matricule"')}
+    assert listed - {line.split()[3] for line in named}  # the others are there
+
+
 def test_due_as_json_and_csv_carry_the_abondement():
     import csv as csv_module
     import json
