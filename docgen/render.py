@@ -191,7 +191,8 @@ class DocxRenderer:
             raise RenderError(f"instruction interdite dans le modèle ({_security_reason(exc)})",
                               template=self.name, matricule=matricule) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"erreur de syntaxe : {_french_syntax(exc.message or '')}", template=self.name, matricule=matricule,
+            raise RenderError(f"erreur de syntaxe : {_french_syntax(exc.message or '')}", template=self.name,
+                              matricule=matricule,
                               excerpt=_excerpt(exc)) from None
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise RenderError(f"valeur invalide : {exc}", template=self.name, matricule=matricule,
@@ -479,7 +480,10 @@ def _paths(tree: nodes.Template, builtins: set[str] = frozenset()) -> Iterator[s
                 yield from walk(child, scope)
             return
         if isinstance(node, (nodes.Assign, nodes.AssignBlock, nodes.With)):
-            values = node.values if isinstance(node, nodes.With) else [node.node] if isinstance(node, nodes.Assign) else node.body
+            if isinstance(node, nodes.With):
+                values = node.values
+            else:
+                values = [node.node] if isinstance(node, nodes.Assign) else node.body
             for value in values:
                 yield from walk(value, scope)
             inner = dict(scope) if isinstance(node, nodes.With) else scope

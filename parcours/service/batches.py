@@ -257,7 +257,28 @@ def run_chunk(services: Services, job: Job) -> None:
             # API clients: no internal path (the log has the details); the batch can be retried.
             _fail_pending(db, batch_id, item_ids, public_reason(exc, job.attempts))
             _finish_if_done(db, batch_id)
+        else:
+            _note_incident(db, item_ids, exc, job.attempts)
         raise
+
+
+def _note_incident(db: Database, item_ids: list[int], exc: BaseException, attempts: int) -> None:
+    """While a chunk waits for its next attempt, its pending items say why (the batch shows it)."""
+    what = public_reason(exc, attempts).split(" après ")[0]
+    try:
+        with db.session() as session:
+            session.execute(update(BatchItem).where(BatchItem.id.in_(item_ids), BatchItem.status == "pending")
+                            .values(error=f"nouvel essai prévu ({attempts} sur {MAX_ATTEMPTS}) : {what}"))
+    except Exception:  # noqa: BLE001 - the database may be what is down; the job is retried anyway
+        log.warning("batch items %s: incident not recorded", item_ids, exc_info=True)
+
+
+def incident(session: Session, batch: Batch) -> str | None:
+    """What keeps a running batch waiting (a storage outage, say), while it lasts."""
+    if batch.status not in ("pending", "running"):
+        return None
+    return session.scalar(select(BatchItem.error).where(
+        BatchItem.batch_id == batch.id, BatchItem.status == "pending", BatchItem.error.is_not(None)).limit(1))
 
 
 def public_reason(exc: BaseException, attempts: int) -> str:
@@ -352,7 +373,7 @@ def _record(db: Database, blobs: Any, batch_id: int, item_id: int, result: Docum
                                   documents.NewVersion(result.key, result.pdf, result.pages, data),
                                   created_by=created_by, batch_id=batch_id)
             changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")
-                                      .values(status="done", document_id=row.document_id)).rowcount
+                                      .values(status="done", document_id=row.document_id, error=None)).rowcount
             counter = {"done": Batch.done + 1}
         else:
             changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")

@@ -180,11 +180,15 @@ def test_a_storage_outage_ends_the_batch_partially_completed_without_paths_and_i
         return put(data, *args, **kwargs)
 
     monkeypatch.setattr(blobs, "put", put_then_outage)
-    with app.extensions["parcours"].db.session() as session:  # the chunk's last attempt
-        session.execute(update(Job).values(attempts=MAX_ATTEMPTS - 1))
+    run_jobs_here(app)  # a first attempt: the batch says what it waits for while the outage lasts
+    waiting = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert waiting["status"] == "running" and waiting["done"] == 2
+    assert waiting["incident"] == "nouvel essai prévu (1 sur 5) : le stockage des documents était indisponible"
+    with app.extensions["parcours"].db.session() as session:  # the chunk's last attempt, now
+        session.execute(update(Job).values(attempts=MAX_ATTEMPTS - 1, run_at=func.now()))
     run_jobs_here(app)
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
-    assert (batch["status"], batch["done"], batch["failed"]) == ("partially_completed", 2, 3)
+    assert (batch["status"], batch["done"], batch["failed"], batch["incident"]) == ("partially_completed", 2, 3, None)
     failed = client.get(batch["links"]["failed_items"], headers=bearer(tokens["hr"])).json["items"]
     assert len(failed) == 3 and all(i["error"].startswith("le stockage des documents était indisponible")
                                     and "/srv" not in i["error"] and "Errno" not in i["error"] for i in failed)

@@ -58,7 +58,9 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
 def batch_view(batch: Batch) -> dict[str, Any]:
     """A batch as the API shows it, with its progress."""
     session = db_session()
-    return _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
+    view = _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
+    view["incident"] = batches.incident(session, batch)
+    return view
 
 
 def _request() -> tuple[dict[str, Any], Any, str]:
@@ -208,6 +210,8 @@ _BATCH = {"type": "object", "required": ["id", "status", "total", "done", "faile
     "created_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
     "started_at": {"type": ["string", "null"], "format": "date-time"},
     "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "incident": {"type": ["string", "null"], "description": "Ce qui fait attendre un lot en cours (stockage "
+                 "indisponible…) tant que cela dure ; seulement sur un lot seul, pas dans les listes"},
     "links": {"type": "object", "additionalProperties": {"type": "string"}}}}
 _ITEM = {"type": "object", "required": ["matricule", "status"], "properties": {
     "matricule": {"type": "string"}, "position": {"type": "integer"},

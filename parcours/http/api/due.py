@@ -145,7 +145,8 @@ OPENAPI = {
             "summary": "Qui convoquer avant une date, pour quel entretien, et pourquoi", "tags": ["calendar"],
             "parameters": [{"name": "before", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
                            _ON, _HEADCOUNT],
-            "responses": {"200": {"description": "Les entretiens dus, en retard compris", "content": _JSON(_DUE_LIST)}}}},
+            "responses": {"200": {"description": "Les entretiens dus, en retard compris",
+                                  "content": _JSON(_DUE_LIST)}}}},
         "/employees/{matricule}/due": {"get": {
             "summary": "Les prochains entretiens d'un salarié", "tags": ["calendar"],
             "parameters": [{"name": "matricule", "in": "path", "required": True, "schema": {"type": "string"}}, _ON, _HEADCOUNT],
