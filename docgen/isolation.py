@@ -51,6 +51,7 @@ class IsolatedRenderer:
     def __init__(self, limits: ProcessLimits = ProcessLimits(), render_limits: RenderLimits = RenderLimits()) -> None:
         self.limits, self.render_limits = limits, render_limits
         self._child: subprocess.Popen[bytes] | None = None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def render(self, template: bytes, name: str, context: Mapping[str, Any], matricule: str | None = None,
@@ -81,6 +82,8 @@ class IsolatedRenderer:
             self._stop()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        if self._pid != os.getpid():  # a forked copy (a worker's pool process) must not share the parent's pipes
+            self._child, self._pid, self._lock = None, os.getpid(), threading.Lock()
         if self._child is None or self._child.poll() is not None:
             root = str(Path(__file__).resolve().parents[1])
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
