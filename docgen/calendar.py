@@ -611,7 +611,9 @@ def _chain_reason(facts: _Facts, slot: _Slot, last: PastInterview | None) -> str
     late = slot.deadline < facts.on
     until = f"en retard depuis {_le(slot.deadline)}" if late else f"au plus tard {_le(slot.deadline)}"
     if last is None:
-        head = f"Embauche {_le(hire)}, aucun entretien enregistré depuis : "
+        # A hire still to come (imported up to a year ahead) is said in the future, not as a past hire.
+        head = (f"Embauche prévue {_le(hire)} : " if hire > facts.on
+                else f"Embauche {_le(hire)}, aucun entretien enregistré depuis : ")
         if slot.rule == "premier":
             return head + f"le premier entretien a lieu {_q(_FIRST)} ; {until}."
         if slot.rule == "premier_ancien":
@@ -1066,12 +1068,15 @@ def due_interviews(employee: Employee, *, interviews: Sequence[PastInterview] = 
 
 def due_before(dataset: Dataset, interviews_by_matricule: Mapping[str, Sequence[PastInterview]] | None = None,
                *, before: dt.date, on: dt.date, headcount: int | Headcount, period_years: int = 4,
-               pre_reform_agreement: bool = False) -> list[DueInterview]:
+               pre_reform_agreement: bool = False, failures: dict[str, str] | None = None) -> list[DueInterview]:
     """Everyone’s interviews due by `before` (deadline on or before it), overdue ones included,
     sorted by deadline then matricule.
 
     `interviews_by_matricule` defaults to the dataset's own history (Dataset.interviews_of).
     Interviews of matricules absent from the dataset (former employees) are ignored.
+    With `failures`, an employee whose data cannot be computed (a stored interview before the hire, a
+    date past the calendar's range…) is left out and named there with the French reason, so that one
+    bad record does not stop the list for everyone; without it, the first such error is raised.
     """
     _check_date("before", before)
     _check_date("on", on)
@@ -1082,11 +1087,27 @@ def due_before(dataset: Dataset, interviews_by_matricule: Mapping[str, Sequence[
     for matricule in sorted(dataset.employees):
         history = (interviews_by_matricule.get(matricule, ()) if interviews_by_matricule is not None
                    else dataset.interviews_of(matricule))
-        items = due_interviews(dataset.employees[matricule], interviews=history,
-                               absences=dataset.absences_of(matricule),
-                               trainings=dataset.trainings_of(matricule),
-                               on=on, headcount=headcount, period_years=period_years,
-                               pre_reform_agreement=pre_reform_agreement, history_complete=complete)
+        try:
+            items = due_interviews(dataset.employees[matricule], interviews=history,
+                                   absences=dataset.absences_of(matricule),
+                                   trainings=dataset.trainings_of(matricule),
+                                   on=on, headcount=headcount, period_years=period_years,
+                                   pre_reform_agreement=pre_reform_agreement, history_complete=complete)
+        except (ValueError, OverflowError, TypeError, AttributeError) as exc:
+            if failures is None:
+                raise
+            failures[matricule] = _failure_reason(exc)
+            continue
         found.extend(item for item in items if item.overdue or item.deadline <= before)
     return sorted(found, key=lambda item: (item.deadline, item.matricule, _ORDER[item.type]))
 
+
+
+def _failure_reason(exc: Exception) -> str:
+    """Why an employee's interviews cannot be computed, in French (Python's own words are not)."""
+    text = str(exc)
+    if isinstance(exc, OverflowError) or "out of range" in text:
+        return "une date de ses données sort du calendrier (après l’an 9999) : corrigez-la puis importez à nouveau"
+    if isinstance(exc, ValueError) and text and not text.isascii():
+        return text  # the calendar's own checks speak French
+    return f"données incohérentes, calcul impossible ({type(exc).__name__})"

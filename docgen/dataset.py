@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from docgen.formatting import date as french_date
+
 # --- Reference data --------------------------------------------------------------------------
 
 INTERVIEW_LABELS: Mapping[str, str] = MappingProxyType({
@@ -489,6 +491,34 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+HIRE_AHEAD = dt.timedelta(days=366)
+"""How far ahead a hire date may be: a signed contract starting within a year."""
+
+
+def _latest_hire() -> dt.date:
+    return dt.date.today() + HIRE_AHEAD
+
+
+MATRICULE_MAX = 50
+"""Characters of a matricule (the service stores it in a 50-character column)."""
+
+
+def _text_at_most(limit: int) -> Any:
+    """A text of at most `limit` characters: longer is a row error, not a database failure later."""
+
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if len(text) > limit:
+            raise _CellError(f"{limit} caractères au plus (ici {len(text)})")
+        return text
+
+    return parse
+
+
+_matricule = _text_at_most(MATRICULE_MAX)
+_label = _text_at_most(200)
+
+
 def parse_date(value: Any) -> dt.date:
     """A date from a date, a datetime cell, "AAAA-MM-JJ" or "JJ/MM/AAAA"; CellError otherwise."""
     if isinstance(value, dt.datetime):
@@ -581,25 +611,25 @@ class _Column:
 
 _SCHEMAS: dict[str, tuple[_Column, ...]] = {
     "employees": (
-        _Column("matricule", _text), _Column("civilite", _civilite), _Column("nom", _text),
-        _Column("prenom", _text), _Column("email", _email), _Column("date_naissance", parse_date),
-        _Column("date_entree", parse_date), _Column("poste", _text), _Column("service", _text),
-        _Column("site", _text), _Column("manager_matricule", _text, required=False),
+        _Column("matricule", _matricule), _Column("civilite", _civilite), _Column("nom", _label),
+        _Column("prenom", _label), _Column("email", _email), _Column("date_naissance", parse_date),
+        _Column("date_entree", parse_date), _Column("poste", _label), _Column("service", _label),
+        _Column("site", _label), _Column("manager_matricule", _matricule, required=False),
         _Column("date_dernier_entretien", parse_date, required=False),
         _Column("date_sortie", parse_date, required=False), _Column("type_contrat", _contract, required=False),
         _Column("date_fin_contrat", parse_date, required=False),
         _Column("date_visite_mi_carriere", parse_date, required=False),
     ),
     "absences": (
-        _Column("matricule", _text), _Column("motif", _motif),
+        _Column("matricule", _matricule), _Column("motif", _motif),
         _Column("date_debut", parse_date), _Column("date_fin", parse_date),
     ),
     "formations": (
-        _Column("matricule", _text), _Column("intitule", _text), _Column("date_fin", parse_date),
+        _Column("matricule", _matricule), _Column("intitule", _text), _Column("date_fin", parse_date),
         _Column("certifiante", _bool), _Column("obligatoire", _bool),
     ),
     "entretiens": (
-        _Column("matricule", _text), _Column("date", parse_date), _Column("type", _interview_type),
+        _Column("matricule", _matricule), _Column("date", parse_date), _Column("type", _interview_type),
         _Column("statut", _status), _Column("compte", _bool, required=False),
     ),
 }
@@ -677,18 +707,24 @@ def _employees(table: _Table) -> tuple[_Rows, set[str]]:
             problem = _date_order_error(table, number, values, "date_entree", later,
                                         "cette date précède la date d'entrée")
             errors += [problem] if problem else []
+        hired = values.get("date_entree")
+        if hired is not None and hired > _latest_hire():
+            # A contract signed for next month is imported; a hire years ahead is a typo (2030 for 2020).
+            errors.append(RowError(table.file, number, "date_entree", hired.isoformat(),
+                                   f"date d'entrée plus d'un an après aujourd'hui : faute de frappe ? (une "
+                                   f"embauche à venir est acceptée jusqu'au {french_date(_latest_hire())})"))
         if "type_contrat" in values and values["type_contrat"] is None:
             values["type_contrat"] = "cdi"
         if values.get("date_fin_contrat") is not None and values.get("type_contrat") == "cdi":
             errors.append(RowError(table.file, number, "date_fin_contrat", values["date_fin_contrat"].isoformat(),
                                    "un CDI n'a pas de date de fin de contrat (indiquez type_contrat)"))
-        matricule = values["matricule"]
+        matricule = values.get("matricule")
         if matricule is not None and matricule in seen:
             errors.append(RowError(table.file, number, "matricule", matricule,
                                    f"matricule déjà utilisé ligne {seen[matricule]}"))
         elif matricule is not None:
             seen[matricule] = number
-        if matricule is not None and values["manager_matricule"] == matricule:
+        if matricule is not None and values.get("manager_matricule") == matricule:
             errors.append(RowError(table.file, number, "manager_matricule", matricule,
                                    "un salarié ne peut pas être son propre responsable"))
         if errors:
@@ -744,13 +780,13 @@ def _dependents(table: _Table, role: str, valid: set[str], all_matricules: set[s
             problem = _date_order_error(table, number, values, "date_debut", "date_fin",
                                         "la date de fin précède la date de début")
             errors += [problem] if problem else []
-        matricule = values["matricule"]
+        matricule = values.get("matricule")
         if role == "entretiens":
             hire = (hires or {}).get(matricule)
-            if hire is not None and values["date"] is not None and values["date"] < hire:
+            if hire is not None and values.get("date") is not None and values["date"] < hire:
                 errors.append(RowError(table.file, number, "date", values["date"].isoformat(),
                                        "l'entretien précède l'entrée du salarié"))
-            if values["compte"] is not None and values["statut"] != "refused":
+            if values.get("compte") is not None and values.get("statut") != "refused":
                 errors.append(RowError(table.file, number, "compte", _shown(row.get("compte")),
                                        "« compte » ne s'applique qu'à un entretien refusé"))
         if matricule is not None and matricule not in valid:

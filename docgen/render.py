@@ -11,6 +11,7 @@ import copy
 import functools
 import io
 import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +21,14 @@ from docx.document import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from docgen.formatting import FILTERS
 from docgen.package import PackageLimits, UnsafePackage, check_docx
+from docgen.sandbox import BoundedEnvironment, RenderLimits, TemplateLimit
+
+__all__ = ["DocxRenderer", "Inspection", "RenderError", "RenderLimits", "TemplateEnvironment",
+           "TemplateProblem", "inspect_template", "render_docx"]
 
 LOGO_HEIGHT = Mm(15)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -33,9 +38,9 @@ class RenderError(Exception):
     """A template could not be rendered for an employee; `str()` is a French sentence for users."""
 
     def __init__(self, reason: str, *, template: str, matricule: str | None = None,
-                 field: str | None = None, excerpt: str | None = None) -> None:
+                 field: str | None = None, excerpt: str | None = None, limit: bool = False) -> None:
         self.reason, self.template, self.matricule = reason, template, matricule
-        self.field, self.excerpt = field, excerpt
+        self.field, self.excerpt, self.limit = field, excerpt, limit
         where = f"modèle « {template} »" + (f", salarié {matricule}" if matricule else "")
         message = f"{where} : {reason}"
         if excerpt:
@@ -63,7 +68,8 @@ class MissingValue(jinja2.StrictUndefined):
     __slots__ = ()
 
     def __init__(self, hint=None, obj=jinja2.utils.missing, name=None, exc=MissingField) -> None:
-        super().__init__(hint, obj, name, MissingField)
+        # The sandbox's refusals stay refusals; anything else missing names its field.
+        super().__init__(hint, obj, name, SecurityError if exc is SecurityError else MissingField)
 
     def __bool__(self) -> bool:
         return False
@@ -92,17 +98,18 @@ def wrap(value: Any, path: str = "") -> Any:
     return value
 
 
-class TemplateEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox with French filters; compiled templates are cached by source, because a batch
-    renders the same XML thousands of times and compiling costs more than rendering."""
+class TemplateEnvironment(BoundedEnvironment):
+    """The bounded sandbox with French filters; compiled templates are cached by source, because a
+    batch renders the same XML thousands of times and compiling costs more than rendering."""
 
-    def __init__(self, timezone: str = "Europe/Paris") -> None:
-        super().__init__(undefined=MissingValue, autoescape=True, auto_reload=False)
+    def __init__(self, timezone: str = "Europe/Paris", limits: RenderLimits = RenderLimits()) -> None:
+        super().__init__(limits, undefined=MissingValue, autoescape=True, auto_reload=False)
         self.filters.update({name: _strict(f) for name, f in FILTERS.items()})
         self.filters["heure"] = _strict(functools.partial(FILTERS["heure"], tz=timezone))
         self._compiled: dict[str, jinja2.Template] = {}
 
     def from_string(self, source, globals=None, template_class=None):  # noqa: A002 (Jinja's name)
+        self.note_source(source)
         if globals or template_class or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         template = self._compiled.get(source)
@@ -149,13 +156,13 @@ class DocxRenderer:
     """One checked template, rendered for many employees."""
 
     def __init__(self, template: bytes, name: str, *, timezone: str = "Europe/Paris",
-                 limits: PackageLimits = PackageLimits()) -> None:
+                 limits: PackageLimits = PackageLimits(), render_limits: RenderLimits = RenderLimits()) -> None:
         try:
             check_docx(template, limits)
         except UnsafePackage as exc:
             raise RenderError(str(exc), template=name) from None
         self.template, self.name = template, name
-        self.env = TemplateEnvironment(timezone)
+        self.env = TemplateEnvironment(timezone, render_limits)
         self._pristine: Document | None = None
         self._patched: dict[str, str] = {}
 
@@ -171,15 +178,21 @@ class DocxRenderer:
             self._pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
         doc = _PreparedTemplate(self.template, self._pristine, self._patched)
         try:
-            doc.render(self._prepare(doc, context), self.env, autoescape=True)
+            with self.env.bounded():
+                try:
+                    doc.render(self._prepare(doc, context), self.env, autoescape=True)
+                except (TemplateLimit, RecursionError, OverflowError, MemoryError) as exc:
+                    raise RenderError(_limit_reason(exc), template=self.name, matricule=matricule,
+                                      excerpt=_line_of(exc, self.env.current_source), limit=True) from None
         except MissingField as exc:
             raise RenderError(f"la valeur « {exc} » est manquante", template=self.name,
                               matricule=matricule, field=str(exc)) from None
         except SecurityError as exc:
-            raise RenderError(f"instruction interdite dans le modèle ({exc})", template=self.name,
-                              matricule=matricule) from None
+            raise RenderError(f"instruction interdite dans le modèle ({_security_reason(exc)})",
+                              template=self.name, matricule=matricule) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"erreur de syntaxe : {exc.message}", template=self.name, matricule=matricule,
+            raise RenderError(f"erreur de syntaxe : {_french_syntax(exc.message or '')}", template=self.name,
+                              matricule=matricule,
                               excerpt=_excerpt(exc)) from None
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise RenderError(f"valeur invalide : {exc}", template=self.name, matricule=matricule,
@@ -192,6 +205,44 @@ class DocxRenderer:
         if isinstance(company, Mapping) and company.get("logo") is not None:
             data["societe"] = {**company, "logo": _logo(doc, company["logo"])}
         return wrap(data)
+
+
+def _limit_reason(exc: BaseException) -> str:
+    if isinstance(exc, TemplateLimit):
+        return f"limite dépassée : {exc}"
+    if isinstance(exc, RecursionError):
+        return "limite dépassée : appels imbriqués trop profonds (une macro qui s'appelle sans fin ?)"
+    if isinstance(exc, MemoryError):
+        return "limite dépassée : le remplissage demande trop de mémoire"
+    return "limite dépassée : un calcul donne un nombre trop grand"
+
+
+def _security_reason(exc: SecurityError) -> str:
+    """Jinja's English refusal, said in French with the name it refused."""
+    text = str(exc)
+    found = re.search(r"attribute '([^']+)'", text)
+    if found:
+        return f"l'attribut « {found.group(1)} » n'est pas accessible"
+    if "not safely callable" in text:
+        return "cet appel n'est pas permis"
+    if "modif" in text or "unsafe" in text:
+        return "un modèle ne peut pas modifier les données"
+    return "opération non permise"
+
+
+def _line_of(exc: BaseException, source: str | None) -> str | None:
+    """The paragraph of the template where a runtime error happened (Jinja puts template lines in tracebacks)."""
+    lineno = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == "<template>":
+            lineno = line
+    if lineno is None or source is None:
+        return None
+    lines = source.splitlines()
+    if not 0 < lineno <= len(lines):
+        return None
+    text = " ".join(re.sub(r"<[^>]+>", "", lines[lineno - 1]).split())
+    return text[:200] or None
 
 
 def _logo(doc: DocxTemplate, logo: Any) -> Any:
@@ -233,35 +284,48 @@ class Inspection:
 
 
 def inspect_template(template: bytes, name: str, known_fields: set[str] | None = None) -> Inspection:
-    """List the variables a template uses and its syntax errors, without rendering it."""
+    """List the variables a template uses and every problem it has, in French, without rendering it.
+
+    Syntax errors are all collected (after each, its paragraph is set aside and the part read again);
+    then what would fail at every rendering: unknown filters and tests, private attributes (refused
+    by the sandbox), and docxtpl's `{{r …}}` / `{{p …}}` / `{{tr …}}` / `{{tc …}}` value tags, which want
+    objects Parcours never gives and would leave text outside any run.
+    """
     try:
         check_docx(template)
     except UnsafePackage as exc:
         return Inspection(problems=[TemplateProblem(str(exc), "")])
     env = TemplateEnvironment()
     variables: set[str] = set()
-    problems = []
-    for source in _template_sources(template):
-        try:
-            variables |= set(_paths(env.parse(source)))
-        except jinja2.TemplateSyntaxError as exc:
-            problems.append(TemplateProblem(f"erreur de syntaxe : {exc.message}", _excerpt(exc, source)))
+    problems: list[TemplateProblem] = []
+    for text, source in _template_sources(template):
+        problems += _value_tags(text)
+        tree = _parse_all(env, source, problems)
+        if tree is not None:
+            problems += _unusable(env, tree, source)
+            variables |= set(_paths(tree, set(env.globals)))
     unknown = []
     if known_fields is not None:
         unknown = sorted(v for v in variables if v not in known_fields)
     return Inspection(sorted(variables), problems, unknown)
 
 
-def _template_sources(template: bytes) -> Iterator[str]:
-    """The body, headers and footers as docxtpl feeds them to Jinja (one paragraph per line)."""
+def _template_sources(template: bytes) -> Iterator[tuple[str, str]]:
+    """For the body, headers and footers: their text, and their source as docxtpl feeds it to Jinja
+    (one paragraph per line)."""
     doc = DocxTemplate(io.BytesIO(template))
     doc.init_docx()
     parts = [doc.docx._element.body]
     for uri in (doc.HEADER_URI, doc.FOOTER_URI):
         parts += [part.element for _, part in doc.get_headers_footers(uri)]
     for element in parts:
-        xml = doc.patch_xml(doc.xml_to_string(element))
-        yield re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+        raw = doc.xml_to_string(element)
+        text = re.sub(r"<[^>]+>", "", re.sub(r"<w:p([ >])", r"\n<w:p\1", raw))
+        xml = doc.patch_xml(raw)
+        yield text, re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+
+
+_VALUE_TAG = re.compile(r"\{\{(r|p|tr|tc)\s")
 
 
 def _excerpt(exc: Exception, source: str | None = None) -> str | None:
@@ -276,11 +340,98 @@ def _excerpt(exc: Exception, source: str | None = None) -> str | None:
     return text[:200] or None
 
 
-def _paths(tree: nodes.Template) -> Iterator[str]:
-    """Dotted paths of the context values a template reads; loop variables map to their list."""
+def _value_tags(text: str) -> list[TemplateProblem]:
+    problems = []
+    for line in text.splitlines():
+        for found in _VALUE_TAG.finditer(line):
+            problems.append(TemplateProblem(
+                f"la balise « {{{{{found.group(1)} … }}}} » (texte enrichi de docxtpl) n'est pas prise en charge : "
+                "écrivez « {{ … }} »", " ".join(line.split())[:200]))
+    return problems
+
+
+def _parse_all(env: TemplateEnvironment, source: str, problems: list[TemplateProblem]) -> nodes.Template | None:
+    """The part's tree (its faulty paragraphs set aside), each syntax error added to `problems`."""
+    lines = source.splitlines()
+    seen: set[int] = set()
+    for _ in range(50):
+        try:
+            return env.parse("\n".join(lines))
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(TemplateProblem(f"erreur de syntaxe : {_french_syntax(exc.message or '')}",
+                                            _excerpt(exc, source) or ""))
+            if not exc.lineno or exc.lineno in seen or exc.lineno > len(lines):
+                return None
+            seen.add(exc.lineno)
+            # Set the faulty paragraph's tags aside and read on, to report the next error too.
+            lines[exc.lineno - 1] = re.sub(r"\{[{%#].*?([}%#]\}|$)|[}%#]\}", "", lines[exc.lineno - 1])
+    return None
+
+
+def _unusable(env: TemplateEnvironment, tree: nodes.Template, source: str) -> list[TemplateProblem]:
+    """What parses but would fail at every rendering."""
+    lines = source.splitlines()
+    problems = []
+
+    def at(node: nodes.Node) -> str:
+        line = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else ""
+        return " ".join(re.sub(r"<[^>]+>", "", line).split())[:200]
+
+    for node in tree.find_all((nodes.Filter, nodes.Test, nodes.Getattr)):
+        if isinstance(node, nodes.Filter) and node.name not in env.filters:
+            problems.append(TemplateProblem(f"filtre inconnu « {node.name} »", at(node)))
+        elif isinstance(node, nodes.Test) and node.name not in env.tests:
+            problems.append(TemplateProblem(f"test inconnu « {node.name} »", at(node)))
+        elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            problems.append(TemplateProblem(f"instruction interdite : l'attribut « {node.attr} » n'est pas "
+                                            "accessible", at(node)))
+    for node in tree.find_all(nodes.Getitem):
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            problems.append(TemplateProblem(f"instruction interdite : l'attribut « {node.arg.value} » n'est pas "
+                                            "accessible", at(node)))
+    return problems
+
+
+def _quoted(names: str) -> str:
+    """`'elif' or 'else' or 'endif'` as « elif », « else » ou « endif »."""
+    words = [f"« {w} »" for w in re.findall(r"'([^']*)'", names)]
+    return ", ".join(words[:-1]) + f" ou {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+_JINJA_PHRASES = [
+    (r"Encountered unknown tag '([^']+)'\.", lambda m: f"balise inconnue « {m[1]} »."),
+    (r"Unexpected end of template\.", lambda m: "fin du modèle atteinte alors qu'un bloc est encore ouvert."),
+    (r"unexpected end of template, expected '([^']+)'\.?", lambda m: f"fin du modèle inattendue, « {m[1]} » attendu."),
+    (r"Jinja was looking for the following tags: (.+?)\.(?= |$)", lambda m: f"Balises attendues : {_quoted(m[1])}."),
+    (r"The innermost block that needs to be closed is '([^']+)'\.", lambda m: f"Le bloc « {m[1]} » n'est pas fermé."),
+    (r"expected token '([^']+)', got '([^']+)'", lambda m: f"« {m[2]} » inattendu, « {m[1]} » attendu"),
+    (r"expected token '([^']+)'", lambda m: f"« {m[1]} » attendu"),
+    (r"unexpected char '(.+?)' at \d+", lambda m: f"caractère « {m[1]} » inattendu"),
+    (r"unexpected '([^']+)'", lambda m: f"« {m[1]} » inattendu"),
+    (r"tag name expected", lambda m: "nom de balise attendu après « {% »"),
+    (r"Block '([^']+)' defined twice", lambda m: f"bloc « {m[1]} » défini deux fois"),
+]
+
+
+def _french_syntax(message: str) -> str:
+    """Jinja's usual syntax messages in French (an unusual one keeps Jinja's words)."""
+    text = message
+    for english, french in (("end of print statement", "}}"), ("end of statement block", "%}"),
+                            ("end of template", "fin du modèle"), ("name", "nom")):
+        text = text.replace(f"'{english}'", f"'{french}'")
+    for pattern, replacement in _JINJA_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    return text.strip()
+
+
+def _paths(tree: nodes.Template, builtins: set[str] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
+    """Dotted paths of the context values a template reads; loop variables map to their list, names the
+    template makes (set, macro parameters, unpacked loop variables) and Jinja's own (range…) are not data."""
 
     def path_of(node: nodes.Node, scope: dict[str, str]) -> str | None:
         if isinstance(node, nodes.Name):
+            if node.name not in scope and node.name in builtins:
+                return None
             return scope.get(node.name, node.name)
         if isinstance(node, nodes.Getattr):
             base = path_of(node.node, scope)
@@ -295,18 +446,55 @@ def _paths(tree: nodes.Template) -> Iterator[str]:
             yield from walk(node.iter, scope)
             inner = dict(scope)
             source = path_of(node.iter, scope)
-            for target in node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) else [node.target]:
-                inner[target.name] = f"{source}[]" if source else target.name
+            if isinstance(node.target, nodes.Name):
+                inner[node.target.name] = f"{source}[]" if source else ""
+            else:  # `for a, b in …`: the items are pairs, their parts are the template's own names
+                for target in node.target.find_all(nodes.Name):
+                    inner[target.name] = ""
             inner["loop"] = ""
             for child in [*node.body, *node.else_]:
                 yield from walk(child, inner)
             if node.test is not None:
                 yield from walk(node.test, inner)
             return
-        if isinstance(node, nodes.Assign):
-            yield from walk(node.node, scope)
-            for target in node.target.find_all(nodes.Name):
-                scope[target.name] = ""
+        if isinstance(node, (nodes.Macro, nodes.CallBlock)):
+            for default in node.defaults:
+                yield from walk(default, scope)
+            if isinstance(node, nodes.CallBlock):
+                yield from walk(node.call, scope)
+            inner = {**scope, "caller": "", "varargs": "", "kwargs": ""}
+            inner.update({arg.name: "" for arg in node.args})
+            if isinstance(node, nodes.Macro):
+                scope[node.name] = ""
+            for child in node.body:
+                yield from walk(child, inner)
+            return
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+            # `salarie.nom.upper()`, `x.items()`: the value is read, the method is not a field.
+            base = path_of(node.node.node, scope)
+            if base:
+                yield base
+            else:
+                yield from walk(node.node.node, scope)
+            for child in [*node.args, *node.kwargs, *filter(None, [node.dyn_args, node.dyn_kwargs])]:
+                yield from walk(child, scope)
+            return
+        if isinstance(node, (nodes.Assign, nodes.AssignBlock, nodes.With)):
+            if isinstance(node, nodes.With):
+                values = node.values
+            else:
+                values = [node.node] if isinstance(node, nodes.Assign) else node.body
+            for value in values:
+                yield from walk(value, scope)
+            inner = dict(scope) if isinstance(node, nodes.With) else scope
+            for target in (node.targets if isinstance(node, nodes.With) else [node.target]):
+                for name in target.find_all(nodes.Name):
+                    inner[name.name] = ""
+                if isinstance(target, nodes.Name):
+                    inner[target.name] = ""
+            if isinstance(node, nodes.With):
+                for child in node.body:
+                    yield from walk(child, inner)
             return
         if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
             path = path_of(node, scope)

@@ -24,6 +24,7 @@ class Services:
     jobs: JobRunner | None = None
     _converter: ConverterPool | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -45,6 +46,11 @@ class Services:
             return self._converter
 
     def close(self) -> None:
+        """Stop the jobs (the running ones end), close LibreOffice (its processes and profiles go), the
+        database; once (a signal's stop and the exit may both call it)."""
+        if self._closed:
+            return
+        self._closed = True
         dispatch_after_commit(self.db, None)
         if self.jobs is not None:
             self.jobs.stop()

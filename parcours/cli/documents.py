@@ -172,7 +172,7 @@ def batch(template: str, data: Path, out: Path, matricules: tuple[str, ...], wor
 @click.argument("template")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 def inspect(template: str, as_json: bool) -> None:
-    """Liste les variables d'un modèle et ses erreurs de syntaxe."""
+    """Liste les variables d'un modèle et toutes ses erreurs."""
     source, name = resolve_template(template)
     from parcours.service.templates import known_fields
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,10 @@ def due(before: str, data: Path, on: str | None, effectif: int, measured: str | 
     except (ValuesError, ValueError) as exc:
         raise UserError(str(exc)) from None
     dataset = read_dataset(data, skip_invalid)
+    failures: dict[str, str] = {}  # an employee the calendar cannot compute is named, the others listed
     try:
         found = due_before(dataset, before=limit, on=today, headcount=headcount, period_years=periode,
-                           pre_reform_agreement=pre_reform)
+                           pre_reform_agreement=pre_reform, failures=failures)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     rows = []
@@ -61,11 +63,17 @@ def due(before: str, data: Path, on: str | None, effectif: int, measured: str | 
                      **{k: v for k, v in item.as_dict().items() if k != "matricule"}})
     if as_json or format_ == "json":
         click.echo(json.dumps({"avant": limit.isoformat(), "au": today.isoformat(), "effectif": effectif,
-                               "entretiens": rows}, ensure_ascii=False, indent=1))
+                               "entretiens": rows, "erreurs": [{"matricule": m, "raison": r}
+                                                               for m, r in sorted(failures.items())]},
+                              ensure_ascii=False, indent=1))
     elif format_ == "csv":
         _due_csv(rows)
     else:
         _due_text(dataset, found, limit, today, effectif)
+    for matricule, reason in sorted(failures.items()):
+        click.echo(f"Erreur : salarié {matricule} non calculé : {reason}", err=True)
+    if failures:
+        sys.exit(1)
 
 
 def _due_csv(rows: list[dict[str, Any]]) -> None:

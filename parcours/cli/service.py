@@ -5,6 +5,8 @@ need not load SQLAlchemy, Flask and pyHanko."""
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from parcours.cli.common import SAMPLES_DIR, UserError, database, open_services, read_dataset, settings, unreachable
@@ -89,7 +91,21 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     if demo:
         _prepare_demo(app, f"http://{host}:{port}")
     click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
-    waitress.serve(app, host=host, port=port, threads=threads)
+    server = waitress.create_server(app, host=host, port=port, threads=threads)
+    # SIGTERM as SIGINT: waitress stops taking requests and lets the running ones end; then the jobs
+    # running here end (those claimed but not started are given back), LibreOffice and its profiles go.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        click.echo("Arrêt : fin des requêtes et des tâches en cours, fermeture de LibreOffice…")
+        server.close()
+        from parcours.service.templates import ISOLATED
+
+        ISOLATED.close()
+        app.extensions["parcours"].close()
+        click.echo("Parcours arrêté.")
 
 
 DEMO_ACCESS = "demo-acces.txt"

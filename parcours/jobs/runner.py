@@ -225,6 +225,8 @@ class JobRunner:
         self._candidates: dict[frozenset[str] | None, Any] = {}
         self._running: dict[int, Job] = {}
         """Jobs running in this runner, whose leases the heartbeat renews."""
+        self._submitted: dict[int, Job] = {}
+        """Jobs claimed and handed to a thread that has not started them yet (given back by stop())."""
         self._beating = threading.Lock()
         self._beater: threading.Thread | None = None
         self._wake = threading.Event()
@@ -245,6 +247,23 @@ class JobRunner:
             self._thread.join(timeout=10)
         for lane in self._lanes:
             lane.pool.shutdown(wait=True, cancel_futures=True)
+        self._give_back()
+
+    def _give_back(self) -> None:
+        """Jobs claimed but never started (their thread's turn was cancelled): queued again at once,
+        their lease and attempt returned, rather than waiting for the lease to run out."""
+        with self._beating:
+            jobs, self._submitted = list(self._submitted.values()), {}
+        if not jobs:
+            return
+        try:
+            with self.db.session() as session:
+                for job in jobs:
+                    session.execute(update(Job).where(Job.id == job.id, Job.status == "running",
+                                                      Job.attempts == job.attempts)
+                                    .values(status="queued", lease_until=None, attempts=job.attempts - 1))
+        except Exception:  # noqa: BLE001 - their leases will run out instead
+            log.warning("jobs %s: not given back at stop", [job.id for job in jobs], exc_info=True)
 
     def _loop(self) -> None:
         woken = True
@@ -267,6 +286,8 @@ class JobRunner:
                     for _ in range(free - len(groups)):
                         lane.free.release()
                     for group in groups:
+                        with self._beating:
+                            self._submitted.update((job.id, job) for job in group)
                         lane.pool.submit(self._run_and_release, lane, group)
                     if lane.recheck:
                         wait = min(wait, max(lane.resume_at - time.monotonic(), 0.0))
@@ -293,6 +314,9 @@ class JobRunner:
         return [claimed] if claimed else []
 
     def _run_and_release(self, lane: _Lane, jobs: list[Job]) -> None:
+        with self._beating:
+            for job in jobs:
+                self._submitted.pop(job.id, None)
         try:
             self._run_jobs(jobs)
         finally:

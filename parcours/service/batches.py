@@ -39,7 +39,9 @@ from parcours.service import documents, templates, webhooks
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 40
 KIND = "batch_chunk"
-FINISHED = ("completed", "failed", "cancelled")
+PARTIAL = "partially_completed"
+"""Ended with documents made and items failed; its failed items can be retried (retry_failed)."""
+FINISHED = ("completed", PARTIAL, "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = Non
 
 def cancel(session: Session, batch: Batch) -> Batch:
     """Stop a batch: its pending items become cancelled (a chunk running now skips them)."""
-    if batch.status in ("completed", "failed"):
+    if batch.status in FINISHED and batch.status != "cancelled":
         raise Conflict("Lot terminé", f"Le lot {batch.id} est déjà terminé ({batch.status}) : rien à annuler.")
     if batch.status == "pending" or batch.status == "running":
         session.execute(update(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.status == "pending")
@@ -251,10 +253,66 @@ def run_chunk(services: Services, job: Job) -> None:
         _run_chunk(services, db, batch_id, item_ids)
     except Exception as exc:
         if job.attempts >= MAX_ATTEMPTS:
-            # The job will not be tried again: its items must not wait for ever.
-            _fail_pending(db, batch_id, item_ids, f"erreur interne après {job.attempts} essais : {exc}")
+            # The job will not be tried again: its items must not wait for ever. What they say is for
+            # API clients: no internal path (the log has the details); the batch can be retried.
+            _fail_pending(db, batch_id, item_ids, public_reason(exc, job.attempts))
             _finish_if_done(db, batch_id)
+        else:
+            _note_incident(db, item_ids, exc, job.attempts)
         raise
+
+
+def _note_incident(db: Database, item_ids: list[int], exc: BaseException, attempts: int) -> None:
+    """While a chunk waits for its next attempt, its pending items say why (the batch shows it)."""
+    what = public_reason(exc, attempts).split(" après ")[0]
+    try:
+        with db.session() as session:
+            session.execute(update(BatchItem).where(BatchItem.id.in_(item_ids), BatchItem.status == "pending")
+                            .values(error=f"nouvel essai prévu ({attempts} sur {MAX_ATTEMPTS}) : {what}"))
+    except Exception:  # noqa: BLE001 - the database may be what is down; the job is retried anyway
+        log.warning("batch items %s: incident not recorded", item_ids, exc_info=True)
+
+
+def incident(session: Session, batch: Batch) -> str | None:
+    """What keeps a running batch waiting (a storage outage, say), while it lasts."""
+    if batch.status not in ("pending", "running"):
+        return None
+    return session.scalar(select(BatchItem.error).where(
+        BatchItem.batch_id == batch.id, BatchItem.status == "pending", BatchItem.error.is_not(None)).limit(1))
+
+
+def public_reason(exc: BaseException, attempts: int) -> str:
+    """Why a chunk's items failed, in French and without the server's paths or internals."""
+    if isinstance(exc, OSError):
+        what = "le stockage des documents était indisponible"
+    else:
+        what = "erreur interne : " + (re.sub(r"(?<![\w.])(/[\w.@~+-]+)+/?", "…", str(exc)) or type(exc).__name__)
+    return f"{what} après {attempts} essais : relancez les éléments en échec (POST /batches/{{id}}/retry)"
+
+
+def retry_failed(session: Session, batch: Batch) -> int:
+    """Put an ended batch's failed items back to work (those with their data: the others failed on
+    the data itself, which a retry would not change); returns how many. Enqueues their chunk jobs in
+    the caller's transaction."""
+    if batch.status not in (PARTIAL, "failed"):
+        state = "en cours" if batch.status in ("pending", "running") else batch.status
+        raise Conflict("Rien à relancer", f"Le lot {batch.id} est {_STATUS_FR.get(state, state)} : seuls les "
+                                          "éléments en échec d'un lot terminé se relancent.")
+    ids = list(session.scalars(select(BatchItem.id).where(
+        BatchItem.batch_id == batch.id, BatchItem.status == "failed", BatchItem.snapshot.is_not(None))
+        .order_by(BatchItem.position)))
+    if not ids:
+        raise Conflict("Rien à relancer", f"Les échecs du lot {batch.id} viennent des données des salariés : "
+                                          "corrigez-les puis créez un nouveau lot.")
+    session.execute(update(BatchItem).where(BatchItem.id.in_(ids)).values(status="pending", error=None))
+    session.execute(update(Batch).where(Batch.id == batch.id).values(
+        status="running", failed=Batch.failed - len(ids), finished_at=None))
+    for first in range(0, len(ids), CHUNK_SIZE):
+        enqueue(session, KIND, {"batch_id": batch.id, "items": ids[first:first + CHUNK_SIZE]})
+    return len(ids)
+
+
+_STATUS_FR = {"en cours": "en cours", "completed": "terminé sans échec", "cancelled": "annulé"}
 
 
 def _run_chunk(services: Services, db: Database, batch_id: int, item_ids: list[int]) -> None:
@@ -315,7 +373,7 @@ def _record(db: Database, blobs: Any, batch_id: int, item_id: int, result: Docum
                                   documents.NewVersion(result.key, result.pdf, result.pages, data),
                                   created_by=created_by, batch_id=batch_id)
             changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")
-                                      .values(status="done", document_id=row.document_id)).rowcount
+                                      .values(status="done", document_id=row.document_id, error=None)).rowcount
             counter = {"done": Batch.done + 1}
         else:
             changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, BatchItem.status == "pending")
@@ -352,14 +410,16 @@ def _fail_pending(db: Database, batch_id: int, item_ids: list[int], error: str) 
 
 
 def _finish_if_done(db: Database, batch_id: int) -> None:
-    """When no item is pending any more: completed, or failed if not one document was made."""
+    """When no item is pending any more: completed, partially completed if some items failed, or
+    failed if not one document was made."""
     with db.session() as session:
         left = session.scalar(select(func.count()).select_from(BatchItem).where(
             BatchItem.batch_id == batch_id, BatchItem.status == "pending"))
         if left:
             return
-        done = session.scalar(select(Batch.done).where(Batch.id == batch_id))
+        done, failed = session.execute(select(Batch.done, Batch.failed).where(Batch.id == batch_id)).one()
+        status = "failed" if not done else PARTIAL if failed else "completed"
         finished = session.execute(update(Batch).where(Batch.id == batch_id, Batch.status.in_(("pending", "running")))
-                                   .values(status="completed" if done else "failed", finished_at=utcnow())).rowcount
+                                   .values(status=status, finished_at=utcnow())).rowcount
         if finished:
             webhooks.batch_finished(session, batch_id)

@@ -43,11 +43,15 @@ def history(session: Session, dataset: Dataset, on: dt.date) -> dict[str, list[P
 
 
 def due_list(session: Session, *, before: dt.date, on: dt.date, headcount: int, period_years: int,
-             matricules: Sequence[str] | None = None) -> tuple[Dataset, list[DueInterview]]:
+             matricules: Sequence[str] | None = None,
+             failures: dict[str, str] | None = None) -> tuple[Dataset, list[DueInterview]]:
+    """The due list; employees whose interviews cannot be computed are left out and named in
+    `failures` (matricule → French reason): one bad record must not stop the list for everyone."""
     dataset = dataset_for(session, matricules)
+    failures = {} if failures is None else failures
     try:
         found = due_before(dataset, history(session, dataset, on), before=before, on=on, headcount=headcount,
-                           period_years=period_years)
+                           period_years=period_years, failures=failures)
     except ValueError as exc:
         raise Invalid("Valeurs invalides", str(exc)) from None
     if matricules is not None:

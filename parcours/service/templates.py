@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from docgen import schema
 from docgen.convert import ConverterPool
+from docgen.isolation import IsolatedRenderer
 from docgen.letters import assess as assess_batch_path
 from docgen.package import UnsafePackage, check_docx
-from docgen.render import DocxRenderer, Inspection, inspect_template
+from docgen.render import Inspection, RenderError, inspect_template
 from docgen.values import typed
 from parcours import resources
 from parcours.blobs import BlobStore
@@ -36,6 +37,8 @@ SAMPLE_CONTEXT = resources.DOCUMENTS / "sample.json"
 SHIPPED_BY = "Parcours"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _ATTEMPTS = 3  # a concurrent upload of the same name takes the number: try the next one
+# Uploads are tried and previews made in a child process with CPU, memory and time limits.
+ISOLATED = IsolatedRenderer()
 
 
 class TemplateNotFound(LookupError):
@@ -113,12 +116,26 @@ def check_upload(data: bytes, name: str) -> dict[str, Any]:
         raise Invalid("Fichier refusé", str(exc), errors=[{"field": "file", "reason": str(exc)}]) from None
     inspection = _inspect(data, hashlib.sha256(data).hexdigest(), name)
     if inspection["problems"]:
-        # A version with a syntax error could never render: refuse it, each error with its context.
-        raise Invalid("Le modèle contient des erreurs de syntaxe",
+        # A version with an error could never render: refuse it, every error at once with its context.
+        raise Invalid("Le modèle contient des erreurs",
                       "Corrigez ces erreurs dans Word puis envoyez le fichier à nouveau.",
                       errors=[{"field": "file", "reason": p["message"], "excerpt": p["excerpt"]}
                               for p in inspection["problems"]])
+    _try_rendering(data, name)
     return inspection
+
+
+def _try_rendering(data: bytes, name: str) -> None:
+    """Fill the template with the sample values in the limited child: one that goes past a limit
+    (an endless loop, a huge value) is refused now, not in the middle of a batch."""
+    try:
+        ISOLATED.render(data, name, sample_context())
+    except RenderError as exc:
+        if exc.limit:
+            raise Invalid("Le modèle dépasse les limites de remplissage",
+                          "Simplifiez les boucles, macros ou calculs du modèle puis envoyez-le à nouveau.",
+                          errors=[{"field": "file", "reason": exc.reason, "excerpt": exc.excerpt}]) from None
+        # Other errors (a value the sample lacks) are the inspection's warnings, not a refusal.
 
 
 def add_version(session: Session, blobs: BlobStore, name: str, data: bytes, filename: str,
@@ -251,7 +268,7 @@ def preview_pdf(version: TemplateVersion, blobs: BlobStore, converter: Callable[
     if cached is not None:
         return blobs.get(cached)
     template = blobs.get(version.sha256)
-    docx = DocxRenderer(template, version.template.name, timezone=timezone).render(sample_context())
+    docx = ISOLATED.render(template, version.template.name, sample_context(), timezone=timezone)
     pdf = converter().convert(docx)
     PREVIEWS.put(key, blobs.put(pdf))
     return pdf

@@ -171,13 +171,14 @@ def document_generated(session: Session, document_id: int, version: int, matricu
 
 
 def batch_finished(session: Session, batch_id: int) -> None:
-    """batch.completed or batch.failed, in the transaction that gives the batch its final status."""
+    """batch.completed (partially completed too: its status says so) or batch.failed, in the transaction
+    that gives the batch its final status."""
     session.flush()
     batch = session.get(Batch, batch_id, populate_existing=True)  # counters were changed by UPDATE statements
-    if batch is None or batch.status not in ("completed", "failed"):
+    if batch is None or batch.status not in ("completed", "partially_completed", "failed"):
         return
     name, number = templates.name_and_number(session, batch.template_version_id)
-    emit(session, f"batch.{batch.status}", {
+    emit(session, "batch.failed" if batch.status == "failed" else "batch.completed", {
         "batch_id": batch.id, "status": batch.status, "template": {"name": name, "version": number},
         "total": batch.total, "done": batch.done, "failed": batch.failed,
         "links": {"batch": f"{API_ROOT}/batches/{batch.id}", "items": f"{API_ROOT}/batches/{batch.id}/items",

@@ -104,7 +104,7 @@ def test_a_batch_makes_one_document_per_employee_and_reports_the_failed_ones(run
     assert response.headers["Location"].endswith(f"/api/v1/batches/{batch['id']}")
 
     batch = wait(client, tokens["auditor"], batch["id"])
-    assert batch["status"] == "completed"
+    assert batch["status"] == "partially_completed"
     assert (batch["done"], batch["failed"], batch["cancelled"], batch["pending"]) == (SAMPLE_COUNT - 2, 2, 0, 0)
     assert batch["documents_per_second"] > 0 and batch["finished_at"] and batch["estimated_end"] is None
     print(f"\n{batch['done']} documents through the API in {time.perf_counter() - started:.1f} s")
@@ -162,6 +162,56 @@ def test_a_chunk_run_again_after_a_crash_makes_no_second_document(app, client, t
     assert (batch["status"], batch["done"], batch["failed"]) == ("completed", 5, 0)
     listed = client.get(f"/api/v1/documents?batch={batch_id}", headers=bearer(tokens["auditor"])).json["items"]
     assert len(listed) == 5 and all(d["latest_version"]["docx_sha256"] is None for d in listed)
+
+
+@pytest.mark.libreoffice
+def test_a_storage_outage_ends_the_batch_partially_completed_without_paths_and_its_failed_items_are_retried(
+        app, client, tokens, employees, pool, monkeypatch):
+    lend_pool(app, pool)
+    wanted = ["E0002", "E0003", "E0004", "E0005", "E0006"]
+    batch_id = start(client, tokens["hr"], matricules=wanted).json["id"]
+    blobs = app.extensions["parcours"].blobs
+    put, stored = blobs.put, []
+
+    def put_then_outage(data, *args, **kwargs):
+        if len(stored) >= 2:  # the folder went read-only after two blobs
+            raise PermissionError(1, "Operation not permitted", "/srv/parcours/instance/blobs/76/69")
+        stored.append(data)
+        return put(data, *args, **kwargs)
+
+    monkeypatch.setattr(blobs, "put", put_then_outage)
+    run_jobs_here(app)  # a first attempt: the batch says what it waits for while the outage lasts
+    waiting = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert waiting["status"] == "running" and waiting["done"] == 2
+    assert waiting["incident"] == "nouvel essai prévu (1 sur 5) : le stockage des documents était indisponible"
+    with app.extensions["parcours"].db.session() as session:  # the chunk's last attempt, now
+        session.execute(update(Job).values(attempts=MAX_ATTEMPTS - 1, run_at=func.now()))
+    run_jobs_here(app)
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert (batch["status"], batch["done"], batch["failed"], batch["incident"]) == ("partially_completed", 2, 3, None)
+    failed = client.get(batch["links"]["failed_items"], headers=bearer(tokens["hr"])).json["items"]
+    assert len(failed) == 3 and all(i["error"].startswith("le stockage des documents était indisponible")
+                                    and "/srv" not in i["error"] and "Errno" not in i["error"] for i in failed)
+
+    monkeypatch.setattr(blobs, "put", put)  # the storage is back
+    retried = client.post(batch["links"]["retry"], headers=bearer(tokens["hr"]))
+    assert retried.status_code == 202 and retried.json["status"] == "running"
+    assert (retried.json["failed"], retried.json["pending"]) == (0, 3)
+    assert run_jobs_here(app) == 1
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
+    assert (batch["status"], batch["done"], batch["failed"]) == ("completed", 5, 0)
+    assert documents_per_matricule(app, batch_id) == {m: 1 for m in wanted}
+    again = client.post(batch["links"]["retry"], headers=bearer(tokens["hr"]))
+    assert again.status_code == 409 and again.content_type == PROBLEM
+
+
+def test_failures_from_the_employees_data_are_not_retried(client, tokens, employees):
+    values = {**CAMPAIGN, "salaries": {**CAMPAIGN["salaries"], "E0010": {"entretien": {"heure": "99:00"}}}}
+    batch = start(client, tokens["hr"], matricules=["E0010"], values=values).json
+    assert batch["status"] == "failed"
+    refused = client.post(f"/api/v1/batches/{batch['id']}/retry", headers=bearer(tokens["hr"]))
+    assert refused.status_code == 409 and "données des salariés" in refused.json["detail"]
+    assert client.post(f"/api/v1/batches/{batch['id']}/retry", headers=bearer(tokens["auditor"])).status_code == 403
 
 
 @pytest.mark.libreoffice

@@ -17,6 +17,7 @@ def due(client, token, before="2027-03-31", **params):
     query = "&".join(f"{k}={v}" for k, v in {"before": before, "on": ON, **params}.items())
     response = client.get(f"/api/v1/employees/due?{query}", headers=bearer(token))
     assert response.status_code == 200, response.json
+    assert response.json["errors"] == []
     return response.json["items"]
 
 
@@ -62,6 +63,32 @@ def test_wrong_dates_and_unknown_employees_are_problems(client, tokens, employee
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "before"
     assert client.get("/api/v1/employees/E9999/due", headers=bearer(tokens["hr"])).status_code == 404
     assert client.get("/api/v1/employees/due?before=2027-01-01", headers=bearer(tokens["admin"])).status_code == 403
+
+
+def test_employees_whose_stored_data_cannot_be_computed_are_named_and_the_others_listed(client, tokens, employees, app):
+    from parcours.models import Employee
+
+    with app.extensions["parcours"].db.session() as session:
+        # Rows older than today's checks: a held interview in the year 425, a birth date near the year 9999.
+        session.add(Interview(matricule="E0010", type="periodique", status="held", date=dt.date(425, 1, 1),
+                              created_by="ancienne version"))
+        far = session.get(Employee, "E0020")
+        far.date_naissance = dt.date(9990, 1, 1)
+        session.commit()
+    response = client.get(f"/api/v1/employees/due?before=2027-03-31&on={ON}", headers=bearer(tokens["hr"]))
+    assert response.status_code == 200, response.json
+    errors = {e["matricule"]: e["reason"] for e in response.json["errors"]}
+    assert set(errors) == {"E0010", "E0020"}
+    assert "précède l’entrée" in errors["E0010"] and "9999" in errors["E0020"]
+    items = response.json["items"]
+    assert ("premier", "2027-03-02", False) in of(items, "E0006")  # everyone else is there
+    assert not of(items, "E0010") and not of(items, "E0020")
+    made = client.post("/api/v1/batches/due", json={"before": "2027-03-31", "on": ON, "values": VALUES},
+                       headers=bearer(tokens["hr"]))
+    assert made.status_code == 202, made.json  # the others are convoked
+    with app.extensions["parcours"].db.session() as session:
+        convoked = set(session.scalars(select(BatchItem.matricule)))
+    assert "E0006" in convoked and not {"E0010", "E0020"} & convoked
 
 
 def test_a_batch_is_made_for_everyone_due_with_slots_and_planned_interviews(client, tokens, employees, app):

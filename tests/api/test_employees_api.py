@@ -70,6 +70,16 @@ def test_import_errors_name_the_row_and_column_and_nothing_is_stored(client, tok
     assert count(app) == 0
 
 
+def test_a_matricule_too_long_for_its_column_is_a_row_error_on_every_database(client, tokens, app):
+    long = "M" * 51
+    employees = csv(f"{long},M.,Durand,Paul,paul@example.fr,1980-01-01,2010-01-01,Tourneur,Atelier,Lyon,")
+    response = post_files(client, tokens["hr"], employees=("salaries.csv", employees))
+    assert response.status_code == 422 and response.content_type == PROBLEM
+    assert [(e["row"], e["field"], e["reason"]) for e in response.json["errors"]] == [
+        (2, "matricule", "50 caractères au plus (ici 51)")]
+    assert count(app) == 0
+
+
 def test_skip_invalid_imports_the_good_rows_and_lists_the_others(client, tokens, app):
     employees = csv("A1,M.,Durand,Paul,paul@example.fr,1980-01-01,2010-01-01,Tourneur,Atelier,Lyon,",
                     "A2,Mme,Petit,Léa,pas-un-email,1985-02-03,2011-01-01,Comptable,Finance,Lyon,A1",

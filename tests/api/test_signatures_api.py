@@ -136,8 +136,11 @@ def test_an_organisation_seal_from_a_pkcs12_file_closes_the_signed_compte_rendu(
 
 
 def test_the_signing_page_of_an_unknown_link_is_a_french_page_not_a_json_error(client):
+    from parcours.http.web.signer import form_token
+
     for path in ("/signer/lien-qui-n-existe-pas", "/signer/lien-qui-n-existe-pas/refuse"):
-        response = client.open(path, method="POST" if path.endswith("refuse") else "GET")
+        response = client.open(path, method="POST" if path.endswith("refuse") else "GET",
+                               data={"csrf_token": form_token("lien-qui-n-existe-pas")})
         assert response.status_code == 404 and response.mimetype == "text/html", path
         assert "Lien inconnu" in response.get_data(as_text=True)
     assert client.get("/signer/lien-qui-n-existe-pas/pages/1.png").status_code == 404

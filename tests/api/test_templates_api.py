@@ -99,6 +99,38 @@ def test_a_template_with_syntax_errors_is_refused_with_the_text_around_each(clie
     assert stored(app) == before
 
 
+def test_every_error_of_a_template_is_refused_at_once_in_french(client, tokens, app):
+    before = stored(app)
+    broken = make_docx("{% if salarie.poste %}x{% endfi %}", "{{ salarie.nom|majuscules }}",
+                       "{{ salarie.__class__ }}", "{{r salarie.nom }}")
+    response = upload(client, tokens["hr"], "convocation", broken)
+    assert response.status_code == 422 and response.json["title"] == "Le modèle contient des erreurs"
+    reasons = [e["reason"] for e in response.json["errors"]]
+    assert len(reasons) == 4, reasons
+    assert any(r.startswith("erreur de syntaxe : balise inconnue « endfi »") for r in reasons)
+    assert "filtre inconnu « majuscules »" in reasons
+    assert "instruction interdite : l'attribut « __class__ » n'est pas accessible" in reasons
+    assert any(r.startswith("la balise « {{r … }} »") for r in reasons)
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ("{% for i in range(10**9) %}x{% endfor %}", "range() limité"),
+    ("{{ 7**(10**8) }}", "puissance"),
+    ("{% macro f(n) %}{{ f(n+1) }}{% endmacro %}{{ f(1) }}", "appels imbriqués"),
+    ("{% for i in range(9999) %}{% for j in range(9999) %}x{% endfor %}{% endfor %}", "tours de boucle"),
+])
+def test_a_template_past_the_rendering_limits_is_refused_at_upload_naming_the_paragraph(client, tokens, app,
+                                                                                         payload, reason):
+    before = stored(app)
+    response = upload(client, tokens["hr"], "piege", make_docx("Madame, Monsieur,", payload))
+    assert response.status_code == 422 and response.content_type == PROBLEM
+    assert response.json["title"] == "Le modèle dépasse les limites de remplissage"
+    (error,) = response.json["errors"]
+    assert error["field"] == "file" and reason in error["reason"] and payload[:10] in error["excerpt"]
+    assert stored(app) == before
+
+
 def utf16_billion_laughs(docx: bytes) -> bytes:
     """The document part in UTF-16 (with its BOM) opening with a billion laughs: no byte spells « <!DOCTYPE »."""
     entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))

@@ -15,6 +15,7 @@ import dataclasses
 import io
 import json
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -245,3 +246,26 @@ def test_progress_cancel_and_zip_with_blobs_in_the_database_or_a_bucket(cluster,
     status, after = http.json("GET", f"/batches/{second['id']}", token)
     assert (after["status"], after["done"], after["cancelled"], after["pending"]) == ("cancelled", made, 40 - made, 0)
     assert 1 <= made < 40, after
+
+
+def test_a_worker_stopped_by_sigterm_mid_batch_ends_its_chunk_closes_libreoffice_and_holds_no_lease(cluster, tmp_path):
+    http, redis, env, db, started = cluster
+    token, employees, workers = start(cluster, tmp_path, 80)
+    values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
+    status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
+                                                          "matricules": sorted(employees)})
+    assert status == 202, batch
+    http.wait(token, batch["id"], lambda b: b["done"] >= 5, 300)
+    first = workers[0]
+    assert soffice_under(first.tmp), "the worker runs LibreOffice"
+    first.process.send_signal(signal.SIGTERM)  # to the worker alone, as `kill PID` or a service manager does
+    assert first.process.wait(90) == 0, first.log.read_text()[-3000:]
+    deadline = time.monotonic() + 10
+    while soffice_under(first.tmp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert soffice_under(first.tmp) == []
+    assert not list(first.tmp.glob("parcours-soffice-*")), "its LibreOffice profiles are removed"
+    final = http.wait(token, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 300)
+    assert (final["status"], final["done"], final["failed"]) == ("completed", 80, 0), final
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.lease_until.is_not(None))) == 0

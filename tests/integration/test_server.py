@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from docgen.dataset import Dataset, load_dataset_dir
 from parcours import resources
 from parcours.db import Database
-from parcours.models import Batch, Document
+from parcours.models import Batch, Document, Job
 from parcours.service.employees import upsert_dataset
 from parcours.service.tokens import create_token
 
@@ -43,8 +43,9 @@ def free_port() -> int:
 class Server:
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
-    def __init__(self, instance: Path) -> None:
-        self.instance, self.port, self.process = instance, free_port(), None
+    def __init__(self, instance: Path, cli: bool = False, extra: list[str] | None = None) -> None:
+        self.instance, self.port, self.process, self.cli = instance, free_port(), None, cli
+        self.extra = extra or []
 
     @property
     def url(self) -> str:
@@ -55,8 +56,9 @@ class Server:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
                "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2"}
         log = open(self.instance.parent / "server.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "-c", SERVE.format(port=self.port)], cwd=ROOT, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        command = ([sys.executable, "-m", "parcours.cli", "serve", "--port", str(self.port), *self.extra] if self.cli
+                   else [sys.executable, "-c", SERVE.format(port=self.port)])
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.instance.parent / "server.log").read_text()[-3000:]
@@ -168,20 +170,31 @@ def test_a_batch_of_the_sample_employees_over_http_gives_a_zip_of_25_pdfs(server
           f"server-side {batch['documents_per_second']} documents/s")
 
 
-def test_a_batch_killed_mid_way_finishes_after_a_restart_with_one_document_per_employee(server, hr, database):
+def copies_of_the_samples(database: Database, rounds: int) -> dict:
+    """25 × rounds employees: the samples again, under new matricules."""
     samples = load_dataset_dir(SAMPLES).dataset.employees
     copies = {}
-    for round_ in range(8):  # 200 employees: the samples again, under new matricules
+    for round_ in range(rounds):
         for employee in samples.values():
             matricule = f"C{round_}{employee.matricule[1:]}"
             copies[matricule] = dataclasses.replace(  # the director has no manager: E0001 interviews the copies
                 employee, matricule=matricule, manager_matricule=employee.manager_matricule or "E0001")
     with database.session() as session:
         upsert_dataset(session, Dataset(employees=copies, absences={}, trainings={}))
+    return copies
+
+
+def start_batch(server: Server, token: str, matricules: list[str]) -> dict:
     values = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
-    status, batch = server.json("POST", "/batches", hr, {"template": "convocation", "values": values,
-                                                         "matricules": sorted(copies)})
-    assert status == 202 and batch["total"] == 200, batch
+    status, batch = server.json("POST", "/batches", token, {"template": "convocation", "values": values,
+                                                            "matricules": matricules})
+    assert status == 202 and batch["total"] == len(matricules), batch
+    return batch
+
+
+def test_a_batch_killed_mid_way_finishes_after_a_restart_with_one_document_per_employee(server, hr, database):
+    copies = copies_of_the_samples(database, 8)
+    batch = start_batch(server, hr, sorted(copies))
 
     middle = wait(server, hr, batch["id"], lambda b: b["done"] >= 10, 60)
     server.kill()
@@ -196,3 +209,45 @@ def test_a_batch_killed_mid_way_finishes_after_a_restart_with_one_document_per_e
             Document.batch_id == batch["id"]).group_by(Document.matricule)).all())
         assert session.get(Batch, batch["id"]).status == "completed"
     assert per_matricule == {matricule: 1 for matricule in copies}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_parcours_serve_stopped_mid_batch_closes_libreoffice_gives_back_its_jobs_and_the_batch_ends_at_the_next_start(
+        tmp_path, signum):
+    server = Server(tmp_path / "instance", cli=True)
+    server.start()
+    database = Database(f"sqlite:///{(server.instance / 'parcours.sqlite3').resolve()}")
+    try:
+        with database.session() as session:
+            token, _ = create_token(session, "hr", "test arrêt")
+            upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
+        copies = copies_of_the_samples(database, 4)
+        batch = start_batch(server, token, sorted(copies))
+        middle = wait(server, token, batch["id"], lambda b: b["done"] >= 5 or b["failed"], 60)
+        assert not middle["failed"], server.json("GET", f"/batches/{batch['id']}/items?status=failed", token)
+        libreoffice = [(pid, profile) for pid, profile in _children(server.process.pid) if profile is not None]
+        assert libreoffice and all(profile.exists() for _, profile in libreoffice)
+
+        server.process.send_signal(signum)
+        assert server.process.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]
+        assert "Parcours arrêté." in (tmp_path / "server.log").read_text()
+        assert [pid for pid, _ in libreoffice if _alive(pid)] == []
+        assert [profile for _, profile in libreoffice if profile.exists()] == []
+        with database.session() as session:
+            held = session.execute(select(Job.id, Job.status).where(Job.lease_until.is_not(None))).all()
+        assert held == []  # no job keeps a lease: each ended or was given back
+        assert middle["done"] < 100
+
+        server.start()
+        final = wait(server, token, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 90)
+        assert (final["status"], final["done"], final["failed"]) == ("completed", 100, 0)
+    finally:
+        server.kill()
+        database.dispose()

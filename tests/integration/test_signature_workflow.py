@@ -19,6 +19,7 @@ from signing_flow import LINK, fresh_app, real_compte_rendu, store_document, sto
 from sqlalchemy import update
 
 from parcours.cli import main
+from parcours.http.web.signer import form_token
 from parcours.models import SignatureRequest
 from parcours.service import pki as instance_pki
 from parcours.service import signatures
@@ -278,9 +279,29 @@ def test_codes_are_sent_at_most_once_a_minute_per_link(app, hr, document_id, inb
     assert client.post(f"/api/v1/sign/{token}/code").status_code == 200
     again = client.post(f"/api/v1/sign/{token}/code")
     assert again.status_code == 429 and again.mimetype == "application/problem+json"
-    page = client.post(f"/signer/{token}/code")
+    page = client.post(f"/signer/{token}/code", data={"csrf_token": form_token(token)})
     assert page.status_code == 429 and "patientez une minute" in page.get_data(as_text=True)
     assert len(box.to(MANAGER)) == 2  # the link, and one code
+
+
+def test_the_signing_page_forms_carry_the_link_token_and_a_forged_post_signs_nothing(app, hr, document_id, inbox):
+    box, _ = inbox
+    client = app.test_client()
+    _create(client, hr, document_id)
+    token = box.last_link(MANAGER)
+    page = client.get(f"/signer/{token}").get_data(as_text=True)
+    assert page.count(f'name="csrf_token" value="{form_token(token)}"') == 2  # sign and refuse forms
+    form = {"consent": "oui", "csrf_token": form_token(token)}
+    for data, headers in (({**form, "csrf_token": ""}, {}),                          # no token
+                          ({**form, "csrf_token": form_token("un-autre-lien")}, {}),  # another link's
+                          (form, {"Origin": "http://evil.example"})):                # another site
+        refused = client.post(f"/signer/{token}", data=data, headers=headers)
+        assert refused.status_code == 403 and "Requête refusée" in refused.get_data(as_text=True)
+        assert client.post(f"/signer/{token}/refuse", data=data, headers=headers).status_code == 403
+    assert client.get(f"/api/v1/sign/{token}").json["signer"]["status"] != "signed"
+    # The page's own post (no-referrer: the browser says Origin « null ») signs.
+    signed = client.post(f"/signer/{token}", data=form, headers={"Origin": "null"})
+    assert signed.status_code == 200 and "signature est enregistrée" in signed.get_data(as_text=True)
 
 
 def test_ten_wrong_codes_in_all_lock_the_link_and_tell_who_asked(app, document_id, inbox):

@@ -481,3 +481,11 @@ def test_samples(sample_due):
     assert ("E0019", "periodique_transition") not in found                   # last EPP 20/03/2024: 2028
     assert all(item.overdue or item.deadline <= D(2027, 3, 31) for item in sample_due)
     assert [item.deadline for item in sample_due] == sorted(item.deadline for item in sample_due)
+
+
+def test_a_hire_still_to_come_is_said_in_the_future_with_its_first_interview_within_the_year_after():
+    (premier,) = [i for i in due_interviews(employee(D(2027, 1, 15)), on=D(2026, 12, 6), headcount=120)
+                  if i.type == "premier"]
+    assert premier.deadline == D(2028, 1, 15) and not premier.overdue
+    assert premier.reason.startswith("Embauche prévue le 15 janvier 2027 : le premier entretien a lieu")
+    assert "aucun entretien enregistré depuis" not in premier.reason

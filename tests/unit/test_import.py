@@ -636,6 +636,26 @@ def test_exit_dates_and_fixed_term_contracts(tmp_path):
     assert [(e.row, e.column) for e in errors] == [(2, "date_fin_contrat"), (3, "type_contrat")]
 
 
+def test_a_hire_date_more_than_a_year_ahead_is_a_row_error_and_a_coming_hire_is_kept(tmp_path):
+    soon = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    later = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    coming = CHLOE.replace("2014-09-01", soon)
+    assert load_dataset(employees_file(tmp_path, BOSS, coming)).dataset.employee("E2").date_entree.isoformat() == soon
+    error = only_error(employees_file(tmp_path, BOSS, CHLOE.replace("2014-09-01", later)))
+    assert (error.row, error.column, error.value) == (3, "date_entree", later)
+    assert error.reason.startswith("date d'entrée plus d'un an après aujourd'hui : faute de frappe ?")
+    assert "une embauche à venir est acceptée jusqu'au " in error.reason and "-" not in error.reason
+
+
+def test_a_matricule_longer_than_50_characters_is_a_row_error_in_every_file(tmp_path):
+    long = "E" * 51
+    error = only_error(employees_file(tmp_path, BOSS, CHLOE.replace("E2,", long + ",", 1)))
+    assert (error.row, error.column, error.reason) == (3, "matricule", "50 caractères au plus (ici 51)")
+    error = only_error(employees_file(tmp_path, BOSS, CHLOE.replace(",E1,", f",{long},")))
+    assert (error.column, error.reason) == ("manager_matricule", "50 caractères au plus (ici 51)")
+    assert load_dataset(employees_file(tmp_path, BOSS, CHLOE.replace("E2,", "E" * 50 + ",", 1))).dataset
+
+
 @pytest.mark.parametrize("motif", ["conge_supplementaire_naissance", "temps_partiel_parental"])
 def test_the_new_return_motifs_import(tmp_path, motif):
     absences = write(tmp_path, "absences.csv", ["matricule,motif,date_debut,date_fin", f"E2,{motif},2026-01-05,2026-06-30"])

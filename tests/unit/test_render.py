@@ -121,3 +121,50 @@ def test_line_breaks_in_a_text_stay_and_control_characters_go():
                        template_name="essai.docx")
     xml = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml").decode()
     assert "ligne 1</w:t><w:br/>" in xml and "ligne 2</w:t>" in xml
+
+
+def test_inspection_reports_every_error_at_once_in_french_with_its_paragraph():
+    template = make_docx(
+        "Bonjour {{ salarie.nom }}",
+        "{% if salarie.poste %}poste{% endfi %}",
+        "Suite normale",
+        "{{ salarie.nom|majuscules }} {{ salarie.age is pair }}",
+        "{{ ''.__class__ }} {{ salarie['__dict__'] }}",
+        "Prénom : {{ salarie.prenom }",
+        footer="Page {{ societe.nom ! }}",
+    )
+    problems = inspect_template(template, "essai.docx", known_fields={"salarie.nom"}).problems
+    messages = [p.message for p in problems]
+    assert ("erreur de syntaxe : balise inconnue « endfi ». Balises attendues : « elif », « else » ou « endif ». "
+            "Le bloc « if » n'est pas fermé.") in messages
+    assert "erreur de syntaxe : « } » inattendu" in messages
+    assert "erreur de syntaxe : caractère « ! » inattendu" in messages
+    assert "filtre inconnu « majuscules »" in messages and "test inconnu « pair »" in messages
+    assert "instruction interdite : l'attribut « __class__ » n'est pas accessible" in messages
+    assert "instruction interdite : l'attribut « __dict__ » n'est pas accessible" in messages
+    excerpts = {p.message: p.excerpt for p in problems}
+    assert "{% endfi %}" in excerpts[messages[0]]
+    assert "Prénom : {{ salarie.prenom }" in excerpts["erreur de syntaxe : « } » inattendu"]
+    assert excerpts["filtre inconnu « majuscules »"] == "{{ salarie.nom|majuscules }} {{ salarie.age is pair }}"
+    assert "Page {{ societe.nom ! }}" in excerpts["erreur de syntaxe : caractère « ! » inattendu"]
+    assert not any("Jinja" in m or "Encountered" in m or "expected" in m for m in messages)
+
+
+def test_inspection_refuses_docxtpl_rich_text_value_tags():
+    problems = inspect_template(make_docx("Nom : {{r salarie.nom }}", "{{p entretien.lieu }}"), "essai.docx").problems
+    assert [p.message.split(" (")[0] for p in problems] == ["la balise « {{r … }} »", "la balise « {{p … }} »"]
+    assert problems[0].excerpt == "Nom : {{r salarie.nom }}"
+
+
+def test_inspection_understands_unpacked_loops_macros_set_methods_and_jinja_names():
+    template = make_docx(
+        "{% for cle, valeur in salarie.items() %}{{ cle }} : {{ valeur }}{% endfor %}",
+        "{% for f in salarie.formations %}{{ loop.index }} {{ f.intitule }}{% endfor %}",
+        "{% macro ligne(texte, fin='.') %}{{ texte }}{{ fin }}{% endmacro %}{{ ligne(salarie.nom) }}",
+        "{% set nom = salarie.nom.upper() %}{{ nom }} {% for i in range(2) %}{{ i }}{% endfor %}",
+        "{% with lieu = entretien.lieu %}{{ lieu }}{% endwith %}",
+    )
+    inspection = inspect_template(template, "essai.docx", known_fields={
+        "salarie", "salarie.formations[].intitule", "salarie.nom", "entretien.lieu"})
+    assert inspection.variables == ["entretien.lieu", "salarie.formations[].intitule", "salarie.nom"]
+    assert inspection.ok, (inspection.unknown, inspection.problems)

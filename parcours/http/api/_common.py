@@ -109,9 +109,17 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
 
 # --- OpenAPI pieces ---------------------------------------------------------------------------------
 
+ID_CURSOR: dict[str, Any] = {
+    "name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+    "description": "Curseur de pagination : la valeur `next_cursor` de la page précédente, soit l'identifiant "
+                   "(entier) du dernier élément reçu, la liste étant triée par identifiant croissant ; absent pour "
+                   "la première page. `next_cursor` vaut null sur la dernière page."}
+"""The cursor of the lists ordered by id: the last id of the previous page."""
+
+
 def page_parameters() -> list[dict[str, Any]]:
     return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-            {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor de la page précédente"}]
+            ID_CURSOR]
 
 
 def page_of(schema: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from parcours.http.api._common import audit_event, whole_number
+from parcours.http.api._common import ID_CURSOR, audit_event, whole_number
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -70,8 +70,7 @@ OPENAPI = {
                         {"name": "subject_type", "in": "query", "required": False, "schema": {"type": "string"},
                          "description": "document, signature_request…"},
                         {"name": "subject_id", "in": "query", "required": False, "schema": {"type": "string"}},
-                        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-                         "description": "`next_cursor` de la page précédente"},
+                        ID_CURSOR,
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}}],
                     "responses": {"200": {"description": "Une page ; `next_cursor` est null à la dernière", "content": {

@@ -28,7 +28,7 @@ from parcours.http.problems import Problem
 from parcours.models import Batch, BatchItem
 from parcours.service import batches
 
-BATCH_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+BATCH_STATUSES = ("pending", "running", "completed", "partially_completed", "failed", "cancelled")
 ITEM_STATUSES = ("pending", "done", "failed", "cancelled")
 bp = Blueprint("batches", __name__)
 UPLOADS = ("employees", "absences", "formations")
@@ -42,7 +42,8 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
              "failed_items": url_for("batches.items", batch_id=batch.id, status="failed"),
              "documents": url_for("documents.index", batch=batch.id),
              "zip": url_for("batches.archive", batch_id=batch.id),
-             "cancel": url_for("batches.cancel", batch_id=batch.id)}
+             "cancel": url_for("batches.cancel", batch_id=batch.id),
+             "retry": url_for("batches.retry", batch_id=batch.id)}
     return {
         "id": batch.id, "status": batch.status, "template": names(batch.template_version_id),
         "total": batch.total, "done": batch.done, "failed": batch.failed, "cancelled": progress.cancelled,
@@ -57,7 +58,9 @@ def _batch(batch: Batch, counts: dict[str, int], names: TemplateNames) -> dict[s
 def batch_view(batch: Batch) -> dict[str, Any]:
     """A batch as the API shows it, with its progress."""
     session = db_session()
-    return _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
+    view = _batch(batch, batches.item_counts(session, [batch.id])[batch.id], TemplateNames(session))
+    view["incident"] = batches.incident(session, batch)
+    return view
 
 
 def _request() -> tuple[dict[str, Any], Any, str]:
@@ -168,6 +171,18 @@ def cancel(batch_id: int):
     return batch_view(batches.cancel(db_session(), _get(batch_id)))
 
 
+@bp.post("/batches/<int:batch_id>/retry")
+@require("hr")
+def retry(batch_id: int):
+    """The failed items of an ended batch made again (after a storage outage, say)."""
+    session = db_session()
+    batches.retry_failed(session, _get(batch_id))
+    session.commit()
+    if services().jobs is not None:
+        services().jobs.wake()
+    return batch_view(_get(batch_id)), 202
+
+
 @bp.get("/batches/<int:batch_id>/zip")
 @require(*READERS)
 def archive(batch_id: int):
@@ -185,7 +200,8 @@ def archive(batch_id: int):
 
 _BATCH = {"type": "object", "required": ["id", "status", "total", "done", "failed", "cancelled"], "properties": {
     "id": {"type": "integer"},
-    "status": {"type": "string", "enum": ["pending", "running", "completed", "failed", "cancelled"]},
+    "status": {"type": "string", "enum": list(BATCH_STATUSES),
+               "description": "partially_completed : terminé avec des éléments en échec (à relancer avec /retry)"},
     "template": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "integer"}}},
     "total": {"type": "integer"}, "done": {"type": "integer"}, "failed": {"type": "integer"},
     "cancelled": {"type": "integer"}, "pending": {"type": "integer"},
@@ -194,6 +210,8 @@ _BATCH = {"type": "object", "required": ["id", "status", "total", "done", "faile
     "created_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
     "started_at": {"type": ["string", "null"], "format": "date-time"},
     "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "incident": {"type": ["string", "null"], "description": "Ce qui fait attendre un lot en cours (stockage "
+                 "indisponible…) tant que cela dure ; seulement sur un lot seul, pas dans les listes"},
     "links": {"type": "object", "additionalProperties": {"type": "string"}}}}
 _ITEM = {"type": "object", "required": ["matricule", "status"], "properties": {
     "matricule": {"type": "string"}, "position": {"type": "integer"},
@@ -256,6 +274,14 @@ OPENAPI = {
                      "tags": ["batches"], "parameters": [_BATCH_ID],
                      "responses": {"200": json_response(_ONE, "Le lot annulé"),
                                    "409": {"description": "Lot déjà terminé", "content": _PROBLEM}}},
+        },
+        "/batches/{batch_id}/retry": {
+            "post": {"summary": "Relancer les éléments en échec d'un lot terminé (rôle hr), par exemple après une "
+                                "panne du stockage ; les échecs dus aux données des salariés restent",
+                     "tags": ["batches"], "parameters": [_BATCH_ID],
+                     "responses": {"202": json_response(_ONE, "Le lot, de nouveau en cours"),
+                                   "409": {"description": "Lot en cours, sans échec, ou échecs dus aux données",
+                                           "content": _PROBLEM}}},
         },
         "/batches/{batch_id}/zip": {
             "get": {"summary": "Les PDF du lot et manifest.csv (matricule, fichier, sha256, pages, erreur)",

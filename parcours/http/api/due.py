@@ -63,9 +63,11 @@ def due_employees():
     on = _date(request.args.get("on"), "on", dt.date.today())
     before = _date(request.args.get("before"), "before")
     settings = services().settings
+    failures: dict[str, str] = {}
     dataset, found = due.due_list(db_session(), before=before, on=on, headcount=_headcount(),
-                                  period_years=settings.epp_period_years)
-    return {"before": before.isoformat(), "on": on.isoformat(), "items": [view(d, dataset) for d in found]}
+                                  period_years=settings.epp_period_years, failures=failures)
+    return {"before": before.isoformat(), "on": on.isoformat(), "items": [view(d, dataset) for d in found],
+            "errors": [{"matricule": m, "reason": reason} for m, reason in sorted(failures.items())]}
 
 
 @bp.get("/employees/<matricule>/due")
@@ -124,6 +126,13 @@ _DUE = {"type": "object", "properties": {
     "abondement": {"type": ["object", "null"]}}}
 _JSON = lambda schema: {"application/json": {"schema": schema}}  # noqa: E731
 _LIST = {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/DueInterview"}}}}
+_ERRORS = {"type": "array", "description": "Les salariés dont les entretiens n'ont pas pu être calculés, et pourquoi "
+                                         "(leurs données sont à corriger) ; les autres sont dans `items`.",
+           "items": {"type": "object", "required": ["matricule", "reason"], "additionalProperties": False,
+                     "properties": {"matricule": {"type": "string"}, "reason": {"type": "string"}}}}
+_DUE_LIST = {"type": "object", "required": ["before", "on", "items", "errors"], "properties": {
+    "before": {"type": "string", "format": "date"}, "on": {"type": "string", "format": "date"},
+    "items": {"type": "array", "items": {"$ref": "#/components/schemas/DueInterview"}}, "errors": _ERRORS}}
 _ON = {"name": "on", "in": "query", "description": "Date de référence (aujourd'hui par défaut)",
        "schema": {"type": "string", "format": "date"}}
 _HEADCOUNT = {"name": "effectif", "in": "query", "description": "Effectif de l'entreprise (réglage par défaut)",
@@ -136,7 +145,8 @@ OPENAPI = {
             "summary": "Qui convoquer avant une date, pour quel entretien, et pourquoi", "tags": ["calendar"],
             "parameters": [{"name": "before", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
                            _ON, _HEADCOUNT],
-            "responses": {"200": {"description": "Les entretiens dus, en retard compris", "content": _JSON(_LIST)}}}},
+            "responses": {"200": {"description": "Les entretiens dus, en retard compris",
+                                  "content": _JSON(_DUE_LIST)}}}},
         "/employees/{matricule}/due": {"get": {
             "summary": "Les prochains entretiens d'un salarié", "tags": ["calendar"],
             "parameters": [{"name": "matricule", "in": "path", "required": True, "schema": {"type": "string"}}, _ON, _HEADCOUNT],

@@ -128,8 +128,10 @@ _QUERY = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": service.MAX_PAGE},
      "description": "Taille de la page (réglage page_size par défaut)"},
-    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": "`next_cursor` de la page précédente"},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 50},
+     "description": "Curseur de pagination : la valeur `next_cursor` de la page précédente, soit le matricule du "
+                    "dernier salarié reçu, la liste étant triée par matricule ; absent pour la première page. "
+                    "`next_cursor` vaut null sur la dernière page."},
 ]
 
 _SCHEMAS = {

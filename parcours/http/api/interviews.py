@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from docgen.context import INTERVIEW_LABELS
 from docgen.values import ValuesError, parse_date
-from parcours.http.api._common import iso, json_body, one_of, page
+from parcours.http.api._common import ID_CURSOR, iso, json_body, one_of, page
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -103,7 +103,7 @@ OPENAPI = {
                 {"name": "matricule", "in": "query", "schema": {"type": "string"}},
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(interviews.STATUSES)}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
+                ID_CURSOR],
                 "responses": {"200": {"description": "Une page d'entretiens", "content": _JSON({
                     "type": "object", "properties": {"items": {"type": "array", "items": _REF},
                                                      "next_cursor": {"type": ["string", "null"]}}})}}},

@@ -31,6 +31,10 @@ def document(resources: Sequence[ModuleType]) -> dict[str, Any]:
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if isinstance(body, dict) and body.get("type") == "object" and "properties" in body:
+                # Every JSON body goes through _common.json_body, which refuses a field it does not name.
+                body.setdefault("additionalProperties", False)
             for status, description in ERRORS.items():
                 operation["responses"].setdefault(status, {"description": description, "content": problem})
     return {

@@ -170,9 +170,11 @@ OPENAPI = {
             "post": {
                 "summary": "Envoyer un modèle : le crée, ou en ajoute une version (hr)", "tags": ["templates"],
                 "description": "Le fichier est vérifié (vrai .docx, sans macros ni contenu externe, taille "
-                               "décompressée bornée) puis inspecté. Un modèle avec des erreurs de syntaxe est "
-                               "refusé (422, chaque erreur avec son contexte) ; des variables inconnues sont "
-                               "acceptées et signalées dans `warnings`. Rien n'est enregistré en cas de refus.",
+                               "décompressée bornée) puis inspecté. Un modèle avec des erreurs (syntaxe, filtre "
+                               "inconnu, attribut interdit, balise `{{r …}}`/`{{p …}}`) est refusé (422, toutes "
+                               "les erreurs à la fois, chacune avec son contexte), de même qu'un modèle qui dépasse "
+                               "les limites de remplissage avec les valeurs d'exemple ; des variables inconnues "
+                               "sont acceptées et signalées dans `warnings`. Rien n'est enregistré en cas de refus.",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {
                     "schema": {"type": "object", "required": ["file", "name"], "properties": {
                         "file": {"type": "string", "format": "binary", "description": "Le modèle .docx"},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy import select
 
-from parcours.http.api._common import iso
+from parcours.http.api._common import iso, json_body
 from parcours.http.auth import require
 from parcours.http.current import db_session
 from parcours.http.problems import Problem
@@ -32,9 +32,7 @@ def list_tokens():
 @bp.post("/tokens")
 @require("admin")
 def create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem(400, "Corps JSON attendu", "Envoyez un objet JSON {role, label}.")
+    body = json_body("role", "label")
     role, label = body.get("role"), body.get("label")
     errors = []
     if role not in ROLES:

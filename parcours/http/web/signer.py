@@ -5,13 +5,17 @@ credential; the work is done by parcours.service.signatures, the same as the JSO
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from werkzeug.exceptions import TooManyRequests
+
+from parcours.http import auth
 
 from parcours.errors import DomainError
 from parcours.http.current import services
@@ -28,6 +32,35 @@ def _no_store(response: Response) -> Response:
     # The link is the credential and the document is personal: no cache keeps a page (images set their own).
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def form_token(link: str) -> str:
+    """The anti-forgery token of a link's forms: tied to the link (itself the credential), so a page of
+    one link cannot post for another, and a site without the link cannot make one."""
+    return auth.csrf_token(f"signer:{link}")
+
+
+@bp.context_processor
+def _form_token_in_pages() -> dict[str, str]:
+    link = (request.view_args or {}).get("token")
+    return {"csrf_token": form_token(link)} if link else {}
+
+
+@bp.before_request
+def _check_form() -> tuple[str, int] | None:
+    """Every form post of these pages: its Origin this site's (the page's no-referrer policy makes the
+    browser send « null », then the token alone decides), and the link's token from the page."""
+    if request.method != "POST":
+        return None
+    origin = request.headers.get("Origin") or ""
+    foreign = origin not in ("", "null") and urlsplit(origin).netloc != request.host
+    sent = request.form.get(auth.CSRF_FIELD, "")
+    if foreign or not hmac.compare_digest(sent, form_token((request.view_args or {}).get("token", ""))):
+        return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
+                               heading="Requête refusée",
+                               message="Ce formulaire ne vient pas de la page de signature de ce lien : "
+                                       "rouvrez le lien reçu par e-mail et recommencez."), 403
+    return None
 
 
 @bp.errorhandler(TooManyRequests)
