@@ -25,8 +25,8 @@ class Campaign(Base):
     """{"services": [...], "sites": [...], "managers": [...], "matricules": [...]} or {} for everyone."""
     settings: Mapped[dict[str, Any]]
     """templates per interview type, the trame template, the values given to documents, the slot rule."""
-    convocation_batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
-    trame_batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    batch_ids: Mapped[list[Any]]
+    """The batches that made its first convocations and trames."""
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -62,6 +62,34 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
         existing = same_request(session, idempotency_key, request_hash, created_by)
         if existing is not None:
             return existing, False
+    version, wanted, values, dataset = _prepare(services, session, template, template_version, matricules, raw_values,
+                                                uploaded)
+    try:
+        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
+        session.commit()
+    except IntegrityError:
+        # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
+        # once the other transaction commits): answer as for a retry.
+        session.rollback()
+        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
+        if existing is None:
+            raise Conflict("Lot en cours de création", "Une autre requête avec la même clé d'idempotence est en "
+                           "cours : réessayez dans un instant.") from None
+        return existing, False
+    return batch, True
+
+
+def add_batch(services: Services, session: Session, *, template: Any, matricules: list[str], raw_values: Any,
+              created_by: str) -> Batch:
+    """A batch, its items and its chunk jobs in the caller's transaction, not committed (a campaign adds
+    its interviews and convocations in the same one)."""
+    version, wanted, values, dataset = _prepare(services, session, template, None, matricules, raw_values, None)
+    return _insert(session, version.id, wanted, values, dataset, None, None, created_by)
+
+
+def _prepare(services: Services, session: Session, template: Any, template_version: Any, matricules: Any,
+             raw_values: Any, uploaded: Dataset | None) -> tuple[TemplateVersion, list[str], Any, Dataset]:
+    """The template version, the employees, their values and data, each checked (422 naming what is wrong)."""
     version = documents.find_template_version(session, template, template_version)
     values = documents.parse_values(raw_values, services.settings.timezone, per_employee=True)
     wanted = _matricules(matricules)
@@ -80,24 +108,11 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
     if not wanted:
         raise Invalid("Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
                       errors=[{"field": "matricules", "reason": "aucun salarié"}])
-
-    try:
-        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
-        session.commit()
-    except IntegrityError:
-        # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
-        # once the other transaction commits): answer as for a retry.
-        session.rollback()
-        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
-        if existing is None:
-            raise Conflict("Lot en cours de création", "Une autre requête avec la même clé d'idempotence est en "
-                           "cours : réessayez dans un instant.") from None
-        return existing, False
-    return batch, True
+    return version, wanted, values, dataset
 
 
 def _insert(session: Session, version_id: int, wanted: list[str], values: Any, dataset: Dataset,
-            idempotency_key: str | None, request_hash: str, created_by: str) -> Batch:
+            idempotency_key: str | None, request_hash: str | None, created_by: str) -> Batch:
     """The batch, its items (each context built now: an employee whose values are wrong fails alone) and
     its chunk jobs, in the caller's transaction."""
     batch = Batch(template_version_id=version_id, status="pending", total=len(wanted), done=0, failed=0,

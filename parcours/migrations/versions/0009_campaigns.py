@@ -25,12 +25,9 @@ def upgrade() -> None:
     sa.Column('reference_date', sa.Date(), nullable=False),
     sa.Column('population', sa.JSON(), nullable=False),
     sa.Column('settings', sa.JSON(), nullable=False),
-    sa.Column('convocation_batch_id', sa.Integer(), nullable=True),
-    sa.Column('trame_batch_id', sa.Integer(), nullable=True),
+    sa.Column('batch_ids', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['convocation_batch_id'], ['batches.id']),
-    sa.ForeignKeyConstraint(['trame_batch_id'], ['batches.id']),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('interviews') as batch:
