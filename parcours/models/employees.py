@@ -56,6 +56,8 @@ class Interview(Base):
     lieu: Mapped[str | None] = mapped_column(String(500))
     lien_visio: Mapped[str | None] = mapped_column(String(500))
     interviewer_matricule: Mapped[str | None] = mapped_column(String(50))
+    interviewer_name: Mapped[str | None] = mapped_column(String(300))
+    interviewer_email: Mapped[str | None] = mapped_column(String(320))
     reason: Mapped[str | None] = mapped_column(Text)
     """Why it is still « à planifier » (its convocation failed), or why it was cancelled."""
     created_by: Mapped[str] = mapped_column(String(200))

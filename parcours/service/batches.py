@@ -226,7 +226,8 @@ def write_zip(session: Session, blobs: Any, batch: Batch) -> IO[bytes]:
     stem = _safe(name)
     out = tempfile.TemporaryFile()
     manifest = io.StringIO()
-    writer = csvsafe.writer(manifest)
+    manifest.write(csvsafe.BOM)
+    writer = csvsafe.writer(manifest, **csvsafe.FRENCH)
     writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
     rows = session.execute(
         select(BatchItem.matricule, BatchItem.status, BatchItem.error, DocumentVersion.pdf_sha256, DocumentVersion.pages)

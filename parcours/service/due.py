@@ -144,6 +144,7 @@ def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, 
             slots_from_planning({matricule: planning[matricule]})
         except Invalid as exc:
             errors += [{"file": filename, "row": number, **error} for error in exc.errors or []]
+        planning[matricule]["_row"] = number  # for a campaign's later checks, naming the row
     if errors:
         raise Invalid("Planning invalide : rien n'a été créé", errors=errors)
     return planning
@@ -214,22 +215,22 @@ def assign_slots(matricules: Sequence[str], planned: dict[str, Slot], rule: Mapp
     return planned
 
 
-def document_values(values: Mapping[str, Any], first: Mapping[str, DueInterview], planned: Mapping[str, Slot],
+def document_values(values: Mapping[str, Any], first: Mapping[str, Any], planned: Mapping[str, Slot],
                     matricules: Sequence[str]) -> dict[str, Any]:
-    """The values of a batch of convocations: each employee's interview type, day, time and place."""
+    """The values of a batch of convocations: each employee's interview type (`first[m].type`), day, time and place."""
     given = values.get("salaries") or {}
     # What HR said of an employee stays (an interlocuteur, say); the calendar sets type, day and time.
-    per_employee = {m: deep_merge(given.get(m, {}), {"entretien": _entretien(first[m], planned[m])})
+    per_employee = {m: deep_merge(given.get(m, {}), {"entretien": _entretien(first[m].type, planned[m])})
                     for m in matricules}
     # Every employee has a day and time of their own; the common ones (checked for the whole
     # batch) default to the earliest, so that a batch needs none from the user.
     earliest = min((planned[m] for m in matricules), key=lambda slot: (slot.date, slot.heure))
-    common = {**_entretien(first[matricules[0]], earliest), **(values.get("entretien") or {})}
+    common = {**_entretien(first[matricules[0]].type, earliest), **(values.get("entretien") or {})}
     return {**values, "entretien": common, "salaries": per_employee}
 
 
-def _entretien(item: DueInterview, slot: Slot) -> dict[str, Any]:
-    entretien: dict[str, Any] = {"type": item.type, "date": slot.date.isoformat(), "heure": slot.heure.strftime("%H:%M")}
+def _entretien(type: str, slot: Slot) -> dict[str, Any]:
+    entretien: dict[str, Any] = {"type": type, "date": slot.date.isoformat(), "heure": slot.heure.strftime("%H:%M")}
     if slot.lieu:
         entretien["lieu"] = slot.lieu
     if slot.lien_visio:

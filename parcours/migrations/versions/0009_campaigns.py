@@ -36,6 +36,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('lieu', sa.String(length=500), nullable=True))
         batch.add_column(sa.Column('lien_visio', sa.String(length=500), nullable=True))
         batch.add_column(sa.Column('interviewer_matricule', sa.String(length=50), nullable=True))
+        batch.add_column(sa.Column('interviewer_name', sa.String(length=300), nullable=True))
+        batch.add_column(sa.Column('interviewer_email', sa.String(length=320), nullable=True))
         batch.add_column(sa.Column('reason', sa.Text(), nullable=True))
         batch.create_foreign_key('fk_interviews_campaign', 'campaigns', ['campaign_id'], ['id'])
         batch.create_index('ix_interviews_campaign_id', ['campaign_id'])
@@ -105,6 +107,6 @@ def downgrade() -> None:
     with op.batch_alter_table('interviews') as batch:
         batch.drop_index('ix_interviews_campaign_id')
         batch.drop_constraint('fk_interviews_campaign', type_='foreignkey')
-        for column in ('reason', 'interviewer_matricule', 'lien_visio', 'lieu', 'heure', 'campaign_id'):
+        for column in ('reason', 'interviewer_email', 'interviewer_name', 'interviewer_matricule', 'lien_visio', 'lieu', 'heure', 'campaign_id'):
             batch.drop_column(column)
     op.drop_table('campaigns')
