@@ -1,0 +1,117 @@
+"""Campaigns through the API: wrong input is a problem+json naming the row and the field, and nothing is created."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from campaign_flow import CAMPAIGN
+from sqlalchemy import func, select
+
+from api_helpers import bearer
+from parcours.models import Batch, Campaign, Convocation, Interview, Job
+
+
+def post(client, token, body=None, **files):
+    if files:
+        data = {"request": json.dumps(body or CAMPAIGN),
+                **{name: (io.BytesIO(content), f"{name}.csv") for name, content in files.items()}}
+        return client.post("/api/v1/campaigns", headers=bearer(token), data=data, content_type="multipart/form-data")
+    return client.post("/api/v1/campaigns", headers=bearer(token), json=body or CAMPAIGN)
+
+
+def nothing_created(app):
+    with app.extensions["parcours"].db.session() as session:
+        return all(session.scalar(select(func.count()).select_from(model)) == 0
+                   for model in (Campaign, Interview, Convocation, Batch, Job))
+
+
+def problem(response, status=422):
+    assert response.status_code == status, response.json
+    assert response.content_type == "application/problem+json"
+    return response.json
+
+
+def test_an_unknown_matricule_in_the_population_is_named_and_nothing_is_created(app, client, tokens, employees):
+    body = {**CAMPAIGN, "population": {"matricules": ["E0003", "E9999"]}}
+    [error] = problem(post(client, tokens["hr"], body))["errors"]
+    assert (error["field"], error["row"], error["value"]) == ("population.matricules", 2, "E9999")
+    assert "aucun salarié" in error["reason"]
+    # The same in an uploaded list: the file's line.
+    [error] = problem(post(client, tokens["hr"], population=b"matricule\nE0003\nE0009\nE9999\n"))["errors"]
+    assert (error["file"], error["row"], error["field"], error["value"]) == ("population", 4, "population.matricules",
+                                                                           "E9999")
+    assert nothing_created(app)
+
+
+def test_a_planning_file_with_a_slot_in_the_past_names_the_row_and_nothing_is_created(app, client, tokens, employees):
+    planning = "matricule;date;heure;lieu\nE0003;18/01/2027;9h30;Atelier\nE0009;02/01/2026;10:00;Atelier\n"
+    [error] = problem(post(client, tokens["hr"], planning=planning.encode("cp1252")))["errors"]
+    assert (error["file"], error["row"], error["field"]) == ("planning", 3, "date")
+    assert "passé" in error["reason"] and "2 janvier 2026" in error["reason"]
+    assert nothing_created(app)
+
+
+def test_two_employees_in_the_same_slot_with_the_same_interviewer_are_refused(app, client, tokens, employees):
+    # E0003 and E0009 both have E0005 for manager.
+    planning = b"matricule,date,heure\nE0003,2027-01-18,09:30\nE0009,2027-01-18,09:30\n"
+    [error] = problem(post(client, tokens["hr"], planning=planning))["errors"]
+    assert (error["file"], error["row"], error["field"]) == ("planning", 3, "heure")
+    assert "E0003" in error["reason"] and "18 janvier 2027 à 9 h 30" in error["reason"]
+    # In JSON, the row is the matricule.
+    body = {**CAMPAIGN, "planning": {"E0003": {"date": "2027-01-18", "heure": "09:30"},
+                                     "E0009": {"date": "2027-01-18", "heure": "09:30"}}}
+    [error] = problem(post(client, tokens["hr"], body))["errors"]
+    assert (error["row"], error["field"]) == ("E0009", "planning.E0009.heure")
+    assert nothing_created(app)
+
+
+def test_an_interviewer_without_an_email_address_is_refused(app, client, tokens, employees):
+    values = {**CAMPAIGN["values"], "salaries": {"E0003": {"entretien": {"interlocuteur": {
+        "civilite": "M.", "nom": "Durand", "prenom": "Paul", "fonction": "Chef d'atelier"}}}}}
+    [error] = problem(post(client, tokens["hr"], {**CAMPAIGN, "values": values}))["errors"]
+    assert (error["row"], error["field"]) == ("E0003", "values.salaries.E0003.entretien.interlocuteur.email")
+    assert "Paul Durand" in error["reason"] and "e-mail" in error["reason"]
+    assert nothing_created(app)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**CAMPAIGN, "name": ""}, "name"),
+    ({**CAMPAIGN, "period": {"debut": "2027-03-31", "fin": "2027-01-01"}}, "period.fin"),
+    ({**CAMPAIGN, "period": {"debut": "2027-02-30", "fin": "2027-03-31"}}, "period.debut"),
+    ({**CAMPAIGN, "population": {"equipes": ["A"]}}, "population.equipes"),
+    ({**CAMPAIGN, "population": {"services": "Maintenance"}}, "population.services"),
+    ({**CAMPAIGN, "creneaux": {"jours": [9]}}, "creneaux.jours"),
+    ({**CAMPAIGN, "couleur": "bleu"}, "couleur"),
+])
+def test_wrong_fields_are_named(app, client, tokens, employees, body, field):
+    errors = problem(post(client, tokens["hr"], body))["errors"]
+    assert field in [e["field"] for e in errors]
+    assert nothing_created(app)
+
+
+def test_a_population_that_matches_nobody_or_is_not_due_says_so(app, client, tokens, employees):
+    assert "aucun salarié" in problem(post(client, tokens["hr"], {**CAMPAIGN, "population": {
+        "services": ["Astronomie"]}}))["errors"][0]["reason"]
+    assert nothing_created(app)
+
+
+def test_only_hr_creates_and_the_auditor_reads(app, client, tokens, employees):
+    assert post(client, tokens["auditor"]).status_code == 403
+    assert client.get("/api/v1/campaigns", headers=bearer(tokens["auditor"])).json["items"] == []
+    assert client.get("/api/v1/campaigns/1", headers=bearer(tokens["auditor"])).status_code == 404
+
+
+def test_listings_filter_and_reject_wrong_filters(app, client, tokens, employees):
+    hr = bearer(tokens["hr"])
+    for url in ("/api/v1/interviews?status=perdu", "/api/v1/interviews?campaign=abc", "/api/v1/interviews?from=2027-13-01",
+                "/api/v1/signature-requests?status=perdu", "/api/v1/interviews/export?from=2027-01-01"):
+        assert client.get(url, headers=hr).status_code == 422, url
+    assert client.get("/api/v1/signature-requests?status=pending", headers=hr).json["items"] == []
+    created = client.post("/api/v1/interviews", headers=hr, json={"matricule": "E0003", "type": "periodique",
+                                                                  "status": "planned", "date": "2027-01-12"})
+    assert created.status_code == 201 and created.json["status"] == "convoked"  # « planned » still accepted
+    assert [i["matricule"] for i in client.get("/api/v1/interviews?status=planned&service=Maintenance",
+                                                headers=hr).json["items"]] == ["E0003"]
+    assert client.get("/api/v1/interviews?service=Finance", headers=hr).json["items"] == []
