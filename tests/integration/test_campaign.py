@@ -5,6 +5,7 @@ acknowledgements clicked; a move and a cancellation mailed; statuses, counts, tr
 from __future__ import annotations
 
 import csv
+import re
 import datetime as dt
 import io
 import threading
@@ -188,3 +189,56 @@ def test_a_campaign_of_the_sample_employees_is_convoked_acknowledged_moved_cance
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["matricule", "nom", "prénom"] and sheet.max_row == total + 1
     assert {r[header.index("état")] for r in sheet.iter_rows(min_row=2, values_only=True)} >= {"convoqué", "annulé"}
+
+
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+def test_a_refused_message_shows_on_the_interview_and_a_job_sends_it_again_and_paper_letters_are_printable(
+        live, inbox, monkeypatch):
+    from pypdf import PdfReader
+    from sqlalchemy import update
+
+    from parcours.models import Employee
+    from parcours.service import convocations
+
+    app, base, hr = live
+    api = f"{base}/api/v1"
+    monkeypatch.setattr(convocations, "RETRY_DELAYS", (dt.timedelta(seconds=1), dt.timedelta(seconds=1)))
+    with app.extensions["parcours"].db.session() as session:
+        session.execute(update(Employee).where(Employee.matricule == "E0009").values(email=""))
+        session.commit()
+    address = requests.get(f"{api}/employees/E0003", headers=hr, timeout=30).json()["email"]
+    inbox.refused.add(address)
+    created = requests.post(f"{api}/campaigns", json={**CAMPAIGN, "population": {"matricules": ["E0003", "E0009"]}},
+                            headers=hr, timeout=60).json()
+    e3, e9 = sorted(requests.get(f"{api}/interviews", params={"campaign": created["id"]}, headers=hr,
+                                 timeout=30).json()["items"], key=lambda i: i["matricule"])
+
+    def emails():
+        return requests.get(f"{api}/interviews/{e3['id']}", headers=hr, timeout=30).json()["convocations"][0]["emails"]
+
+    inbox.wait(lambda: any(e["role"] == "salarie" and e["status"] == "failed" for e in emails()), seconds=120,
+               what="the refusal recorded")
+    [refused] = [e for e in emails() if e["role"] == "salarie"]
+    assert "550" in refused["error"] and refused["attempts"] == 1
+    assert requests.get(f"{api}/interviews/{e3['id']}", headers=hr, timeout=30).json()["status"] == "to_plan"
+    inbox.refused.clear()
+    inbox.wait(lambda: len(inbox.to(address)) == 1, seconds=30, what="the retry")
+    [sent] = [e for e in emails() if e["role"] == "salarie"]
+    assert (sent["status"], sent["attempts"]) == ("sent", 2)
+    assert requests.get(f"{api}/interviews/{e3['id']}", headers=hr, timeout=30).json()["status"] == "convoked"
+    trail = [e["type"] for e in requests.get(f"{api}/audit/events", params={"subject_type": "interview",
+             "subject_id": e3["id"]}, headers=hr, timeout=30).json()["items"]]
+    assert trail.count("email.failed") == 1 and "convocation.sent" in trail
+
+    # E0009 has no e-mail address: a letter to print, the interview « à planifier » until it is handed over.
+    def e9_view():
+        return requests.get(f"{api}/interviews/{e9['id']}", headers=hr, timeout=30).json()
+
+    inbox.wait(lambda: e9_view()["convocations"][0]["status"] == "paper", seconds=60, what="the paper letter")
+    assert e9_view()["status"] == "to_plan" and "main propre" in e9_view()["reason"]
+    printed = requests.get(f"{api}/campaigns/{created['id']}/paper.pdf", headers=hr, timeout=60)
+    assert printed.status_code == 200 and printed.headers["Content-Type"] == "application/pdf"
+    pages = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(printed.content)).pages)
+    assert "Girard" in pages and "N'Diaye" not in pages
+    numbers = re.findall(r"Page (\d+) sur (\d+)", pages)
+    assert numbers[0] == ("1", numbers[0][1]) and numbers.count(("1", numbers[-1][1])) == 1  # each letter numbered alone
