@@ -43,8 +43,10 @@ def free_port() -> int:
 class Server:
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
-    def __init__(self, instance: Path) -> None:
+    def __init__(self, instance: Path, environment: dict[str, str] | None = None) -> None:
         self.instance, self.port, self.process = instance, free_port(), None
+        self.environment = environment or {}
+        """More PARCOURS_* variables (an SMTP server, say)."""
 
     @property
     def url(self) -> str:
@@ -53,7 +55,7 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
-               "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2"}
+               "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2", **self.environment}
         log = open(self.instance.parent / "server.log", "ab")
         self.process = subprocess.Popen([sys.executable, "-c", SERVE.format(port=self.port)], cwd=ROOT, env=env,
                                         stdout=log, stderr=subprocess.STDOUT)
