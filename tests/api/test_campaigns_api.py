@@ -115,3 +115,21 @@ def test_listings_filter_and_reject_wrong_filters(app, client, tokens, employees
     assert [i["matricule"] for i in client.get("/api/v1/interviews?status=planned&service=Maintenance",
                                                 headers=hr).json["items"]] == ["E0003"]
     assert client.get("/api/v1/interviews?service=Finance", headers=hr).json["items"] == []
+
+
+def test_the_readme_campaign_is_the_one_the_tests_run(app, client, tokens, employees):
+    """The README's `curl … /campaigns` body, taken from the README itself, creates the campaign."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Campagnes", 1)[1]
+    body = json.loads(re.search(r"-d '(\{\"name\".*?)' \\\n", section, re.S).group(1))
+    assert body == CAMPAIGN
+    response = post(client, tokens["hr"], body)
+    assert response.status_code == 201, response.json
+    assert response.json["counts"]["to_plan"] == response.json["total"] > 20
+    campaign_id = response.json["id"]
+    assert client.get(f"/api/v1/campaigns/{campaign_id}/tracking", headers=bearer(tokens["auditor"])).status_code == 200
+    exported = client.get(f"/api/v1/campaigns/{campaign_id}/export?format=csv", headers=bearer(tokens["auditor"]))
+    assert exported.data.startswith("\ufeffmatricule;nom;prénom".encode())

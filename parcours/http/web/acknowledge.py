@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request, url_for
 
+from docgen import formatting
 from parcours.errors import DomainError
 from parcours.http.current import services
 from parcours.http.problems import status_of
@@ -26,7 +27,7 @@ def _render(token: str, view: dict, *, status: int = 200, just_done: bool = Fals
     when = None
     if moment is not None:
         local = moment.astimezone(ZoneInfo(services().settings.timezone))
-        when = f"{local:%d/%m/%Y} à {local.hour} h {local.minute:02d}"
+        when = f"{formatting.date(local.date())} à {formatting.heure(local.time())}"
     return render_template("acknowledge/page.html", company=services().settings.organisation or "Parcours",
                            view=view, acknowledged=when, just_done=just_done,
                            action=url_for("acknowledge.submit", token=token)), status
