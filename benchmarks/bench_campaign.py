@@ -107,7 +107,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         run_batch(base, token, matricules[:10], {**common, "entretien": sample_interview})
-        body = {"name": "Banc d'essai", "period": {"debut": "2027-01-04", "fin": "2027-12-31"}, "values": common,
+        body = {"name": "Banc d'essai", "population": {"managers": ["M0000"]}, "period": {"debut": "2027-01-04", "fin": "2027-12-31"}, "values": common,
                 "creneaux": {"debut": "2027-01-11", "heures": HOURS, "lieu": "Salle 1"}}
         started = time.perf_counter()
         campaign = call(f"{base}/campaigns", token, body)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import csv
-import json
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
 from sqlalchemy import select
 
 from docgen.dataset import decode_text
+from parcours.http.api import due as due_api
 from parcours.http.api._common import READERS, iso, json_body, json_response, listing, page, page_of, page_parameters
 from parcours.http.api.interviews import interview_view
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
 from parcours.models import Campaign
-from parcours.service import campaigns, convocations, due, exports
+from parcours.service import campaigns, convocations, exports
 
 bp = Blueprint("campaigns", __name__)
 FIELDS = ("name", "period", "on", "population", "templates", "trame", "values", "planning", "creneaux")
@@ -42,21 +42,13 @@ def campaign_view(campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
 
 def _multipart() -> tuple[dict[str, Any], dict[str, int] | None, list[str] | None]:
     """`request` (the JSON fields as text), `planning` (CSV) and `population` (CSV of matricules) files."""
-    try:
-        body = json.loads(request.form.get("request") or "{}")
-    except json.JSONDecodeError as exc:
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "request", "reason": f"JSON invalide ({exc.msg})"}]) from None
-    if not isinstance(body, dict):
-        raise Problem(422, "Valeurs invalides", errors=[{"field": "request", "reason": "objet JSON attendu"}])
+    body = due_api.multipart()
     unknown = sorted(set(body) - set(FIELDS)) + sorted(set(request.files) - {"planning", "population"})
     if unknown:
         raise Problem(422, "Valeurs invalides", errors=[{"field": k, "reason": "champ inconnu"} for k in unknown])
     rows = population = None
-    upload = request.files.get("planning")
-    if upload is not None:
-        planning = due.planning_from_csv(upload.read(), upload.filename or "planning.csv")
-        rows = {matricule: entry.pop("_row") for matricule, entry in planning.items()}
-        body["planning"] = planning
+    if "planning" in request.files:
+        rows = {matricule: entry.pop("_row") for matricule, entry in body["planning"].items()}
     upload = request.files.get("population")
     if upload is not None:
         population = _matricules(upload.read(), upload.filename or "population.csv")

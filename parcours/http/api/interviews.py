@@ -121,6 +121,19 @@ def period(required: bool = False) -> tuple[dt.date | None, dt.date | None]:
     return found[0], found[1]
 
 
+def by_people(query: Any, matricule: Any) -> Any:
+    """The query's `matricule` column filtered by the query string's `service` and `manager` (the manager's
+    matricule), through the employee."""
+    service, manager = request.args.get("service"), request.args.get("manager")
+    if service or manager:
+        query = query.join(Employee, Employee.matricule == matricule)
+        if service:
+            query = query.where(Employee.service == service)
+        if manager:
+            query = query.where(Employee.manager_matricule == manager)
+    return query
+
+
 def _whole(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
@@ -146,12 +159,7 @@ def list_interviews():
     campaign = _whole("campaign")
     if campaign is not None:
         query = query.where(Interview.campaign_id == campaign)
-    if request.args.get("service") or request.args.get("manager"):
-        query = query.join(Employee, Employee.matricule == Interview.matricule)
-        if request.args.get("service"):
-            query = query.where(Employee.service == request.args["service"])
-        if request.args.get("manager"):
-            query = query.where(Employee.manager_matricule == request.args["manager"])
+    query = by_people(query, Interview.matricule)
     start, end = period()
     if start:
         query = query.where(Interview.date >= start)

@@ -13,7 +13,7 @@ from parcours.http.api._common import json_body, listing, one_of, page, page_of,
 from parcours.http.api.pki import public
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
-from parcours.models import Document, Employee, Interview, SignatureRequest
+from parcours.models import Document, Interview, SignatureRequest
 from parcours.service import signatures
 
 bp = Blueprint("signatures", __name__)
@@ -48,7 +48,7 @@ REQUEST_STATUSES = ("pending", "completed", "refused", "expired", "cancelled")
 @require("hr", "auditor")
 def index():
     """The requests, filtered by status, document, matricule, campaign, service, manager and creation dates."""
-    from parcours.http.api.interviews import _whole, period
+    from parcours.http.api.interviews import _whole, by_people, period
 
     limit, cursor = page()
     query = select(SignatureRequest).join(Document, Document.id == SignatureRequest.document_id) \
@@ -64,12 +64,7 @@ def index():
     campaign = _whole("campaign")
     if campaign is not None:
         query = query.where(Document.id.in_(select(Interview.document_id).where(Interview.campaign_id == campaign)))
-    if request.args.get("service") or request.args.get("manager"):
-        query = query.join(Employee, Employee.matricule == Document.matricule)
-        if request.args.get("service"):
-            query = query.where(Employee.service == request.args["service"])
-        if request.args.get("manager"):
-            query = query.where(Employee.manager_matricule == request.args["manager"])
+    query = by_people(query, Document.matricule)
     start, end = period()
     if start:
         query = query.where(SignatureRequest.created_at >= start)
