@@ -197,7 +197,11 @@ def _sent(services: Services, message_row_id: int) -> None:
                 if convocation.status == "sending":
                     convocation.status = "sent"
                 if convocation.method == "REQUEST" and interview.status == "to_plan":
-                    interview.status, interview.reason = ("rescheduled" if convocation.version > 1 else "convoked"), None
+                    # « reporté » only if an earlier version had reached the employee.
+                    earlier = session.scalar(select(Convocation.id).where(
+                        Convocation.interview_id == interview.id, Convocation.version < convocation.version,
+                        Convocation.sent_at.is_not(None)).limit(1))
+                    interview.status, interview.reason = ("rescheduled" if earlier else "convoked"), None
                 audit.record(session, "convocation.sent", subject_type="interview", subject_id=interview.id,
                              actor="system", data={"version": convocation.version, "method": convocation.method})
                 webhooks.emit(session, "convocation.sent", {**interview_event(interview),

@@ -117,6 +117,28 @@ def test_listings_filter_and_reject_wrong_filters(app, client, tokens, employees
     assert client.get("/api/v1/interviews?service=Finance", headers=hr).json["items"] == []
 
 
+def test_a_campaign_announces_itself_and_its_interviews_to_webhooks_with_ids_and_links_only(
+        app, client, tokens, employees):
+    from parcours.models import WebhookEndpoint, WebhookMessage
+
+    with app.extensions["parcours"].db.session() as session:
+        session.add(WebhookEndpoint(url="https://sirh.example.com/hooks", secret="whsec_x", enabled=True, created_by="test",
+                                    event_types=["campaign.created", "interview.planned"]))
+        session.commit()
+    created = post(client, tokens["hr"], {**CAMPAIGN, "population": {"services": ["Maintenance"]}})
+    assert created.status_code == 201, created.json
+    with app.extensions["parcours"].db.session() as session:
+        bodies = [json.loads(m.body) for m in session.scalars(select(WebhookMessage).order_by(WebhookMessage.id))]
+    assert [b["type"] for b in bodies].count("interview.planned") == created.json["total"]
+    [campaign] = [b["data"] for b in bodies if b["type"] == "campaign.created"]
+    assert campaign["links"]["campaign"] == f"/api/v1/campaigns/{created.json['id']}"
+    text = json.dumps(bodies, ensure_ascii=False)
+    assert "N'Diaye" not in text and "@" not in text  # ids and links, no personal data
+    interview = next(b["data"] for b in bodies if b["type"] == "interview.planned")
+    shown = client.get(interview["links"]["interview"], headers=bearer(tokens["hr"])).json
+    assert shown["links"]["campaign"] == campaign["links"]["campaign"] and shown["convocations"][0]["version"] == 1
+
+
 def test_the_readme_campaign_is_the_one_the_tests_run(app, client, tokens, employees):
     """The README's `curl … /campaigns` body, taken from the README itself, creates the campaign."""
     import re
@@ -133,3 +155,10 @@ def test_the_readme_campaign_is_the_one_the_tests_run(app, client, tokens, emplo
     assert client.get(f"/api/v1/campaigns/{campaign_id}/tracking", headers=bearer(tokens["auditor"])).status_code == 200
     exported = client.get(f"/api/v1/campaigns/{campaign_id}/export?format=csv", headers=bearer(tokens["auditor"]))
     assert exported.data.startswith("\ufeffmatricule;nom;prénom".encode())
+
+
+def test_an_unknown_template_fails_the_whole_campaign(app, client, tokens, employees):
+    response = post(client, tokens["hr"], {**CAMPAIGN, "trame": "trame_inconnue"})
+    assert response.status_code in (404, 422) and response.content_type == "application/problem+json"
+    assert "trame_inconnue" in json.dumps(response.json, ensure_ascii=False)
+    assert nothing_created(app)

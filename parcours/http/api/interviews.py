@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g, request, url_for
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from docgen.context import INTERVIEW_LABELS
 from docgen.values import ValuesError, parse_date
@@ -159,6 +159,10 @@ def list_interviews():
     campaign = _whole("campaign")
     if campaign is not None:
         query = query.where(Interview.campaign_id == campaign)
+    document = _whole("document")
+    if document is not None:  # its compte rendu, or one of its convocations or trames
+        query = query.where(or_(Interview.document_id == document, Interview.id.in_(select(Convocation.interview_id).where(
+            or_(Convocation.document_id == document, Convocation.trame_document_id == document)))))
     query = by_people(query, Interview.matricule)
     start, end = period()
     if start:
@@ -211,6 +215,8 @@ OPENAPI = {
                 {"name": "status", "in": "query", "schema": _STATUS_IN,
                  "description": "« planned » : convoqués, convocation reçue ou reportés"},
                 {"name": "campaign", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "document", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                 "description": "le compte rendu, une convocation ou une trame de l'entretien"},
                 {"name": "service", "in": "query", "schema": {"type": "string"}},
                 {"name": "manager", "in": "query", "schema": {"type": "string"}, "description": "matricule du responsable"},
                 {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
