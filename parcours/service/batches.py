@@ -80,11 +80,12 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
 
 
 def add_batch(services: Services, session: Session, *, template: Any, matricules: list[str], raw_values: Any,
-              created_by: str) -> Batch:
+              created_by: str, chunks: list[dict[str, Any]] | None = None) -> Batch:
     """A batch, its items and its chunk jobs in the caller's transaction, not committed (a campaign adds
-    its interviews and convocations in the same one)."""
+    its interviews and convocations in the same one). Given a list `chunks`, the chunk jobs' payloads are
+    put there for the caller to enqueue (a campaign interleaves its convocations' and trames')."""
     version, wanted, values, dataset = _prepare(services, session, template, None, matricules, raw_values, None)
-    return _insert(session, version.id, wanted, values, dataset, None, None, created_by)
+    return _insert(session, version.id, wanted, values, dataset, None, None, created_by, chunks)
 
 
 def _prepare(services: Services, session: Session, template: Any, template_version: Any, matricules: Any,
@@ -112,7 +113,8 @@ def _prepare(services: Services, session: Session, template: Any, template_versi
 
 
 def _insert(session: Session, version_id: int, wanted: list[str], values: Any, dataset: Dataset,
-            idempotency_key: str | None, request_hash: str | None, created_by: str) -> Batch:
+            idempotency_key: str | None, request_hash: str | None, created_by: str,
+            chunks: list[dict[str, Any]] | None = None) -> Batch:
     """The batch, its items (each context built now: an employee whose values are wrong fails alone) and
     its chunk jobs, in the caller's transaction."""
     batch = Batch(template_version_id=version_id, status="pending", total=len(wanted), done=0, failed=0,
@@ -137,7 +139,11 @@ def _insert(session: Session, version_id: int, wanted: list[str], values: Any, d
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
     for first in range(0, len(pending), CHUNK_SIZE):
-        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]})
+        payload = {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]}
+        if chunks is None:
+            enqueue(session, KIND, payload)
+        else:
+            chunks.append(payload)
     return batch
 
 

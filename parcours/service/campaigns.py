@@ -10,6 +10,7 @@ convocation versions, in one transaction. An interview is « à planifier » unt
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -231,10 +232,18 @@ def create(services: Services, session: Session, body: Mapping[str, Any], *, pla
     pending: list[int] = []
     for template, matricules in sorted(groups.items()):
         raw = due.document_values(values, first, slots, matricules)
+        letter_chunks: list[dict[str, Any]] = []
+        guide_chunks: list[dict[str, Any]] = []
         letters = batches.add_batch(services, session, template=template, matricules=matricules, raw_values=raw,
-                                    created_by=label)
+                                    created_by=label, chunks=letter_chunks)
         guides = batches.add_batch(services, session, template=trame, matricules=matricules, raw_values=raw,
-                                   created_by=label)
+                                   created_by=label, chunks=guide_chunks)
+        # Each employee's convocation and trame made one after the other: the e-mails start after the first
+        # chunks instead of after every convocation.
+        for pair in itertools.zip_longest(letter_chunks, guide_chunks):
+            for payload in pair:
+                if payload is not None:
+                    enqueue(session, batches.KIND, payload)
         campaign.batch_ids = [*campaign.batch_ids, letters.id, guides.id]
         items = _items(session, [letters.id, guides.id])
         for matricule in matricules:
