@@ -162,3 +162,32 @@ def test_an_unknown_template_fails_the_whole_campaign(app, client, tokens, emplo
     assert response.status_code in (404, 422) and response.content_type == "application/problem+json"
     assert "trame_inconnue" in json.dumps(response.json, ensure_ascii=False)
     assert nothing_created(app)
+
+
+def test_the_interviews_held_in_a_period_export_as_csv_and_xlsx_with_formulas_neutralised(app, client, tokens, employees):
+    import csv
+
+    import openpyxl
+    from sqlalchemy import update
+
+    from parcours.models import Employee
+
+    hr = bearer(tokens["hr"])
+    with app.extensions["parcours"].db.session() as session:
+        session.execute(update(Employee).where(Employee.matricule == "E0003").values(nom='=HYPERLINK("http://x")'))
+        session.commit()
+    for matricule, status, day in (("E0003", "held", "2026-10-05"), ("E0009", "refused", "2026-10-06"),
+                                   ("E0010", "held", "2025-01-10")):
+        assert client.post("/api/v1/interviews", headers=hr, json={"matricule": matricule, "type": "periodique",
+                           "status": status, "date": day}).status_code == 201
+    exported = client.get("/api/v1/interviews/export?from=2026-01-01&to=2026-12-31&format=csv", headers=hr)
+    assert exported.status_code == 200 and exported.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.data.decode("utf-8-sig")), delimiter=";"))
+    assert [(r["matricule"], r["état"], r["date"]) for r in rows] == [("E0003", "tenu", "05/10/2026"),
+                                                                     ("E0009", "refusé par le salarié", "06/10/2026")]
+    assert rows[0]["nom"] == '\'=HYPERLINK("http://x")'
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get(
+        "/api/v1/interviews/export?from=2026-01-01&to=2026-12-31&format=xlsx", headers=hr).data)).active
+    cell = sheet.cell(row=2, column=2)
+    assert cell.value == '\'=HYPERLINK("http://x")' and cell.data_type == "s"
+    assert client.get("/api/v1/interviews/export?from=2026-12-31&to=2026-01-01", headers=hr).status_code == 422
