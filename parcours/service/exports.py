@@ -7,6 +7,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -69,19 +70,16 @@ def _latest_convocations(session: Session, ids: list[int]) -> dict[int, Convocat
     return {c.interview_id: c for c in rows}
 
 
-def _moment(value: dt.datetime | None, timezone: str = "Europe/Paris") -> str:
-    if value is None:
-        return ""
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+def _moment(value: dt.datetime | None, timezone: str) -> str:
+    """« 06/12/2026 17:05 » in the employer's time zone, for a table."""
+    return "" if value is None else value.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
 
 
 CAMPAIGN_HEADER = ["matricule", "nom", "prénom", "service", "site", "responsable", "entretien", "état", "date",
                    "heure", "lieu", "interlocuteur", "convocation (version)", "envoyée le", "reçue le", "raison"]
 
 
-def campaign(session: Session, campaign: Campaign) -> Table:
+def campaign(session: Session, campaign: Campaign, timezone: str = "Europe/Paris") -> Table:
     manager = aliased(Employee)
     rows = session.execute(select(Interview, Employee, manager).join(Employee, Employee.matricule == Interview.matricule)
                            .outerjoin(manager, manager.matricule == Employee.manager_matricule)
@@ -96,8 +94,8 @@ def campaign(session: Session, campaign: Campaign) -> Table:
             LABELS[interview.status], formatting.date_courte(interview.date),
             formatting.heure(interview.heure) if interview.heure else "", interview.lieu or interview.lien_visio or "",
             interview.interviewer_name or "", convocation.version if convocation else "",
-            _moment(convocation.sent_at) if convocation else "",
-            _moment(convocation.acknowledged_at) if convocation else "", interview.reason or ""])
+            _moment(convocation.sent_at, timezone) if convocation else "",
+            _moment(convocation.acknowledged_at, timezone) if convocation else "", interview.reason or ""])
     return Table(f"Campagne {campaign.id}", CAMPAIGN_HEADER, table)
 
 

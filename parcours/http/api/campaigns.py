@@ -11,7 +11,7 @@ from sqlalchemy import select
 from docgen.dataset import decode_text
 from parcours.http.api import due as due_api
 from parcours.http.api._common import READERS, iso, json_body, json_response, listing, page, page_of, page_parameters
-from parcours.http.api.interviews import interview_view
+from parcours.http.api.interviews import interview_view, period
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
@@ -135,7 +135,8 @@ def _file(table: exports.Table, stem: str, kind: str) -> Response:
 def export(campaign_id: int):
     session = db_session()
     campaign = campaigns.get(session, campaign_id)
-    return _file(exports.campaign(session, campaign), f"campagne-{campaign.id}", _format())
+    return _file(exports.campaign(session, campaign, services().settings.timezone), f"campagne-{campaign.id}",
+                 _format())
 
 
 @bp.get("/campaigns/<int:campaign_id>/paper.pdf")
@@ -175,8 +176,6 @@ def cancel(interview_id: int):
 @bp.get("/interviews/export")
 @require(*READERS)
 def interviews_export():
-    from parcours.http.api.interviews import period
-
     start, end = period(required=True)
     return _file(exports.held(db_session(), start, end), f"entretiens-{start.isoformat()}-{end.isoformat()}", _format())
 

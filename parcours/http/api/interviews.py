@@ -134,7 +134,8 @@ def by_people(query: Any, matricule: Any) -> Any:
     return query
 
 
-def _whole(name: str) -> int | None:
+def whole_filter(name: str) -> int | None:
+    """An id filter of the query string (422 naming it when it is not one)."""
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -156,10 +157,10 @@ def list_interviews():
         query = query.where(Interview.status.in_(interviews.PLANNED))
     elif status:
         query = query.where(Interview.status == status)
-    campaign = _whole("campaign")
+    campaign = whole_filter("campaign")
     if campaign is not None:
         query = query.where(Interview.campaign_id == campaign)
-    document = _whole("document")
+    document = whole_filter("document")
     if document is not None:  # its compte rendu, or one of its convocations or trames
         query = query.where(or_(Interview.document_id == document, Interview.id.in_(select(Convocation.interview_id).where(
             or_(Convocation.document_id == document, Convocation.trame_document_id == document)))))

@@ -10,6 +10,7 @@ from flask import Blueprint, g, request, send_file
 from sqlalchemy import select
 
 from parcours.http.api._common import json_body, listing, one_of, page, page_of, page_parameters
+from parcours.http.api.interviews import by_people, period, whole_filter
 from parcours.http.api.pki import public
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
@@ -48,20 +49,18 @@ REQUEST_STATUSES = ("pending", "completed", "refused", "expired", "cancelled")
 @require("hr", "auditor")
 def index():
     """The requests, filtered by status, document, matricule, campaign, service, manager and creation dates."""
-    from parcours.http.api.interviews import _whole, by_people, period
-
     limit, cursor = page()
     query = select(SignatureRequest).join(Document, Document.id == SignatureRequest.document_id) \
         .order_by(SignatureRequest.id).limit(limit + 1)
     status = one_of("status", REQUEST_STATUSES)
     if status:
         query = query.where(SignatureRequest.status == status)
-    document = _whole("document")
+    document = whole_filter("document")
     if document is not None:
         query = query.where(SignatureRequest.document_id == document)
     if request.args.get("matricule"):
         query = query.where(Document.matricule == request.args["matricule"])
-    campaign = _whole("campaign")
+    campaign = whole_filter("campaign")
     if campaign is not None:
         query = query.where(Document.id.in_(select(Interview.document_id).where(Interview.campaign_id == campaign)))
     query = by_people(query, Document.matricule)
