@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 from markupsafe import escape
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from docgen import formatting
 from docgen.context import INTERVIEW_LABELS
@@ -64,15 +64,23 @@ DURATION = dt.timedelta(minutes=60)
 def dispatch(services: Services, job: Job) -> None:
     """For each pending version: failed documents leave the interview « à planifier »; ready ones get their messages."""
     with services.db.session() as session:
+        # Polled every second while the batches run: only the versions whose documents are finished are loaded.
+        letter, guide = aliased(BatchItem), aliased(BatchItem)
+        pending = set(session.scalars(select(Convocation.id).where(Convocation.id.in_(job.payload["convocations"]),
+                                                                   Convocation.status == "pending")))
+        finished = list(session.scalars(
+            select(Convocation.id).outerjoin(letter, letter.id == Convocation.batch_item_id)
+            .outerjoin(guide, guide.id == Convocation.trame_item_id)
+            .where(Convocation.id.in_(pending), or_(letter.id.is_(None), letter.status != "pending"),
+                   or_(guide.id.is_(None), guide.status != "pending")))) if pending else []
         rows = session.execute(select(Convocation, Interview).join(Interview, Interview.id == Convocation.interview_id)
-                               .where(Convocation.id.in_(job.payload["convocations"]),
-                                      Convocation.status == "pending")).all()
+                               .where(Convocation.id.in_(finished))).all() if finished else []
         item_ids = [i for c, _ in rows for i in (c.batch_item_id, c.trame_item_id) if i is not None]
         items = {item.id: item for item in session.scalars(select(BatchItem).where(BatchItem.id.in_(item_ids)))} \
             if item_ids else {}
         emails = dict(session.execute(select(Employee.matricule, Employee.email).where(
             Employee.matricule.in_({i.matricule for _, i in rows}))).all()) if rows else {}
-        waiting, messages = [], []
+        waiting, messages = sorted(pending - set(finished)), []
         for convocation, interview in rows:
             mine = [items[i] for i in (convocation.batch_item_id, convocation.trame_item_id) if i in items]
             failed = [item for item in mine if item.status in ("failed", "cancelled")]
