@@ -12,6 +12,10 @@ import csv
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+BOM = "\ufeff"
+FRENCH = {"delimiter": ";", "lineterminator": "\r\n"}
+"""The dialect French Excel opens as columns: « ; » between cells (the comma is the decimal mark), CRLF, and
+the file starting with a BOM (`BOM`) so that it reads UTF-8. Every CSV Parcours writes for people uses it."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (or, for tab and CR, hide the one that follows)."""
 

@@ -116,8 +116,8 @@ def run_batch(template: bytes, template_name: str, dataset: Dataset, values: Cam
         position.setdefault(matricule, index)
     rows.sort(key=lambda row: position.get(row[0], len(wanted)))
     manifest = out / "manifest.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as handle:
-        writer = csvsafe.writer(handle)
+    with manifest.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csvsafe.writer(handle, **csvsafe.FRENCH)
         writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
         writer.writerows(rows)
     for failure in failures:

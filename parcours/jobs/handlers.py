@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from parcours.container import Services
 from parcours.jobs.runner import JobRunner
-from parcours.service import audit, batches, deliveries, signatures, webhooks  # noqa: F401 - they register their handlers
+from parcours.service import audit, batches, campaigns, convocations, deliveries, signatures, webhooks  # noqa: F401 - they register their handlers
 
-LANES = {webhooks.KIND: 8}
-"""Threads of a kind's own, beside the shared ones: webhook deliveries mostly wait on the network."""
+LANES = {webhooks.KIND: 8, convocations.MAIL_JOB: 4, campaigns.DISPATCH_JOB: 1}
+"""Threads of a kind's own, beside the shared ones: webhook deliveries and e-mails mostly wait on the network,
+and a campaign's e-mails must not wait behind the chunks of its batches (jobs are taken in the order of run_at)."""
 QUEUES = {batches.KIND: "batches", webhooks.KIND: "deliveries", signatures.REMINDER_JOB: "mail",
-          signatures.EXPIRY_JOB: "mail", audit.ANCHOR_JOB: "anchors"}
+          signatures.EXPIRY_JOB: "mail", audit.ANCHOR_JOB: "anchors", convocations.MAIL_JOB: "mail",
+          campaigns.DISPATCH_JOB: "mail"}
 """The broker queue of each kind when jobs go to `parcours worker` processes (others: "batches")."""
 
 

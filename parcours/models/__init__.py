@@ -3,6 +3,7 @@ immutable; nothing here is deleted. Importing this package puts every table in `
 
 from parcours.models.audit import AuditAnchor, AuditEvent
 from parcours.models.base import Base, UtcDateTime, utcnow
+from parcours.models.campaigns import AcknowledgementLink, Campaign, Convocation, ConvocationMessage
 from parcours.models.documents import Batch, BatchItem, Document, DocumentVersion, Template, TemplateVersion
 from parcours.models.employees import Employee, Interview
 from parcours.models.jobs import Job
@@ -11,7 +12,7 @@ from parcours.models.signatures import SignatureRequest, Signer
 from parcours.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
-    "ApiToken", "AuditAnchor", "AuditEvent", "Base", "Batch", "BatchItem", "Document", "DocumentVersion",
+    "AcknowledgementLink", "ApiToken", "AuditAnchor", "Campaign", "Convocation", "ConvocationMessage", "AuditEvent", "Base", "Batch", "BatchItem", "Document", "DocumentVersion",
     "Employee", "Interview", "Job", "SignatureRequest", "Signer", "Template", "TemplateVersion", "User", "UserLink",
     "UserSession", "UtcDateTime", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "utcnow",
 ]

@@ -1,11 +1,11 @@
-"""Employees as last imported, and their interviews (planned, held, refused)."""
+"""Employees as last imported, and their interviews (the spine of a campaign: one status a person understands)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.models.base import Base, utcnow
@@ -37,7 +37,7 @@ class Employee(Base):
 
 
 class Interview(Base):
-    """An entretien planned, held or refused by the employee: what the legal calendar counts."""
+    """An entretien, from « à planifier » to held, refused or cancelled: what the legal calendar counts."""
 
     __tablename__ = "interviews"
     __table_args__ = (Index("ix_interviews_employee", "matricule", "date"),)
@@ -46,9 +46,19 @@ class Interview(Base):
     type: Mapped[str] = mapped_column(String(30))
     """premier, periodique, etat_des_lieux, reprise, mi_carriere, avant_60, fin_mandat."""
     status: Mapped[str] = mapped_column(String(20))
-    """planned, held, refused (by the employee)."""
+    """to_plan, convoked, acknowledged, rescheduled, held, refused (by the employee), cancelled
+    (parcours.service.interviews.STATUSES; only convoked, acknowledged and rescheduled count as planned)."""
     date: Mapped[dt.date] = mapped_column(Date)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    heure: Mapped[dt.time | None] = mapped_column(Time)
+    lieu: Mapped[str | None] = mapped_column(String(500))
+    lien_visio: Mapped[str | None] = mapped_column(String(500))
+    interviewer_matricule: Mapped[str | None] = mapped_column(String(50))
+    interviewer_name: Mapped[str | None] = mapped_column(String(300))
+    interviewer_email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str | None] = mapped_column(Text)
+    """Why it is still « à planifier » (its convocation failed), or why it was cancelled."""
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

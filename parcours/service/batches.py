@@ -64,6 +64,35 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
         existing = same_request(session, idempotency_key, request_hash, created_by)
         if existing is not None:
             return existing, False
+    version, wanted, values, dataset = _prepare(services, session, template, template_version, matricules, raw_values,
+                                                uploaded)
+    try:
+        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
+        session.commit()
+    except IntegrityError:
+        # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
+        # once the other transaction commits): answer as for a retry.
+        session.rollback()
+        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
+        if existing is None:
+            raise Conflict("Lot en cours de création", "Une autre requête avec la même clé d'idempotence est en "
+                           "cours : réessayez dans un instant.") from None
+        return existing, False
+    return batch, True
+
+
+def add_batch(services: Services, session: Session, *, template: Any, matricules: list[str], raw_values: Any,
+              created_by: str, chunks: list[dict[str, Any]] | None = None) -> Batch:
+    """A batch, its items and its chunk jobs in the caller's transaction, not committed (a campaign adds
+    its interviews and convocations in the same one). Given a list `chunks`, the chunk jobs' payloads are
+    put there for the caller to enqueue (a campaign interleaves its convocations' and trames')."""
+    version, wanted, values, dataset = _prepare(services, session, template, None, matricules, raw_values, None)
+    return _insert(session, version.id, wanted, values, dataset, None, None, created_by, chunks)
+
+
+def _prepare(services: Services, session: Session, template: Any, template_version: Any, matricules: Any,
+             raw_values: Any, uploaded: Dataset | None) -> tuple[TemplateVersion, list[str], Any, Dataset]:
+    """The template version, the employees, their values and data, each checked (422 naming what is wrong)."""
     version = documents.find_template_version(session, template, template_version)
     values = documents.parse_values(raw_values, services.settings.timezone, per_employee=True)
     wanted = _matricules(matricules)
@@ -82,24 +111,12 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
     if not wanted:
         raise Invalid("Aucun salarié", "Le lot ne contiendrait aucun document : importez d'abord des salariés.",
                       errors=[{"field": "matricules", "reason": "aucun salarié"}])
-
-    try:
-        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
-        session.commit()
-    except IntegrityError:
-        # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
-        # once the other transaction commits): answer as for a retry.
-        session.rollback()
-        existing = same_request(session, idempotency_key, request_hash, created_by) if idempotency_key else None
-        if existing is None:
-            raise Conflict("Lot en cours de création", "Une autre requête avec la même clé d'idempotence est en "
-                           "cours : réessayez dans un instant.") from None
-        return existing, False
-    return batch, True
+    return version, wanted, values, dataset
 
 
 def _insert(session: Session, version_id: int, wanted: list[str], values: Any, dataset: Dataset,
-            idempotency_key: str | None, request_hash: str, created_by: str) -> Batch:
+            idempotency_key: str | None, request_hash: str | None, created_by: str,
+            chunks: list[dict[str, Any]] | None = None) -> Batch:
     """The batch, its items (each context built now: an employee whose values are wrong fails alone) and
     its chunk jobs, in the caller's transaction."""
     batch = Batch(template_version_id=version_id, status="pending", total=len(wanted), done=0, failed=0,
@@ -124,7 +141,11 @@ def _insert(session: Session, version_id: int, wanted: list[str], values: Any, d
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
     for first in range(0, len(pending), CHUNK_SIZE):
-        enqueue(session, "batch_chunk", {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]})
+        payload = {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]}
+        if chunks is None:
+            enqueue(session, KIND, payload)
+        else:
+            chunks.append(payload)
     return batch
 
 
@@ -213,7 +234,8 @@ def write_zip(session: Session, blobs: Any, batch: Batch) -> IO[bytes]:
     stem = _safe(name)
     out = tempfile.TemporaryFile()
     manifest = io.StringIO()
-    writer = csvsafe.writer(manifest)
+    manifest.write(csvsafe.BOM)
+    writer = csvsafe.writer(manifest, **csvsafe.FRENCH)
     writer.writerow(["matricule", "fichier", "sha256", "pages", "erreur"])
     rows = session.execute(
         select(BatchItem.matricule, BatchItem.status, BatchItem.error, DocumentVersion.pdf_sha256, DocumentVersion.pages)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docgen.calendar import DueInterview, PastInterview, due_before, due_interviews
@@ -18,7 +19,7 @@ from docgen.dataset import Dataset, decode_text
 from docgen.values import ValuesError, deep_merge, parse_date, parse_time
 from parcours.container import Services
 from parcours.errors import Invalid, NotFound
-from parcours.models import Batch, Interview
+from parcours.models import Batch, BatchItem, Interview
 from parcours.service import batches, interviews
 from parcours.service.employees import dataset_for
 
@@ -33,8 +34,9 @@ def history(session: Session, dataset: Dataset, on: dt.date) -> dict[str, list[P
     found: dict[str, list[PastInterview]] = {}
     for matricule, employee in dataset.employees.items():
         # Seen from an earlier date, what was held later has not happened yet.
-        past = [PastInterview(i.date, i.type, i.status) for i in recorded.get(matricule, [])
-                if i.status != "cancelled" and (i.status == "planned" or i.date <= on)]
+        # Only an interview whose convocation was sent counts as planned; one « à planifier » does not.
+        past = [PastInterview(i.date, i.type, interviews.calendar_status(i.status)) for i in recorded.get(matricule, [])
+                if interviews.calendar_status(i.status) and (i.status in interviews.PLANNED or i.date <= on)]
         last = employee.date_dernier_entretien
         if last is not None and last <= on and not any(p.date == last for p in past):
             past.append(PastInterview(last, "periodique", "held"))
@@ -146,6 +148,7 @@ def planning_from_csv(data: bytes, filename: str = "planning.csv") -> dict[str, 
             slots_from_planning({matricule: planning[matricule]})
         except Invalid as exc:
             errors += [{"file": filename, "row": number, **error} for error in exc.errors or []]
+        planning[matricule]["_row"] = number  # for a campaign's later checks, naming the row
     if errors:
         raise Invalid("Planning invalide : rien n'a été créé", errors=errors)
     return planning
@@ -158,48 +161,80 @@ def create_batches(services: Services, session: Session, *, before: dt.date, on:
                    created_by: str, idempotency_key: str | None) -> list[Batch]:
     """One batch per template for everyone due before `before`, each employee's interview type,
     date, time and place set from the planning or the next free slot; the interviews are recorded
-    as planned in the same transactions."""
+    as convoked in the same transactions (HR sends the letters), « à planifier » when the convocation fails."""
     settings = services.settings
     headcount = int(values.get("societe", {}).get("effectif") or settings.headcount)
     _, due = due_list(session, before=before, on=on, headcount=headcount, period_years=settings.epp_period_years)
-    # The most pressing interview of each employee: one convocation each.
-    first: dict[str, DueInterview] = {}
-    for item in sorted(due, key=lambda d: d.deadline):
-        first.setdefault(item.matricule, item)
+    first = most_pressing(due)
     if not first:
         raise Invalid("Personne n'est à convoquer", f"Aucun entretien n'est dû avant le {before.isoformat()}.")
-    planned = slots_from_planning(planning or {})
-    free = [m for m in first if m not in planned]
-    for matricule, slot in zip(free, slots_from_rule(rule or {}, len(free), max(on, dt.date.today()))):
-        planned[matricule] = slot
+    planned = assign_slots(list(first), slots_from_planning(planning or {}), rule, max(on, dt.date.today()))
     groups: dict[str, list[str]] = {}
     for matricule, item in first.items():
         groups.setdefault(templates.get(item.type) or templates.get("*") or DEFAULT_TEMPLATE, []).append(matricule)
     made = []
     for template, matricules in sorted(groups.items()):
-        given = values.get("salaries") or {}
-        # What HR said of an employee stays (an interlocuteur, say); the calendar sets type, day and time.
-        per_employee = {m: deep_merge(given.get(m, {}), {"entretien": _entretien(first[m], planned[m])})
-                        for m in matricules}
-        # Every employee has a day and time of their own; the common ones (checked for the whole
-        # batch) default to the earliest, so that a batch needs none from the user.
-        earliest = min((planned[m] for m in matricules), key=lambda slot: (slot.date, slot.heure))
-        common = {**_entretien(first[matricules[0]], earliest), **(values.get("entretien") or {})}
-        raw = {**values, "entretien": common, "salaries": per_employee}
+        raw = document_values(values, first, planned, matricules)
+        recorded = {}
         for m in matricules:
-            session.add(Interview(matricule=m, type=first[m].type, status="planned", date=planned[m].date,
-                                  note=f"convocation ({template})", created_by=created_by))
+            slot = planned[m]
+            recorded[m] = Interview(matricule=m, type=first[m].type, status="convoked", date=slot.date,
+                                    heure=slot.heure, lieu=slot.lieu, lien_visio=slot.lien_visio,
+                                    note=f"convocation ({template})", created_by=created_by)
+            session.add(recorded[m])
         key = f"{idempotency_key}:{template}" if idempotency_key else None
         digest = hashlib.sha256(json.dumps([template, matricules, raw], sort_keys=True, default=str).encode()).hexdigest()
-        batch, _ = batches.create_batch(services, session, template=template, template_version=None, matricules=matricules,
-                                        raw_values=raw, uploaded=None, created_by=created_by, idempotency_key=key,
-                                        request_hash=digest)
+        batch, created = batches.create_batch(services, session, template=template, template_version=None,
+                                              matricules=matricules, raw_values=raw, uploaded=None,
+                                              created_by=created_by, idempotency_key=key, request_hash=digest)
+        if created:
+            # A convocation that could not be made leaves its interview « à planifier », with the reason:
+            # the calendar does not count it as planned.
+            failed = dict(session.execute(select(BatchItem.matricule, BatchItem.error).where(
+                BatchItem.batch_id == batch.id, BatchItem.status == "failed")).all())
+            for m, error in failed.items():
+                recorded[m].status, recorded[m].reason = "to_plan", error
+            if failed:
+                session.commit()
         made.append(batch)
     return made
 
 
-def _entretien(item: DueInterview, slot: Slot) -> dict[str, Any]:
-    entretien: dict[str, Any] = {"type": item.type, "date": slot.date.isoformat(), "heure": slot.heure.strftime("%H:%M")}
+def most_pressing(due: Sequence[DueInterview]) -> dict[str, DueInterview]:
+    """The most pressing interview of each employee not yet planned: one convocation each."""
+    first: dict[str, DueInterview] = {}
+    for item in sorted(due, key=lambda d: d.deadline):
+        if item.planned_on is None:
+            first.setdefault(item.matricule, item)
+    return first
+
+
+def assign_slots(matricules: Sequence[str], planned: dict[str, Slot], rule: Mapping[str, Any] | None,
+                 not_before: dt.date) -> dict[str, Slot]:
+    """Each employee's slot: the planning's, else the next one the rule gives."""
+    planned = {m: slot for m, slot in planned.items() if m in set(matricules)}
+    free = [m for m in matricules if m not in planned]
+    for matricule, slot in zip(free, slots_from_rule(rule or {}, len(free), not_before)):
+        planned[matricule] = slot
+    return planned
+
+
+def document_values(values: Mapping[str, Any], first: Mapping[str, Any], planned: Mapping[str, Slot],
+                    matricules: Sequence[str]) -> dict[str, Any]:
+    """The values of a batch of convocations: each employee's interview type (`first[m].type`), day, time and place."""
+    given = values.get("salaries") or {}
+    # What HR said of an employee stays (an interlocuteur, say); the calendar sets type, day and time.
+    per_employee = {m: deep_merge(given.get(m, {}), {"entretien": _entretien(first[m].type, planned[m])})
+                    for m in matricules}
+    # Every employee has a day and time of their own; the common ones (checked for the whole
+    # batch) default to the earliest, so that a batch needs none from the user.
+    earliest = min((planned[m] for m in matricules), key=lambda slot: (slot.date, slot.heure))
+    common = {**_entretien(first[matricules[0]].type, earliest), **(values.get("entretien") or {})}
+    return {**values, "entretien": common, "salaries": per_employee}
+
+
+def _entretien(type: str, slot: Slot) -> dict[str, Any]:
+    entretien: dict[str, Any] = {"type": type, "date": slot.date.isoformat(), "heure": slot.heure.strftime("%H:%M")}
     if slot.lieu:
         entretien["lieu"] = slot.lieu
     if slot.lien_visio:

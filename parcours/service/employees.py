@@ -103,14 +103,15 @@ def import_files(session: Session, sources: Mapping[str, bytes], names: Mapping[
 
 def _record_history(session: Session, dataset: Dataset) -> None:
     from parcours.models import Interview
+    from parcours.service.interviews import stored
 
     matricules = list(dataset.interviews or {})
     known = {(i.matricule, i.date, i.type, i.status) for i in session.scalars(
         select(Interview).where(Interview.matricule.in_(matricules)))}
     for matricule in matricules:
         for item in dataset.interviews_of(matricule):
-            if (matricule, item.date, item.type, item.status) not in known:
-                session.add(Interview(matricule=matricule, type=item.type, status=item.status, date=item.date,
+            if (matricule, item.date, item.type, stored(item.status)) not in known:
+                session.add(Interview(matricule=matricule, type=item.type, status=stored(item.status), date=item.date,
                                       note="import (fichier entretiens)", created_by="import"))
     session.flush()
 

@@ -1,4 +1,9 @@
-"""Interviews as they happen: planned, held, or refused by the employee; the legal calendar counts them.
+"""Interviews as they happen, each with one status a person understands; the legal calendar counts them.
+
+À planifier (to_plan: no convocation sent yet, or it failed: see `reason`), convoqué (convoked: its
+convocation was sent), convocation reçue (acknowledged), reporté (rescheduled: moved, a new convocation
+version), tenu (held), refusé par le salarié (refused), annulé (cancelled). Only convoked, acknowledged
+and rescheduled count as planned for the calendar. The API's former « planned » means convoked.
 
 A record must be possible: not before the hire, not after the exit, planned at most a year ahead, held or
 refused not in the future, its document the employee's. A held or refused interview is history: it is
@@ -20,10 +25,30 @@ from parcours.models import Document, Employee, Interview
 from parcours.service import audit
 from parcours.service.audit import Actor
 
-STATUSES = ("planned", "held", "refused", "cancelled")
-# A planned interview becomes held, refused or cancelled; what was held or refused can only be cancelled.
-TRANSITIONS = {"planned": {"planned", "held", "refused", "cancelled"}, "held": {"cancelled"},
+STATUSES = ("to_plan", "convoked", "acknowledged", "rescheduled", "held", "refused", "cancelled")
+LABELS = {"to_plan": "à planifier", "convoked": "convoqué", "acknowledged": "convocation reçue",
+          "rescheduled": "reporté", "held": "tenu", "refused": "refusé par le salarié", "cancelled": "annulé"}
+OPEN = ("to_plan", "convoked", "acknowledged", "rescheduled")
+PLANNED = ("convoked", "acknowledged", "rescheduled")
+"""What the legal calendar counts as a planned interview: its convocation was sent."""
+LEGACY = {"planned": "convoked"}
+"""Statuses the API accepted before campaigns, and what they mean now."""
+ACCEPTED = (*STATUSES, *LEGACY)
+# An open interview becomes held, refused or cancelled; what was held or refused can only be cancelled.
+TRANSITIONS = {**{status: {*OPEN, "held", "refused", "cancelled"} for status in OPEN}, "held": {"cancelled"},
                "refused": {"cancelled"}, "cancelled": set()}
+
+
+def stored(status: str) -> str:
+    """The status as stored: a former name (« planned ») mapped to today's."""
+    return LEGACY.get(status, status)
+
+
+def calendar_status(status: str) -> str | None:
+    """The interview as the legal calendar reads it (planned, held, refused), None when it does not count."""
+    if status in PLANNED:
+        return "planned"
+    return status if status in ("held", "refused") else None
 PLANNED_AHEAD = dt.timedelta(days=366)
 
 
@@ -35,8 +60,9 @@ def record(session: Session, *, matricule: str, type: str, status: str, date: dt
         errors.append({"field": "matricule", "reason": f"aucun salarié n'a le matricule « {matricule} »"})
     if type not in INTERVIEW_LABELS:
         errors.append({"field": "type", "reason": f"un des types : {', '.join(INTERVIEW_LABELS)}"})
+    status = stored(status) if isinstance(status, str) else status
     if status not in STATUSES or status == "cancelled":
-        errors.append({"field": "status", "reason": "un des états : planned, held, refused"})
+        errors.append({"field": "status", "reason": f"un des états : {', '.join(s for s in ACCEPTED if s != 'cancelled')}"})
     errors += _date_errors(employee, status, date)
     if document_id is not None:
         document = session.get(Document, document_id) if isinstance(document_id, int) and 0 < document_id < 2 ** 31 \
@@ -59,7 +85,7 @@ def _date_errors(employee: Employee | None, status: str, date: dt.date) -> list[
     today, errors = dt.date.today(), []
     if status in ("held", "refused") and date > today:
         errors.append({"field": "date", "reason": "un entretien tenu ou refusé ne peut pas être daté dans le futur"})
-    if status == "planned" and date > today + PLANNED_AHEAD:
+    if status in OPEN and date > today + PLANNED_AHEAD:
         errors.append({"field": "date", "reason": "un entretien se planifie au plus un an à l'avance"})
     if employee is not None and date < employee.date_entree:
         errors.append({"field": "date", "reason": f"avant l'entrée du salarié ({formatting.date(employee.date_entree)})"})
@@ -74,11 +100,12 @@ def change(session: Session, interview_id: int, *, status: str, date: dt.date | 
     interview = session.get(Interview, interview_id)
     if interview is None:
         raise NotFound("Entretien introuvable", f"Aucun entretien n'a l'identifiant {interview_id}.")
+    status = stored(status) if isinstance(status, str) else status
     if status not in STATUSES:
-        raise Invalid("Valeurs invalides", errors=[{"field": "status", "reason": f"un des états : {', '.join(STATUSES)}"}])
+        raise Invalid("Valeurs invalides", errors=[{"field": "status", "reason": f"un des états : {', '.join(ACCEPTED)}"}])
     if status not in TRANSITIONS[interview.status]:
-        raise Conflict("Entretien déjà clos", f"Un entretien « {interview.status} » ne peut plus devenir "
-                       f"« {status} » : annulez-le (avec la raison) et enregistrez-en un nouveau.")
+        raise Conflict("Entretien déjà clos", f"Un entretien « {LABELS[interview.status]} » ne peut plus devenir "
+                       f"« {LABELS[status]} » : annulez-le (avec la raison) et enregistrez-en un nouveau.")
     if status == "cancelled" and not (isinstance(note, str) and note.strip()):
         raise Invalid("Valeurs invalides", errors=[{"field": "note", "reason": "la raison de l'annulation est obligatoire"}])
     if status != "cancelled":
@@ -91,6 +118,8 @@ def change(session: Session, interview_id: int, *, status: str, date: dt.date | 
         interview.date = date
     if note is not None:
         interview.note = note
+    if status == "cancelled":
+        interview.reason = note
     session.flush()
     audit.record(session, "interview.cancelled" if status == "cancelled" else "interview.changed",
                  subject_type="interview", subject_id=interview.id, actor=by,

@@ -46,6 +46,13 @@ EVENT_TYPES: dict[str, str] = {
     "signature_request.completed": "Toutes les signatures de la demande sont recueillies",
     "signature_request.refused": "Un signataire a refusé de signer",
     "signature_request.expired": "La demande de signature a expiré sans être complétée",
+    "campaign.created": "Une campagne est créée : ses entretiens sont planifiés, leurs convocations en préparation",
+    "interview.planned": "Un entretien est planifié dans une campagne (à planifier tant que sa convocation n'est pas envoyée)",
+    "interview.rescheduled": "Un entretien est déplacé : une nouvelle version de sa convocation part",
+    "interview.cancelled": "Un entretien est annulé, avec sa raison",
+    "convocation.sent": "Le serveur de messagerie a accepté la convocation (ou son annulation) du salarié",
+    "convocation.acknowledged": "Le salarié a confirmé avoir reçu sa convocation",
+    "convocation.bounced": "Le serveur de messagerie a refusé un message de convocation (il sera réessayé)",
 }
 """Every event the service may send; emit() refuses any other name."""
 

@@ -79,7 +79,7 @@ def run_jobs_here(app) -> int:
 def read_zip(data: bytes) -> tuple[dict[str, bytes], list[dict[str, str]]]:
     archive = zipfile.ZipFile(io.BytesIO(data))
     files = {name: archive.read(name) for name in archive.namelist()}
-    manifest = list(csv.DictReader(io.StringIO(files.pop("manifest.csv").decode("utf-8"))))
+    manifest = list(csv.DictReader(io.StringIO(files.pop("manifest.csv").decode("utf-8-sig")), delimiter=";"))
     return files, manifest
 
 

@@ -107,7 +107,7 @@ def test_a_batch_is_made_for_everyone_due_with_slots_and_planned_interviews(clie
     due_people = {i["matricule"] for i in due(client, tokens["hr"])}
     with app.extensions["parcours"].db.session() as session:
         items = session.scalars(select(BatchItem).where(BatchItem.batch_id == batches[0]["id"])).all()
-        planned = {i.matricule: i for i in session.scalars(select(Interview).where(Interview.status == "planned"))}
+        planned = {i.matricule: i for i in session.scalars(select(Interview).where(Interview.status == "convoked"))}
     assert {i.matricule for i in items} == set(planned)
     assert planned["E0006"].date == dt.date(2027, 2, 1)
     slots = sorted(i.date for m, i in planned.items() if m != "E0006")

@@ -43,9 +43,12 @@ def free_port() -> int:
 class Server:
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
-    def __init__(self, instance: Path, cli: bool = False, extra: list[str] | None = None) -> None:
+    def __init__(self, instance: Path, cli: bool = False, extra: list[str] | None = None,
+                 environment: dict[str, str] | None = None) -> None:
         self.instance, self.port, self.process, self.cli = instance, free_port(), None, cli
         self.extra = extra or []
+        self.environment = environment or {}
+        """More PARCOURS_* variables (an SMTP server, say)."""
 
     @property
     def url(self) -> str:
@@ -54,7 +57,7 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
-               "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2"}
+               "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2", **self.environment}
         log = open(self.instance.parent / "server.log", "ab")
         command = ([sys.executable, "-m", "parcours.cli", "serve", "--port", str(self.port), *self.extra] if self.cli
                    else [sys.executable, "-c", SERVE.format(port=self.port)])

@@ -179,7 +179,7 @@ def test_the_batch_manifest_neutralises_a_formula_in_a_matricule(tmp_path):
                         values, tmp_path / "out", matricules=[HYPERLINK], pool=NoPool())
 
     assert summary.failed == 1
-    [row] = list(csv_module.DictReader(io.StringIO(summary.manifest.read_text(encoding="utf-8"))))
+    [row] = list(csv_module.DictReader(io.StringIO(summary.manifest.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert row["matricule"] == "'" + HYPERLINK and "entretien.heure" in row["erreur"]
 
 

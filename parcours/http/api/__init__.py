@@ -8,6 +8,7 @@ from flask import Flask
 from parcours.http.api import (
     audit,
     batches,
+    campaigns,
     documents,
     due,
     employees,
@@ -25,7 +26,7 @@ from parcours.http.api import (
 )
 
 PREFIX = "/api/v1"
-RESOURCES = (templates, employees, documents, batches, interviews, due, tokens, users, webhooks, audit, signatures,
+RESOURCES = (templates, employees, documents, batches, campaigns, interviews, due, tokens, users, webhooks, audit, signatures,
              pki, history, verifications, evidence)
 
 

@@ -49,7 +49,10 @@ def _document(document: Document, names: TemplateNames) -> dict[str, Any]:
         "latest_version": _version(document, latest, names) if latest else None,
         "links": {"self": url_for("documents.show", document_id=document.id),
                   "versions": url_for("documents.versions", document_id=document.id),
-                  "batch": url_for("batches.show", batch_id=document.batch_id) if document.batch_id else None},
+                  "batch": url_for("batches.show", batch_id=document.batch_id) if document.batch_id else None,
+                  "employee": url_for("employees.show", matricule=document.matricule),
+                  "interviews": url_for("interviews.list_interviews", document=document.id),
+                  "signature_requests": url_for("signatures.index", document=document.id)},
     }
 
 
@@ -153,7 +156,9 @@ _DOCUMENT = {"type": "object", "required": ["id", "matricule", "template", "crea
     "created_at": {"type": "string", "format": "date-time"},
     "latest_version": {"oneOf": [{"$ref": "#/components/schemas/DocumentVersion"}, {"type": "null"}]},
     "links": {"type": "object", "properties": {"self": {"type": "string"}, "versions": {"type": "string"},
-                                               "batch": {"type": ["string", "null"]}}}}}
+                                               "batch": {"type": ["string", "null"]}, "employee": {"type": "string"},
+                                               "interviews": {"type": "string"},
+                                               "signature_requests": {"type": "string"}}}}}
 VALUES = {"type": "object", "description": "Valeurs de campagne, comme samples/campagne.json",
           "properties": {"societe": {"type": "object"}, "courrier": {"type": "object"}, "entretien": {"type": "object"},
                          "compte_rendu": {"type": "object"}, "etat_des_lieux": {"type": "object"}}}

@@ -85,7 +85,7 @@ def due_employee(matricule: str):
 @require("hr")
 def batches_for_due():
     if request.files:
-        body = _multipart()
+        body = multipart()
     else:
         body = json_body("before", "on", "values", "templates", "planning", "creneaux")
     before = _date(body.get("before"), "before")
@@ -103,8 +103,9 @@ def batches_for_due():
     return {"batches": [batch_view(b) for b in made]}, 202
 
 
-def _multipart() -> dict[str, Any]:
-    """A multipart request: the JSON fields in `request`, the planning as a CSV file `planning`."""
+def multipart() -> dict[str, Any]:
+    """A multipart request: the JSON fields in `request`, the planning as a CSV file `planning` (each entry
+    with its line in `_row`). Also read by /campaigns."""
     try:
         body = json.loads(request.form.get("request") or "{}")
     except json.JSONDecodeError as exc:

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from flask import Blueprint, g, request, send_file
+from sqlalchemy import select
 
-from parcours.http.api._common import json_body
+from parcours.http.api._common import json_body, listing, one_of, page, page_of, page_parameters
+from parcours.http.api.interviews import by_people, period, whole_filter
 from parcours.http.api.pki import public
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
+from parcours.models import Document, Interview, SignatureRequest
 from parcours.service import signatures
 
 bp = Blueprint("signatures", __name__)
@@ -36,6 +40,40 @@ def create(document_id: int):
     with services().db.session() as session:
         view = signatures.request_view(session, signatures.get_request(session, created.request_id))
     return {**view, "email_sent": created.email_sent}, 201, {"Location": f"/api/v1/signature-requests/{created.request_id}"}
+
+
+REQUEST_STATUSES = ("pending", "completed", "refused", "expired", "cancelled")
+
+
+@bp.get("/signature-requests")
+@require("hr", "auditor")
+def index():
+    """The requests, filtered by status, document, matricule, campaign, service, manager and creation dates."""
+    limit, cursor = page()
+    query = select(SignatureRequest).join(Document, Document.id == SignatureRequest.document_id) \
+        .order_by(SignatureRequest.id).limit(limit + 1)
+    status = one_of("status", REQUEST_STATUSES)
+    if status:
+        query = query.where(SignatureRequest.status == status)
+    document = whole_filter("document")
+    if document is not None:
+        query = query.where(SignatureRequest.document_id == document)
+    if request.args.get("matricule"):
+        query = query.where(Document.matricule == request.args["matricule"])
+    campaign = whole_filter("campaign")
+    if campaign is not None:
+        query = query.where(Document.id.in_(select(Interview.document_id).where(Interview.campaign_id == campaign)))
+    query = by_people(query, Document.matricule)
+    start, end = period()
+    if start:
+        query = query.where(SignatureRequest.created_at >= start)
+    if end:
+        query = query.where(SignatureRequest.created_at < end + dt.timedelta(days=1))
+    if cursor is not None:
+        query = query.where(SignatureRequest.id > cursor)
+    session = db_session()
+    rows = list(session.scalars(query))
+    return listing([signatures.request_view(session, r) for r in rows[:limit]], rows, limit, "signatures.index")
 
 
 @bp.get("/signature-requests/<int:request_id>")
@@ -156,6 +194,16 @@ OPENAPI = {
             "responses": {"201": {"description": "Créée ; le premier signataire a reçu son lien",
                                   "content": _json({"$ref": "#/components/schemas/SignatureRequest"})},
                           "409": {"description": "Une demande est en cours, ou le document est déjà signé"}}}},
+        "/signature-requests": {"get": {
+            "summary": "Les demandes de signature, filtrées (hr, auditor)", "tags": ["signatures"],
+            "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(REQUEST_STATUSES)}},
+                           *({"name": n, "in": "query", "schema": {"type": "integer", "minimum": 1}}
+                             for n in ("document", "campaign")),
+                           *({"name": n, "in": "query", "schema": {"type": "string"}}
+                             for n in ("matricule", "service", "manager")),
+                           *({"name": n, "in": "query", "schema": {"type": "string", "format": "date"}}
+                             for n in ("from", "to")), *page_parameters()],
+            "responses": {"200": {"description": "Une page de demandes", "content": _json(page_of("SignatureRequest"))}}}},
         "/signature-requests/{request_id}": {"get": {
             "summary": "État d'une demande : signataires, dates, versions (hr, auditor)", "tags": ["signatures"],
             "parameters": [_ID],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from parcours.http.web import account, auditor, signer
+from parcours.http.web import account, acknowledge, auditor, signer
 
-BLUEPRINTS = (account.bp, signer.bp, auditor.bp)
+BLUEPRINTS = (account.bp, signer.bp, auditor.bp, acknowledge.bp)
 
 
 def init_app(app: Flask) -> None:
