@@ -49,6 +49,8 @@ LABEL_FILL = "F3F5F8"
 PAGE_W, PAGE_H = Cm(21), Cm(29.7)
 MARGIN_LR = 2.0
 CONTENT_W = 21 - 2 * MARGIN_LR  # 17 cm
+COMMENTS_BOX_CM = 11.0
+"""Height of the employee's comments box (compte rendu, état des lieux): 2 000 characters at 10,5 pt."""
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 
@@ -1000,8 +1002,10 @@ def build_compte_rendu() -> Builder:
     b.h1("Commentaires du salarié")
     b.p("Le salarié peut consigner ici ses observations sur l'entretien et sur le présent compte rendu.",
         italic=True, color=GREY, size=9.5, keep=True)
+    # Room for the 2 000 characters the employee may write, at the document's font and body size
+    # (signing.pades.COMMENTS_HEIGHT): the field is placed over this box when the signatures are prepared.
     t = b.table([CONTENT_W])
-    r = b.row(t, None, height=4.0)
+    r = b.row(t, None, height=COMMENTS_BOX_CM)
     cell = r.cells[0]
     b.anchor("CHAMP_COMMENTAIRES", cell)
     cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
@@ -1136,6 +1140,15 @@ def build_etat_des_lieux() -> Builder:
         "accord sur son contenu. Le salarié peut refuser de signer : ce refus ne constitue pas une "
         "faute et il est consigné sur le document.", italic=True, color=GREY, size=9.5, keep=True,
         align=WD_ALIGN_PARAGRAPH.JUSTIFY, after=10)
+    b.h1("Commentaires du salarié")
+    b.p("Le salarié peut consigner ici ses observations sur le présent état des lieux.",
+        italic=True, color=GREY, size=9.5, keep=True)
+    t = b.table([CONTENT_W])
+    r = b.row(t, None, height=COMMENTS_BOX_CM)
+    cell = r.cells[0]
+    b.anchor("CHAMP_COMMENTAIRES", cell)
+    cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
+    b.spacer()
     b.signatures("Pour l'employeur", [INTERLOCUTEUR, "{{ entretien.interlocuteur.fonction }}"],
                  "Le salarié", ["{{ salarie.civilite }} " + SALARIE],
                  "SIG_MANAGER", "SIG_SALARIE")

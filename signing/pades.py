@@ -58,6 +58,8 @@ __all__ = [
     "ValidationInputs",
     "SignatureReport",
     "COMPTE_RENDU_FIELDS",
+    "ETAT_DES_LIEUX_FIELDS",
+    "fill",
     "SEAL_FIELD",
     "prepare",
     "sign",
@@ -68,6 +70,10 @@ __all__ = [
 
 CM = 72 / 2.54
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+CARLITO = "/usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf"
+"""The documents' font (Calibri in the templates, Carlito, metric-compatible, where LibreOffice renders them)."""
+TEXT_SIZES = (10.5, 9.5, 9)
+"""Sizes tried in turn for a filled text field: the documents' body size first, never below 9 pt."""
 PARIS = ZoneInfo("Europe/Paris")
 MD = "sha256"
 
@@ -111,6 +117,18 @@ class FieldSpec:
 SEAL_FIELD = FieldSpec("cachet_organisation", None, label="Cachet de l'organisation", locks=("cachet_organisation",))
 """The organisation's own seal after the last signer: invisible, created with the others."""
 
+COMMENTS_HEIGHT = 10.8 * CM
+"""The comments box of the templates is 11 cm high (scripts/build_templates.py, COMMENTS_BOX_CM): room for
+2 000 characters at the document's body size."""
+COMMENTS_FIELD = FieldSpec(
+    "commentaires_salarie",
+    "[[CHAMP_COMMENTAIRES]]",
+    FieldKind.TEXT,
+    width=16.6 * CM,
+    height=COMMENTS_HEIGHT,
+    label="Commentaires du salarié",
+)
+
 COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "signature_manager", "[[SIG_MANAGER]]", label="Signature du responsable", locks=("signature_manager",)
@@ -121,16 +139,18 @@ COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
         label="Signature du salarié",
         locks=("signature_salarie", "commentaires_salarie"),
     ),
-    FieldSpec(
-        "commentaires_salarie",
-        "[[CHAMP_COMMENTAIRES]]",
-        FieldKind.TEXT,
-        width=16 * CM,
-        height=3.7 * CM,
-        label="Commentaires du salarié",
-    ),
+    COMMENTS_FIELD,
 )
 """The fields of parcours/resources/documents/compte_rendu.docx (see SCHEMA.md there)."""
+
+ETAT_DES_LIEUX_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "signature_manager", "[[SIG_MANAGER]]", label="Signature pour l'employeur", locks=("signature_manager",)
+    ),
+    COMPTE_RENDU_FIELDS[1],
+    COMMENTS_FIELD,
+)
+"""The fields of etat_des_lieux.docx: the employer's representative, then the employee (same anchors)."""
 
 
 @dataclass(frozen=True)
@@ -464,31 +484,70 @@ def _wrap(text: str, box, width: float) -> list[str]:
     return lines
 
 
+def _text_font() -> str:
+    return CARLITO if Path(CARLITO).exists() else DEJAVU
+
+
+def _layout_text(writer, value: str, width: float, height: float) -> TextBox:
+    """The text in a box of the field's size at the documents' font: the largest of TEXT_SIZES at which
+    every line fits; past that, paragraphs are run together (a text of many short lines) at 9 pt."""
+    font = _usable_font(_text_font())
+    attempts = [(size, value) for size in TEXT_SIZES]
+    attempts.append((TEXT_SIZES[-1], " ".join(line.strip() for line in value.splitlines() if line.strip())))
+    for size, text in attempts:
+        leading = round(size * 1.2, 1)
+        style = TextBoxStyle(
+            font=GlyphAccumulatorFactory(font, font_size=size),
+            font_size=size,
+            leading=leading,
+            box_layout_rule=layout.SimpleBoxLayoutRule(
+                x_align=layout.AxisAlignment.ALIGN_MIN,
+                y_align=layout.AxisAlignment.ALIGN_MAX,
+                margins=layout.Margins.uniform(3),
+                inner_content_scaling=layout.InnerScaling.NO_SCALING,
+            ),
+        )
+        box = TextBox(style, writer, box=layout.BoxConstraints(width=width, height=height))
+        lines = _wrap(text, box, width - 8)
+        if len(lines) * leading + 8 <= height:
+            box.content = "\n".join(lines)
+            return box
+    raise FieldError(f"a text of {len(value)} characters does not fit a box of {width:.0f} × {height:.0f} pt")
+
+
 def _fill_text_field(writer, field_ref, value: str, appearance: Appearance) -> None:
     field_dict = field_ref.get_object()
     if field_dict.get("/FT") != "/Tx":
         raise FieldError(f"{field_dict.get('/T')} is not a text field")
     rect = [float(v) for v in field_dict["/Rect"]]
     width, height = rect[2] - rect[0], rect[3] - rect[1]
-    size = 9
-    style = TextBoxStyle(
-        font=GlyphAccumulatorFactory(_usable_font(appearance.font_file), font_size=size),
-        font_size=size,
-        leading=int(size * 1.25),
-        box_layout_rule=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MIN,
-            y_align=layout.AxisAlignment.ALIGN_MAX,
-            margins=layout.Margins.uniform(3),
-            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
-        ),
-    )
-    box = TextBox(style, writer, box=layout.BoxConstraints(width=width, height=height))
-    box.content = "\n".join(_wrap(value, box, width - 8))
+    box = _layout_text(writer, value, width, height)
     xobject = box.as_form_xobject()
     field_dict[pdf_name("/V")] = pdf_string(value)
     field_dict[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(xobject)})
     field_dict[pdf_name("/Ff")] = generic.NumberObject(int(field_dict.get("/Ff", 0)) | 1)  # read-only
     writer.update_container(field_dict)
+
+
+def fill(pdf: bytes, values: Mapping[str, str], appearance: Appearance | None = None) -> bytes:
+    """Text fields filled (and made read-only) in an incremental update, with no signature: form filling,
+    which a certification allowing it (FILL_FORMS) accepts — how a refusal is written into the document."""
+    writer = _writer(pdf)
+    existing = _fields_by_name(writer)
+    try:
+        for name, value in values.items():
+            if name not in existing:
+                raise FieldError(f"the PDF has no field named {name} to fill")
+            if existing[name].get_object().get("/Ff", 0) & 1:
+                raise FieldError(f"the field {name} is read-only (locked by a signature)")
+            _fill_text_field(writer, existing[name], value, appearance or Appearance("", ""))
+        out = io.BytesIO()
+        writer.write(out)
+    except SigningError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, "filling the fields") from exc
+    return out.getvalue()
 
 
 def _make_read_only(writer, field_ref) -> None:
