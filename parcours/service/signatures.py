@@ -34,21 +34,23 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from docgen import formatting
 from parcours.container import Services
 from parcours.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooManyAttempts, Unavailable
 from parcours.jobs.runner import enqueue, handler
 from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
-from parcours.service import audit, mail, templates, webhooks
+from parcours.service import audit, copies, mail, templates, webhooks
 from parcours.service import pki as instance_pki
 from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
 from parcours.settings import Settings
 from signing import pades, pki
-from signing.errors import AnchorNotFound, SigningError
+from signing.errors import AnchorNotFound, FieldError, SigningError
 
 log = logging.getLogger(__name__)
 API = webhooks.API_ROOT
@@ -57,7 +59,6 @@ SIGN_PAGE = "/signer/"
 ROLES = ("manager", "salarie")
 FIELDS = {"manager": "signature_manager", "salarie": "signature_salarie"}
 LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "commentaires_salarie"]}
-COMMENTS_FIELD = "commentaires_salarie"
 MAX_COMMENTS = 2000
 CODE_DIGITS, CODE_TRIES, CODE_VALIDITY = 6, 3, dt.timedelta(minutes=10)
 MAX_WRONG_CODES = 10
@@ -79,6 +80,17 @@ CONSENT = {
     "manager": ("Je signe électroniquement ce compte rendu, qui reflète l'entretien que j'ai conduit ; "
                 "le salarié le recevra ensuite pour le signer à son tour."),
 }
+CONSENT_ETAT_DES_LIEUX = {
+    "salarie": ("Je reconnais avoir reçu une copie de cet état des lieux récapitulatif et je le signe "
+                "électroniquement. Ma signature atteste la réception de ce document ; elle ne vaut pas accord sur "
+                "son contenu."),
+    "manager": ("Je signe électroniquement cet état des lieux récapitulatif pour l'employeur ; le salarié le "
+                "recevra ensuite pour le signer à son tour."),
+}
+FIELDS_BY_TEMPLATE = {"etat_des_lieux": pades.ETAT_DES_LIEUX_FIELDS}
+"""The signature fields of each signable template (the compte rendu's otherwise)."""
+REFUSAL_FIELD = COMMENTS_FIELD = "commentaires_salarie"
+"""A refusal is written in the employee's comments box: the one field still open after the first signature."""
 
 
 
@@ -158,12 +170,16 @@ def _webhook(session: Session, type: str, request: SignatureRequest, signer: Sig
     webhooks.emit(session, type, data)
 
 
-def _document_name(session: Session, version: DocumentVersion) -> str:
-    template, _ = templates.name_and_number(session, version.template_version_id)
-    label = {"compte_rendu": "Compte rendu de l'entretien de parcours professionnel"}.get(template, template or "Document")
-    salarie = (version.snapshot or {}).get("salarie") or {}
-    who = " ".join(str(salarie.get(k)) for k in ("civilite", "prenom", "nom") if salarie.get(k))
-    return f"{label} – {who}" if who else label
+_document_name = copies.document_name
+
+
+def _template(session: Session, version: DocumentVersion) -> str:
+    return templates.name_and_number(session, version.template_version_id)[0]
+
+
+def consent_text(template: str, role: str) -> str:
+    """What the signer agrees to, for this kind of document."""
+    return (CONSENT_ETAT_DES_LIEUX if template == "etat_des_lieux" else CONSENT)[role]
 
 
 def describe(session: Session, signer: Signer, request: SignatureRequest) -> dict[str, Any]:
@@ -177,7 +193,7 @@ def describe(session: Session, signer: Signer, request: SignatureRequest) -> dic
                      "pages": latest.pages, "pdf_sha256": latest.pdf_sha256},
         "signer": {"position": signer.position, "role": signer.role, "name": signer.name, "title": signer.title,
                    "status": signer.status, "code_verified": signer.code_verified_at is not None},
-        "consent_text": CONSENT[signer.role],
+        "consent_text": consent_text(_template(session, latest), signer.role),
         "comments_allowed": signer.role == "salarie",
         "max_comments": MAX_COMMENTS,
     }
@@ -337,11 +353,13 @@ def create_request(services: Services, document_id: int, *, actor: str | Actor, 
         chosen = _check_signers(signers, default_signers(session, document, latest))
         if latest.kind == "generated":
             try:
-                fields = pades.COMPTE_RENDU_FIELDS + ((pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ())
+                fields = FIELDS_BY_TEMPLATE.get(_template(session, latest), pades.COMPTE_RENDU_FIELDS)
+                fields += (pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ()
                 prepared_pdf = pades.prepare(services.blobs.get(latest.pdf_sha256), fields)
             except AnchorNotFound as exc:
                 raise Invalid("Document sans emplacement de signature",
-                              f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
+                              f"Le PDF n'a pas l'emplacement {exc.anchor} : seuls un compte rendu et un état des "
+                              "lieux récapitulatif se signent ici.") from None
             latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", audit.label(actor))
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
                                    prepared_version=latest.number, created_by=audit.label(actor),
@@ -599,7 +617,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
                      data={"signer": signer.position, "role": signer.role, "name": signer.name,
                            "document_id": request.document_id, "version": version.number,
                            "pdf_sha256": version.pdf_sha256, "certificate_serial": signer.certificate_serial,
-                           "comments": comments, "consent_text": CONSENT[signer.role]})
+                           "comments": comments, "consent_text": consent_text(_template(session, latest), signer.role)})
         _webhook(session, "signature_request.signed", request, signer, version=version.number)
         following = [s for s in request.signers if s.position > signer.position]
         if following:
@@ -607,15 +625,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
             _webhook(session, "signature_request.sent", request, following[0])
         else:
             try:
-                seal = instance_pki.seal_credentials(settings)
-                if seal is not None:
-                    # The organisation vouches for the whole, then the document timestamp closes it.
-                    signed_pdf = pades.sign(
-                        signed_pdf, field=pades.SEAL_FIELD.name, credentials=seal, timestamper=stamper,
-                        validation=instance_pki.seal_validation(settings, seal),
-                        appearance=pades.Appearance(settings.organisation, "Cachet de l'organisation"),
-                        lock_fields=pades.SEAL_FIELD.locks)
-                sealed = pades.seal(signed_pdf, stamper, validation)
+                sealed = _close(settings, signed_pdf)
             except SigningError as exc:
                 log.exception("signature request %s: sealing failed", request.id)
                 raise Unavailable("Signature impossible pour le moment",
@@ -632,6 +642,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         _send_link(services, *next_link)
     if result["status"] == "completed":
         _anchor(services)
+        copies.deliver(services, request.id)
     return result
 
 
@@ -644,23 +655,68 @@ def _anchor(services: Services) -> None:
         log.exception("the audit chain could not be anchored")
 
 
+def _close(settings: Settings, pdf: bytes) -> bytes:
+    """The organisation's seal when one is configured (it vouches for the whole), then the document timestamp
+    that closes the file (B-LTA)."""
+    stamper, validation = instance_pki.timestamper(settings), instance_pki.validation(settings)
+    seal = instance_pki.seal_credentials(settings)
+    if seal is not None:
+        pdf = pades.sign(pdf, field=pades.SEAL_FIELD.name, credentials=seal, timestamper=stamper,
+                         validation=instance_pki.seal_validation(settings, seal),
+                         appearance=pades.Appearance(settings.organisation, "Cachet de l'organisation"),
+                         lock_fields=pades.SEAL_FIELD.locks)
+    return pades.seal(pdf, stamper, validation)
+
+
+REFUSERS = {"salarie": "Le salarié", "manager": "Le responsable de l'entretien"}
+
+
+def refusal_mention(role: str, day: dt.date, reason: str | None) -> str:
+    """« Le salarié a refusé de signer le 6 décembre 2026 : motif « … ». », written into the document."""
+    motif = f"motif « {reason} »." if reason else "motif non indiqué."
+    return f"{REFUSERS.get(role, 'Le signataire')} a refusé de signer le {formatting.date(day)} : {motif}"
+
+
 def refuse(services: Services, token: str, reason: Any = None, ip: str | None = None,
            user_agent: str | None = None) -> dict[str, Any]:
-    """The signer refuses: the request ends, refused, with the reason (evidence: the refusal is kept)."""
+    """The signer refuses: the refusal and its reason are written into the document (the comments box), in a
+    new version sealed by a document timestamp; the request ends, refused; everyone gets that version."""
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_COMMENTS):
         raise Invalid("Valeurs invalides", errors=[{"field": "reason", "reason": f"un texte de {MAX_COMMENTS} caractères au plus"}])
     reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+    settings = services.settings
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
+        latest = latest_version(session, request.document_id)
+        mention = refusal_mention(signer.role, dt.datetime.now(ZoneInfo(settings.timezone)).date(), reason)
+        pdf = services.blobs.get(latest.pdf_sha256)
+        try:
+            try:
+                pdf = pades.fill(pdf, {REFUSAL_FIELD: mention})
+            except FieldError as exc:  # a document without the box: sealed as it is, the refusal in the trail
+                log.warning("signature request %s: the refusal could not be written: %s", request.id, exc)
+                mention = None
+            sealed = _close(settings, pdf)
+        except SigningError as exc:
+            log.exception("signature request %s: sealing the refusal failed", request.id)
+            raise Unavailable("Refus impossible à enregistrer pour le moment",
+                              "Le refus n'a pas pu être consigné sur le document ; rien n'a changé, réessayez.") from exc
+        final = new_version(session, services.blobs, latest, sealed, "refused", "system")
         signer.status, signer.refused_at = "refused", utcnow()
         request.status, request.ended_at, request.end_reason = "refused", utcnow(), reason
+        request.final_version = final.number
         audit.record(session, "refused", subject_type="signature_request", subject_id=request.id, actor=_by_link(signer),
                      ip=ip, user_agent=user_agent,
                      data={"signer": signer.position, "role": signer.role, "name": signer.name, "reason": reason,
-                           "document_id": request.document_id})
-        _webhook(session, "signature_request.refused", request, signer)
-        return {"status": request.status, "signer_status": signer.status}
+                           "document_id": request.document_id, "version": final.number,
+                           "pdf_sha256": final.pdf_sha256, "mention": mention})
+        _webhook(session, "signature_request.refused", request, signer, version=final.number)
+        result = {"status": request.status, "signer_status": signer.status, "final_version": final.number,
+                  "signature_request_id": request.id}
+    _anchor(services)
+    copies.deliver(services, result["signature_request_id"])
+    return result
 
 
 # --- HR and housekeeping ---------------------------------------------------------------------------

@@ -46,6 +46,8 @@ EVENT_TYPES: dict[str, str] = {
     "signature_request.completed": "Toutes les signatures de la demande sont recueillies",
     "signature_request.refused": "Un signataire a refusé de signer",
     "signature_request.expired": "La demande de signature a expiré sans être complétée",
+    "document.delivered": ("Le document signé, ou la version portant le refus, est envoyé au salarié, au "
+                           "responsable de l'entretien et aux RH ; l'entretien est tenu"),
 }
 """Every event the service may send; emit() refuses any other name."""
 
