@@ -102,10 +102,11 @@ def deliver(services: Services, request_id: int) -> list[dict[str, Any]]:
         filename = f"{templates.name_and_number(session, version.template_version_id)[0]}-{document.matricule}-" \
                    f"{'refus' if refused else 'signe'}-v{version.number}.pdf"
         token = secrets.token_urlsafe(32)
-        expires = utcnow() + COPY_VALIDITY
+        now = utcnow()
+        expires = now + COPY_VALIDITY
         session.add(CopyLink(token_hash=hash_token(token), document_id=document.id, version=version.number,
                              email=recipients[0].email if recipients and recipients[0].role == "salarie" else "",
-                             expires_at=expires, downloads=0))
+                             created_at=now, expires_at=expires, downloads=0))
         matricule, sha, number = document.matricule, version.pdf_sha256, version.number
         reason = request.end_reason
     link = settings.public_url.rstrip("/") + COPY_PAGE + token
