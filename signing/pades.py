@@ -72,8 +72,9 @@ CM = 72 / 2.54
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 CARLITO = "/usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf"
 """The documents' font (Calibri in the templates, Carlito, metric-compatible, where LibreOffice renders them)."""
-TEXT_SIZES = (10.5, 9.5, 9)
-"""Sizes tried in turn for a filled text field: the documents' body size first, never below 9 pt."""
+TEXT_SIZES = (11, 10, 9)
+"""Sizes tried in turn for a filled text field: the documents' body size (10,5 pt) or more first, never below
+9 pt (pyHanko writes whole points)."""
 PARIS = ZoneInfo("Europe/Paris")
 MD = "sha256"
 
@@ -470,12 +471,29 @@ def _wrap(text: str, box, width: float) -> list[str]:
     """Greedy word wrap measured with the font engine."""
     engine = box.font_engine
     size = box.style.font_size
+
+    def fits(candidate: str) -> bool:
+        return engine.shape(candidate).x_advance * size <= width
+
+    def pieces(word: str) -> list[str]:
+        """A word wider than the box (a long address, a string of characters) is cut where it must be."""
+        cut: list[str] = []
+        while word and not fits(word):
+            low, high = 1, len(word) - 1  # the longest head that fits (at least one character)
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if fits(word[:middle]) else (low, middle - 1)
+            end = low
+            cut.append(word[:end])
+            word = word[end:]
+        return [*cut, word]
+
     lines: list[str] = []
-    for paragraph in text.replace("\r\n", "\n").split("\n"):
+    for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         current = ""
-        for word in paragraph.split(" "):
+        for word in (piece for part in paragraph.split(" ") for piece in pieces(part)):
             candidate = f"{current} {word}" if current else word
-            if engine.shape(candidate).x_advance * size <= width or not current:
+            if fits(candidate) or not current:
                 current = candidate
             else:
                 lines.append(current)
@@ -495,7 +513,7 @@ def _layout_text(writer, value: str, width: float, height: float) -> TextBox:
     attempts = [(size, value) for size in TEXT_SIZES]
     attempts.append((TEXT_SIZES[-1], " ".join(line.strip() for line in value.splitlines() if line.strip())))
     for size, text in attempts:
-        leading = round(size * 1.2, 1)
+        leading = round(size * 1.2)
         style = TextBoxStyle(
             font=GlyphAccumulatorFactory(font, font_size=size),
             font_size=size,
