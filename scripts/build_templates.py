@@ -1013,9 +1013,15 @@ def build_compte_rendu() -> Builder:
     b.spacer()
 
     b.h1("Remise du compte rendu")
+    b.tag("{%p if compte_rendu.remise %}")
     b.p("Une copie du présent compte rendu est remise au salarié le "
         "{{ compte_rendu.remise.date|date }}. Mode de remise : {{ compte_rendu.remise.mode }}.",
         keep=True)
+    b.tag("{%p else %}")
+    b.p("Une copie du présent compte rendu, signé et horodaté, est remise au salarié dès la dernière "
+        "signature : elle lui est envoyée par e-mail, avec un lien personnel de téléchargement ; la date de "
+        "remise est celle de cet envoi, consignée au journal de preuve.", keep=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.tag("{%p endif %}")
     b.p("La signature du salarié atteste uniquement qu'une copie du compte rendu lui a été remise ; "
         "elle ne vaut pas accord sur son contenu. Le salarié peut refuser de signer : ce refus ne "
         "constitue pas une faute et il est consigné sur le document.",

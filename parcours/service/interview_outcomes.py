@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parcours.models import Interview
-from parcours.service import interviews
+from parcours.service import audit, interviews
+from parcours.service.audit import Actor
 
 SIGNED, REFUSED = "compte rendu signé", "refus de signature"
 
@@ -38,3 +39,12 @@ def _held(session: Session, document_id: int, note: str) -> Interview | None:
     if interview.status == "planned" and interview.date <= dt.date.today():
         return interviews.change(session, interview.id, status="held", note=note, by="system")
     return interview
+
+
+def attach_document(session: Session, interview: Interview, document_id: int, *, by: str | Actor) -> None:
+    """The compte rendu generated for this interview becomes its document (an audit event)."""
+    before = interview.document_id
+    interview.document_id = document_id
+    session.flush()
+    audit.record(session, "interview.document", subject_type="interview", subject_id=interview.id, actor=by,
+                 data={"document_id": document_id, "before": before})

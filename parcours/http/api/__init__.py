@@ -13,6 +13,7 @@ from parcours.http.api import (
     employees,
     evidence,
     history,
+    interview_reports,
     interviews,
     openapi,
     pki,
@@ -25,8 +26,8 @@ from parcours.http.api import (
 )
 
 PREFIX = "/api/v1"
-RESOURCES = (templates, employees, documents, batches, interviews, due, tokens, users, webhooks, audit, signatures,
-             pki, history, verifications, evidence)
+RESOURCES = (templates, employees, documents, batches, interviews, interview_reports, due, tokens, users, webhooks,
+             audit, signatures, pki, history, verifications, evidence)
 
 
 def init_app(app: Flask) -> None:
