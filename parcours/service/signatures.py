@@ -673,8 +673,11 @@ REFUSERS = {"salarie": "Le salarié", "manager": "Le responsable de l'entretien"
 
 def refusal_mention(role: str, day: dt.date, reason: str | None) -> str:
     """« Le salarié a refusé de signer le 6 décembre 2026 : motif « … ». », written into the document."""
-    motif = f"motif « {reason} »." if reason else "motif non indiqué."
-    return f"{REFUSERS.get(role, 'Le signataire')} a refusé de signer le {formatting.date(day)} : {motif}"
+    if reason:  # a quoted sentence keeps its own final point (« … point 4. »), none is added after it
+        motif = f"motif «\u00a0{reason}\u00a0»" + ("" if reason[-1] in ".!?…" else ".")
+    else:
+        motif = "motif non indiqué."
+    return f"{REFUSERS.get(role, 'Le signataire')} a refusé de signer le {formatting.date(day)}\u00a0: {motif}"
 
 
 def refuse(services: Services, token: str, reason: Any = None, ip: str | None = None,

@@ -182,7 +182,7 @@ def test_a_refusal_is_written_into_a_sealed_version_that_everyone_receives(app, 
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     from docgen.formatting import date
 
-    assert f"Le salarié a refusé de signer le {date(dt.date.today())} : motif « {reason} »." in text
+    assert f"Le salarié a refusé de signer le {date(dt.date.today())} : motif « {reason} »" in text
     report = _validate(client, hr, pdf)
     assert [s["kind"] for s in report["signatures"]] == ["signature", "document_timestamp"]
 

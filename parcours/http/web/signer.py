@@ -10,10 +10,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
+from docgen import formatting
 from parcours.errors import DomainError
 from parcours.http.current import services
 from parcours.http.problems import status_of
@@ -49,7 +51,8 @@ def _page(token: str, view: dict[str, Any], *, error: str | None = None, status:
     html = render_template(
         "signer/page.html", company=services().settings.organisation or "Parcours", title=document["name"],
         signer_name=signer["name"], role_label=ROLE_LABELS.get(signer["role"], signer["role"]),
-        expires=f"{expires:%d/%m/%Y}", error=error or notice,
+        expires=formatting.date(expires.astimezone(ZoneInfo(services().settings.timezone)).date()),
+        error=error or notice,
         pages=[url_for("signer.page_image", token=token, number=n) for n in range(1, document["pages"] + 1)],
         pdf=url_for("signer.pdf", token=token), page_count=document["pages"],
         comments_field=view["comments_allowed"], comments=comments,
