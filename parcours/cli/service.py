@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from parcours.cli.common import SAMPLES_DIR, UserError, database, open_services, read_dataset, settings, unreachable
+from parcours.settings import Settings
 
 
 @click.command()
@@ -82,6 +83,8 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     from parcours.app import create_app
 
     current = settings()
+    if demo:
+        current = demo_settings(current)
     try:
         app = create_app(current)
     except (OperationalError, ArgumentError) as exc:
@@ -90,6 +93,18 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
         _prepare_demo(app, f"http://{host}:{port}")
     click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
     waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def demo_settings(current: Settings) -> Settings:
+    """The demo speaks for the sample campaign's employer (« Atelier Lumière ») unless PARCOURS_ORGANISATION says
+    otherwise: pages, e-mails and the instance's certificates carry its name."""
+    import dataclasses
+    import json
+
+    if current.organisation != Settings.organisation:
+        return current
+    campaign = json.loads((SAMPLES_DIR / "campagne.json").read_text(encoding="utf-8"))
+    return dataclasses.replace(current, organisation=campaign["societe"]["nom"])
 
 
 DEMO_ACCESS = "demo-acces.txt"
