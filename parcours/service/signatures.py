@@ -43,7 +43,7 @@ from docgen import formatting
 from parcours.container import Services
 from parcours.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooManyAttempts, Unavailable
 from parcours.jobs.runner import enqueue, handler
-from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
+from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, User, utcnow
 from parcours.service import audit, copies, mail, templates, webhooks
 from parcours.service import pki as instance_pki
 from parcours.service.audit import Actor
@@ -260,9 +260,17 @@ def default_signers(session: Session, document: Document, version: DocumentVersi
                                                       Employee.prenom == manager.get("prenom", "")).limit(1))
         if match is not None:
             manager["email"] = match.email
+    first = {"role": "manager", "name": _full_name(manager), "email": manager.get("email") or "",
+             "title": manager.get("poste") or manager.get("fonction") or "Responsable de l'entretien"}
+    signatory = (snap.get("courrier") or {}).get("signataire") or {}
+    if _template(session, version) == "etat_des_lieux" and signatory.get("nom"):
+        # The employer's representative signs the état des lieux: the letter's signatory (HR), whose address
+        # the request gives (the data has none) unless a user of that name has one.
+        user = session.scalar(select(User).where(User.name == signatory["nom"], User.active.is_(True)).limit(1))
+        first = {"role": "manager", "name": signatory["nom"], "email": user.email if user is not None else "",
+                 "title": signatory.get("fonction") or "Pour l'employeur"}
     return [
-        {"role": "manager", "name": _full_name(manager), "email": manager.get("email") or "",
-         "title": manager.get("poste") or manager.get("fonction") or "Responsable de l'entretien"},
+        first,
         {"role": "salarie", "name": _full_name(salarie), "email": salarie.get("email") or (employee.email if employee else ""),
          "title": "Salarié"},
     ]

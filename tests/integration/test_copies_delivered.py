@@ -192,3 +192,57 @@ def test_a_refusal_is_written_into_a_sealed_version_that_everyone_receives(app, 
     assert Inbox.pdfs(box.to(EMPLOYEE)[-1]) == [pdf] and COPY.search(Inbox.text(box.to(EMPLOYEE)[-1]))
     interview = client.get("/api/v1/interviews", query_string={"matricule": MATRICULE}, headers=hr).json["items"][0]
     assert interview["status"] == "held" and "refus de signature" in interview["note"]
+
+
+class SharedPool:
+    """The session's LibreOffice pool lent to the service (closing the service must not close it)."""
+
+    closed = False
+
+    def __init__(self, pool):
+        self.pool, self.size = pool, pool.size
+
+    def convert(self, docx, **options):
+        return self.pool.convert(docx, **options)
+
+    def close(self):
+        pass
+
+
+def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool):
+    import json
+
+    from api_helpers import SAMPLES
+
+    hr, _, _ = held
+    box, _ = inbox
+    app.extensions["parcours"]._converter = SharedPool(pool)
+    client = app.test_client()
+    campaign = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+    values = {k: v for k, v in campaign.items() if k not in ("salaries", "compte_rendu")}
+    values["entretien"] = {**values["entretien"], "type": "etat_des_lieux", "date": dt.date.today().isoformat()}
+    made = client.post("/api/v1/documents", json={"template": "etat_des_lieux", "matricule": MATRICULE,
+                                                  "values": values}, headers=hr)
+    assert made.status_code == 201, made.json
+    document_id = made.json["id"]
+    # The employer's representative is the letter's signatory (HR): the data has no address for her.
+    refused = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=hr)
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "signers[0].email"
+    assert "absent des données" in refused.json["errors"][0]["reason"]
+    signers = [{"role": "manager", "name": "Claire Martin", "email": HR}, {"role": "salarie"}]
+    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={"signers": signers}, headers=hr)
+    assert created.status_code == 201, created.json
+    assert [(s["name"], s["title"]) for s in created.json["signers"]] == [
+        ("Claire Martin", "Responsable des ressources humaines"), ("M. Moussa N'Diaye", "Salarié")]
+    token = SIGN.findall(Inbox.text(box.to(HR)[-1]))[-1]
+    page = client.get(f"/api/v1/sign/{token}").json
+    assert "état des lieux récapitulatif pour l'employeur" in page["consent_text"]
+    assert page["document"]["name"].startswith("État des lieux récapitulatif du parcours professionnel")
+    _sign(client, box, HR, {"consent": True})
+    done = _sign(client, box, EMPLOYEE, {"consent": True, "comments": "Bien reçu."})
+    assert done["status"] == "completed"
+    final = client.get(f"/api/v1/documents/{document_id}/versions/{done['final_version']}/pdf", headers=hr).data
+    report = _validate(client, hr, final)
+    assert [s["kind"] for s in report["signatures"]] == ["signature", "signature", "document_timestamp"]
+    assert Inbox.pdfs(box.to(EMPLOYEE)[-1]) == [final]
+    assert box.to(EMPLOYEE)[-1]["Subject"].startswith("Votre exemplaire signé : État des lieux")
