@@ -1,5 +1,7 @@
-"""The signature workflow of a compte rendu: the manager signs (certifies), then the employee (comments and approves),
-then the document is sealed (B-LTA). Every step is a document version, an audit event and a webhook.
+"""The signature workflow of a compte rendu or an état des lieux: the manager (the employer's representative)
+signs (certifies), then the employee (comments and approves), then the document is sealed (B-LTA) and every
+party gets it by e-mail (service.copies). A refusal is written into a sealed version, mailed the same way.
+Every step is a document version, an audit event and a webhook.
 
 Functions for an HTML page or the JSON API (each opens and commits its own transactions, since e-mails
 are sent and the audit chain anchored only after the commit):

@@ -119,7 +119,10 @@ def test_the_content_becomes_the_compte_rendu_of_the_interview_and_goes_to_signa
     lend_pool(app, pool)
     interview_id = _interview(app, days=-3)
     _put(client, tokens["hr"], interview_id, SECTIONS)
-    values = {key: value for key, value in VALUES.items() if key != "compte_rendu"}
+    values = {"societe": {"nom": "Atelier Lumière", "adresse": "18 quai Saint-Vincent", "code_postal": "69001",
+                          "ville": "Lyon"},  # as the README sends them
+              "courrier": {"signataire": {"nom": "Élodie Lefèvre-Dubois", "fonction": "Responsable RH"}},
+              "entretien": {"heure": "14:30", "duree": 60, "lieu": "Salle Fourvière"}}
     response = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document",
                            json={"values": values, "sign": True}, headers=bearer(tokens["hr"]))
     assert response.status_code == 201, response.json
