@@ -404,6 +404,17 @@ class Builder:
         run.font.size, run.font.color.rgb = Pt(1), WHITE
         return para
 
+    def remise_row(self) -> None:
+        """« Copie remise au salarié le » and, beside it, the anchor of the field the employee's signature fills
+        with the day he signs, which is the day the signed copy is e-mailed to him (signing.pades.REMISE_FIELD)."""
+        t = self.table([5.2, 11.8])
+        r = self.row(t, [("Copie remise au salarié le", {"bold": True})], None, label_cols=(0,), height=0.8,
+                     keep=True)
+        cell = r.cells[1]
+        self.anchor("CHAMP_REMISE", cell)
+        cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
+        self.spacer()
+
     # tables
     def _fix_table(self, table, widths_cm) -> None:
         table.autofit = False
@@ -1018,9 +1029,10 @@ def build_compte_rendu() -> Builder:
         "{{ compte_rendu.remise.date|date }}. Mode de remise : {{ compte_rendu.remise.mode }}.",
         keep=True)
     b.tag("{%p else %}")
-    b.p("Une copie du présent compte rendu, signé et horodaté, est remise au salarié dès la dernière "
-        "signature : elle lui est envoyée par e-mail, avec un lien personnel de téléchargement ; la date de "
-        "remise est celle de cet envoi, consignée au journal de preuve.", keep=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.p("Une copie du présent compte rendu, signé et horodaté, est remise au salarié dès sa signature : elle "
+        "lui est envoyée par e-mail, avec un lien personnel de téléchargement.", keep=True,
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.remise_row()
     b.tag("{%p endif %}")
     b.p("La signature du salarié atteste uniquement qu'une copie du compte rendu lui a été remise ; "
         "elle ne vaut pas accord sur son contenu. Le salarié peut refuser de signer : ce refus ne "
@@ -1141,7 +1153,9 @@ def build_etat_des_lieux() -> Builder:
 
     b.h1("4. Remise et signatures")
     b.p("Fait à {{ courrier.ville }}, le {{ entretien.date|date }}. Une copie du présent état des "
-        "lieux est remise au salarié.", keep=True)
+        "lieux, signé et horodaté, est remise au salarié dès sa signature : elle lui est envoyée par e-mail, "
+        "avec un lien personnel de téléchargement.", keep=True)
+    b.remise_row()
     b.p("La signature du salarié atteste uniquement de la remise de cette copie ; elle ne vaut pas "
         "accord sur son contenu. Le salarié peut refuser de signer : ce refus ne constitue pas une "
         "faute et il est consigné sur le document.", italic=True, color=GREY, size=9.5, keep=True,

@@ -60,6 +60,8 @@ __all__ = [
     "COMPTE_RENDU_FIELDS",
     "ETAT_DES_LIEUX_FIELDS",
     "fill",
+    "field_names",
+    "REMISE_FIELD",
     "SEAL_FIELD",
     "prepare",
     "sign",
@@ -103,6 +105,9 @@ class FieldSpec:
     locks: tuple[str, ...] = ()
     """Signature fields only: the fields its signature will lock (FieldMDP INCLUDE). The lock must
     be written when the field is created: adding it in a later revision is an illegal change."""
+    optional: bool = False
+    """Created only when its anchor is in the PDF (a template that leaves it out still signs); the locks
+    then name only the fields that exist."""
 
     def __post_init__(self):
         if self.locks and self.kind is not FieldKind.SIGNATURE:
@@ -130,6 +135,17 @@ COMMENTS_FIELD = FieldSpec(
     label="Commentaires du salarié",
 )
 
+REMISE_FIELD = FieldSpec(
+    "date_remise",
+    "[[CHAMP_REMISE]]",
+    FieldKind.TEXT,
+    width=10.6 * CM,
+    height=0.75 * CM,
+    label="Date de remise de la copie au salarié",
+    optional=True,
+)
+"""Filled by the employee's signature with its day, the day the signed copy is e-mailed to him."""
+
 COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "signature_manager", "[[SIG_MANAGER]]", label="Signature du responsable", locks=("signature_manager",)
@@ -138,9 +154,10 @@ COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
         "signature_salarie",
         "[[SIG_SALARIE]]",
         label="Signature du salarié",
-        locks=("signature_salarie", "commentaires_salarie"),
+        locks=("signature_salarie", "commentaires_salarie", "date_remise"),
     ),
     COMMENTS_FIELD,
+    REMISE_FIELD,
 )
 """The fields of parcours/resources/documents/compte_rendu.docx (see SCHEMA.md there)."""
 
@@ -150,6 +167,7 @@ ETAT_DES_LIEUX_FIELDS: tuple[FieldSpec, ...] = (
     ),
     COMPTE_RENDU_FIELDS[1],
     COMMENTS_FIELD,
+    REMISE_FIELD,
 )
 """The fields of etat_des_lieux.docx: the employer's representative, then the employee (same anchors)."""
 
@@ -386,8 +404,10 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
             raise FieldError(f"{spec.name} locks unknown fields: {', '.join(unknown)}")
     anchors = _find_anchors(pdf, {f.anchor for f in fields if f.anchor is not None})
     for spec in fields:
-        if spec.anchor is not None and spec.anchor not in anchors:
+        if spec.anchor is not None and spec.anchor not in anchors and not spec.optional:
             raise AnchorNotFound(spec.anchor)
+    fields = [spec for spec in fields if spec.anchor is None or spec.anchor in anchors]
+    present = {spec.name for spec in fields}
     writer = _writer(pdf)
     existing = _fields_by_name(writer)
     for spec in fields:
@@ -408,7 +428,8 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
                         box=tuple(rect) if rect is not None else None,
                         readable_field_name=spec.label,
                         field_mdp_spec=(
-                            hfields.FieldMDPSpec(hfields.FieldMDPAction.INCLUDE, list(spec.locks))
+                            hfields.FieldMDPSpec(hfields.FieldMDPAction.INCLUDE,
+                                                 [name for name in spec.locks if name in present])
                             if spec.locks
                             else None
                         ),
@@ -500,6 +521,11 @@ def _wrap(text: str, box, width: float) -> list[str]:
                 current = word
         lines.append(current)
     return lines
+
+
+def field_names(pdf: bytes) -> set[str]:
+    """The form fields of a PDF (to know whether optional ones were created)."""
+    return set(_fields_by_name(_writer(pdf)))
 
 
 def _text_font() -> str:

@@ -60,7 +60,10 @@ SIGN_PAGE = "/signer/"
 """Path of the signer's HTML page; the e-mailed link is settings.public_url + SIGN_PAGE + token."""
 ROLES = ("manager", "salarie")
 FIELDS = {"manager": "signature_manager", "salarie": "signature_salarie"}
-LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "commentaires_salarie"]}
+LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "commentaires_salarie", "date_remise"]}
+"""What each signature locks, among the fields the document has (date_remise is optional: older templates)."""
+REMISE_FIELD = pades.REMISE_FIELD.name
+"""Filled with the day the employee signs, which is the day his signed copy is e-mailed (« remise le »)."""
 MAX_COMMENTS = 2000
 CODE_DIGITS, CODE_TRIES, CODE_VALIDITY = 6, 3, dt.timedelta(minutes=10)
 MAX_WRONG_CODES = 10
@@ -609,12 +612,17 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         stamper = instance_pki.timestamper(settings)
         validation = instance_pki.validation(settings)
         try:
+            pdf = services.blobs.get(latest.pdf_sha256)
+            present = pades.field_names(pdf)
+            fill = {COMMENTS_FIELD: comments} if comments else {}
+            if signer.role == "salarie" and REMISE_FIELD in present:
+                fill[REMISE_FIELD] = _remise(settings)
             credentials = pki.issue_signer_certificate(authority, name=signer.name, email=signer.email, role=signer.title)
             signed_pdf = pades.sign(
-                services.blobs.get(latest.pdf_sha256), field=FIELDS[signer.role], credentials=credentials,
+                pdf, field=FIELDS[signer.role], credentials=credentials,
                 timestamper=stamper, validation=validation, appearance=pades.Appearance(signer.name, signer.title),
-                certify=signer.position == 0, lock_fields=LOCKS[signer.role],
-                fill={COMMENTS_FIELD: comments} if comments else None)
+                certify=signer.position == 0, lock_fields=[f for f in LOCKS[signer.role] if f in present],
+                fill=fill or None)
         except SigningError as exc:
             log.exception("signature request %s: signing failed", request.id)
             raise Unavailable("Signature impossible pour le moment",
@@ -678,6 +686,11 @@ def _close(settings: Settings, pdf: bytes) -> bytes:
     return pades.seal(pdf, stamper, validation)
 
 
+def _remise(settings: Settings) -> str:
+    """« 6 décembre 2026, par e-mail »: today where the employer is."""
+    return f"{formatting.date(dt.datetime.now(ZoneInfo(settings.timezone)).date())}, par e-mail"
+
+
 REFUSERS = {"salarie": "Le salarié", "manager": "Le responsable de l'entretien"}
 
 
@@ -706,7 +719,9 @@ def refuse(services: Services, token: str, reason: Any = None, ip: str | None = 
         pdf = services.blobs.get(latest.pdf_sha256)
         try:
             try:
-                pdf = pades.fill(pdf, {REFUSAL_FIELD: mention})
+                # The employee gets this version as his copy: it says when, as a signed one does.
+                remise = {REMISE_FIELD: _remise(settings)} if REMISE_FIELD in pades.field_names(pdf) else {}
+                pdf = pades.fill(pdf, {REFUSAL_FIELD: mention, **remise})
             except FieldError as exc:  # a document without the box: sealed as it is, the refusal in the trail
                 log.warning("signature request %s: the refusal could not be written: %s", request.id, exc)
                 mention = None

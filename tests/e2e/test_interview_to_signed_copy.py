@@ -164,6 +164,12 @@ def test_held_interview_to_signed_copies_in_the_browser(browser, service):
     report = _off_thread(client.post, "/api/v1/verifications", headers={**hr, "Content-Type": "application/pdf"},
                          data=final).json
     assert report["indication"] == "TOTAL_PASSED", report
+    # « remise le »: the day the employee signed, which is the day the copy was e-mailed to him.
+    path = SHOTS / "signed-copy.pdf"
+    path.write_bytes(final)
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
+    assert re.search(rf"Copie remise au salarié le (\[\[CHAMP_REMISE\]\] )?{french_date(dt.date.today())}, par e-mail", text)
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(path), str(SHOTS / "signed-copy")], check=True)
     interview = client.get("/api/v1/interviews", query_string={"matricule": "E0003"}, headers=hr).json["items"][0]
     assert interview["status"] == "held" and interview["document_id"] == document_id
     held_on = dt.date.today() - dt.timedelta(days=3)
@@ -195,6 +201,7 @@ def test_a_refusal_confirmed_in_the_browser_is_written_into_the_sealed_copy(brow
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     assert (f"Le salarié a refusé de signer le {french_date(dt.date.today())} : motif « Le point sur la mobilité "
             "ne reflète pas l'entretien. »") in text
+    assert f"{french_date(dt.date.today())}, par e-mail" in text  # his copy's « remise le », as a signed one
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "2", "-l", "2", "-singlefile", str(path),
                     str(SHOTS / "refused-version-page-2")], check=True)
     report = _off_thread(client.post, "/api/v1/verifications", headers={**hr, "Content-Type": "application/pdf"},

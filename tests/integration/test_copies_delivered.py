@@ -209,7 +209,7 @@ class SharedPool:
         pass
 
 
-def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool):
+def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool, tmp_path):
     import json
 
     from api_helpers import SAMPLES
@@ -246,3 +246,9 @@ def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_f
     assert [s["kind"] for s in report["signatures"]] == ["signature", "signature", "document_timestamp"]
     assert Inbox.pdfs(box.to(EMPLOYEE)[-1]) == [final]
     assert box.to(EMPLOYEE)[-1]["Subject"].startswith("Votre exemplaire signé : État des lieux")
+    path = tmp_path / "etat.pdf"
+    path.write_bytes(final)
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
+    from docgen.formatting import date
+
+    assert "Bien reçu." in text and f"{date(dt.date.today())}, par e-mail" in text  # the comment, « remise le »
