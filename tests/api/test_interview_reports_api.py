@@ -138,7 +138,7 @@ def test_the_content_becomes_the_compte_rendu_of_the_interview_and_goes_to_signa
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     assert "habilitation électrique B1V obtenue en 2025" in text and "Formation automatismes (5 jours)" in text
     assert french_date(dt.date.today() - dt.timedelta(days=3)) in text  # the interview's own date
-    assert "Copie remise au salarié le" in text and "2027-01-19" not in text  # no fixed « remise » date any more
+    assert "Copie remise au salarié le" in text and "19 janvier 2027" not in text  # no fixed « remise » date any more
     again = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", json={"values": values},
                         headers=bearer(tokens["hr"]))
     assert again.status_code == 409
