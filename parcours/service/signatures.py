@@ -660,8 +660,17 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         _send_link(services, *next_link)
     if result["status"] == "completed":
         _anchor(services)
-        copies.deliver(services, request.id)
+        _deliver(services, request.id)
     return result
+
+
+def _deliver(services: Services, request_id: int) -> None:
+    """The copies, after the commit (a failure is logged: the signature or refusal stands; each address that
+    could not be reached is a `copy.failed` event, and HR can send the final version again)."""
+    try:
+        copies.deliver(services, request_id)
+    except Exception:  # noqa: BLE001
+        log.exception("signature request %s: the copies could not be delivered", request_id)
 
 
 def _anchor(services: Services) -> None:
@@ -743,7 +752,7 @@ def refuse(services: Services, token: str, reason: Any = None, ip: str | None = 
         result = {"status": request.status, "signer_status": signer.status, "final_version": final.number,
                   "signature_request_id": request.id}
     _anchor(services)
-    copies.deliver(services, result["signature_request_id"])
+    _deliver(services, result["signature_request_id"])
     return result
 
 

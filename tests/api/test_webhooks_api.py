@@ -126,7 +126,7 @@ def test_the_event_catalogue_lists_every_event(client, tokens):
     types = [e["type"] for e in client.get("/api/v1/webhooks/event-types", headers=bearer(tokens["admin"])).json["items"]]
     assert types == ["document.generated", "batch.completed", "batch.failed", "signature_request.sent",
                      "signature_request.viewed", "signature_request.signed", "signature_request.completed",
-                     "signature_request.refused", "signature_request.expired"]
+                     "signature_request.refused", "signature_request.expired", "document.delivered"]
 
 
 @pytest.mark.parametrize("method, path", [
