@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parcours.container import Services
-from parcours.errors import Gone, NotFound
+from parcours.errors import Conflict, Gone, NotFound
 from parcours.models import CopyLink, Document, DocumentVersion, Employee, SignatureRequest, User, utcnow
 from parcours.service import audit, interview_outcomes, mail, templates, webhooks
 from parcours.service.tokens import hash_token
@@ -146,6 +146,20 @@ def deliver(services: Services, request_id: int) -> list[dict[str, Any]]:
             "links": {"document": f"{webhooks.API_ROOT}/documents/{document.id}",
                       "signature_request": f"{webhooks.API_ROOT}/signature-requests/{request_id}"}})
     return sent
+
+
+def send_again(services: Services, request_id: int, *, actor: Any) -> list[dict[str, Any]]:
+    """HR sends the final version again (an address was wrong, a server refused): 409 before the end."""
+    with services.db.session() as session:
+        request = session.get(SignatureRequest, request_id)
+        if request is None:
+            raise NotFound("Demande introuvable", f"Aucune demande de signature n'a l'identifiant {request_id}.")
+        if request.status not in ("completed", "refused") or request.final_version is None:
+            raise Conflict("Pas encore de version finale", f"La demande est « {request.status} » : les copies partent "
+                           "après la dernière signature ou un refus.")
+        audit.record(session, "copies.requested", subject_type="signature_request", subject_id=request_id,
+                     actor=actor, data={"version": request.final_version})
+    return deliver(services, request_id)
 
 
 def open_copy(services: Services, token: str, ip: str | None = None, user_agent: str | None = None) -> tuple[bytes, str]:

@@ -152,6 +152,10 @@ def test_every_party_receives_the_signed_pdf_and_the_employee_a_download_link(ap
     assert client.get("/copie/" + "x" * 43).status_code == 404
     assert _events(app, "copy.downloaded")[0]["downloads"] == 1
 
+    # HR may send the copies again (a new link; the first one stays valid until its own end).
+    again = client.post(f"/api/v1/signature-requests/{done['signature_request_id']}/copies", headers=hr)
+    assert again.status_code == 200 and sorted(e["role"] for e in again.json["items"]) == ["hr", "manager", "salarie"]
+    assert len(box.to(EMPLOYEE)) == 3 and Inbox.pdfs(box.to(EMPLOYEE)[-1]) == [final]  # link, copy, copy again
     _validate(client, hr, final)
     # The interview is held; the calendar counts it: the next periodic interview four years after.
     interview = client.get("/api/v1/interviews", query_string={"matricule": MATRICULE}, headers=hr).json["items"]
@@ -168,12 +172,17 @@ def test_a_refusal_is_written_into_a_sealed_version_that_everyone_receives(app, 
     hr, document_id, interview_id = held
     box, _ = inbox
     client = app.test_client()
-    assert client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=hr).status_code == 201
+    created = client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=hr)
+    assert created.status_code == 201
     _sign(client, box, MANAGER, {"consent": True})
+    pending = client.post(f"/api/v1/signature-requests/{created.json['id']}/copies", headers=hr)
+    assert pending.status_code == 409 and pending.mimetype == "application/problem+json"
     token = SIGN.findall(Inbox.text(box.to(EMPLOYEE)[-1]))[-1]
     reason = "Je ne suis pas d’accord avec la rédaction du point 4."
     refused = client.post(f"/api/v1/sign/{token}/refuse", json={"reason": reason})
     assert refused.status_code == 200, refused.json
+    assert client.post(f"/api/v1/signature-requests/{refused.json['signature_request_id']}/copies",
+                       headers=hr).status_code == 200  # after a refusal too
     versions = client.get(f"/api/v1/documents/{document_id}/versions", headers=hr).json["items"]
     assert [v["kind"] for v in versions][-1] == "refused"
     pdf = client.get(f"/api/v1/documents/{document_id}/versions/{versions[-1]['number']}/pdf", headers=hr).data
