@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 import re
 import socket
 import subprocess
@@ -16,8 +17,8 @@ from aiosmtpd.controller import Controller
 from signing_flow import MATRICULE, fresh_app, real_compte_rendu, store_document, store_employees
 
 from api_helpers import database
-from parcours.models import AuditEvent, CopyLink
-from parcours.service import interviews
+from parcours.models import AuditEvent, CopyLink, WebhookMessage
+from parcours.service import interviews, webhooks
 from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
@@ -118,6 +119,9 @@ def test_every_party_receives_the_signed_pdf_and_the_employee_a_download_link(ap
     hr, document_id, interview_id = held
     box, _ = inbox
     client = app.test_client()
+    with app.extensions["parcours"].db.session() as session:
+        webhooks.create_endpoint(session, url="https://sirh.example/parcours", event_types=["document.delivered"],
+                                 description="SIRH", created_by="test")
     assert client.post(f"/api/v1/documents/{document_id}/signature-requests", json={}, headers=hr).status_code == 201
     assert box.to(MANAGER)[0]["From"] == "Atelier Lumière <rh@atelier-lumiere.example>"
     _sign(client, box, MANAGER, {"consent": True})
@@ -137,6 +141,10 @@ def test_every_party_receives_the_signed_pdf_and_the_employee_a_download_link(ap
     delivered = _events(app, "copy.delivered")
     assert sorted(e["role"] for e in delivered) == ["hr", "manager", "salarie"]
     assert all(e["delivered_on"] == today.isoformat() and e["version"] == done["final_version"] for e in delivered)
+    with app.extensions["parcours"].db.session() as session:
+        told = [json.loads(m.body) for m in session.query(WebhookMessage)]
+    assert [(m["type"], m["data"]["outcome"], m["data"]["interview_id"], sorted(m["data"]["delivered_to"]))
+            for m in told] == [("document.delivered", "signed", interview_id, ["hr", "manager", "salarie"])]
 
     # The link works 90 days, kept only as its hash; each download is recorded.
     token = COPY.search(text).group(1)
@@ -219,7 +227,6 @@ class SharedPool:
 
 
 def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool, tmp_path):
-    import json
 
     from api_helpers import SAMPLES
 
