@@ -227,9 +227,7 @@ class SharedPool:
 
 
 def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool, tmp_path):
-
     from api_helpers import SAMPLES
-
     hr, _, _ = held
     box, _ = inbox
     app.extensions["parcours"]._converter = SharedPool(pool)
