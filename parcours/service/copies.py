@@ -23,6 +23,7 @@ from parcours.container import Services
 from parcours.errors import Conflict, Gone, NotFound
 from parcours.models import CopyLink, Document, DocumentVersion, Employee, SignatureRequest, User, utcnow
 from parcours.service import audit, interview_outcomes, mail, templates, webhooks
+from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -177,10 +178,14 @@ def open_copy(services: Services, token: str, ip: str | None = None, user_agent:
                                                                DocumentVersion.number == link.version))
         link.downloads += 1
         link.last_downloaded_at = utcnow()
-        audit.record(session, "copy.downloaded", subject_type="document", subject_id=link.document_id,
-                     actor=link.email or "link", ip=ip, user_agent=user_agent,
-                     data={"version": link.version, "downloads": link.downloads})
         document = session.get(Document, link.document_id)
+        employee = session.get(Employee, document.matricule)
+        # Whoever holds the link is taken for the employee it was sent to, as a signing link is.
+        holder = Actor(link.email or document.matricule, "link", roles=("salarie",),
+                       name=f"{employee.prenom} {employee.nom}" if employee is not None else document.matricule)
+        audit.record(session, "copy.downloaded", subject_type="document", subject_id=link.document_id,
+                     actor=holder, ip=ip, user_agent=user_agent,
+                     data={"version": link.version, "downloads": link.downloads})
         name = f"{templates.name_and_number(session, version.template_version_id)[0]}-{document.matricule}-" \
                f"v{version.number}.pdf"
         return services.blobs.get(version.pdf_sha256), name

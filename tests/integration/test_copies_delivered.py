@@ -158,7 +158,9 @@ def test_every_party_receives_the_signed_pdf_and_the_employee_a_download_link(ap
         link.expires_at = link.created_at  # as if 90 days had passed
     assert client.get(f"/copie/{token}").status_code == 410
     assert client.get("/copie/" + "x" * 43).status_code == 404
-    assert _events(app, "copy.downloaded")[0]["downloads"] == 1
+    downloaded_event = _events(app, "copy.downloaded")[0]
+    assert downloaded_event["downloads"] == 1
+    assert downloaded_event["acteur"] == {"methode": "link", "roles": ["salarie"], "nom": "Moussa N'Diaye"}
 
     # HR may send the copies again (a new link; the first one stays valid until its own end).
     again = client.post(f"/api/v1/signature-requests/{done['signature_request_id']}/copies", headers=hr)
