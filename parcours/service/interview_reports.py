@@ -40,7 +40,19 @@ REQUIRED = ("parcours", "competences", "besoins_formation", "souhaits", "cpf_cep
 REQUIRED_BY_TYPE = {"mi_carriere": ("bilan_mi_carriere",), "avant_60": ("fin_de_carriere",),
                     "fin_mandat": ("competences_mandat",)}
 """The sections an interview's type adds (the compte rendu prints them)."""
+RECAP: dict[str, str] = {
+    "progression": "progression salariale ou professionnelle au cours de la période (oui ou non)",
+    "progression_detail": "en quoi (promotion, augmentation, qualification…)",
+    "vae": "éléments de certification obtenus par la VAE (oui ou non)",
+    "certification_detail": "les certifications obtenues (sinon, celles des formations certifiantes)",
+    "commentaires": "observations",
+}
+"""The état des lieux récapitulatif's part that only people know (`sections.etat_des_lieux`); the counts, the
+interviews, the trainings and the abondement come from the legal calendar and are never entered."""
+RECAP_REQUIRED = ("progression", "vae")
+"""Said for an état des lieux interview: otherwise the document prints « À renseigner »."""
 MAX_TEXT, MAX_ACTIONS, MAX_ACTION_TEXT = 5000, 20, 300
+DOCUMENTS = ("compte_rendu", "etat_des_lieux")
 ACTION_KEYS = ("action", "type", "echeance", "porteur")
 
 
@@ -83,6 +95,8 @@ def check(raw: Any) -> dict[str, Any]:
                 clean[key] = value
         elif key == "actions":
             clean[key] = _actions(value, errors)
+        elif key == "etat_des_lieux":
+            clean[key] = _recap(value, errors)
         else:
             errors.append({"field": field, "reason": "section inconnue (sections : "
                            f"{', '.join([*SECTIONS, *FLAGS, 'actions'])})"})
@@ -120,11 +134,39 @@ def _actions(raw: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return actions
 
 
+def _recap(raw: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        errors.append({"field": "sections.etat_des_lieux", "reason": "un objet est attendu "
+                       f"({', '.join(RECAP)})"})
+        return {}
+    recap = {}
+    for key, value in raw.items():
+        field = f"sections.etat_des_lieux.{key}"
+        if key not in RECAP:
+            errors.append({"field": field, "reason": f"champ inconnu (champs : {', '.join(RECAP)} ; le reste vient "
+                           "du calendrier légal)"})
+        elif key in ("progression", "vae"):
+            if not isinstance(value, bool):
+                errors.append({"field": field, "reason": "true ou false"})
+            else:
+                recap[key] = value
+        elif not isinstance(value, str) or len(value) > MAX_TEXT:
+            errors.append({"field": field, "reason": f"un texte de {MAX_TEXT} caractères au plus"})
+        else:
+            recap[key] = value.strip()
+    return recap
+
+
 def missing(interview_type: str, sections: dict[str, Any]) -> list[dict[str, str]]:
     """The required sections still empty, each with what it is about."""
     wanted = (*REQUIRED, *REQUIRED_BY_TYPE.get(interview_type, ()))
-    return [{"field": f"sections.{key}", "reason": f"à rédiger : {SECTIONS[key]}"}
+    gaps = [{"field": f"sections.{key}", "reason": f"à rédiger : {SECTIONS[key]}"}
             for key in wanted if not sections.get(key)]
+    if interview_type == "etat_des_lieux":
+        recap = sections.get("etat_des_lieux") or {}
+        gaps += [{"field": f"sections.etat_des_lieux.{key}", "reason": f"à renseigner : {RECAP[key]}"}
+                 for key in RECAP_REQUIRED if key not in recap]
+    return gaps
 
 
 def latest(session: Session, interview_id: int) -> ReportContent | None:
@@ -158,14 +200,20 @@ def view(session: Session, interview: Interview, row: ReportContent | None) -> d
             "document_id": row.document_id if row else None,
             "created_by": row.created_by if row else None,
             "created_at": row.created_at.isoformat() if row else None,
-            "labels": {**SECTIONS, **FLAGS}}
+            "labels": {**SECTIONS, **FLAGS, **{f"etat_des_lieux.{k}": v for k, v in RECAP.items()}}}
 
 
-def generate(services: Services, interview_id: int, raw_values: Any, *, by: Actor, sign: Any = False) -> dict[str, Any]:
-    """The compte rendu from the latest content: refused (422 naming the date) while the interview is to come,
-    or while sections are missing; the document is tied to the interview; `sign` opens the request at once."""
+def generate(services: Services, interview_id: int, raw_values: Any, *, by: Actor, sign: Any = False,
+             document: Any = "compte_rendu", signers: Any = None) -> dict[str, Any]:
+    """The compte rendu (or, for an état des lieux interview, `document="etat_des_lieux"`: the récapitulatif) from
+    the latest content: refused (422 naming the date) while the interview is to come, or while sections are
+    missing; a compte rendu is tied to the interview; `sign` opens the request at once."""
     if not isinstance(sign, bool):
         raise Invalid("Valeurs invalides", errors=[{"field": "sign", "reason": "true ou false"}])
+    if signers is not None and not sign:
+        raise Invalid("Valeurs invalides", errors=[{"field": "signers", "reason": "avec \"sign\": true seulement"}])
+    if document not in DOCUMENTS:
+        raise Invalid("Valeurs invalides", errors=[{"field": "document", "reason": "compte_rendu ou etat_des_lieux"}])
     if raw_values is not None and not isinstance(raw_values, dict):
         raise Invalid("Valeurs invalides", errors=[{"field": "values", "reason": "un objet JSON est attendu"}])
     with services.db.session() as session:
@@ -181,10 +229,13 @@ def generate(services: Services, interview_id: int, raw_values: Any, *, by: Acto
         if row is None:
             raise Invalid("Compte rendu vide", "Rien n'est encore rédigé pour cet entretien.",
                           errors=[{"field": "sections", "reason": "aucun contenu enregistré"}])
+        if document == "etat_des_lieux" and interview.type != "etat_des_lieux":
+            raise Invalid("Valeurs invalides", errors=[{"field": "document", "reason": "seul un entretien d'état des "
+                                                        "lieux (type etat_des_lieux) a un état des lieux récapitulatif"}])
         gaps = missing(interview.type, row.sections)
         if gaps:
             raise Invalid("Compte rendu incomplet", "Des sections obligatoires sont encore vides.", errors=gaps)
-        if interview.document_id is not None and session.scalar(
+        if document == "compte_rendu" and interview.document_id is not None and session.scalar(
                 select(SignatureRequest.id).where(SignatureRequest.document_id == interview.document_id,
                                                   SignatureRequest.status.in_(("pending", "completed")))):
             raise Conflict("Compte rendu déjà en signature",
@@ -195,18 +246,22 @@ def generate(services: Services, interview_id: int, raw_values: Any, *, by: Acto
         entretien.update(type=interview.type, date=interview.date.isoformat())
         values["entretien"] = entretien
         # « remise » is left out: the copy is delivered when the last signature is in (service.copies).
-        values["compte_rendu"] = {k: v for k, v in row.sections.items()}
-        version = documents.generate_one(services, session, "compte_rendu", None, interview.matricule, values,
+        if document == "compte_rendu":
+            values["compte_rendu"] = {k: v for k, v in row.sections.items() if k != "etat_des_lieux"}
+        else:
+            values["etat_des_lieux"] = dict(row.sections.get("etat_des_lieux") or {})
+        version = documents.generate_one(services, session, document, None, interview.matricule, values,
                                          created_by=by)
-        row.document_id = version.document_id
-        interview_outcomes.attach_document(session, interview, version.document_id, by=by)
-        audit.record(session, "compte_rendu.generated", subject_type="interview", subject_id=interview_id, actor=by,
+        if document == "compte_rendu":
+            row.document_id = version.document_id
+            interview_outcomes.attach_document(session, interview, version.document_id, by=by)
+        audit.record(session, f"{document}.generated", subject_type="interview", subject_id=interview_id, actor=by,
                      data={"content_version": row.number, "document_id": version.document_id,
                            "pdf_sha256": version.pdf_sha256})
         document_id = version.document_id
-    result: dict[str, Any] = {"interview_id": interview_id, "document_id": document_id, "content_version": row.number,
-                              "signature_request_id": None}
+    result: dict[str, Any] = {"interview_id": interview_id, "document": document, "document_id": document_id,
+                              "content_version": row.number, "signature_request_id": None}
     if sign:
-        created = signatures.create_request(services, document_id, actor=by)
+        created = signatures.create_request(services, document_id, actor=by, signers=signers)
         result.update(signature_request_id=created.request_id, email_sent=created.email_sent)
     return result

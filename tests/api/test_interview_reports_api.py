@@ -142,3 +142,35 @@ def test_the_content_becomes_the_compte_rendu_of_the_interview_and_goes_to_signa
     again = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", json={"values": values},
                         headers=bearer(tokens["hr"]))
     assert again.status_code == 409
+
+
+@pytest.mark.libreoffice
+def test_an_etat_des_lieux_interview_records_its_recap_and_generates_the_recapitulatif(app, client, tokens, employees,
+                                                                                       pool, tmp_path):
+    lend_pool(app, pool)
+    interview_id = _interview(app, days=-1, type="etat_des_lieux")
+    draft = _put(client, tokens["hr"], interview_id, SECTIONS).json
+    assert [m["field"] for m in draft["missing"]] == ["sections.etat_des_lieux.progression",
+                                                      "sections.etat_des_lieux.vae"]
+    wrong = _put(client, tokens["hr"], interview_id, {**SECTIONS, "etat_des_lieux": {"abondement": 3000, "vae": "non"}})
+    assert {e["field"] for e in wrong.json["errors"]} == {"sections.etat_des_lieux.abondement",
+                                                          "sections.etat_des_lieux.vae"}
+    recap = {"progression": True, "progression_detail": "Passage au coefficient 240 en 2024.", "vae": False}
+    assert _put(client, tokens["hr"], interview_id, {**SECTIONS, "etat_des_lieux": recap}).json["status"] == "complete"
+    values = {key: value for key, value in VALUES.items() if key != "compte_rendu"}
+    signers = [{"role": "manager", "name": "Élodie Lefèvre-Dubois", "email": "elodie.lefevre@atelier-lumiere.example"},
+               {"role": "salarie"}]
+    made = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", headers=bearer(tokens["hr"]),
+                       json={"values": values, "document": "etat_des_lieux", "sign": True, "signers": signers})
+    assert made.status_code == 201, made.json
+    assert made.json["document"] == "etat_des_lieux" and made.json["signature_request_id"]
+    pdf = client.get(f"/api/v1/documents/{made.json['document_id']}/versions/1/pdf", headers=bearer(tokens["hr"])).data
+    path = tmp_path / "edl.pdf"
+    path.write_bytes(pdf)
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
+    assert "Passage au coefficient 240 en 2024." in text and "État des lieux récapitulatif" in text
+    periodic = _interview(app, days=-1)
+    _put(client, tokens["hr"], periodic, SECTIONS)
+    refused = client.post(f"/api/v1/interviews/{periodic}/compte-rendu/document", headers=bearer(tokens["hr"]),
+                          json={"values": values, "document": "etat_des_lieux"})
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "document"

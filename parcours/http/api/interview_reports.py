@@ -55,10 +55,11 @@ def versions(interview_id: int):
 @bp.post("/interviews/<int:interview_id>/compte-rendu/document")
 @require("hr", "manager")
 def generate(interview_id: int):
-    body = json_body("values", "sign")
+    body = json_body("values", "sign", "document", "signers")
     _allowed(interview_id)
     result = interview_reports.generate(services(), interview_id, body.get("values"), by=g.actor,
-                                        sign=body.get("sign", False))
+                                        sign=body.get("sign", False), document=body.get("document", "compte_rendu"),
+                                        signers=body.get("signers"))
     return result, 201, {"Location": f"/api/v1/documents/{result['document_id']}"}
 
 
@@ -73,7 +74,13 @@ _SECTIONS = {"type": "object", "additionalProperties": False, "properties": {
     **{key: {"type": "string", "maxLength": interview_reports.MAX_TEXT, "description": label}
        for key, label in interview_reports.SECTIONS.items()},
     **{key: {"type": "boolean", "description": label} for key, label in interview_reports.FLAGS.items()},
-    "actions": {"type": "array", "maxItems": interview_reports.MAX_ACTIONS, "items": _ACTION}}}
+    "actions": {"type": "array", "maxItems": interview_reports.MAX_ACTIONS, "items": _ACTION},
+    "etat_des_lieux": {"type": "object", "additionalProperties": False, "description": "Le récapitulatif (entretien "
+                       "d'état des lieux) : ce que seules les personnes savent", "properties": {
+                           "progression": {"type": "boolean"}, "vae": {"type": "boolean"},
+                           "progression_detail": {"type": "string", "maxLength": interview_reports.MAX_TEXT},
+                           "certification_detail": {"type": "string", "maxLength": interview_reports.MAX_TEXT},
+                           "commentaires": {"type": "string", "maxLength": interview_reports.MAX_TEXT}}}}}
 _CONTENT = {"type": "object", "properties": {
     "interview_id": {"type": "integer"}, "type": {"type": "string"}, "date": {"type": "string", "format": "date"},
     "version": {"type": ["integer", "null"]}, "status": {"type": "string", "enum": ["empty", "draft", "complete"]},
@@ -105,10 +112,16 @@ OPENAPI = {
                                 "signature si demandé", "tags": ["interviews"], "parameters": _ID,
                      "requestBody": {"required": True, "content": _JSON({"type": "object", "properties": {
                          "values": {"type": "object", "description": "Société, courrier, détails de l'entretien"},
-                         "sign": {"type": "boolean"}}})},
+                         "sign": {"type": "boolean"},
+                         "signers": {"type": "array", "description": "Comme pour une demande de signature "
+                                     "(l'adresse du représentant de l'employeur pour un état des lieux)",
+                                     "items": {"type": "object"}},
+                         "document": {"type": "string", "enum": list(interview_reports.DOCUMENTS),
+                                      "description": "etat_des_lieux : le récapitulatif d'un entretien d'état des lieux"}}})},
                      "responses": {"201": {"description": "Le document généré", "content": _JSON({
                          "type": "object", "properties": {
                              "interview_id": {"type": "integer"}, "document_id": {"type": "integer"},
+                             "document": {"type": "string", "enum": list(interview_reports.DOCUMENTS)},
                              "content_version": {"type": "integer"},
                              "signature_request_id": {"type": ["integer", "null"]},
                              "email_sent": {"type": "boolean"}}})},
