@@ -49,6 +49,8 @@ LABEL_FILL = "F3F5F8"
 PAGE_W, PAGE_H = Cm(21), Cm(29.7)
 MARGIN_LR = 2.0
 CONTENT_W = 21 - 2 * MARGIN_LR  # 17 cm
+COMMENTS_BOX_CM = 11.0
+"""Height of the employee's comments box (compte rendu, état des lieux): 2 000 characters at 10,5 pt."""
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 
@@ -401,6 +403,17 @@ class Builder:
         run = para.add_run(f"[[{name}]]")
         run.font.size, run.font.color.rgb = Pt(1), WHITE
         return para
+
+    def remise_row(self) -> None:
+        """« Copie remise au salarié le » and, beside it, the anchor of the field the employee's signature fills
+        with the day he signs, which is the day the signed copy is e-mailed to him (signing.pades.REMISE_FIELD)."""
+        t = self.table([5.2, 11.8])
+        r = self.row(t, [("Copie remise au salarié le", {"bold": True})], None, label_cols=(0,), height=0.8,
+                     keep=True)
+        cell = r.cells[1]
+        self.anchor("CHAMP_REMISE", cell)
+        cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
+        self.spacer()
 
     # tables
     def _fix_table(self, table, widths_cm) -> None:
@@ -1040,8 +1053,10 @@ def build_compte_rendu() -> Builder:
     b.h1("Commentaires du salarié")
     b.p("Le salarié peut consigner ici ses observations sur l'entretien et sur le présent compte rendu.",
         italic=True, color=GREY, size=9.5, keep=True)
+    # Room for the 2 000 characters the employee may write, at the document's font and body size
+    # (signing.pades.COMMENTS_HEIGHT): the field is placed over this box when the signatures are prepared.
     t = b.table([CONTENT_W])
-    r = b.row(t, None, height=4.0)
+    r = b.row(t, None, height=COMMENTS_BOX_CM)
     cell = r.cells[0]
     b.anchor("CHAMP_COMMENTAIRES", cell)
     cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
@@ -1049,9 +1064,16 @@ def build_compte_rendu() -> Builder:
     b.spacer()
 
     b.h1("Remise du compte rendu")
+    b.tag("{%p if compte_rendu.remise %}")
     b.p("Une copie du présent compte rendu est remise au salarié le "
         "{{ compte_rendu.remise.date|date }}. Mode de remise : {{ compte_rendu.remise.mode }}.",
         keep=True)
+    b.tag("{%p else %}")
+    b.p("Une copie du présent compte rendu, signé et horodaté, est remise au salarié dès sa signature : elle "
+        "lui est envoyée par e-mail, avec un lien personnel de téléchargement.", keep=True,
+        align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    b.remise_row()
+    b.tag("{%p endif %}")
     b.p("La signature du salarié atteste uniquement qu'une copie du compte rendu lui a été remise ; "
         "elle ne vaut pas accord sur son contenu. Le salarié peut refuser de signer : ce refus ne "
         "constitue pas une faute et il est consigné sur le document.",
@@ -1171,11 +1193,22 @@ def build_etat_des_lieux() -> Builder:
 
     b.h1("4. Remise et signatures")
     b.p("Fait à {{ courrier.ville }}, le {{ entretien.date|date }}. Une copie du présent état des "
-        "lieux est remise au salarié.", keep=True)
+        "lieux, signé et horodaté, est remise au salarié dès sa signature : elle lui est envoyée par e-mail, "
+        "avec un lien personnel de téléchargement.", keep=True)
+    b.remise_row()
     b.p("La signature du salarié atteste uniquement de la remise de cette copie ; elle ne vaut pas "
         "accord sur son contenu. Le salarié peut refuser de signer : ce refus ne constitue pas une "
         "faute et il est consigné sur le document.", italic=True, color=GREY, size=9.5, keep=True,
         align=WD_ALIGN_PARAGRAPH.JUSTIFY, after=10)
+    b.h1("Commentaires du salarié")
+    b.p("Le salarié peut consigner ici ses observations sur le présent état des lieux.",
+        italic=True, color=GREY, size=9.5, keep=True)
+    t = b.table([CONTENT_W])
+    r = b.row(t, None, height=COMMENTS_BOX_CM)
+    cell = r.cells[0]
+    b.anchor("CHAMP_COMMENTAIRES", cell)
+    cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)
+    b.spacer()
     b.signatures("Pour l'employeur", [INTERLOCUTEUR, "{{ entretien.interlocuteur.fonction }}"],
                  "Le salarié", ["{{ salarie.civilite }} " + SALARIE],
                  "SIG_MANAGER", "SIG_SALARIE")

@@ -58,6 +58,10 @@ __all__ = [
     "ValidationInputs",
     "SignatureReport",
     "COMPTE_RENDU_FIELDS",
+    "ETAT_DES_LIEUX_FIELDS",
+    "fill",
+    "field_names",
+    "REMISE_FIELD",
     "SEAL_FIELD",
     "prepare",
     "sign",
@@ -68,6 +72,11 @@ __all__ = [
 
 CM = 72 / 2.54
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+CARLITO = "/usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf"
+"""The documents' font (Calibri in the templates, Carlito, metric-compatible, where LibreOffice renders them)."""
+TEXT_SIZES = (11, 10, 9)
+"""Sizes tried in turn for a filled text field: the documents' body size (10,5 pt) or more first, never below
+9 pt (pyHanko writes whole points)."""
 PARIS = ZoneInfo("Europe/Paris")
 MD = "sha256"
 
@@ -96,6 +105,9 @@ class FieldSpec:
     locks: tuple[str, ...] = ()
     """Signature fields only: the fields its signature will lock (FieldMDP INCLUDE). The lock must
     be written when the field is created: adding it in a later revision is an illegal change."""
+    optional: bool = False
+    """Created only when its anchor is in the PDF (a template that leaves it out still signs); the locks
+    then name only the fields that exist."""
 
     def __post_init__(self):
         if self.locks and self.kind is not FieldKind.SIGNATURE:
@@ -111,6 +123,29 @@ class FieldSpec:
 SEAL_FIELD = FieldSpec("cachet_organisation", None, label="Cachet de l'organisation", locks=("cachet_organisation",))
 """The organisation's own seal after the last signer: invisible, created with the others."""
 
+COMMENTS_HEIGHT = 10.8 * CM
+"""The comments box of the templates is 11 cm high (scripts/build_templates.py, COMMENTS_BOX_CM): room for
+2 000 characters at the document's body size."""
+COMMENTS_FIELD = FieldSpec(
+    "commentaires_salarie",
+    "[[CHAMP_COMMENTAIRES]]",
+    FieldKind.TEXT,
+    width=16.6 * CM,
+    height=COMMENTS_HEIGHT,
+    label="Commentaires du salarié",
+)
+
+REMISE_FIELD = FieldSpec(
+    "date_remise",
+    "[[CHAMP_REMISE]]",
+    FieldKind.TEXT,
+    width=10.6 * CM,
+    height=0.75 * CM,
+    label="Date de remise de la copie au salarié",
+    optional=True,
+)
+"""Filled by the employee's signature with its day, the day the signed copy is e-mailed to him."""
+
 COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "signature_manager", "[[SIG_MANAGER]]", label="Signature du responsable", locks=("signature_manager",)
@@ -119,18 +154,22 @@ COMPTE_RENDU_FIELDS: tuple[FieldSpec, ...] = (
         "signature_salarie",
         "[[SIG_SALARIE]]",
         label="Signature du salarié",
-        locks=("signature_salarie", "commentaires_salarie"),
+        locks=("signature_salarie", "commentaires_salarie", "date_remise"),
     ),
-    FieldSpec(
-        "commentaires_salarie",
-        "[[CHAMP_COMMENTAIRES]]",
-        FieldKind.TEXT,
-        width=16 * CM,
-        height=3.7 * CM,
-        label="Commentaires du salarié",
-    ),
+    COMMENTS_FIELD,
+    REMISE_FIELD,
 )
 """The fields of parcours/resources/documents/compte_rendu.docx (see SCHEMA.md there)."""
+
+ETAT_DES_LIEUX_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "signature_manager", "[[SIG_MANAGER]]", label="Signature pour l'employeur", locks=("signature_manager",)
+    ),
+    COMPTE_RENDU_FIELDS[1],
+    COMMENTS_FIELD,
+    REMISE_FIELD,
+)
+"""The fields of etat_des_lieux.docx: the employer's representative, then the employee (same anchors)."""
 
 
 @dataclass(frozen=True)
@@ -365,8 +404,10 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
             raise FieldError(f"{spec.name} locks unknown fields: {', '.join(unknown)}")
     anchors = _find_anchors(pdf, {f.anchor for f in fields if f.anchor is not None})
     for spec in fields:
-        if spec.anchor is not None and spec.anchor not in anchors:
+        if spec.anchor is not None and spec.anchor not in anchors and not spec.optional:
             raise AnchorNotFound(spec.anchor)
+    fields = [spec for spec in fields if spec.anchor is None or spec.anchor in anchors]
+    present = {spec.name for spec in fields}
     writer = _writer(pdf)
     existing = _fields_by_name(writer)
     for spec in fields:
@@ -387,7 +428,8 @@ def prepare(pdf: bytes, fields: Sequence[FieldSpec] = COMPTE_RENDU_FIELDS) -> by
                         box=tuple(rect) if rect is not None else None,
                         readable_field_name=spec.label,
                         field_mdp_spec=(
-                            hfields.FieldMDPSpec(hfields.FieldMDPAction.INCLUDE, list(spec.locks))
+                            hfields.FieldMDPSpec(hfields.FieldMDPAction.INCLUDE,
+                                                 [name for name in spec.locks if name in present])
                             if spec.locks
                             else None
                         ),
@@ -450,12 +492,29 @@ def _wrap(text: str, box, width: float) -> list[str]:
     """Greedy word wrap measured with the font engine."""
     engine = box.font_engine
     size = box.style.font_size
+
+    def fits(candidate: str) -> bool:
+        return engine.shape(candidate).x_advance * size <= width
+
+    def pieces(word: str) -> list[str]:
+        """A word wider than the box (a long address, a string of characters) is cut where it must be."""
+        cut: list[str] = []
+        while word and not fits(word):
+            low, high = 1, len(word) - 1  # the longest head that fits (at least one character)
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if fits(word[:middle]) else (low, middle - 1)
+            end = low
+            cut.append(word[:end])
+            word = word[end:]
+        return [*cut, word]
+
     lines: list[str] = []
-    for paragraph in text.replace("\r\n", "\n").split("\n"):
+    for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         current = ""
-        for word in paragraph.split(" "):
+        for word in (piece for part in paragraph.split(" ") for piece in pieces(part)):
             candidate = f"{current} {word}" if current else word
-            if engine.shape(candidate).x_advance * size <= width or not current:
+            if fits(candidate) or not current:
                 current = candidate
             else:
                 lines.append(current)
@@ -464,31 +523,75 @@ def _wrap(text: str, box, width: float) -> list[str]:
     return lines
 
 
+def field_names(pdf: bytes) -> set[str]:
+    """The form fields of a PDF (to know whether optional ones were created)."""
+    return set(_fields_by_name(_writer(pdf)))
+
+
+def _text_font() -> str:
+    return CARLITO if Path(CARLITO).exists() else DEJAVU
+
+
+def _layout_text(writer, value: str, width: float, height: float) -> TextBox:
+    """The text in a box of the field's size at the documents' font: the largest of TEXT_SIZES at which
+    every line fits; past that, paragraphs are run together (a text of many short lines) at 9 pt."""
+    font = _usable_font(_text_font())
+    attempts = [(size, value) for size in TEXT_SIZES]
+    attempts.append((TEXT_SIZES[-1], " ".join(line.strip() for line in value.splitlines() if line.strip())))
+    for size, text in attempts:
+        leading = round(size * 1.2)
+        style = TextBoxStyle(
+            font=GlyphAccumulatorFactory(font, font_size=size),
+            font_size=size,
+            leading=leading,
+            box_layout_rule=layout.SimpleBoxLayoutRule(
+                x_align=layout.AxisAlignment.ALIGN_MIN,
+                y_align=layout.AxisAlignment.ALIGN_MAX,
+                margins=layout.Margins.uniform(3),
+                inner_content_scaling=layout.InnerScaling.NO_SCALING,
+            ),
+        )
+        box = TextBox(style, writer, box=layout.BoxConstraints(width=width, height=height))
+        lines = _wrap(text, box, width - 8)
+        if len(lines) * leading + 8 <= height:
+            box.content = "\n".join(lines)
+            return box
+    raise FieldError(f"a text of {len(value)} characters does not fit a box of {width:.0f} × {height:.0f} pt")
+
+
 def _fill_text_field(writer, field_ref, value: str, appearance: Appearance) -> None:
     field_dict = field_ref.get_object()
     if field_dict.get("/FT") != "/Tx":
         raise FieldError(f"{field_dict.get('/T')} is not a text field")
     rect = [float(v) for v in field_dict["/Rect"]]
     width, height = rect[2] - rect[0], rect[3] - rect[1]
-    size = 9
-    style = TextBoxStyle(
-        font=GlyphAccumulatorFactory(_usable_font(appearance.font_file), font_size=size),
-        font_size=size,
-        leading=int(size * 1.25),
-        box_layout_rule=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MIN,
-            y_align=layout.AxisAlignment.ALIGN_MAX,
-            margins=layout.Margins.uniform(3),
-            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
-        ),
-    )
-    box = TextBox(style, writer, box=layout.BoxConstraints(width=width, height=height))
-    box.content = "\n".join(_wrap(value, box, width - 8))
+    box = _layout_text(writer, value, width, height)
     xobject = box.as_form_xobject()
     field_dict[pdf_name("/V")] = pdf_string(value)
     field_dict[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(xobject)})
     field_dict[pdf_name("/Ff")] = generic.NumberObject(int(field_dict.get("/Ff", 0)) | 1)  # read-only
     writer.update_container(field_dict)
+
+
+def fill(pdf: bytes, values: Mapping[str, str], appearance: Appearance | None = None) -> bytes:
+    """Text fields filled (and made read-only) in an incremental update, with no signature: form filling,
+    which a certification allowing it (FILL_FORMS) accepts — how a refusal is written into the document."""
+    writer = _writer(pdf)
+    existing = _fields_by_name(writer)
+    try:
+        for name, value in values.items():
+            if name not in existing:
+                raise FieldError(f"the PDF has no field named {name} to fill")
+            if existing[name].get_object().get("/Ff", 0) & 1:
+                raise FieldError(f"the field {name} is read-only (locked by a signature)")
+            _fill_text_field(writer, existing[name], value, appearance or Appearance("", ""))
+        out = io.BytesIO()
+        writer.write(out)
+    except SigningError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, "filling the fields") from exc
+    return out.getvalue()
 
 
 def _make_read_only(writer, field_ref) -> None:

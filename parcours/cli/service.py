@@ -10,6 +10,7 @@ import signal
 import click
 
 from parcours.cli.common import SAMPLES_DIR, UserError, database, open_services, read_dataset, settings, unreachable
+from parcours.settings import Settings
 
 
 @click.command()
@@ -84,6 +85,8 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     from parcours.app import create_app
 
     current = settings()
+    if demo:
+        current = demo_settings(current)
     try:
         app = create_app(current)
     except (OperationalError, ArgumentError) as exc:
@@ -106,6 +109,18 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
         ISOLATED.close()
         app.extensions["parcours"].close()
         click.echo("Parcours arrêté.")
+
+
+def demo_settings(current: Settings) -> Settings:
+    """The demo speaks for the sample campaign's employer (« Atelier Lumière ») unless PARCOURS_ORGANISATION says
+    otherwise: pages, e-mails and the instance's certificates carry its name."""
+    import dataclasses
+    import json
+
+    if current.organisation != Settings.organisation:
+        return current
+    campaign = json.loads((SAMPLES_DIR / "campagne.json").read_text(encoding="utf-8"))
+    return dataclasses.replace(current, organisation=campaign["societe"]["nom"])
 
 
 DEMO_ACCESS = "demo-acces.txt"

@@ -8,11 +8,13 @@ from parcours.models.documents import Batch, BatchItem, Document, DocumentVersio
 from parcours.models.employees import Employee, Interview
 from parcours.models.jobs import Job
 from parcours.models.people import ApiToken, User, UserLink, UserSession
+from parcours.models.reports import CopyLink, ReportContent
 from parcours.models.signatures import SignatureRequest, Signer
 from parcours.models.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
-    "AcknowledgementLink", "ApiToken", "AuditAnchor", "Campaign", "Convocation", "ConvocationMessage", "AuditEvent", "Base", "Batch", "BatchItem", "Document", "DocumentVersion",
-    "Employee", "Interview", "Job", "SignatureRequest", "Signer", "Template", "TemplateVersion", "User", "UserLink",
+    "AcknowledgementLink", "ApiToken", "AuditAnchor", "AuditEvent", "Base", "Batch", "BatchItem", "Campaign",
+    "Convocation", "ConvocationMessage", "CopyLink", "Document", "DocumentVersion", "Employee", "Interview", "Job",
+    "ReportContent", "SignatureRequest", "Signer", "Template", "TemplateVersion", "User", "UserLink",
     "UserSession", "UtcDateTime", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "utcnow",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+from docgen import formatting
 from parcours.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,40 @@ def one_time_code(*, name: str, document: str, code: str, minutes: int) -> tuple
     return subject, body
 
 
-def completed(*, name: str, document: str) -> tuple[str, str]:
-    subject = f"Signé par tous : {document}"
-    body = (f"Bonjour {name},\n\n"
-            f"Toutes les signatures du document « {document} » sont recueillies. Le document signé et horodaté "
-            "est conservé par le service RH, qui vous en remet une copie sur demande.\n")
+def copy_delivered(*, recipient_role: str, recipient_name: str, document: str, refused: bool, refused_by: str | None,
+                   reason: str | None, delivered_on: dt.date, link: str | None, expires_at: dt.datetime,
+                   timezone: str, organisation: str) -> tuple[str, str]:
+    """(subject, body) of the message that carries the final version (attached): the employee's copy, with his
+    download link, or the interviewer's and HR's; after a refusal, the version that bears the mention."""
+    day = formatting.date(delivered_on)
+    if refused:
+        who = "le responsable de l'entretien" if refused_by == "manager" else "le salarié"
+        motif = f"« {reason} »" if reason else "non indiqué"
+        if recipient_role == "salarie":
+            subject = f"Votre exemplaire : {document}"
+            what = (f"Le refus de signer le document « {document} » est consigné sur le document lui-même : la "
+                    f"version jointe porte la mention du refus et son motif ({motif}). Ce refus ne constitue pas une "
+                    f"faute. Cette version, horodatée, vous est remise ce jour, le {day}.")
+        else:
+            subject = f"Refus de signature : {document}"
+            what = (f"Le {day}, {who} a refusé de signer le document « {document} ». Motif : {motif}.\n\n"
+                    "La version jointe porte la mention du refus ; elle est horodatée et conservée. "
+                    "Le salarié en a reçu une copie.")
+    elif recipient_role == "salarie":
+        subject = f"Votre exemplaire signé : {document}"
+        what = (f"Toutes les signatures du document « {document} » sont recueillies. Votre exemplaire signé et "
+                f"horodaté est joint à ce message ; il vous est remis ce jour, le {day}. Conservez-le : il fait "
+                "partie de votre parcours professionnel (article L.\u00a06315-1 du code du travail).")
+    else:
+        subject = f"Signé par tous : {document}"
+        what = (f"Toutes les signatures du document « {document} » sont recueillies. Le document signé et horodaté "
+                f"est joint à ce message ; le salarié en a reçu son exemplaire le {day}, par e-mail.")
+    body = f"Bonjour {recipient_name},\n\n{what}\n\n"
+    if link:
+        until = formatting.date(expires_at.astimezone(ZoneInfo(timezone)).date())
+        body += (f"Vous pouvez aussi le télécharger jusqu'au {until} avec ce lien personnel (ne le transmettez "
+                 f"à personne) :\n{link}\n\n")
+    body += f"Ce message vous est envoyé par {organisation}, au moyen de Parcours.\n"
     return subject, body
 
 

@@ -1,5 +1,7 @@
-"""The signature workflow of a compte rendu: the manager signs (certifies), then the employee (comments and approves),
-then the document is sealed (B-LTA). Every step is a document version, an audit event and a webhook.
+"""The signature workflow of a compte rendu or an état des lieux: the manager (the employer's representative)
+signs (certifies), then the employee (comments and approves), then the document is sealed (B-LTA) and every
+party gets it by e-mail (service.copies). A refusal is written into a sealed version, mailed the same way.
+Every step is a document version, an audit event and a webhook.
 
 Functions for an HTML page or the JSON API (each opens and commits its own transactions, since e-mails
 are sent and the audit chain anchored only after the commit):
@@ -34,21 +36,23 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from docgen import formatting
 from parcours.container import Services
 from parcours.errors import Conflict, Forbidden, Gone, Invalid, NotFound, TooManyAttempts, Unavailable
 from parcours.jobs.runner import enqueue, handler
-from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, utcnow
-from parcours.service import audit, mail, templates, webhooks
+from parcours.models import AuditEvent, Document, DocumentVersion, Employee, Job, SignatureRequest, Signer, User, utcnow
+from parcours.service import audit, copies, mail, templates, webhooks
 from parcours.service import pki as instance_pki
 from parcours.service.audit import Actor
 from parcours.service.tokens import hash_token
 from parcours.settings import Settings
 from signing import pades, pki
-from signing.errors import AnchorNotFound, SigningError
+from signing.errors import AnchorNotFound, FieldError, SigningError
 
 log = logging.getLogger(__name__)
 API = webhooks.API_ROOT
@@ -56,8 +60,10 @@ SIGN_PAGE = "/signer/"
 """Path of the signer's HTML page; the e-mailed link is settings.public_url + SIGN_PAGE + token."""
 ROLES = ("manager", "salarie")
 FIELDS = {"manager": "signature_manager", "salarie": "signature_salarie"}
-LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "commentaires_salarie"]}
-COMMENTS_FIELD = "commentaires_salarie"
+LOCKS = {"manager": ["signature_manager"], "salarie": ["signature_salarie", "commentaires_salarie", "date_remise"]}
+"""What each signature locks, among the fields the document has (date_remise is optional: older templates)."""
+REMISE_FIELD = pades.REMISE_FIELD.name
+"""Filled with the day the employee signs, which is the day his signed copy is e-mailed (« remise le »)."""
 MAX_COMMENTS = 2000
 CODE_DIGITS, CODE_TRIES, CODE_VALIDITY = 6, 3, dt.timedelta(minutes=10)
 MAX_WRONG_CODES = 10
@@ -79,6 +85,17 @@ CONSENT = {
     "manager": ("Je signe électroniquement ce compte rendu, qui reflète l'entretien que j'ai conduit ; "
                 "le salarié le recevra ensuite pour le signer à son tour."),
 }
+CONSENT_ETAT_DES_LIEUX = {
+    "salarie": ("Je reconnais avoir reçu une copie de cet état des lieux récapitulatif et je le signe "
+                "électroniquement. Ma signature atteste la réception de ce document ; elle ne vaut pas accord sur "
+                "son contenu."),
+    "manager": ("Je signe électroniquement cet état des lieux récapitulatif pour l'employeur ; le salarié le "
+                "recevra ensuite pour le signer à son tour."),
+}
+FIELDS_BY_TEMPLATE = {"etat_des_lieux": pades.ETAT_DES_LIEUX_FIELDS}
+"""The signature fields of each signable template (the compte rendu's otherwise)."""
+REFUSAL_FIELD = COMMENTS_FIELD = "commentaires_salarie"
+"""A refusal is written in the employee's comments box: the one field still open after the first signature."""
 
 
 
@@ -158,12 +175,16 @@ def _webhook(session: Session, type: str, request: SignatureRequest, signer: Sig
     webhooks.emit(session, type, data)
 
 
-def _document_name(session: Session, version: DocumentVersion) -> str:
-    template, _ = templates.name_and_number(session, version.template_version_id)
-    label = {"compte_rendu": "Compte rendu de l'entretien de parcours professionnel"}.get(template, template or "Document")
-    salarie = (version.snapshot or {}).get("salarie") or {}
-    who = " ".join(str(salarie.get(k)) for k in ("civilite", "prenom", "nom") if salarie.get(k))
-    return f"{label} – {who}" if who else label
+_document_name = copies.document_name
+
+
+def _template(session: Session, version: DocumentVersion) -> str:
+    return templates.name_and_number(session, version.template_version_id)[0]
+
+
+def consent_text(template: str, role: str) -> str:
+    """What the signer agrees to, for this kind of document."""
+    return (CONSENT_ETAT_DES_LIEUX if template == "etat_des_lieux" else CONSENT)[role]
 
 
 def describe(session: Session, signer: Signer, request: SignatureRequest) -> dict[str, Any]:
@@ -177,7 +198,7 @@ def describe(session: Session, signer: Signer, request: SignatureRequest) -> dic
                      "pages": latest.pages, "pdf_sha256": latest.pdf_sha256},
         "signer": {"position": signer.position, "role": signer.role, "name": signer.name, "title": signer.title,
                    "status": signer.status, "code_verified": signer.code_verified_at is not None},
-        "consent_text": CONSENT[signer.role],
+        "consent_text": consent_text(_template(session, latest), signer.role),
         "comments_allowed": signer.role == "salarie",
         "max_comments": MAX_COMMENTS,
     }
@@ -244,9 +265,17 @@ def default_signers(session: Session, document: Document, version: DocumentVersi
                                                       Employee.prenom == manager.get("prenom", "")).limit(1))
         if match is not None:
             manager["email"] = match.email
+    first = {"role": "manager", "name": _full_name(manager), "email": manager.get("email") or "",
+             "title": manager.get("poste") or manager.get("fonction") or "Responsable de l'entretien"}
+    signatory = (snap.get("courrier") or {}).get("signataire") or {}
+    if _template(session, version) == "etat_des_lieux" and signatory.get("nom"):
+        # The employer's representative signs the état des lieux: the letter's signatory (HR), whose address
+        # the request gives (the data has none) unless a user of that name has one.
+        user = session.scalar(select(User).where(User.name == signatory["nom"], User.active.is_(True)).limit(1))
+        first = {"role": "manager", "name": signatory["nom"], "email": user.email if user is not None else "",
+                 "title": signatory.get("fonction") or "Pour l'employeur"}
     return [
-        {"role": "manager", "name": _full_name(manager), "email": manager.get("email") or "",
-         "title": manager.get("poste") or manager.get("fonction") or "Responsable de l'entretien"},
+        first,
         {"role": "salarie", "name": _full_name(salarie), "email": salarie.get("email") or (employee.email if employee else ""),
          "title": "Salarié"},
     ]
@@ -337,11 +366,13 @@ def create_request(services: Services, document_id: int, *, actor: str | Actor, 
         chosen = _check_signers(signers, default_signers(session, document, latest))
         if latest.kind == "generated":
             try:
-                fields = pades.COMPTE_RENDU_FIELDS + ((pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ())
+                fields = FIELDS_BY_TEMPLATE.get(_template(session, latest), pades.COMPTE_RENDU_FIELDS)
+                fields += (pades.SEAL_FIELD,) if services.settings.seal_pkcs12 else ()
                 prepared_pdf = pades.prepare(services.blobs.get(latest.pdf_sha256), fields)
             except AnchorNotFound as exc:
                 raise Invalid("Document sans emplacement de signature",
-                              f"Le PDF n'a pas l'emplacement {exc.anchor} : seul un compte rendu se signe ici.") from None
+                              f"Le PDF n'a pas l'emplacement {exc.anchor} : seuls un compte rendu et un état des "
+                              "lieux récapitulatif se signent ici.") from None
             latest = new_version(session, services.blobs, latest, prepared_pdf, "prepared", audit.label(actor))
         request = SignatureRequest(document_id=document_id, status="pending", require_code=require_code,
                                    prepared_version=latest.number, created_by=audit.label(actor),
@@ -581,12 +612,17 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         stamper = instance_pki.timestamper(settings)
         validation = instance_pki.validation(settings)
         try:
+            pdf = services.blobs.get(latest.pdf_sha256)
+            present = pades.field_names(pdf)
+            fill = {COMMENTS_FIELD: comments} if comments else {}
+            if signer.role == "salarie" and REMISE_FIELD in present:
+                fill[REMISE_FIELD] = _remise(settings)
             credentials = pki.issue_signer_certificate(authority, name=signer.name, email=signer.email, role=signer.title)
             signed_pdf = pades.sign(
-                services.blobs.get(latest.pdf_sha256), field=FIELDS[signer.role], credentials=credentials,
+                pdf, field=FIELDS[signer.role], credentials=credentials,
                 timestamper=stamper, validation=validation, appearance=pades.Appearance(signer.name, signer.title),
-                certify=signer.position == 0, lock_fields=LOCKS[signer.role],
-                fill={COMMENTS_FIELD: comments} if comments else None)
+                certify=signer.position == 0, lock_fields=[f for f in LOCKS[signer.role] if f in present],
+                fill=fill or None)
         except SigningError as exc:
             log.exception("signature request %s: signing failed", request.id)
             raise Unavailable("Signature impossible pour le moment",
@@ -599,7 +635,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
                      data={"signer": signer.position, "role": signer.role, "name": signer.name,
                            "document_id": request.document_id, "version": version.number,
                            "pdf_sha256": version.pdf_sha256, "certificate_serial": signer.certificate_serial,
-                           "comments": comments, "consent_text": CONSENT[signer.role]})
+                           "comments": comments, "consent_text": consent_text(_template(session, latest), signer.role)})
         _webhook(session, "signature_request.signed", request, signer, version=version.number)
         following = [s for s in request.signers if s.position > signer.position]
         if following:
@@ -607,15 +643,7 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
             _webhook(session, "signature_request.sent", request, following[0])
         else:
             try:
-                seal = instance_pki.seal_credentials(settings)
-                if seal is not None:
-                    # The organisation vouches for the whole, then the document timestamp closes it.
-                    signed_pdf = pades.sign(
-                        signed_pdf, field=pades.SEAL_FIELD.name, credentials=seal, timestamper=stamper,
-                        validation=instance_pki.seal_validation(settings, seal),
-                        appearance=pades.Appearance(settings.organisation, "Cachet de l'organisation"),
-                        lock_fields=pades.SEAL_FIELD.locks)
-                sealed = pades.seal(signed_pdf, stamper, validation)
+                sealed = _close(settings, signed_pdf)
             except SigningError as exc:
                 log.exception("signature request %s: sealing failed", request.id)
                 raise Unavailable("Signature impossible pour le moment",
@@ -632,7 +660,17 @@ def sign(services: Services, token: str, *, consent: Any, comments: Any = None, 
         _send_link(services, *next_link)
     if result["status"] == "completed":
         _anchor(services)
+        _deliver(services, request.id)
     return result
+
+
+def _deliver(services: Services, request_id: int) -> None:
+    """The copies, after the commit (a failure is logged: the signature or refusal stands; each address that
+    could not be reached is a `copy.failed` event, and HR can send the final version again)."""
+    try:
+        copies.deliver(services, request_id)
+    except Exception:  # noqa: BLE001
+        log.exception("signature request %s: the copies could not be delivered", request_id)
 
 
 def _anchor(services: Services) -> None:
@@ -644,23 +682,78 @@ def _anchor(services: Services) -> None:
         log.exception("the audit chain could not be anchored")
 
 
+def _close(settings: Settings, pdf: bytes) -> bytes:
+    """The organisation's seal when one is configured (it vouches for the whole), then the document timestamp
+    that closes the file (B-LTA)."""
+    stamper, validation = instance_pki.timestamper(settings), instance_pki.validation(settings)
+    seal = instance_pki.seal_credentials(settings)
+    if seal is not None:
+        pdf = pades.sign(pdf, field=pades.SEAL_FIELD.name, credentials=seal, timestamper=stamper,
+                         validation=instance_pki.seal_validation(settings, seal),
+                         appearance=pades.Appearance(settings.organisation, "Cachet de l'organisation"),
+                         lock_fields=pades.SEAL_FIELD.locks)
+    return pades.seal(pdf, stamper, validation)
+
+
+def _remise(settings: Settings) -> str:
+    """« 6 décembre 2026, par e-mail »: today where the employer is."""
+    return f"{formatting.date(dt.datetime.now(ZoneInfo(settings.timezone)).date())}, par e-mail"
+
+
+REFUSERS = {"salarie": "Le salarié", "manager": "Le responsable de l'entretien"}
+
+
+def refusal_mention(role: str, day: dt.date, reason: str | None) -> str:
+    """« Le salarié a refusé de signer le 6 décembre 2026 : motif « … ». », written into the document."""
+    if reason:  # a quoted sentence keeps its own final point (« … point 4. »), none is added after it
+        motif = f"motif «\u00a0{reason}\u00a0»" + ("" if reason[-1] in ".!?…" else ".")
+    else:
+        motif = "motif non indiqué."
+    return f"{REFUSERS.get(role, 'Le signataire')} a refusé de signer le {formatting.date(day)}\u00a0: {motif}"
+
+
 def refuse(services: Services, token: str, reason: Any = None, ip: str | None = None,
            user_agent: str | None = None) -> dict[str, Any]:
-    """The signer refuses: the request ends, refused, with the reason (evidence: the refusal is kept)."""
+    """The signer refuses: the refusal and its reason are written into the document (the comments box), in a
+    new version sealed by a document timestamp; the request ends, refused; everyone gets that version."""
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_COMMENTS):
         raise Invalid("Valeurs invalides", errors=[{"field": "reason", "reason": f"un texte de {MAX_COMMENTS} caractères au plus"}])
     reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+    settings = services.settings
     with services.db.session() as session:
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
+        latest = latest_version(session, request.document_id)
+        mention = refusal_mention(signer.role, dt.datetime.now(ZoneInfo(settings.timezone)).date(), reason)
+        pdf = services.blobs.get(latest.pdf_sha256)
+        try:
+            try:
+                # The employee gets this version as his copy: it says when, as a signed one does.
+                remise = {REMISE_FIELD: _remise(settings)} if REMISE_FIELD in pades.field_names(pdf) else {}
+                pdf = pades.fill(pdf, {REFUSAL_FIELD: mention, **remise})
+            except FieldError as exc:  # a document without the box: sealed as it is, the refusal in the trail
+                log.warning("signature request %s: the refusal could not be written: %s", request.id, exc)
+                mention = None
+            sealed = _close(settings, pdf)
+        except SigningError as exc:
+            log.exception("signature request %s: sealing the refusal failed", request.id)
+            raise Unavailable("Refus impossible à enregistrer pour le moment",
+                              "Le refus n'a pas pu être consigné sur le document ; rien n'a changé, réessayez.") from exc
+        final = new_version(session, services.blobs, latest, sealed, "refused", "system")
         signer.status, signer.refused_at = "refused", utcnow()
         request.status, request.ended_at, request.end_reason = "refused", utcnow(), reason
+        request.final_version = final.number
         audit.record(session, "refused", subject_type="signature_request", subject_id=request.id, actor=_by_link(signer),
                      ip=ip, user_agent=user_agent,
                      data={"signer": signer.position, "role": signer.role, "name": signer.name, "reason": reason,
-                           "document_id": request.document_id})
-        _webhook(session, "signature_request.refused", request, signer)
-        return {"status": request.status, "signer_status": signer.status}
+                           "document_id": request.document_id, "version": final.number,
+                           "pdf_sha256": final.pdf_sha256, "mention": mention})
+        _webhook(session, "signature_request.refused", request, signer, version=final.number)
+        result = {"status": request.status, "signer_status": signer.status, "final_version": final.number,
+                  "signature_request_id": request.id}
+    _anchor(services)
+    _deliver(services, result["signature_request_id"])
+    return result
 
 
 # --- HR and housekeeping ---------------------------------------------------------------------------

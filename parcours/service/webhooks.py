@@ -53,6 +53,8 @@ EVENT_TYPES: dict[str, str] = {
     "convocation.sent": "Le serveur de messagerie a accepté la convocation (ou son annulation) du salarié",
     "convocation.acknowledged": "Le salarié a confirmé avoir reçu sa convocation",
     "convocation.bounced": "Le serveur de messagerie a refusé un message de convocation (il sera réessayé)",
+    "document.delivered": ("Le document signé, ou la version portant le refus, est envoyé au salarié, au "
+                           "responsable de l'entretien et aux RH ; l'entretien est tenu"),
 }
 """Every event the service may send; emit() refuses any other name."""
 

@@ -128,7 +128,7 @@ def test_the_event_catalogue_lists_every_event(client, tokens):
                      "signature_request.viewed", "signature_request.signed", "signature_request.completed",
                      "signature_request.refused", "signature_request.expired", "campaign.created",
                      "interview.planned", "interview.rescheduled", "interview.cancelled", "convocation.sent",
-                     "convocation.acknowledged", "convocation.bounced"]
+                     "convocation.acknowledged", "convocation.bounced", "document.delivered"]
 
 
 @pytest.mark.parametrize("method, path", [

@@ -47,6 +47,10 @@ def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser
     page.goto(f"{base}/signer/{links(app)[0]}")
     assert "François Rousseau" in page.inner_text("main")
     assert page.locator("section.pages img").count() >= 2
+    # The PDF itself, next to its pictures (phones, screen readers); the organisation's name on the page.
+    assert page.locator("header").inner_text().startswith(app.extensions["parcours"].settings.organisation)
+    pdf_link = page.get_attribute("#pdf", "href")
+    assert page.request.get(base + pdf_link).body().startswith(b"%PDF")
     page.wait_for_function("document.querySelector('section.pages img').naturalWidth > 0")
     assert page.locator("#commentaires").count() == 0  # comments are the employee's
     page.screenshot(path=str(SHOTS / "signer-manager-phone.png"), full_page=False)
@@ -63,7 +67,8 @@ def test_manager_then_employee_sign_in_the_browser_and_the_pdf_validates(browser
     employee.check("#consent")
     employee.screenshot(path=str(SHOTS / "signer-employee.png"))
     employee.click("#signer")
-    assert "compte rendu est maintenant signé" in employee.inner_text("main")
+    assert "document est maintenant signé" in employee.inner_text("main")
+    assert "chacun en reçoit un exemplaire par e-mail" in employee.inner_text("main")
 
     versions = app.test_client().get(f"/api/v1/documents/{document_id}/versions",
                                      headers={"Authorization": f"Bearer {token}"}).json["items"]
@@ -94,7 +99,21 @@ def test_a_refusal_in_the_browser_is_recorded(browser, signing):
     page.click("summary")
     page.fill("#raison", "Je ne suis pas d'accord avec la rédaction du point 4.")
     page.click("#refuser")
-    assert "Votre refus est enregistré" in page.inner_text("h1")
+    # Refusing is final: a second page asks to confirm, the reason carried over; going back changes nothing.
+    assert "Confirmez-vous votre refus" in page.inner_text("h1")
+    assert page.input_value("#raison") == "Je ne suis pas d'accord avec la rédaction du point 4."
+    page.screenshot(path=str(SHOTS / "signer-refusal-confirmation.png"))
+    page.click("#revenir")
+    assert page.locator("#signer").count() == 1
     state = app.test_client().get(f"/api/v1/signature-requests/{request_id}",
                                   headers={"Authorization": f"Bearer {token}"}).json
-    assert state["status"] == "refused"
+    assert state["status"] == "pending"
+    page.click("summary")
+    page.fill("#raison", "Je ne suis pas d'accord avec la rédaction du point 4.")
+    page.click("#refuser")
+    page.click("#confirmer-refus")
+    assert "Votre refus est enregistré" in page.inner_text("h1")
+    assert "écrit sur le document" in page.inner_text("main")
+    state = app.test_client().get(f"/api/v1/signature-requests/{request_id}",
+                                  headers={"Authorization": f"Bearer {token}"}).json
+    assert state["status"] == "refused" and state["versions"][-1]["kind"] == "refused"

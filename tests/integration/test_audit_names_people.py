@@ -14,8 +14,8 @@ from parcours.service.audit import Actor
 from parcours.settings import Settings
 
 pytestmark = pytest.mark.libreoffice
-AUTOMATIC = {"email.sent", "completed"}
-"""Steps nobody takes: the service sends the links and seals the document."""
+AUTOMATIC = {"email.sent", "completed", "copy.delivered"}
+"""Steps nobody takes: the service sends the links, seals the document and e-mails the copies."""
 
 
 @pytest.fixture(scope="module")

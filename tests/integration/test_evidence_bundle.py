@@ -169,7 +169,8 @@ def test_an_auditor_gets_a_zip_named_after_the_request(app, downloaded, complete
     assert report["stored"]["version"] == 5 and report["stored"]["kind"] == "sealed"
     assert (downloaded.folder / "report" / "rapport.pdf").read_bytes().startswith(b"%PDF")
     types = [json.loads(line)["type"] for line in (downloaded.folder / "audit" / "events.jsonl").read_text().splitlines()]
-    assert types[0] == "document.generated" and "signed" in types and types[-1] == "completed"
+    assert types[0] == "document.generated" and "signed" in types and "completed" in types
+    assert set(types[types.index("completed") + 1:]) == {"copy.delivered"}  # then the copies, each recorded
 
 
 def test_the_bundle_passes_its_own_instructions(downloaded):

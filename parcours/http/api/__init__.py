@@ -14,6 +14,7 @@ from parcours.http.api import (
     employees,
     evidence,
     history,
+    interview_reports,
     interviews,
     openapi,
     pki,
@@ -26,8 +27,8 @@ from parcours.http.api import (
 )
 
 PREFIX = "/api/v1"
-RESOURCES = (templates, employees, documents, batches, campaigns, interviews, due, tokens, users, webhooks, audit, signatures,
-             pki, history, verifications, evidence)
+RESOURCES = (templates, employees, documents, batches, campaigns, interviews, interview_reports, due, tokens, users,
+             webhooks, audit, signatures, pki, history, verifications, evidence)
 
 
 def init_app(app: Flask) -> None:

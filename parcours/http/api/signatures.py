@@ -15,7 +15,7 @@ from parcours.http.api.pki import public
 from parcours.http.auth import require
 from parcours.http.current import db_session, services
 from parcours.models import Document, Interview, SignatureRequest
-from parcours.service import signatures
+from parcours.service import copies, signatures
 
 bp = Blueprint("signatures", __name__)
 
@@ -94,6 +94,13 @@ def cancel(request_id: int):
 @require("hr")
 def resend(request_id: int):
     return signatures.resend(services(), request_id, actor=g.actor, **_client())
+
+
+@bp.post("/signature-requests/<int:request_id>/copies")
+@require("hr")
+def send_copies(request_id: int):
+    """The final version e-mailed again to every party (after an SMTP failure): a new download link."""
+    return {"items": copies.send_again(services(), request_id, actor=g.actor)}
 
 
 # --- the signer, by link token ---------------------------------------------------------------------
@@ -218,6 +225,14 @@ OPENAPI = {
             "tags": ["signatures"], "parameters": [_ID],
             "responses": {"200": {"description": "Renvoyé", "content": _json({"$ref": "#/components/schemas/SignatureRequest"})},
                           "409": {"description": "Déjà terminée"}}}},
+        "/signature-requests/{request_id}/copies": {"post": {
+            "summary": "Renvoyer la version finale (signée, ou portant le refus) au salarié, au responsable et aux RH (hr)",
+            "tags": ["signatures"], "parameters": [_ID],
+            "responses": {"200": {"description": "Les envois", "content": _json({"type": "object", "properties": {
+                "items": {"type": "array", "items": {"type": "object", "properties": {
+                    "role": {"type": "string"}, "to": {"type": "string"}, "version": {"type": "integer"},
+                    "delivered_on": {"type": "string", "format": "date"}, "error": {"type": "string"}}}}}})},
+                          "409": {"description": "La demande n'est ni terminée ni refusée"}}}},
         "/sign/{token}": {
             "get": {"summary": "Ce que voit le signataire (public : le lien fait foi) ; l'ouverture est enregistrée",
                     "tags": ["signataire"], "security": _PUBLIC, "parameters": [_TOKEN],

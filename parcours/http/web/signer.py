@@ -1,6 +1,7 @@
-"""The signing page (server-rendered HTML, in French): the document's pages as images, the
-employee's comments, consent, « Signer » and « Refuser de signer ». The link token is the
-credential; the work is done by parcours.service.signatures, the same as the JSON API."""
+"""The signing page (server-rendered HTML, in French, under the organisation's name): the document's pages as
+images and the PDF itself, the employee's comments, consent, « Signer » and « Refuser de signer » (confirmed
+on a second page); and the employee's download link to his copy. The link token is the credential; the work
+is done by parcours.service.signatures and parcours.service.copies, the same as the JSON API."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
-from parcours.http import auth
-
+from docgen import formatting
 from parcours.errors import DomainError
+from parcours.http import auth
 from parcours.http.current import services
 from parcours.http.problems import status_of
-from parcours.service import signatures
+from parcours.service import copies, signatures
 
 bp = Blueprint("signer", __name__, template_folder="pages")
 ROLE_LABELS = {"manager": "responsable de l'entretien", "salarie": "salarié(e)"}
@@ -81,8 +83,10 @@ def _page(token: str, view: dict[str, Any], *, error: str | None = None, status:
     html = render_template(
         "signer/page.html", company=services().settings.organisation or "Parcours", title=document["name"],
         signer_name=signer["name"], role_label=ROLE_LABELS.get(signer["role"], signer["role"]),
-        expires=f"{expires:%d/%m/%Y}", error=error or notice,
+        expires=formatting.date(expires.astimezone(ZoneInfo(services().settings.timezone)).date()),
+        error=error or notice,
         pages=[url_for("signer.page_image", token=token, number=n) for n in range(1, document["pages"] + 1)],
+        pdf=url_for("signer.pdf", token=token), page_count=document["pages"],
         comments_field=view["comments_allowed"], comments=comments,
         code_required=view["signature_request"]["require_code"] and not signer["code_verified"],
         masked_email="votre adresse e-mail", consent_text=view["consent_text"],
@@ -123,6 +127,28 @@ def page_image(token: str, number: int):
         return Response(image.read_bytes(), mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
+@bp.get("/signer/<token>/document.pdf")
+def pdf(token: str):
+    """The PDF itself, for phones and screen readers (the page images are its pictures)."""
+    try:
+        content, name = signatures.document_pdf(services(), token)
+    except DomainError as problem:
+        return _ended(problem)
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/copie/<token>")
+def copy(token: str):
+    """The employee's personal link to his signed copy (90 days)."""
+    try:
+        content, name = copies.open_copy(services(), token, **_client())
+    except DomainError as problem:
+        return _ended(problem)
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
 @bp.post("/signer/<token>")
 def submit(token: str):
     comments = request.form.get("commentaires")
@@ -137,8 +163,8 @@ def submit(token: str):
         except DomainError as ended:
             return _ended(ended)
         return _page(token, view, error=problem.detail or problem.title, status=status_of(problem), comments=comments)
-    message = ("Le compte rendu est maintenant signé par chacun ; la version finale, horodatée, est conservée."
-               if result["status"] == "completed" else
+    message = ("Le document est maintenant signé par chacun ; la version finale, horodatée, est conservée et "
+               "chacun en reçoit un exemplaire par e-mail." if result["status"] == "completed" else
                "Votre signature est enregistrée. La personne suivante va recevoir son lien de signature.")
     return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading="Merci, votre signature est enregistrée", message=message)
@@ -157,11 +183,21 @@ def code(token: str):
 
 @bp.post("/signer/<token>/refuse")
 def refuse(token: str):
+    """First the confirmation (refusing is final), then, confirmed, the refusal written into the document."""
+    reason = request.form.get("raison") or None
     try:
-        signatures.refuse(services(), token, reason=request.form.get("raison") or None, **_client())
+        if request.form.get("confirmer") != "oui":
+            view = signatures.open_link(services(), token, **_client())
+            return render_template("signer/confirm_refusal.html", company=services().settings.organisation or "Parcours",
+                                   title=view["document"]["name"], reason=reason or "",
+                                   action=url_for("signer.refuse", token=token),
+                                   back=url_for("signer.show", token=token))
+        signatures.refuse(services(), token, reason=reason, **_client())
     except DomainError as problem:
         return _ended(problem)
     return render_template("signer/done.html", company=services().settings.organisation or "Parcours",
                            heading="Votre refus est enregistré",
-                           message="Vous avez refusé de signer ce document. Ce refus ne constitue pas une faute ; "
-                                   "il est consigné avec sa raison, et le service RH en est informé.")
+                           message="Vous avez refusé de signer ce document. Ce refus ne constitue pas une faute. "
+                                   "Il est écrit sur le document, avec sa date et son motif, dans une version "
+                                   "horodatée que vous recevez par e-mail, comme le service RH et la personne qui a "
+                                   "conduit l'entretien.")
