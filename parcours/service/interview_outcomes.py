@@ -1,6 +1,6 @@
 """What a signed or refused compte rendu does to its interview: the one place that moves an interview on
-after its documents (the campaign statuses « tenu, compte rendu signé » / « tenu, refus de signature » are
-wired here)."""
+after its documents: an open one (à planifier, convoqué, convocation reçue, reporté) becomes « tenu », its note
+saying « compte rendu signé » or « refus de signature »."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _held(session: Session, document_id: int, note: str) -> Interview | None:
     interview = of_document(session, document_id)
     if interview is None:
         return None
-    if interview.status == "planned" and interview.date <= dt.date.today():
+    if interview.status in interviews.OPEN and interview.date <= dt.date.today():
         return interviews.change(session, interview.id, status="held", note=note, by="system")
     return interview
 
