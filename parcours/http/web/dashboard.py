@@ -1,0 +1,36 @@
+"""Tableau de bord: what needs HR's attention today (late interviews, next legal deadlines, signatures waiting,
+recent documents)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint
+
+from parcours.http.current import db_session, services
+from parcours.http.web.frame import page, render
+from parcours.service import overview
+
+bp = Blueprint("dashboard", __name__, template_folder="pages")
+HORIZON = dt.timedelta(days=90)
+"""The dashboard's deadlines: those of the next three months (and every late one)."""
+
+
+def due_now(on: dt.date, before: dt.date):
+    settings = services().settings
+    return overview.due_everyone(db_session(), before=before, on=on, headcount=settings.headcount,
+                                 period_years=settings.epp_period_years)
+
+
+@bp.get("/tableau-de-bord")
+@page("hr", "auditor")
+def index():
+    session = db_session()
+    today = dt.date.today()
+    dataset, found = due_now(today, today + HORIZON)
+    late = [d for d in found if d.overdue]
+    upcoming = sorted((d for d in found if not d.overdue), key=lambda d: d.deadline)[:8]
+    waiting, _ = overview.signature_requests(session, status="pending", limit=6)
+    return render("staff/dashboard.html", counts=overview.counts(session), late=late[:8], late_count=len(late),
+                  upcoming=upcoming, due_count=len(found), horizon=today + HORIZON, dataset=dataset,
+                  waiting=waiting, documents=overview.recent_documents(session))

@@ -1,0 +1,187 @@
+"""Read-only queries for the staff pages: counts, recent items, pages of lists, an employee's timeline, the
+due list computed once per state of the data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docgen.calendar import DueInterview
+from docgen.dataset import Dataset
+from parcours.models import (Batch, Document, DocumentVersion, Employee, Interview, SignatureRequest, Signer,
+                             Template, TemplateVersion)
+from parcours.service import due
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Employees, interviews by status, signature requests by status (keys « interviews.held », …)."""
+    found = {"employees": session.scalar(select(func.count()).select_from(Employee)) or 0}
+    for status, number in session.execute(select(Interview.status, func.count()).group_by(Interview.status)):
+        found[f"interviews.{status}"] = number
+    for status, number in session.execute(select(SignatureRequest.status, func.count())
+                                          .group_by(SignatureRequest.status)):
+        found[f"signatures.{status}"] = number
+    return found
+
+
+def names(session: Session, matricules: set[str]) -> dict[str, str]:
+    """« Prénom Nom » of each matricule found."""
+    if not matricules:
+        return {}
+    rows = session.execute(select(Employee.matricule, Employee.prenom, Employee.nom)
+                           .where(Employee.matricule.in_(sorted(matricules))))
+    return {m: f"{p} {n}" for m, p, n in rows}
+
+
+def recent_documents(session: Session, limit: int = 8) -> list[dict[str, Any]]:
+    rows = session.execute(select(Document, Template.name).join(TemplateVersion, Document.template_version_id == TemplateVersion.id)
+                           .join(Template, TemplateVersion.template_id == Template.id)
+                           .order_by(Document.id.desc()).limit(limit)).all()
+    who = names(session, {d.matricule for d, _ in rows})
+    return [{"id": d.id, "matricule": d.matricule, "name": who.get(d.matricule, d.matricule), "template": t,
+             "created_at": d.created_at} for d, t in rows]
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request: SignatureRequest
+    matricule: str
+    name: str
+    waiting: Signer | None
+    """The signer whose turn it is (pending requests only)."""
+
+
+def signature_requests(session: Session, *, status: str | None, limit: int,
+                       before: int | None = None, matricule: str | None = None) -> tuple[list[RequestRow], int | None]:
+    """Newest first, a page after the id `before`; the id to continue from (or None at the end)."""
+    query = (select(SignatureRequest, Document.matricule).join(Document, SignatureRequest.document_id == Document.id)
+             .order_by(SignatureRequest.id.desc()).limit(limit + 1))
+    if status:
+        query = query.where(SignatureRequest.status == status)
+    if before is not None:
+        query = query.where(SignatureRequest.id < before)
+    if matricule:
+        query = query.where(Document.matricule == matricule)
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [r.id for r, _ in rows]
+    signers: dict[int, list[Signer]] = {}
+    if ids:
+        for signer in session.scalars(select(Signer).where(Signer.request_id.in_(ids)).order_by(Signer.position)):
+            signers.setdefault(signer.request_id, []).append(signer)
+    who = names(session, {m for _, m in rows})
+    found = []
+    for request, matricule_ in rows:
+        turn = next((s for s in signers.get(request.id, []) if s.status in ("sent", "viewed", "waiting")), None) \
+            if request.status == "pending" else None
+        found.append(RequestRow(request, matricule_, who.get(matricule_, matricule_), turn))
+    return found, (rows[-1][0].id if more else None)
+
+
+def request_row(session: Session, request: SignatureRequest) -> RequestRow:
+    """One request as the lists show it: whose document, who is waiting."""
+    matricule = session.scalar(select(Document.matricule).where(Document.id == request.document_id)) or ""
+    turn = next((s for s in request.signers if s.status in ("sent", "viewed", "waiting")), None) \
+        if request.status == "pending" else None
+    return RequestRow(request, matricule, names(session, {matricule}).get(matricule, matricule), turn)
+
+
+def interviews_page(session: Session, *, status: str | None, matricule: str | None, within: set[str] | None,
+                    limit: int, before: int | None = None) -> tuple[list[Interview], int | None]:
+    """Newest first (by id), a page after the id `before`."""
+    query = select(Interview).order_by(Interview.id.desc()).limit(limit + 1)
+    if status:
+        query = query.where(Interview.status == status)
+    if matricule:
+        query = query.where(Interview.matricule == matricule)
+    if within is not None:
+        query = query.where(Interview.matricule.in_(sorted(within)))
+    if before is not None:
+        query = query.where(Interview.id < before)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+def batches_page(session: Session, limit: int, before: int | None = None) -> tuple[list[tuple[Batch, str]], int | None]:
+    query = (select(Batch, Template.name).join(TemplateVersion, Batch.template_version_id == TemplateVersion.id)
+             .join(Template, TemplateVersion.template_id == Template.id).order_by(Batch.id.desc()).limit(limit + 1))
+    if before is not None:
+        query = query.where(Batch.id < before)
+    rows = [tuple(r) for r in session.execute(query)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more else None)
+
+
+def timeline(session: Session, employee: Employee) -> list[dict[str, Any]]:
+    """What happened to an employee, newest first: interviews, documents, signatures, absences, trainings."""
+    events: list[dict[str, Any]] = []
+    for interview in session.scalars(select(Interview).where(Interview.matricule == employee.matricule)):
+        events.append({"date": interview.date, "kind": "interview", "item": interview})
+    documents = session.execute(
+        select(Document, Template.name).join(TemplateVersion, Document.template_version_id == TemplateVersion.id)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .where(Document.matricule == employee.matricule)).all()
+    latest = {}
+    if documents:
+        ids = [d.id for d, _ in documents]
+        latest = dict(session.execute(select(DocumentVersion.document_id, func.max(DocumentVersion.number))
+                                      .where(DocumentVersion.document_id.in_(ids))
+                                      .group_by(DocumentVersion.document_id)).all())
+    for document, template in documents:
+        events.append({"date": document.created_at.date(), "kind": "document", "item": document, "template": template,
+                       "latest": latest.get(document.id)})
+    requests, _ = signature_requests(session, status=None, limit=200, matricule=employee.matricule)
+    for row in requests:
+        events.append({"date": row.request.created_at.date(), "kind": "signature", "item": row})
+    for absence in employee.absences or ():
+        events.append({"date": dt.date.fromisoformat(absence["date_debut"]), "kind": "absence", "item": absence})
+    for training in employee.formations or ():
+        events.append({"date": dt.date.fromisoformat(training["date_fin"]), "kind": "training", "item": training})
+    return sorted(events, key=lambda e: e["date"], reverse=True)
+
+
+# --- the due list, once per state of the data ------------------------------------------------------------
+
+@dataclass
+class _Memo:
+    key: tuple[Any, ...] | None = None
+    value: tuple[Dataset, list[DueInterview]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_MEMO: dict[int, _Memo] = {}
+
+
+def _state(session: Session) -> tuple[Any, ...]:
+    """Changes whenever an employee or an interview is added or changed (two index-only aggregates)."""
+    employees = session.execute(select(func.count(), func.max(Employee.updated_at)).select_from(Employee)).one()
+    interviews = session.execute(select(func.count(), func.max(Interview.id), func.max(Interview.created_at))
+                                 .select_from(Interview)).one()
+    return (*employees, *interviews)
+
+
+def due_everyone(session: Session, *, before: dt.date, on: dt.date, headcount: int,
+                 period_years: int) -> tuple[Dataset, list[DueInterview]]:
+    """The legal calendar over everyone (service.due.due_list), remembered per database until an employee or an
+    interview changes: ten thousand employees take seconds to compute, and every page view would pay it.
+
+    An interview changed in place (its status) changes no aggregate of _state: its change also records an audit
+    event, so the latest audit id is part of the key."""
+    from parcours.models import AuditEvent
+
+    key = (*_state(session), session.scalar(select(func.max(AuditEvent.id))), before, on, headcount, period_years)
+    memo = _MEMO.setdefault(id(session.get_bind()), _Memo())
+    with memo.lock:
+        if memo.key != key or memo.value is None:
+            memo.value = due.due_list(session, before=before, on=on, headcount=headcount, period_years=period_years)
+            memo.key = key
+        return memo.value
