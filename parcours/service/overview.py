@@ -155,10 +155,12 @@ def timeline(session: Session, employee: Employee) -> list[dict[str, Any]]:
 class _Memo:
     key: tuple[Any, ...] | None = None
     value: tuple[Dataset, list[DueInterview]] | None = None
+    far: dt.date = dt.date.min
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _MEMO: dict[int, _Memo] = {}
+FAR_AHEAD = dt.timedelta(days=366 * 10)
 
 
 def _state(session: Session) -> tuple[Any, ...]:
@@ -171,17 +173,23 @@ def _state(session: Session) -> tuple[Any, ...]:
 
 def due_everyone(session: Session, *, before: dt.date, on: dt.date, headcount: int,
                  period_years: int) -> tuple[Dataset, list[DueInterview]]:
-    """The legal calendar over everyone (service.due.due_list), remembered per database until an employee or an
-    interview changes: ten thousand employees take seconds to compute, and every page view would pay it.
+    """The legal calendar over everyone (service.due.due_list: deadline on or before `before`, late ones included),
+    remembered per database until an employee or an interview changes: ten thousand employees take seconds to
+    compute, and every page view would pay it. It is computed once far ahead and filtered here, so that the
+    dashboard's horizon and the due list's date share it.
 
-    An interview changed in place (its status) changes no aggregate of _state: its change also records an audit
-    event, so the latest audit id is part of the key."""
+    An interview changed in place (its status, its date) changes no aggregate of _state: its change also records
+    an audit event about the interview, so the latest of those is part of the key (other events, a sign-in, a
+    signature, leave it as it is)."""
     from parcours.models import AuditEvent
 
-    key = (*_state(session), session.scalar(select(func.max(AuditEvent.id))), before, on, headcount, period_years)
+    far = max(before, on + FAR_AHEAD)
+    changed = session.scalar(select(func.max(AuditEvent.sequence)).where(AuditEvent.subject_type == "interview"))
+    key = (*_state(session), changed, on, headcount, period_years)
     memo = _MEMO.setdefault(id(session.get_bind()), _Memo())
     with memo.lock:
-        if memo.key != key or memo.value is None:
-            memo.value = due.due_list(session, before=before, on=on, headcount=headcount, period_years=period_years)
-            memo.key = key
-        return memo.value
+        if memo.key != key or memo.value is None or memo.far < far:
+            memo.value = due.due_list(session, before=far, on=on, headcount=headcount, period_years=period_years)
+            memo.key, memo.far = key, far
+        dataset, found = memo.value
+    return dataset, [d for d in found if d.overdue or d.deadline <= before]
