@@ -55,7 +55,7 @@ def pages(browser):
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make setup runs npm ci at the root)")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    contexts = {w: browser.new_context(viewport={"width": w, "height": 900}, bypass_csp=True) for w in WIDTHS}
+    contexts = {w: browser.new_context(viewport={"width": w, "height": 900}, bypass_csp=True, locale="fr-FR") for w in WIDTHS}
     yield {w: c.new_page() for w, c in contexts.items()}
     for context in contexts.values():
         context.close()
