@@ -38,6 +38,22 @@ def names(session: Session, matricules: set[str]) -> dict[str, str]:
     return {m: f"{p} {n}" for m, p, n in rows}
 
 
+def past_planned(session: Session, today: dt.date, limit: int = 8) -> tuple[list[Interview], int]:
+    """Interviews still « planned » after their date (not recorded as held, refused or moved): the oldest first,
+    and how many."""
+    where = (Interview.status == "planned", Interview.date < today)
+    rows = list(session.scalars(select(Interview).where(*where).order_by(Interview.date, Interview.id).limit(limit)))
+    return rows, session.scalar(select(func.count()).select_from(Interview).where(*where)) or 0
+
+
+def slow_signatures(session: Session, older_than: dt.datetime, limit: int = 6) -> tuple[list[RequestRow], int]:
+    """Signature requests still pending, made before `older_than`: the oldest first, and how many."""
+    where = (SignatureRequest.status == "pending", SignatureRequest.created_at < older_than)
+    found = list(session.scalars(select(SignatureRequest).where(*where).order_by(SignatureRequest.id).limit(limit)))
+    return [request_row(session, r) for r in found], \
+        session.scalar(select(func.count()).select_from(SignatureRequest).where(*where)) or 0
+
+
 def recent_documents(session: Session, limit: int = 8) -> list[dict[str, Any]]:
     rows = session.execute(select(Document, Template.name).join(TemplateVersion, Document.template_version_id == TemplateVersion.id)
                            .join(Template, TemplateVersion.template_id == Template.id)

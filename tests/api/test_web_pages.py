@@ -203,3 +203,13 @@ def test_every_menu_entry_names_an_existing_page_and_roles_the_page_also_checks(
 def test_the_pages_assets_are_served_by_the_app_itself(client, path):
     answer = client.get(path)
     assert answer.status_code == 200 and len(answer.data) > 1000
+
+
+def test_the_dashboard_shows_a_planned_interview_whose_date_has_passed(app, employees):
+    client, _ = signed_in(app, ["hr"])
+    assert "Aucun entretien prévu n’a dépassé sa date." in text(client.get("/tableau-de-bord"))
+    with app.extensions["parcours"].db.session() as session:
+        interviews.record(session, matricule="E0003", type="periodique", status="planned",
+                          date=dt.date.today() - dt.timedelta(days=3), created_by="test")
+    page = text(client.get("/tableau-de-bord"))
+    assert "1 entretien(s) encore « prévu(s) » après leur date" in page and "Moussa N&#39;Diaye</a> : prévu le" in page
