@@ -213,3 +213,41 @@ def test_the_dashboard_shows_a_planned_interview_whose_date_has_passed(app, empl
                           date=dt.date.today() - dt.timedelta(days=3), created_by="test")
     page = text(client.get("/tableau-de-bord"))
     assert "1 entretien(s) encore « prévu(s) » après leur date" in page and "Moussa N&#39;Diaye</a> : prévu le" in page
+
+
+def test_every_staff_page_declares_its_roles_and_sends_anonymous_visitors_to_the_login(app, client):
+    staff = {"dashboard", "people", "campaign_pages", "signature_pages", "models", "audit_pages", "admin", "team",
+             "auditor"}
+    walked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in staff or rule.endpoint.endswith(".static"):
+            continue
+        assert getattr(app.view_functions[rule.endpoint], "roles", None), rule.endpoint
+        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = re.sub(r"<[^>]+>", "x", path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method, headers={"Origin": HOST})
+            assert answer.status_code == 302 and "/connexion" in answer.headers["Location"], (method, path)
+            walked += 1
+    assert walked > 25
+
+
+def test_a_running_batch_refreshes_its_progress_by_itself_until_it_ends(app):
+    from parcours.models import Batch, Template, TemplateVersion
+
+    with app.extensions["parcours"].db.session() as session:
+        version = session.scalar(select(TemplateVersion.id).join(Template).where(Template.name == "convocation"))
+        batch = Batch(template_version_id=version, status="running", total=40, done=12, failed=1, created_by="RH")
+        session.add(batch)
+        session.flush()
+        batch_id = batch.id
+    client, _ = signed_in(app, ["hr"])
+    page = text(client.get("/campagnes"))
+    assert 'hx-trigger="every 3s"' in page and "12 sur 40, 1 en échec" in page and "<html" in page
+    fragment = text(client.get("/campagnes", headers={"HX-Request": "true"}))
+    assert "<html" not in fragment and 'id="lots"' in fragment  # only the table, swapped in place
+    with app.extensions["parcours"].db.session() as session:
+        done = session.get(Batch, batch_id)
+        done.status, done.done = "completed", 39
+    ended = text(client.get("/campagnes", headers={"HX-Request": "true"}))
+    assert "every 3s" not in ended and "terminé" in ended and f"/api/v1/batches/{batch_id}/zip" in ended
