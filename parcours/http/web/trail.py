@@ -16,6 +16,20 @@ from signing.audit import BREAK_REASONS
 
 bp = Blueprint("audit_pages", __name__, template_folder="pages")
 PAGE = 50
+EVENT_LABELS = {
+    "document.generated": "document produit", "signature_request.created": "demande de signature créée",
+    "email.sent": "courriel envoyé", "email.failed": "courriel non remis", "link.opened": "lien ouvert",
+    "link.reissued": "nouveau lien envoyé", "link.locked": "lien bloqué", "code.checked": "code vérifié",
+    "signed": "signé", "refused": "signature refusée", "completed": "signatures terminées, document scellé",
+    "cancelled": "demande annulée", "expired": "demande expirée", "reminder.sent": "relance envoyée",
+    "evidence.downloaded": "dossier de preuve téléchargé", "archive.refreshed": "horodatage d’archive renouvelé",
+    "interview.recorded": "entretien enregistré", "interview.changed": "entretien modifié",
+    "interview.cancelled": "entretien annulé", "login.succeeded": "connexion", "login.failed": "connexion refusée",
+    "logout": "déconnexion", "user.created": "compte créé", "user.invited": "invitation envoyée",
+    "user.password_set": "mot de passe choisi", "user.reset_requested": "réinitialisation demandée",
+    "user.updated": "compte modifié",
+}
+"""What the pages call an audit event; its code is shown beside it (the API and the CLI use the code)."""
 
 
 @bp.get("/audit")
@@ -30,7 +44,7 @@ def index():
     more = rows[PAGE - 1].sequence if len(rows) > PAGE else None
     anchor = session.scalar(select(AuditAnchor).order_by(AuditAnchor.sequence.desc()).limit(1))
     total = session.scalar(select(func.max(AuditEvent.sequence))) or 0
-    return render("staff/audit.html", rows=rows[:PAGE], anchor=anchor, total=total,
+    return render("staff/audit.html", rows=rows[:PAGE], event_labels=EVENT_LABELS, anchor=anchor, total=total,
                   next_url=url_for("audit_pages.index", avant=more) if more else None,
                   first_url=url_for("audit_pages.index") if raw else None)
 
@@ -58,5 +72,5 @@ def find_document():
 @page("hr", "auditor")
 def document(document_id: int):
     found = history.document_history(db_session(), document_id)
-    return render("staff/document.html", h=found, labels=REQUEST_LABELS, version_labels=VERSION_LABELS,
+    return render("staff/document.html", h=found, event_labels=EVENT_LABELS, labels=REQUEST_LABELS, version_labels=VERSION_LABELS,
                   reasons=BREAK_REASONS)
