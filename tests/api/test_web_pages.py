@@ -142,14 +142,16 @@ def test_a_template_upload_shows_the_unknown_variables_and_refuses_a_broken_one(
     assert "Version 2" not in text(client.get("/modeles/lettre"))
 
 
-def test_hr_cancels_a_pending_signature_request_from_its_page(app, employees):
-    from parcours.models import Document, Signer, Template, TemplateVersion
+def test_hr_resends_the_link_then_cancels_a_pending_signature_request_from_its_page(app, employees):
+    from parcours.models import Document, DocumentVersion, Signer, Template, TemplateVersion
 
     with app.extensions["parcours"].db.session() as session:
         version = session.scalar(select(TemplateVersion.id).join(Template).where(Template.name == "compte_rendu"))
         document = Document(matricule="E0003", template_version_id=version, created_by="test")
         session.add(document)
         session.flush()
+        session.add(DocumentVersion(document_id=document.id, number=1, kind="prepared", pdf_sha256="0" * 64, pages=1,
+                                    template_version_id=version, snapshot={}))
         request = SignatureRequest(document_id=document.id, status="pending", prepared_version=1, created_by="test",
                                    expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
         session.add(request)
@@ -162,6 +164,10 @@ def test_hr_cancels_a_pending_signature_request_from_its_page(app, employees):
     assert "François Rousseau" in page and "Moussa N&#39;Diaye" in page and "Annuler la demande" in page
     listing = text(client.get("/signatures?statut=pending"))
     assert f"n° {request_id}" in listing and "François Rousseau (lien envoyé)" in listing
+    resent = post(client, f"/signatures/{request_id}/relancer", csrf)
+    assert resent.status_code == 303 and "Un nouveau lien a été envoyé." in text(client.get(resent.headers["Location"]))
+    outbox = list((app.extensions["parcours"].settings.instance_dir / "outbox").glob("*.eml"))
+    assert len(outbox) == 1 and "f@atelier.fr" in outbox[0].read_text()
     done = post(client, f"/signatures/{request_id}/annuler", csrf, {"motif": "erreur de salarié"})
     assert done.status_code == 303
     after = text(client.get(done.headers["Location"]))
