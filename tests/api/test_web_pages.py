@@ -257,3 +257,12 @@ def test_a_running_batch_refreshes_its_progress_by_itself_until_it_ends(app):
         done.status, done.done = "completed", 39
     ended = text(client.get("/campagnes", headers={"HX-Request": "true"}))
     assert "every 3s" not in ended and "terminé" in ended and f"/api/v1/batches/{batch_id}/zip" in ended
+
+
+def test_the_dashboard_names_the_employee_whose_data_stops_the_calendar_and_shows_the_rest(app, employees):
+    with app.extensions["parcours"].db.session() as session:  # an interview before the hiring: the calendar refuses
+        session.get(Employee, "E0003").date_dernier_entretien = dt.date(2001, 1, 1)
+    client, _ = signed_in(app, ["hr"])
+    page = client.get("/tableau-de-bord")
+    assert page.status_code == 200 and "Le calendrier légal ne peut pas être calculé" in text(page)
+    assert "N&#39;Diaye" in text(page) and "Documents récents" in text(page)
