@@ -18,7 +18,7 @@ from parcours.settings import Settings
 from signing_flow import real_compte_rendu
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--lang=fr-FR", "--disable-background-networking", "--disable-component-update",
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
