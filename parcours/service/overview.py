@@ -4,6 +4,7 @@ due list computed once per state of the data."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from docgen.dataset import Dataset
 from parcours.models import (Batch, Document, DocumentVersion, Employee, Interview, SignatureRequest, Signer,
                              Template, TemplateVersion)
 from parcours.service import due
+
+log = logging.getLogger(__name__)
 
 
 def counts(session: Session) -> dict[str, int]:
@@ -185,6 +188,22 @@ def _state(session: Session) -> tuple[Any, ...]:
     interviews = session.execute(select(func.count(), func.max(Interview.id), func.max(Interview.created_at))
                                  .select_from(Interview)).one()
     return (*employees, *interviews)
+
+
+def warm_due_list(services: Any, on: dt.date) -> threading.Thread:
+    """Compute the due list over everyone in a thread of its own (its own session), so that the next page
+    after an import finds it ready; the thread, started."""
+    def run() -> None:
+        try:
+            with services.db.session() as session:
+                due_everyone(session, before=on, on=on, headcount=services.settings.headcount,
+                             period_years=services.settings.epp_period_years)
+        except Exception:  # noqa: BLE001 - only a head start: the page that needs it computes it and says what is wrong
+            log.debug("due list warm-up failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="parcours-due-list", daemon=True)
+    thread.start()
+    return thread
 
 
 def due_everyone(session: Session, *, before: dt.date, on: dt.date, headcount: int,

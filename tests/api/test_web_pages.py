@@ -266,3 +266,18 @@ def test_the_dashboard_names_the_employee_whose_data_stops_the_calendar_and_show
     page = client.get("/tableau-de-bord")
     assert page.status_code == 200 and "Le calendrier légal ne peut pas être calculé" in text(page)
     assert "N&#39;Diaye" in text(page) and "Documents récents" in text(page)
+
+
+def test_after_an_import_the_due_list_is_computed_ahead_for_the_next_page(app):
+    from parcours.resources import SAMPLES
+    from parcours.service import overview
+
+    client, csrf = signed_in(app, ["hr"])
+    overview._MEMO.clear()
+    post(client, "/salaries/importer", csrf, {"employees": ((SAMPLES / "employees.csv").open("rb"), "e.csv")},
+         content_type="multipart/form-data")
+    warming = [t for t in __import__("threading").enumerate() if t.name == "parcours-due-list"]
+    for thread in warming:
+        thread.join(30)
+    memo = overview._MEMO[id(app.extensions["parcours"].db.engine)]
+    assert memo.value is not None and len(memo.value[0].employees) == 25

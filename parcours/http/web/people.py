@@ -73,6 +73,7 @@ def import_submit():
         _, shown = frame.describe(exc)
         return render("staff/import.html", file_labels=FILE_LABELS, report=None, problem=shown), 422
     session.commit()
+    overview.warm_due_list(services(), dt.date.today())  # the dashboard and the due list read it next
     text = f"Import terminé : {len(report.created)} salarié(s) créé(s), {len(report.updated)} mis à jour"
     if report.skipped:
         text += f", {len(report.skipped)} ligne(s) écartée(s)"
