@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 TARGET_MS = 200.0
 PASSWORD = "une phrase de passe solide"
-PAGES = ["/tableau-de-bord", "/echeances?avant=2027-01-31", "/salaries", "/salaries?q=mart", "/salaries?service=Logistique", "/salaries/{employee}",
+PAGES = ["/tableau-de-bord", "/echeances?avant=2027-01-31", "/salaries", "/salaries?q=mart",
+         "/salaries?service=Logistique", "/salaries/{employee}",
          "/echeances", "/echeances?retard=1&page=3", "/campagnes", "/entretiens", "/entretiens?statut=held",
          "/signatures", "/signatures?statut=completed", "/signatures/{request}", "/modeles", "/audit",
          "/administration", "/mes-entretiens"]
@@ -106,7 +107,8 @@ def signed_in_client(app, matricule: str):
 
     with app.extensions["parcours"].db.session() as session:
         user = users.create_user(session, email="bench@example.fr", name="Banc d’essai",
-                                 roles=["hr", "auditor", "admin", "manager"], matricule=matricule, by=Actor("bench", "cli"))
+                                 roles=["hr", "auditor", "admin", "manager"], matricule=matricule,
+                                 by=Actor("bench", "cli"))
         user.password_hash = users.hash_password(PASSWORD)
     client = app.test_client()
     response = client.post("/connexion", data={"email": "bench@example.fr", "password": PASSWORD},

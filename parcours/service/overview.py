@@ -58,7 +58,8 @@ def slow_signatures(session: Session, older_than: dt.datetime, limit: int = 6) -
 
 
 def recent_documents(session: Session, limit: int = 8) -> list[dict[str, Any]]:
-    rows = session.execute(select(Document, Template.name).join(TemplateVersion, Document.template_version_id == TemplateVersion.id)
+    rows = session.execute(select(Document, Template.name)
+                           .join(TemplateVersion, Document.template_version_id == TemplateVersion.id)
                            .join(Template, TemplateVersion.template_id == Template.id)
                            .order_by(Document.id.desc()).limit(limit)).all()
     who = names(session, {d.matricule for d, _ in rows})

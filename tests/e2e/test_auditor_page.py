@@ -20,7 +20,8 @@ SHOTS = Path(__file__).parent / "screenshots"
 
 @pytest.fixture
 def sealed(live_app, compte_rendu, tmp_path):
-    """(base URL, an auditor's e-mail, path of a compte rendu signed by both, through HTTP: pyHanko runs in the server)."""
+    """(base URL, an auditor's e-mail, path of a compte rendu signed by both through HTTP: pyHanko runs in the
+    server)."""
     app, base = live_app
     store_employees(app)
     with app.extensions["parcours"].db.session() as session:

@@ -55,13 +55,15 @@ def pages(browser):
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make setup runs npm ci at the root)")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    contexts = {w: browser.new_context(viewport={"width": w, "height": 900}, bypass_csp=True, locale="fr-FR") for w in WIDTHS}
+    contexts = {w: browser.new_context(viewport={"width": w, "height": 900}, bypass_csp=True, locale="fr-FR")
+                for w in WIDTHS}
     yield {w: c.new_page() for w, c in contexts.items()}
     for context in contexts.values():
         context.close()
 
 
-def test_hr_imports_reads_the_errors_and_browses_every_page_accessibly(browser, live_app, sealed, pages, tmp_path):  # noqa: F811
+def test_hr_imports_reads_the_errors_and_browses_every_page_accessibly(  # noqa: F811 - sealed
+        browser, live_app, sealed, pages, tmp_path):
     app, base = live_app
     hr, _ = person(app, "rh@atelier.fr", "Rose Hébert", ["hr", "admin"])
     for page in pages.values():
@@ -101,7 +103,8 @@ def test_hr_imports_reads_the_errors_and_browses_every_page_accessibly(browser, 
     desktop.set_input_files("#f-employees", str(bad))
     desktop.check("input[name=lignes_valides]")
     desktop.click("main button[type=submit]")
-    assert "1 salarié(s) créé(s)" in desktop.inner_text(".warning") and "2 ligne(s) écartée(s)" in desktop.inner_text(".warning")
+    report = desktop.inner_text(".warning")
+    assert "1 salarié(s) créé(s)" in report and "2 ligne(s) écartée(s)" in report
 
     # Searching as one types (htmx swaps the table and keeps the address).
     desktop.goto(base + "/salaries")

@@ -46,7 +46,8 @@ def _company() -> str:
 
 def _next_page(raw: str | None) -> str:
     """Only a path of this service: an absolute or protocol-relative address would send the person elsewhere."""
-    return raw if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else url_for("account.home")
+    safe = raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw
+    return raw if safe else url_for("account.home")
 
 
 @bp.errorhandler(TooManyRequests)

@@ -14,7 +14,8 @@ from parcours.service import tokens, users
 from parcours.service import webhooks as hooks
 
 bp = Blueprint("admin", __name__, template_folder="pages")
-MESSAGE_LABELS = {"pending": "en attente", "delivered": "remise", "failed": "en échec", "retrying": "nouvel essai prévu"}
+MESSAGE_LABELS = {"pending": "en attente", "delivered": "remise", "failed": "en échec",
+                  "retrying": "nouvel essai prévu"}
 
 
 def _page(**extra):
@@ -53,8 +54,8 @@ def create_person():
     except Exception as exc:  # noqa: BLE001 - a domain error is shown above the forms
         return _shown_error(exc)
     link = users.invite(services(), user.id, by=g.actor)
-    return _page(secret={"title": f"Invitation de {user.name}", "text": "Le lien a été envoyé par courriel ; le voici aussi, "
-                                                                       "valable une fois :", "value": link})
+    return _page(secret={"title": f"Invitation de {user.name}", "value": link,
+                         "text": "Le lien a été envoyé par courriel ; le voici aussi, valable une fois :"})
 
 
 @bp.post("/administration/personnes/<int:user_id>")
@@ -115,7 +116,8 @@ def create_endpoint():
     except Exception as exc:  # noqa: BLE001
         return _shown_error(exc)
     return _page(secret={"title": f"Point de réception n° {endpoint.id}", "value": secret,
-                         "text": "Secret de signature des messages (Standard Webhooks) : copiez-le maintenant, il ne sera plus affiché."})
+                         "text": "Secret de signature des messages (Standard Webhooks) : copiez-le maintenant, "
+                                 "il ne sera plus affiché."})
 
 
 @bp.post("/administration/webhooks/<int:endpoint_id>/etat")
@@ -145,4 +147,5 @@ def redeliver(message_id: str):
     session = db_session()
     message = hooks.redeliver(session, message_id)
     session.commit()
-    return frame.done(url_for("admin.endpoint_messages", endpoint_id=message.endpoint_id), "Message remis en file d’envoi.")
+    return frame.done(url_for("admin.endpoint_messages", endpoint_id=message.endpoint_id),
+                      "Message remis en file d’envoi.")

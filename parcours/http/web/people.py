@@ -91,12 +91,14 @@ def show(matricule: str):
     session = db_session()
     employee = employees.get_employee(session, matricule)
     if employee is None:
-        return frame.problem_page(frame.Problem(404, "Salarié introuvable", f"Aucun salarié n’a le matricule « {matricule} »."))
+        return frame.problem_page(frame.Problem(404, "Salarié introuvable",
+                                                f"Aucun salarié n’a le matricule « {matricule} »."))
     settings = services().settings
     due_items = due_service.for_employee(session, matricule, on=dt.date.today(), headcount=settings.headcount,
                                          period_years=settings.epp_period_years)
     manager = employees.get_employee(session, employee.manager_matricule) if employee.manager_matricule else None
-    return render("staff/employee.html", e=employee, manager=manager, due=due_items, events=overview.timeline(session, employee),
+    return render("staff/employee.html", e=employee, manager=manager, due=due_items,
+                  events=overview.timeline(session, employee),
                   interview_labels=INTERVIEW_LABELS, status_labels=STATUS_LABELS, absence_labels=ABSENCE_LABELS)
 
 
@@ -111,7 +113,8 @@ def due():
         return frame.problem_page(frame.Problem(422, "Valeurs invalides", errors=[
             {"field": "avant", "value": raw, "reason": "une date (AAAA-MM-JJ)"}]))
     dataset, found = due_now(today, before)
-    kind, service_name, late_only = request.args.get("type"), request.args.get("service"), request.args.get("retard") == "1"
+    kind, service_name = request.args.get("type"), request.args.get("service")
+    late_only = request.args.get("retard") == "1"
     rows = [d for d in sorted(found, key=lambda d: (d.deadline, d.matricule))
             if (not kind or d.type == kind) and (not late_only or d.overdue)
             and (not service_name or getattr(dataset.employees.get(d.matricule), "service", None) == service_name)]

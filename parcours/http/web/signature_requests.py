@@ -44,7 +44,8 @@ def show(request_id: int):
     session = db_session()
     found = signatures.get_request(session, request_id)
     view = signatures.request_view(session, found)
-    return render("staff/signature.html", r=view, row=overview.request_row(session, found), labels=REQUEST_LABELS, signer_labels=SIGNER_LABELS,
+    return render("staff/signature.html", r=view, row=overview.request_row(session, found), labels=REQUEST_LABELS,
+                  signer_labels=SIGNER_LABELS,
                   role_labels=ROLE_LABELS, version_labels=VERSION_LABELS, can_act="hr" in g.get("roles", ()))
 
 
@@ -54,7 +55,8 @@ def resend(request_id: int):
     sent = signatures.resend(services(), request_id, actor=g.actor, **_client())
     text = "Un nouveau lien a été envoyé." if sent.get("email_sent") else \
         "Un nouveau lien a été créé, mais le courriel n’a pas pu partir : vérifiez l’adresse et le serveur d’envoi."
-    return frame.done(url_for("signature_pages.show", request_id=request_id), text, "ok" if sent.get("email_sent") else "error")
+    return frame.done(url_for("signature_pages.show", request_id=request_id), text,
+                      "ok" if sent.get("email_sent") else "error")
 
 
 @bp.post("/signatures/<int:request_id>/annuler")

@@ -36,6 +36,7 @@ def index():
     to_sign = list(session.execute(select(Signer, SignatureRequest).join(SignatureRequest)
                                    .where(Signer.email == user.email, SignatureRequest.status == "pending",
                                           Signer.status.in_(("sent", "viewed"))))) if user else []
-    return render("staff/team.html", matricule=matricule, people=people, due=sorted(due_items, key=lambda d: d.deadline),
+    return render("staff/team.html", matricule=matricule, people=people,
+                  due=sorted(due_items, key=lambda d: d.deadline),
                   recorded=recorded, to_sign=to_sign, names={p.matricule: f"{p.prenom} {p.nom}" for p in people},
                   types=INTERVIEW_LABELS, status_labels=STATUS_LABELS)

@@ -72,5 +72,6 @@ def find_document():
 @page("hr", "auditor")
 def document(document_id: int):
     found = history.document_history(db_session(), document_id)
-    return render("staff/document.html", h=found, event_labels=EVENT_LABELS, labels=REQUEST_LABELS, version_labels=VERSION_LABELS,
+    return render("staff/document.html", h=found, event_labels=EVENT_LABELS, labels=REQUEST_LABELS,
+                  version_labels=VERSION_LABELS,
                   reasons=BREAK_REASONS)
