@@ -281,3 +281,13 @@ def test_after_an_import_the_due_list_is_computed_ahead_for_the_next_page(app):
         thread.join(30)
     memo = overview._MEMO[id(app.extensions["parcours"].db.engine)]
     assert memo.value is not None and len(memo.value[0].employees) == 25
+
+
+def test_a_file_over_the_size_limit_is_refused_on_the_page_in_french(app):
+    import io
+
+    client, csrf = signed_in(app, ["hr"])
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    answer = post(client, "/salaries/importer", csrf, {"employees": (io.BytesIO(b"x" * 5000), "grand.csv")},
+                  content_type="multipart/form-data")
+    assert answer.status_code == 413 and answer.mimetype == "text/html" and "Fichier trop volumineux" in text(answer)

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from docgen import formatting
 from parcours.errors import DomainError
 from parcours.http import auth
 from parcours.http.current import services
-from parcours.http.problems import TABLE, Problem, status_of
+from parcours.http.problems import HTTP_TEXTS, TABLE, Problem, status_of
 
 bp = Blueprint("frame", __name__, template_folder="pages", static_folder="static", static_url_path="/static/parcours")
 FLASH_COOKIE = "parcours_message"
@@ -84,6 +85,10 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
     would say it in problem+json (problems.TABLE); None for an error problems.py does not know."""
     if isinstance(exc, DomainError):
         return status_of(exc), {"title": exc.title, "detail": exc.detail, "errors": list(exc.errors or ())}
+    if isinstance(exc, HTTPException) and exc.code in HTTP_TEXTS:  # a file over the size limit (413), say
+        title, detail = HTTP_TEXTS[exc.code]
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return exc.code, {"title": title, "detail": detail.format(limit=limit), "errors": []}
     for kind, status, title, extra in TABLE:
         if isinstance(exc, kind):
             return status, {"title": title, "detail": str(exc) or None, "errors": list(extra(exc).get("errors") or ())}
