@@ -87,6 +87,7 @@ def test_an_import_with_errors_imports_nothing_and_names_row_column_and_reason(a
     assert answer.status_code == 422
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", text(answer))
     assert rows[0][:4] == ("salaries.csv", "3", "date_naissance", "1985-13-45") and rows[0][4]
+    assert "1 erreur, détaillée ci-dessous" in text(answer)
     with app.extensions["parcours"].db.session() as session:
         assert session.scalar(select(func.count()).select_from(Employee)) == 0
     kept = post(client, "/salaries/importer", csrf, {"employees": (__import__("io").BytesIO(BAD), "salaries.csv"),

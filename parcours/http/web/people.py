@@ -71,6 +71,9 @@ def import_submit():
         report = employees.import_files(session, sources, names, skip_invalid=skip_invalid)
     except DataImportError as exc:
         _, shown = frame.describe(exc)
+        plural = "s" if len(shown["errors"]) > 1 else ""
+        shown["detail"] = (f"{len(shown['errors'])} erreur{plural}, détaillée{plural} ci-dessous : corrigez le "
+                           "fichier, ou cochez « Importer les lignes valides et écarter les autres ».")
         return render("staff/import.html", file_labels=FILE_LABELS, report=None, problem=shown), 422
     session.commit()
     overview.warm_due_list(services(), dt.date.today())  # the dashboard and the due list read it next
