@@ -292,3 +292,22 @@ def test_a_file_over_the_size_limit_is_refused_on_the_page_in_french(app):
     answer = post(client, "/salaries/importer", csrf, {"employees": (io.BytesIO(b"x" * 5000), "grand.csv")},
                   content_type="multipart/form-data")
     assert answer.status_code == 413 and answer.mimetype == "text/html" and "Fichier trop volumineux" in text(answer)
+
+
+def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_disables_it(app):
+    from parcours.models import WebhookEndpoint
+
+    client, csrf = signed_in(app, ["admin"])
+    refused = post(client, "/administration/webhooks", csrf, {"url": "http://127.0.0.1:9/hook"})
+    assert refused.status_code == 422 and "adresse refusée" in text(refused)
+    made = post(client, "/administration/webhooks", csrf, {"url": "https://93.184.216.34/parcours", "description": "SIRH",
+                                                           "event_types": "signature_request.completed"})
+    assert made.status_code == 200 and "il ne sera plus affiché" in text(made)
+    with app.extensions["parcours"].db.session() as session:
+        endpoint = session.scalar(select(WebhookEndpoint))
+        endpoint_id, secret, kinds = endpoint.id, endpoint.secret, endpoint.event_types
+    assert secret in text(made) and secret not in text(client.get("/administration"))
+    assert kinds == ["signature_request.completed"]
+    assert post(client, f"/administration/webhooks/{endpoint_id}/etat", csrf, {"enabled": "0"}).status_code == 303
+    assert "désactivé" in text(client.get("/administration"))
+    assert "Aucun message." in text(client.get(f"/administration/webhooks/{endpoint_id}"))
