@@ -93,7 +93,8 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
         raise unreachable(exc, current) from None
     if demo:
         _prepare_demo(app, f"http://{host}:{port}")
-    click.echo(f"Parcours écoute sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json)")
+    click.echo(f"Parcours écoute sur http://{host}:{port}/ (pages, connexion) et http://{host}:{port}/api/v1 "
+               "(description : /api/v1/openapi.json)")
     server = waitress.create_server(app, host=host, port=port, threads=threads)
     # SIGTERM as SIGINT: waitress stops taking requests and lets the running ones end; then the jobs
     # running here end (those claimed but not started are given back), LibreOffice and its profiles go.
@@ -154,8 +155,13 @@ def _prepare_demo(app, base_url: str) -> None:
             user = users.create_user(session, email="demo@parcours.local", name="Démo RH", roles=["hr", "admin"],
                                      by=Actor("démo", "cli"))
             user.password_hash = users.hash_password(password)
+            # A manager of the sample data (E0001 leads the company): « Mes entretiens » shows their team.
+            manager = users.create_user(session, email="manager@parcours.local", name="Julien Martin (démo)",
+                                        roles=["manager"], matricule="E0001", by=Actor("démo", "cli"))
+            manager.password_hash = users.hash_password(password)
         lines = [f"Jeton de démonstration {role:8}: {token}" for role, token in made.items()]
         lines += [f"Compte de démonstration : demo@parcours.local, mot de passe {password} ({base_url}/connexion)",
+                  f"Compte de démonstration (manager) : manager@parcours.local, même mot de passe",
                   f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees"]
         access.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.chmod(access, 0o600)

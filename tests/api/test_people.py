@@ -84,8 +84,10 @@ def test_an_invitation_leads_to_a_password_a_login_a_session_and_a_logout(app, c
     assert response.status_code == 303 and response.headers["Location"] == "/"
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    home = client.get("/")
-    assert home.status_code == 200 and "Bonjour Camille Martin" in home.get_data(as_text=True)
+    home = client.get("/")  # HR lands on the dashboard; the account page greets them
+    assert home.status_code == 303 and home.headers["Location"] == "/tableau-de-bord"
+    account = client.get("/compte")
+    assert account.status_code == 200 and "Bonjour Camille Martin" in account.get_data(as_text=True)
     me = client.get("/api/v1/me").json  # the API answers the session too
     assert me["email"] == "camille.martin@atelier.fr" and me["authenticated_by"] == "password"
 
@@ -242,7 +244,7 @@ def test_the_demo_makes_its_tokens_and_account_once_per_instance(app, capsys):
     _prepare_demo(app, "http://127.0.0.1:8000")
     second = capsys.readouterr().out
     printed = [line for line in first.splitlines() if line.startswith(("Jeton", "Compte", "Essayez"))]
-    assert len(printed) == 5 and all(line in second for line in printed)  # the same, not new ones
+    assert len(printed) == 6 and all(line in second for line in printed)  # the same, not new ones
     with _services(app).db.session() as session:
         assert session.query(ApiToken).count() == 3
     hr_token = re.search(r"hr\s*: (prc_\S+)", first).group(1)
@@ -250,6 +252,9 @@ def test_the_demo_makes_its_tokens_and_account_once_per_instance(app, capsys):
     assert client.get("/api/v1/employees", headers=bearer(hr_token)).status_code == 200
     password = re.search(r"mot de passe (\S+)", first).group(1)
     assert login(client, "demo@parcours.local", password).status_code == 303
+    manager = app.test_client()  # the manager's demo account opens on their team's interviews
+    assert login(manager, "manager@parcours.local", password).status_code == 303
+    assert "Mon équipe" in manager.get("/mes-entretiens").get_data(as_text=True)
 
 
 def test_every_answer_carries_the_security_headers_and_pages_are_not_cached(client, tokens):

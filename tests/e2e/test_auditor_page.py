@@ -1,4 +1,4 @@
-"""An auditor verifies PDFs in a real browser: the report of a signed compte rendu, its PDF, and refusals."""
+"""An auditor verifies PDFs in a real browser, signed in: the report of a signed compte rendu, its PDF, and refusals."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 import requests
 from pypdf import PdfReader
 
+from browsing import person, sign_in
+
 from parcours.service.tokens import create_token
 from signing_flow import links, store_document, store_employees
 
@@ -18,12 +20,12 @@ SHOTS = Path(__file__).parent / "screenshots"
 
 @pytest.fixture
 def sealed(live_app, compte_rendu, tmp_path):
-    """(base URL, auditor token, path of a compte rendu signed by both, through HTTP: pyHanko runs in the server)."""
+    """(base URL, an auditor's e-mail, path of a compte rendu signed by both through HTTP: pyHanko runs in the
+    server)."""
     app, base = live_app
     store_employees(app)
     with app.extensions["parcours"].db.session() as session:
         hr, _ = create_token(session, "hr", "RH")
-        auditor, _ = create_token(session, "auditor", "Cabinet d’audit")
     document_id = store_document(app, *compte_rendu)
     headers = {"Authorization": f"Bearer {hr}"}
     assert requests.post(f"{base}/api/v1/documents/{document_id}/signature-requests", headers=headers,
@@ -35,6 +37,7 @@ def sealed(live_app, compte_rendu, tmp_path):
                        headers=headers, timeout=60).content
     path = tmp_path / "compte-rendu-signe.pdf"
     path.write_bytes(pdf)
+    auditor, _ = person(app, "audit@cabinet.fr", "Cabinet d’audit", ["auditor"])
     return base, auditor, path
 
 
@@ -42,10 +45,10 @@ def test_an_auditor_reads_the_report_and_takes_the_pdf_away(browser, sealed, tmp
     base, auditor, path = sealed
     SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
-    page.goto(base + "/auditeur/verifier")
-    page.fill("#token", auditor)
+    sign_in(page, base, auditor, path="/auditeur/verifier")
+    page.wait_for_url("**/auditeur/verifier")
     page.set_input_files("#file", str(path))
-    page.click("button[type=submit]")
+    page.click("#verify button[type=submit]")
     page.wait_for_selector("#report:not([hidden])")
     report = page.frame_locator("#report").locator("body")
     assert "Document valide" in report.inner_text(timeout=30000)
@@ -56,26 +59,24 @@ def test_an_auditor_reads_the_report_and_takes_the_pdf_away(browser, sealed, tmp
     document = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes()))
     text = "".join(p.extract_text() for p in document.pages)
     assert "François Rousseau" in text
-    # The token stays in the tab: a second file needs no retyping; a non-PDF is refused, saying why.
+    # A non-PDF is refused, saying why.
     page.reload()
-    assert page.input_value("#token") == auditor
     other = tmp_path / "notes.pdf"
     other.write_bytes(b"ceci n'est pas un PDF")
     page.set_input_files("#file", str(other))
-    page.click("button[type=submit]")
+    page.click("#verify button[type=submit]")
     page.wait_for_selector("#error:not([hidden])")
     assert "Fichier illisible" in page.inner_text("#error") and "%PDF-" in page.inner_text("#error")
     assert page.is_hidden("#report")
     page.close()
 
 
-def test_a_wrong_token_is_told(browser, sealed):
-    base, _, path = sealed
+def test_the_page_is_behind_the_sign_in_and_for_auditors_and_hr_only(browser, live_app):
+    app, base = live_app
     page = browser.new_page()
     page.goto(base + "/auditeur/verifier")
-    page.fill("#token", "prc_faux")
-    page.set_input_files("#file", str(path))
-    page.click("button[type=submit]")
-    page.wait_for_selector("#error:not([hidden])")
-    assert "401" in page.inner_text("#error") or "Jeton" in page.inner_text("#error")
+    assert "/connexion?suite=/auditeur/verifier" in page.url  # signed out: to the login page, and back after
+    manager, _ = person(app, "chef@atelier.fr", "Chef d’équipe", ["manager"], matricule="E0001")
+    sign_in(page, base, manager, path="/auditeur/verifier")
+    assert "Accès refusé" in page.inner_text("h1") and page.locator("#file").count() == 0
     page.close()

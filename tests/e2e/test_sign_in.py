@@ -35,8 +35,8 @@ def test_an_invited_auditor_sets_a_password_signs_in_and_verifies_without_a_toke
     phone.close()
 
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
-    page.goto(base + "/auditeur/verifier")
-    page.click("text=Connectez-vous")
+    page.goto(base + "/auditeur/verifier")  # behind the sign-in: the login page, then back
+    page.wait_for_url("**/connexion?suite=/auditeur/verifier")
     page.fill("#email", "auditrice@cabinet.fr")
     page.fill("#password", "pas la bonne")
     page.click("button[type=submit]")
@@ -45,9 +45,9 @@ def test_an_invited_auditor_sets_a_password_signs_in_and_verifies_without_a_toke
     page.screenshot(path=str(SHOTS / "connexion-1100.png"), full_page=True)
     page.click("button[type=submit]")
     page.wait_for_url("**/auditeur/verifier")
-    assert page.locator("#token").count() == 0 and "Inès Morel" in page.inner_text(".notice")
+    assert page.locator("#token").count() == 0 and "Inès Morel" in page.inner_text(".lead")
     page.set_input_files("#file", str(sealed[2]))
-    page.click("button[type=submit]")
+    page.click("#verify button[type=submit]")
     page.wait_for_selector("#report:not([hidden])")
     assert "Document valide" in page.frame_locator("#report").locator("body").inner_text(timeout=30000)
     page.goto(base + "/")

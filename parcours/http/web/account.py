@@ -16,6 +16,7 @@ from werkzeug.exceptions import TooManyRequests
 from parcours.errors import DomainError, Invalid
 from parcours.http import auth
 from parcours.http.current import db_session, services
+from parcours.http.web import frame
 from parcours.http.problems import status_of
 from parcours.service import pki as instance_pki
 from parcours.service import sso, users
@@ -45,7 +46,8 @@ def _company() -> str:
 
 def _next_page(raw: str | None) -> str:
     """Only a path of this service: an absolute or protocol-relative address would send the person elsewhere."""
-    return raw if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else url_for("account.home")
+    safe = raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw
+    return raw if safe else url_for("account.home")
 
 
 @bp.errorhandler(TooManyRequests)
@@ -57,13 +59,23 @@ def _too_many(_exc: TooManyRequests):
 
 @bp.get("/")
 def home():
+    """Signed out: the login page. Signed in: the first page of their menu (HR's dashboard, a manager's
+    interviews), or the account page for someone with no role yet."""
+    found = auth.caller()
+    if found is None or found.signed_in is None:
+        return redirect(url_for("account.login_page", suite=request.full_path.rstrip("?")))
+    landing = frame.first_page(tuple(found.roles)) if set(found.roles) & {"hr", "manager"} else None
+    return redirect(landing, 303) if landing else account_page()
+
+
+@bp.get("/compte")
+def account_page():
     found = auth.caller()
     if found is None or found.signed_in is None:
         return redirect(url_for("account.login_page", suite=request.full_path.rstrip("?")))
     roles = ", ".join(users.ROLE_LABELS[r] for r in found.roles)
-    return render_template("account/home.html", company=_company(), name=found.signed_in.user.name, roles=roles,
-                           can_verify=bool({"auditor", "hr"} & set(found.roles)),
-                           csrf=auth.csrf_token(auth.session_cookie() or ""))
+    return frame.render("account/home.html", name=found.signed_in.user.name, roles=roles,
+                        can_verify=bool({"auditor", "hr"} & set(found.roles)))
 
 
 @bp.get("/connexion")

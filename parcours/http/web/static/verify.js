@@ -1,15 +1,13 @@
 // The auditor's page: send the PDF to the API, show the report, take the PDF report away.
 (function () {
-  const form = document.getElementById("verify"), token = document.getElementById("token");
+  const form = document.getElementById("verify");
   const csrf = form.dataset.csrf;
   const file = document.getElementById("file"), error = document.getElementById("error");
   const frame = document.getElementById("report"), pdfButton = document.getElementById("pdf");
-  if (token) token.value = sessionStorage.getItem("parcours-token") || "";
 
   async function ask(format) {
-    // Signed in: the session cookie goes along, with its CSRF token; otherwise the API token typed above.
-    const headers = csrf ? {"X-CSRF-Token": csrf} : {"Authorization": "Bearer " + token.value.trim()};
-    if (token) sessionStorage.setItem("parcours-token", token.value.trim());
+    // The session cookie goes along, with its CSRF token.
+    const headers = {"X-CSRF-Token": csrf};
     const body = new FormData();
     body.append("file", file.files[0]);
     const response = await fetch("/api/v1/verifications?format=" + format, {
