@@ -16,7 +16,7 @@ from docgen.calendar import DueInterview
 from docgen.dataset import Dataset
 from parcours.models import (Batch, Document, DocumentVersion, Employee, Interview, SignatureRequest, Signer,
                              Template, TemplateVersion)
-from parcours.service import due
+from parcours.service import due, interviews
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,9 @@ def names(session: Session, matricules: set[str]) -> dict[str, str]:
 
 
 def past_planned(session: Session, today: dt.date, limit: int = 8) -> tuple[list[Interview], int]:
-    """Interviews still « planned » after their date (not recorded as held, refused or moved): the oldest first,
-    and how many."""
-    where = (Interview.status == "planned", Interview.date < today)
+    """Interviews still open (à planifier, convoqué, convocation reçue, reporté) after their date, not recorded as
+    held, refused or moved: the oldest first, and how many."""
+    where = (Interview.status.in_(interviews.OPEN), Interview.date < today)
     rows = list(session.scalars(select(Interview).where(*where).order_by(Interview.date, Interview.id).limit(limit)))
     return rows, session.scalar(select(func.count()).select_from(Interview).where(*where)) or 0
 
@@ -208,8 +208,9 @@ def warm_due_list(services: Any, on: dt.date) -> threading.Thread:
 
 
 def due_everyone(session: Session, *, before: dt.date, on: dt.date, headcount: int,
-                 period_years: int) -> tuple[Dataset, list[DueInterview]]:
+                 period_years: int) -> tuple[Dataset, list[DueInterview], dict[str, str]]:
     """The legal calendar over everyone (service.due.due_list: deadline on or before `before`, late ones included),
+    and the employees it could not compute (matricule → French reason), left out of the list,
     remembered per database until an employee or an interview changes: ten thousand employees take seconds to
     compute, and every page view would pay it. It is computed once far ahead and filtered here, so that the
     dashboard's horizon and the due list's date share it.
@@ -225,7 +226,9 @@ def due_everyone(session: Session, *, before: dt.date, on: dt.date, headcount: i
     memo = _MEMO.setdefault(id(session.get_bind()), _Memo())
     with memo.lock:
         if memo.key != key or memo.value is None or memo.far < far:
-            memo.value = due.due_list(session, before=far, on=on, headcount=headcount, period_years=period_years)
+            failures: dict[str, str] = {}
+            memo.value = (*due.due_list(session, before=far, on=on, headcount=headcount, period_years=period_years,
+                                        failures=failures), failures)
             memo.key, memo.far = key, far
-        dataset, found = memo.value
-    return dataset, [d for d in found if d.overdue or d.deadline <= before]
+        dataset, found, failures = memo.value
+    return dataset, [d for d in found if d.overdue or d.deadline <= before], failures

@@ -139,7 +139,7 @@ def test_a_template_upload_shows_the_unknown_variables_and_refuses_a_broken_one(
     broken = make_docx("Bonjour {{ salarie.prenom }")
     refused = post(client, "/modeles", csrf, {"name": "lettre", "file": (io.BytesIO(broken), "lettre.docx")},
                    content_type="multipart/form-data")
-    assert refused.status_code == 422 and "erreurs de syntaxe" in text(refused)
+    assert refused.status_code == 422 and "Le modèle contient des erreurs" in text(refused)
     assert "Version 2" not in text(client.get("/modeles/lettre"))
 
 
@@ -214,12 +214,13 @@ def test_the_pages_assets_are_served_by_the_app_itself(client, path):
 
 def test_the_dashboard_shows_a_planned_interview_whose_date_has_passed(app, employees):
     client, _ = signed_in(app, ["hr"])
-    assert "Aucun entretien prévu n’a dépassé sa date." in text(client.get("/tableau-de-bord"))
+    assert "Aucun entretien ouvert n’a dépassé sa date." in text(client.get("/tableau-de-bord"))
     with app.extensions["parcours"].db.session() as session:
         interviews.record(session, matricule="E0003", type="periodique", status="planned",
                           date=dt.date.today() - dt.timedelta(days=3), created_by="test")
     page = text(client.get("/tableau-de-bord"))
-    assert "1 entretien(s) encore « prévu(s) » après leur date" in page and "Moussa N&#39;Diaye</a> : prévu le" in page
+    assert "1 entretien(s) encore ouvert(s) après leur date" in page
+    assert "Moussa N&#39;Diaye</a> : convoqué, prévu le" in page
 
 
 def test_every_staff_page_declares_its_roles_and_sends_anonymous_visitors_to_the_login(app, client):
@@ -264,9 +265,11 @@ def test_the_dashboard_names_the_employee_whose_data_stops_the_calendar_and_show
     with app.extensions["parcours"].db.session() as session:  # an interview before the hiring: the calendar refuses
         session.get(Employee, "E0003").date_dernier_entretien = dt.date(2001, 1, 1)
     client, _ = signed_in(app, ["hr"])
-    page = client.get("/tableau-de-bord")
-    assert page.status_code == 200 and "Le calendrier légal ne peut pas être calculé" in text(page)
-    assert "N&#39;Diaye" in text(page) and "Documents récents" in text(page)
+    for path in ("/tableau-de-bord", "/echeances?avant=2030-12-31"):
+        page = text(client.get(path))
+        assert "Le calendrier légal ne peut pas être calculé pour 1 salarié(s)" in page and ">E0003</a> : " in page
+        others = set(re.findall(r'href="/salaries/(E\d+)"', page)) - {"E0003"}
+        assert len(others) >= 5, others  # the others are listed
 
 
 def test_after_an_import_the_due_list_is_computed_ahead_for_the_next_page(app):

@@ -7,12 +7,11 @@ import datetime as dt
 
 from flask import Blueprint
 
-from parcours.errors import Invalid
 from parcours.http.current import db_session, services
 from parcours.http.web import frame
 from parcours.http.web.frame import page, render
 from parcours.models import utcnow
-from parcours.service import overview
+from parcours.service import interviews, overview
 
 bp = Blueprint("dashboard", __name__, template_folder="pages")
 HORIZON = dt.timedelta(days=90)
@@ -32,16 +31,13 @@ def due_now(on: dt.date, before: dt.date):
 def index():
     session = db_session()
     today = dt.date.today()
-    try:
-        dataset, found, due_problem = *due_now(today, today + HORIZON), None
-    except Invalid as exc:  # one employee's inconsistent data stops the calendar: say which, show the rest
-        dataset, found, due_problem = None, [], frame.describe(exc)[1]
+    dataset, found, failures = due_now(today, today + HORIZON)
     late = [d for d in found if d.overdue]
     upcoming = sorted((d for d in found if not d.overdue), key=lambda d: d.deadline)[:8]
     waiting, _ = overview.signature_requests(session, status="pending", limit=6)
     not_held, not_held_count = overview.past_planned(session, today)
     slow, slow_count = overview.slow_signatures(session, utcnow() - SIGNATURE_WAIT)
-    return render("staff/dashboard.html", due_problem=due_problem, not_held=not_held, not_held_count=not_held_count,
+    return render("staff/dashboard.html", failures=failures, status_labels=interviews.LABELS, not_held=not_held, not_held_count=not_held_count,
                   held_names=overview.names(session, {i.matricule for i in not_held}), slow=slow, slow_count=slow_count,
                   wait_days=SIGNATURE_WAIT.days, counts=overview.counts(session), late=late[:8], late_count=len(late),
                   upcoming=upcoming, due_count=len(found), horizon=today + HORIZON, dataset=dataset,

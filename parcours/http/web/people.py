@@ -18,13 +18,13 @@ from parcours.http.web.dashboard import due_now
 from parcours.http.web.frame import page, render
 from parcours.models import Employee
 from parcours.service import due as due_service
-from parcours.service import employees, overview
+from parcours.service import employees, interviews, overview
 
 bp = Blueprint("people", __name__, template_folder="pages")
 PAGE = 50
 FILE_LABELS = {"employees": "Salariés (obligatoire)", "absences": "Absences", "formations": "Formations",
                "entretiens": "Entretiens passés"}
-STATUS_LABELS = {"planned": "prévu", "held": "tenu", "refused": "refusé par le salarié", "cancelled": "annulé"}
+STATUS_LABELS = interviews.LABELS
 
 
 def _choices(column) -> list[str]:
@@ -115,7 +115,7 @@ def due():
     except ValueError:
         return frame.problem_page(frame.Problem(422, "Valeurs invalides", errors=[
             {"field": "avant", "value": raw, "reason": "une date (AAAA-MM-JJ)"}]))
-    dataset, found = due_now(today, before)
+    dataset, found, failures = due_now(today, before)
     kind, service_name = request.args.get("type"), request.args.get("service")
     late_only = request.args.get("retard") == "1"
     rows = [d for d in sorted(found, key=lambda d: (d.deadline, d.matricule))
@@ -124,7 +124,7 @@ def due():
     number = max(1, int(request.args.get("page") or 1)) if (request.args.get("page") or "1").isdigit() else 1
     shown = rows[(number - 1) * PAGE: number * PAGE]
     args = {k: v for k, v in request.args.items() if v and k != "page"}
-    return render("staff/due.html", rows=shown, total=len(rows), dataset=dataset, before=before, filters=args,
+    return render("staff/due.html", failures=failures, rows=shown, total=len(rows), dataset=dataset, before=before, filters=args,
                   types=INTERVIEW_LABELS, services=_choices(Employee.service), page_number=number,
                   amount=formatting.euros(ABONDEMENT_CORRECTIF),
                   next_url=url_for("people.due", **args, page=number + 1) if number * PAGE < len(rows) else None,
