@@ -191,3 +191,14 @@ def test_the_interviews_held_in_a_period_export_as_csv_and_xlsx_with_formulas_ne
     cell = sheet.cell(row=2, column=2)
     assert cell.value == '\'=HYPERLINK("http://x")' and cell.data_type == "s"
     assert client.get("/api/v1/interviews/export?from=2026-12-31&to=2026-01-01", headers=hr).status_code == 422
+
+
+def test_an_interview_still_to_plan_in_one_campaign_is_not_convoked_again_by_the_next(app, client, tokens, employees):
+    first = post(client, tokens["hr"], CAMPAIGN)
+    assert first.status_code == 201, first.json
+    with app.extensions["parcours"].db.session() as session:
+        pending = set(session.execute(select(Interview.matricule, Interview.type).where(
+            Interview.campaign_id == first.json["id"], Interview.status == "to_plan")).tuples())
+    assert pending  # nothing is sent yet: the whole campaign is « à planifier »
+    again = post(client, tokens["hr"], {**CAMPAIGN, "name": "La même, par erreur"})
+    assert again.status_code == 422 and again.json["title"] == "Personne n'est à convoquer"

@@ -34,6 +34,7 @@ NOT_RUN = {
 LINES_NOT_RUN = {
     "scripts/extract_legi.py": "fetches the law from the npm registry (no network in tests)",
     ".venv/bin/pytest": "the tests themselves",
+    "benchmarks/bench_": "a benchmark: minutes of work, run by hand",
 }
 PREAMBLE = """set -eo pipefail
 curl() { command curl -sS --fail-with-body "$@"; echo; }
