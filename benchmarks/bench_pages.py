@@ -31,7 +31,8 @@ PAGES = ["/tableau-de-bord", "/echeances?avant=2027-01-31", "/salaries", "/salar
          "/salaries?service=Logistique", "/salaries/{employee}",
          "/echeances", "/echeances?retard=1&page=3", "/campagnes", "/entretiens", "/entretiens?statut=held",
          "/signatures", "/signatures?statut=completed", "/signatures/{request}", "/modeles", "/audit",
-         "/administration", "/mes-entretiens"]
+         "/administration", "/mes-entretiens", "/campagnes/{campaign}", "/campagnes/{campaign}?statut=convoked",
+         "/campagnes/nouvelle", "/entretiens/{interview}", "/entretiens/{interview}/compte-rendu"]
 
 
 def populate(db, employees: int, interviews: int) -> None:
@@ -162,8 +163,10 @@ def main() -> None:
                 employee, manager = "S04242", "S00001"
             with db.session() as session:
                 request_id = session.scalar(select(SignatureRequest.id).limit(1))
+            campaign_id, interview_id = add_campaign(db, 2_000 if size == "full" else 25)
             client = signed_in_client(app, manager)
-            paths = [p.format(employee=employee, request=request_id) for p in PAGES]
+            paths = [p.format(employee=employee, request=request_id, campaign=campaign_id, interview=interview_id)
+                     for p in PAGES]
             results[size] = measure(client, paths, args.runs)
             app.extensions["parcours"].close()
         finally:
@@ -178,6 +181,32 @@ def main() -> None:
     print(f"\nMédiane la plus lente : {max(full.values()):.1f} ms (objectif : < {TARGET_MS:.0f} ms par page)")
     if slow:
         sys.exit(f"Au-dessus de l'objectif : {', '.join(slow)}")
+
+
+def add_campaign(db, size: int) -> tuple[int, int]:
+    """A campaign holding the first `size` interviews, every other one still convoked: (campaign id, an
+    interview's id)."""
+    from sqlalchemy import select, update
+
+    from parcours.models import Campaign, Employee, Interview
+
+    with db.session() as session:
+        campaign = Campaign(name="Campagne du banc d'essai", period_start=dt.date.today(),
+                            period_end=dt.date.today() + dt.timedelta(days=90), reference_date=dt.date.today(),
+                            population={}, settings={"values": {}, "templates": {}}, batch_ids=[], created_by="bench")
+        session.add(campaign)
+        session.flush()
+        ids = list(session.scalars(select(Interview.id).order_by(Interview.id).limit(size)))
+        if not ids:  # the baseline's sample data may hold none
+            first = session.scalar(select(Employee.matricule).order_by(Employee.matricule).limit(1))
+            interview = Interview(matricule=first, type="periodique", status="convoked", date=dt.date.today(),
+                                  created_by="bench")
+            session.add(interview)
+            session.flush()
+            ids = [interview.id]
+        session.execute(update(Interview).where(Interview.id.in_(ids)).values(campaign_id=campaign.id))
+        session.execute(update(Interview).where(Interview.id.in_(ids[::2])).values(status="convoked"))
+        return campaign.id, ids[0]
 
 
 def populate_small(db) -> None:

@@ -225,7 +225,7 @@ def test_the_dashboard_shows_a_planned_interview_whose_date_has_passed(app, empl
 
 def test_every_staff_page_declares_its_roles_and_sends_anonymous_visitors_to_the_login(app, client):
     staff = {"dashboard", "people", "campaign_pages", "signature_pages", "models", "audit_pages", "admin", "team",
-             "auditor"}
+             "auditor", "report_pages"}
     walked = 0
     for rule in app.url_map.iter_rules():
         if rule.endpoint.split(".")[0] not in staff or rule.endpoint.endswith(".static"):

@@ -170,6 +170,12 @@ def _moment(value: dt.datetime | str | None) -> str:
     return f"{formatting.date(local.date())} à {formatting.heure(local.time())}"
 
 
+@bp.app_template_filter("heure")
+def _heure(value: dt.time | None) -> str:
+    """« 14 h 30 »."""
+    return formatting.heure(value) if value is not None else "—"
+
+
 @bp.app_template_filter("nombre")
 def _nombre(value: int) -> str:
     return formatting.nombre(value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, g, request, url_for
 from sqlalchemy import select
 
 from docgen import formatting
@@ -126,6 +126,6 @@ def due():
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render("staff/due.html", failures=failures, rows=shown, total=len(rows), dataset=dataset, before=before, filters=args,
                   types=INTERVIEW_LABELS, services=_choices(Employee.service), page_number=number,
-                  amount=formatting.euros(ABONDEMENT_CORRECTIF),
+                  amount=formatting.euros(ABONDEMENT_CORRECTIF), can_create="hr" in g.roles,
                   next_url=url_for("people.due", **args, page=number + 1) if number * PAGE < len(rows) else None,
                   first_url=url_for("people.due", **args) if number > 1 else None)

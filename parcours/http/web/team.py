@@ -11,9 +11,8 @@ from sqlalchemy import select
 from docgen.dataset import INTERVIEW_LABELS
 from parcours.http.current import db_session, services
 from parcours.http.web.frame import page, render
-from parcours.http.web.people import STATUS_LABELS
 from parcours.models import Employee, SignatureRequest, Signer, User
-from parcours.service import due, overview, users
+from parcours.service import due, interviews, overview, users
 
 bp = Blueprint("team", __name__, template_folder="pages")
 
@@ -39,4 +38,4 @@ def index():
     return render("staff/team.html", matricule=matricule, people=people,
                   due=sorted(due_items, key=lambda d: d.deadline),
                   recorded=recorded, to_sign=to_sign, names={p.matricule: f"{p.prenom} {p.nom}" for p in people},
-                  types=INTERVIEW_LABELS, status_labels=STATUS_LABELS)
+                  types=INTERVIEW_LABELS, status_labels=interviews.LABELS)
