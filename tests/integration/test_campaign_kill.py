@@ -25,7 +25,7 @@ def test_a_campaign_killed_while_sending_delivers_every_message_after_a_restart(
     inbox = Inbox()
     inbox.delay = 0.25  # a slow SMTP server: the kill lands while messages go out
     port = inbox.start()
-    server = Server(tmp_path / "instance", {"PARCOURS_SMTP_URL": f"smtp://127.0.0.1:{port}",
+    server = Server(tmp_path / "instance", environment={"PARCOURS_SMTP_URL": f"smtp://127.0.0.1:{port}",
                                             "PARCOURS_MAIL_FROM": "rh@atelier-lumiere.example",
                                             "PARCOURS_ORGANISATION": "Atelier Lumière"})
     server.start()

@@ -43,7 +43,7 @@ def free_port() -> int:
 class Server:
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
-    def __init__(self, instance: Path, cli: bool = False, extra: list[str] | None = None,
+    def __init__(self, instance: Path, *, cli: bool = False, extra: list[str] | None = None,
                  environment: dict[str, str] | None = None) -> None:
         self.instance, self.port, self.process, self.cli = instance, free_port(), None, cli
         self.extra = extra or []
