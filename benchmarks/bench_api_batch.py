@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,16 +58,13 @@ def run_batch(base: str, token: str, matricules: list[str], values: dict) -> tup
     return time.perf_counter() - started, batch
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="parcours-api-bench-"))
+def seeded_instance(prefix: str, count: int) -> tuple[Path, Path, Any, str, dict[str, Any]]:
+    """A fresh instance folder whose SQLite database holds `count` synthetic employees and an hr token; with the
+    sample campaign's common values (its employees removed)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     instance = folder / "instance"
     instance.mkdir()
-    dataset = synthetic_dataset(args.docs)
+    dataset = synthetic_dataset(count)
     db = Database(f"sqlite:///{instance / 'parcours.sqlite3'}")
     db.upgrade()
     with db.session() as session:
@@ -75,6 +73,16 @@ def main() -> None:
     db.dispose()
     common = json.loads((resources.SAMPLES / "campagne.json").read_text(encoding="utf-8"))
     common.pop("salaries")
+    return folder, instance, dataset, token, common
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    folder, instance, dataset, token, common = seeded_instance("parcours-api-bench-", args.docs)
     matricules = [m for m in dataset.employees if m != "M0000"]
 
     with socket.socket() as sock:

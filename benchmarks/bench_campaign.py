@@ -15,13 +15,11 @@ batch engine's rate (target: at least 0.50).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -32,18 +30,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from bench_api_batch import SERVE, call, run_batch  # noqa: E402
-from bench_batch import synthetic_dataset  # noqa: E402
+from bench_api_batch import SERVE, call, run_batch, seeded_instance  # noqa: E402
 
 from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
 from docgen.convert import ConverterPool  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402
 from parcours import resources  # noqa: E402
-from parcours.db import Database  # noqa: E402
 from parcours.service import due  # noqa: E402
-from parcours.service.employees import upsert_dataset  # noqa: E402
-from parcours.service.tokens import create_token  # noqa: E402
 
 HOURS = ["08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "14:00", "14:30", "15:00", "15:30", "16:00"]
 
@@ -85,18 +79,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="parcours-campaign-bench-"))
-    instance = folder / "instance"
-    instance.mkdir()
-    dataset = synthetic_dataset(args.employees)
-    db = Database(f"sqlite:///{instance / 'parcours.sqlite3'}")
-    db.upgrade()
-    with db.session() as session:
-        upsert_dataset(session, dataset)
-        token, _ = create_token(session, "hr", "benchmark")
-    db.dispose()
-    common = json.loads((resources.SAMPLES / "campagne.json").read_text(encoding="utf-8"))
-    common.pop("salaries")
+    folder, instance, dataset, token, common = seeded_instance("parcours-campaign-bench-", args.employees)
     sample_interview = common.pop("entretien")  # a campaign's come from the calendar and the slots
     matricules = [m for m in dataset.employees if m != "M0000"]
 
