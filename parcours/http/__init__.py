@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from parcours.container import Services
@@ -55,11 +56,14 @@ def security_headers(response: Response) -> Response:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in a route: an id beyond what a table holds matches no route (404), never the database."""
+    """`<int:…>` in a route: an id beyond what a table holds is not found (404), never sent to the database.
+    (A converter's refusal would make Werkzeug try the other routes and answer 405 for `PATCH /users/9…9`.)"""
 
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound()
+        return number
 
 
 def init_app(app: Flask, services: Services) -> None:

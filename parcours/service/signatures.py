@@ -341,6 +341,8 @@ def create_request(services: Services, document_id: int, *, actor: str | Actor, 
                    require_code: Any = False, ip: str | None = None, user_agent: str | None = None) -> Created:
     """Prepare the latest PDF (fields at the anchors) as a new version, create the request, e-mail the first signer."""
     errors = []
+    if isinstance(expires_in_days, float) and expires_in_days.is_integer():
+        expires_in_days = int(expires_in_days)  # 30.0 is an integer to JSON Schema, and so to the API
     if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= 365:
         errors.append({"field": "expires_in_days", "reason": "un nombre de jours de 1 à 365"})
     if not isinstance(require_code, bool):

@@ -181,10 +181,13 @@ def test_pages_follow_the_cursor_and_bad_parameters_are_refused(client, tokens, 
     assert pages == 3 and len(seen) == 25 and seen == sorted(seen)
     whole = client.get("/api/v1/employees", headers=bearer(tokens["hr"])).json  # page_size is 100
     assert len(whole["items"]) == 25 and whole["next_cursor"] is None
-    for query in ({"limit": 0}, {"limit": 1001}, {"limit": "dix"}, {"cursor": "%%%"}):
+    for query in ({"limit": 0}, {"limit": 1001}, {"limit": "dix"}, {"servise": "Production"}):
         refused = client.get("/api/v1/employees", query_string=query, headers=bearer(tokens["hr"]))
         assert refused.status_code == 422 and refused.content_type == PROBLEM, query
         assert refused.json["errors"][0]["field"] in query
+    # The cursor is the last matricule received, as documented: any text is a place in the order.
+    after = client.get("/api/v1/employees", query_string={"cursor": "E0020"}, headers=bearer(tokens["hr"])).json
+    assert [item["matricule"] for item in after["items"]] == [m for m in seen if m > "E0020"]
 
 
 def test_ten_thousand_employees_page_completely_and_in_order(client, tokens, app):

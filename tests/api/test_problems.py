@@ -78,3 +78,28 @@ def test_a_planning_file_in_any_office_encoding_is_read_not_a_500():
 def test_a_filter_that_matches_no_state_is_422_not_an_empty_200(client, tokens, path):
     response = client.get(path, headers=bearer(tokens["hr"]))
     assert response.status_code == 422 and response.content_type == "application/problem+json", path
+
+
+def test_a_nul_character_anywhere_is_422_naming_the_field_and_nothing_is_stored(client, tokens):
+    """PostgreSQL cannot store U+0000 (it answered 500 to a token labelled "\\x00"): refused before any query."""
+    made = client.post("/api/v1/tokens", json={"role": "hr", "label": "robot\x00"}, headers=bearer(tokens["admin"]))
+    assert made.status_code == 422 and made.content_type == "application/problem+json"
+    assert made.json["errors"] == [{"field": "label", "reason": "contient le caractère nul (U+0000)"}]
+    listed = client.get("/api/v1/tokens", headers=bearer(tokens["admin"])).json
+    assert not any("robot" in token["label"] for token in listed["items"])
+    searched = client.get("/api/v1/employees?service=Prod%00", headers=bearer(tokens["hr"]))
+    assert searched.status_code == 422 and searched.json["errors"][0]["field"] == "service"
+
+
+def test_a_query_parameter_the_description_does_not_name_is_refused_with_the_known_ones(client, tokens):
+    misspelt = client.get("/api/v1/interviews?statut=held", headers=bearer(tokens["hr"]))
+    assert misspelt.status_code == 422 and misspelt.json["title"] == "Paramètres inconnus"
+    [error] = misspelt.json["errors"]
+    assert error["field"] == "statut" and "status" in error["reason"]
+    assert client.get("/api/v1/interviews?status=held", headers=bearer(tokens["hr"])).status_code == 200
+
+
+def test_an_id_beyond_what_a_table_holds_is_404_whatever_the_method(client, tokens):
+    """Werkzeug answered 405 when the id converter refused a number: the address exists, the record does not."""
+    response = client.patch("/api/v1/users/47618491161051", json={"active": True}, headers=bearer(tokens["admin"]))
+    assert response.status_code == 404 and response.content_type == "application/problem+json"

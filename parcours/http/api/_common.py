@@ -69,8 +69,10 @@ def page() -> tuple[int, int | None]:
             errors.append({"field": "limit", "reason": f"entier de 1 à {MAX_PAGE}", "value": raw_limit})
     cursor = None
     if raw_cursor:
-        cursor = whole_number(raw_cursor, 0, MAX_ID)
-        if cursor is None:
+        cursor = whole_number(raw_cursor, 0, 10 ** 19 - 1)
+        if cursor is not None:
+            cursor = min(cursor, MAX_ID)  # past the largest id: an empty page, not an error
+        else:
             errors.append({"field": "cursor", "reason": "curseur invalide (reprenez next_cursor)", "value": raw_cursor})
     if errors:
         raise Problem(422, "Paramètres invalides", errors=errors)

@@ -28,7 +28,8 @@ def _int_arg(name: str, default: int, low: int, high: int, reason: str) -> int:
 @require("auditor", "hr")
 def list_events():
     limit = _int_arg("limit", 100, 1, MAX_PAGE, f"nombre entier de 1 à {MAX_PAGE}")
-    after = _int_arg("cursor", 0, 0, 2 ** 63 - 1, "curseur inconnu : reprenez « next_cursor » d'une page")
+    # Past the last sequence: an empty page (any cursor of up to 19 digits is valid to the description).
+    after = min(_int_arg("cursor", 0, 0, 10 ** 19 - 1, "curseur inconnu : reprenez « next_cursor » d'une page"), 2 ** 63 - 1)
     subject_type = request.args.get("subject_type") or None
     subject_id = request.args.get("subject_id") or None
     rows = trail.events(db_session(), subject_type=subject_type, subject_id=subject_id, after=after,

@@ -262,7 +262,8 @@ OPENAPI = {
             "summary": "Annuler un entretien avec sa raison ; l'invitation est annulée (rôle hr)",
             "tags": ["interviews"], "parameters": [_INTERVIEW_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+                "type": "object", "required": ["reason"], "properties": {
+                    "reason": {"type": "string", "pattern": "\\S", "description": "La raison, obligatoire"}}}}}},
             "responses": {"200": json_response({"$ref": "#/components/schemas/Interview"}, "L'entretien"),
                           "409": {"description": "Entretien clos", "content": _PROBLEM}}}},
         "/interviews/export": {"get": {

@@ -137,7 +137,7 @@ _DUE_LIST = {"type": "object", "required": ["before", "on", "items", "errors"], 
 _ON = {"name": "on", "in": "query", "description": "Date de référence (aujourd'hui par défaut)",
        "schema": {"type": "string", "format": "date"}}
 _HEADCOUNT = {"name": "effectif", "in": "query", "description": "Effectif de l'entreprise (réglage par défaut)",
-              "schema": {"type": "integer", "minimum": 0}}
+              "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000}}
 
 OPENAPI = {
     "schemas": {"DueInterview": _DUE},

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Blueprint
 
+from parcours.http.api._common import MAX_ID
+
 ERRORS = {
     "400": "Requête mal formée", "401": "Jeton absent ou invalide", "403": "Rôle insuffisant",
     "404": "Introuvable", "413": "Fichier trop volumineux", "422": "Données invalides",
@@ -31,6 +33,11 @@ def document(resources: Sequence[ModuleType]) -> dict[str, Any]:
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("schema", {}).get("type") == "integer":
+                    # Ids start at 1 and end with PostgreSQL's integer (a route answers 404 to the others); the
+                    # other whole numbers (limit, effectif) say their bounds.
+                    parameter["schema"] = {"minimum": 1, "maximum": MAX_ID, **parameter["schema"]}
             body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if isinstance(body, dict) and body.get("type") == "object" and "properties" in body:
                 # Every JSON body goes through _common.json_body, which refuses a field it does not name.
@@ -47,6 +54,17 @@ def document(resources: Sequence[ModuleType]) -> dict[str, Any]:
         "components": {"schemas": schemas,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def query_parameters(resources: Sequence[ModuleType]) -> dict[tuple[str, str], frozenset[str]]:
+    """{(METHOD, path as the document writes it): the query parameters it names}."""
+    named = {}
+    for path, operations in document(resources)["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict):
+                named[method.upper(), path] = frozenset(
+                    p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query")
+    return named
 
 
 def blueprint(resources: Sequence[ModuleType]) -> Blueprint:

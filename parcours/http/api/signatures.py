@@ -256,7 +256,9 @@ OPENAPI = {
         "/sign/{token}/code": {"post": {
             "summary": "Envoyer un code à usage unique par e-mail (6 chiffres, 10 minutes, 3 essais)",
             "tags": ["signataire"], "security": _PUBLIC, "parameters": [_TOKEN],
-            "responses": {"200": {"description": "Envoyé", "content": _json({"type": "object"})}, **_ENDED}}},
+            "responses": {"200": {"description": "Envoyé", "content": _json({"type": "object"})},
+                          "429": {"description": "Trop d'envois : un code par minute et dix par heure pour un lien, "
+                                                 "trente par heure depuis une adresse"}, **_ENDED}}},
         "/sign/{token}/code/check": {"post": {
             "summary": "Vérifier le code reçu", "tags": ["signataire"], "security": _PUBLIC, "parameters": [_TOKEN],
             "requestBody": {"required": True, "content": _json({"type": "object", "required": ["code"],

@@ -76,7 +76,7 @@ OPENAPI = {
             "post": {"summary": "Créer un jeton (affiché une seule fois)", "tags": ["tokens"],
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["role", "label"], "properties": {
-                             "role": {"type": "string", "enum": list(ROLES)}, "label": {"type": "string"}}}}}},
+                             "role": {"type": "string", "enum": list(ROLES)}, "label": {"type": "string", "pattern": "\\S"}}}}}},
                      "responses": {"201": {"description": "Le jeton, avec son secret dans `token`", "content": {
                          "application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Token"}, {
                              "type": "object", "properties": {"token": {"type": "string"}}}]}}}}}},

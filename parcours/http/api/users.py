@@ -150,7 +150,7 @@ OPENAPI = {
         },
         "/me/tokens": {
             "post": {"summary": "Créer un jeton personnel, avec un de mes rôles", "tags": ["users"],
-                     "requestBody": _body({"label": {"type": "string"}, "role": {"type": "string"}}, ["label", "role"]),
+                     "requestBody": _body({"label": {"type": "string", "pattern": "\\S"}, "role": {"type": "string"}}, ["label", "role"]),
                      "responses": {"201": {"description": "Le jeton, avec son secret dans `token`, une seule fois",
                                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}}}},
         },

@@ -37,11 +37,7 @@ def index():
     where = employees.EmployeeFilter(service=request.args.get("service") or None, site=request.args.get("site") or None,
                                      q=request.args.get("q") or None)
     cursor = request.args.get("suite") or None
-    try:
-        after = employees.decode_cursor(cursor) if cursor else None
-    except employees.BadCursor:
-        after = None
-    rows, next_cursor = employees.list_employees(db_session(), where, PAGE, after)
+    rows, next_cursor = employees.list_employees(db_session(), where, PAGE, cursor)
     args = {k: v for k, v in request.args.items() if v and k != "suite"}
     return render("staff/employees.html", rows=rows, filters=args, services=_choices(Employee.service),
                   sites=_choices(Employee.site), file_labels=FILE_LABELS,
