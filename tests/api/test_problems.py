@@ -103,3 +103,11 @@ def test_an_id_beyond_what_a_table_holds_is_404_whatever_the_method(client, toke
     """Werkzeug answered 405 when the id converter refused a number: the address exists, the record does not."""
     response = client.patch("/api/v1/users/47618491161051", json={"active": True}, headers=bearer(tokens["admin"]))
     assert response.status_code == 404 and response.content_type == "application/problem+json"
+
+
+def test_a_form_part_without_a_name_is_400_not_500(client, tokens):
+    body = (b"--x\r\nContent-Disposition: form-data\r\n\r\n{}\r\n"
+            b"--x\r\nContent-Disposition: form-data; name=\"template\"\r\n\r\nconvocation\r\n--x--\r\n")
+    response = client.post("/api/v1/batches", data=body, content_type="multipart/form-data; boundary=x",
+                           headers=bearer(tokens["hr"]))
+    assert response.status_code == 400 and response.json["title"] == "Formulaire mal formé"

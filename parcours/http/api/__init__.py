@@ -59,14 +59,18 @@ def init_app(app: Flask) -> None:
                 {"field": name, "reason": f"paramètre inconnu ({expected})"} for name in unknown])
 
     @app.before_request
-    def refuse_nul_characters() -> None:
-        """U+0000 has no place in any text the API takes, and PostgreSQL cannot store it: refused, named."""
+    def refuse_malformed_texts() -> None:
+        """A form part without a name is malformed; U+0000 has no place in any text the API takes, and PostgreSQL
+        cannot store it: both refused before any route reads them."""
         if not request.path.startswith(PREFIX + "/"):
             return
+        if None in request.form or None in request.files:
+            raise Problem(400, "Formulaire mal formé", "Une partie du formulaire n'a pas de nom "
+                                                        "(Content-Disposition: form-data; name=\"…\").")
         fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
         if request.is_json:
             fields += _texts(request.get_json(silent=True), "")
-        named = [name or "" for name, value in fields if "\x00" in (name or "") + (value or "")]  # a part may lack a name
+        named = [name for name, value in fields if "\x00" in name + value]
         if named:
             raise Problem(422, "Caractère nul refusé", "Le caractère nul (U+0000) n'est accepté dans aucun texte.",
                           errors=[{"field": name.replace("\x00", "\\0"), "reason": "contient le caractère nul (U+0000)"}

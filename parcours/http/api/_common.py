@@ -112,10 +112,10 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
 # --- OpenAPI pieces ---------------------------------------------------------------------------------
 
 ID_CURSOR: dict[str, Any] = {
-    "name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+    "name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{0,19}$"},
     "description": "Curseur de pagination : la valeur `next_cursor` de la page précédente, soit l'identifiant "
-                   "(entier) du dernier élément reçu, la liste étant triée par identifiant croissant ; absent pour "
-                   "la première page. `next_cursor` vaut null sur la dernière page."}
+                   "(entier) du dernier élément reçu, la liste étant triée par identifiant croissant ; absent ou "
+                   "vide pour la première page. `next_cursor` vaut null sur la dernière page."}
 """The cursor of the lists ordered by id: the last id of the previous page."""
 
 
