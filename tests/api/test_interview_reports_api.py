@@ -10,14 +10,14 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from api_helpers import bearer
+from api_helpers import bearer, lend_pool
 from docgen.formatting import date as french_date
 from parcours.models import Interview, SignatureRequest
 from parcours.service import interviews
 from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
-from test_documents_api import VALUES, lend_pool
+from test_documents_api import VALUES
 
 PROBLEM = "application/problem+json"
 SECTIONS = {

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from api_helpers import bearer
+from api_helpers import SharedPool, bearer
 from parcours.app import create_app
 from parcours.jobs.runner import JobRunner
 from parcours.models import Job, TemplateVersion, utcnow
@@ -20,7 +20,7 @@ from parcours.service import webhooks as service
 from parcours.settings import Settings, SettingsError
 from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from test_batches_api import start
-from test_documents_api import PROBLEM, SharedPool, ensure_convocation
+from test_documents_api import PROBLEM, ensure_convocation
 from webhooks.delivery import DeliveryResult
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
