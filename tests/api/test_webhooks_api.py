@@ -72,9 +72,9 @@ def test_an_endpoint_without_event_types_receives_every_event(client, tokens):
 
 @pytest.mark.parametrize("body, field, reason", [
     ({"url": "ftp://example.com/hook"}, "url", "http"),
-    ({"url": "http://10.0.0.8/hook"}, "url", "private"),
-    ({"url": "http://169.254.169.254/latest/meta-data/"}, "url", "metadata"),
-    ({"url": "http://[::1]:8000/hook"}, "url", "loopback"),
+    ({"url": "http://10.0.0.8/hook"}, "url", "l'adresse 10.0.0.8 est refusée : c'est une adresse privée"),
+    ({"url": "http://169.254.169.254/latest/meta-data/"}, "url", "métadonnées d'un hébergeur cloud"),
+    ({"url": "http://[::1]:8000/hook"}, "url", "bouclage"),
     ({"url": ""}, "url", "obligatoire"),
     ({"url": HOOK, "event_types": ["document.signed"]}, "event_types", "type inconnu"),
     ({"url": HOOK, "event_types": []}, "event_types", "liste"),

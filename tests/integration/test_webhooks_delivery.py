@@ -308,7 +308,7 @@ def test_an_address_no_longer_allowed_is_refused_at_delivery(parcours, receivers
     [public_id] = emit(app)
     row, attempts = settled(app, public_id)
     assert row.status == "failed" and receiver.deliveries == []
-    assert all(a.status_code is None and "loopback" in a.error for a in attempts)
+    assert all(a.status_code is None and "URL refusée" in a.error and "bouclage" in a.error for a in attempts)
 
 
 def test_a_change_that_rolls_back_sends_nothing(parcours, receivers, fast):
