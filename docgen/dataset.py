@@ -11,7 +11,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -218,6 +218,11 @@ class PastInterview:
         """Held, or refused and counted: the employer's obligation is met."""
         return self.status == "held" or (self.status == "refused" and self.counts)
 
+    def known_on(self, on: dt.date) -> bool:
+        """Whether the interview is part of the history seen from `on`: one held or refused later had not
+        happened yet; a planned one was already planned."""
+        return self.status == "planned" or self.date <= on
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -236,6 +241,17 @@ class Dataset:
         object.__setattr__(self, "trainings", MappingProxyType(dict(self.trainings)))
         if self.interviews is not None:
             object.__setattr__(self, "interviews", MappingProxyType(dict(self.interviews)))
+
+    def as_known_on(self, on: dt.date) -> Dataset:
+        """The same data seen from `on` (a date given as the calendar's reference): the interviews held or refused
+        after it left out, and a `date_dernier_entretien` after it, as the service reads its own history. The
+        calendar refuses such interviews when they are given to it, so that a history is not silently cut."""
+        employees = {m: (replace(e, date_dernier_entretien=None)
+                         if e.date_dernier_entretien is not None and e.date_dernier_entretien > on else e)
+                     for m, e in self.employees.items()}
+        interviews = (None if self.interviews is None else
+                      {m: tuple(i for i in items if i.known_on(on)) for m, items in self.interviews.items()})
+        return replace(self, employees=employees, interviews=interviews)
 
     def interviews_of(self, matricule: str) -> tuple[PastInterview, ...]:
         """The employee's interview history: the entretiens file when given, else the

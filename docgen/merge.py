@@ -38,30 +38,15 @@ def merge_documents(documents: Sequence[Document]) -> bytes:
     All documents must come from the same template: the first one's styles and numbering
     definitions serve for all. The documents are consumed (the first one becomes the result).
     """
-    if not documents:
-        raise ValueError("nothing to merge")
-    master = documents[0]
-    body = master.element.body
-    final_sect = body.find(qn("w:sectPr"))
-    if final_sect is None:
-        raise MergeNotPossible("the template has no section properties")
+    master, final_sect = _master(documents)
     _restart_page_numbers(final_sect)
-    _mark_start(list(_blocks(body)), 0)
+    _mark_start(_blocks(master.element.body), 0)
     for index, doc in enumerate(documents[1:], start=1):
-        _close_section(body, final_sect)
+        _close_section(master.element.body, final_sect)
         mapping = _adopt_headers_footers(doc, master, index)
         _point_references(final_sect, doc.element.body.find(qn("w:sectPr")), mapping)
-        blocks = [deepcopy(block) for block in _blocks(doc.element.body)]
-        for block in blocks:
-            _remap_relationships(block, doc, master, mapping)
-            _renumber_bookmarks(block, index)
-        _restart_lists(blocks, master, doc)
-        _mark_start(blocks, index)
-        for block in blocks:
-            final_sect.addprevious(block)
-    out = io.BytesIO()
-    master.save(out)
-    return out.getvalue()
+        _append(master, final_sect, doc, [deepcopy(block) for block in _blocks(doc.element.body)], index, mapping)
+    return _saved(master)
 
 
 def merge_letters(documents: Sequence[Document]) -> bytes:
@@ -71,26 +56,41 @@ def merge_letters(documents: Sequence[Document]) -> bytes:
     letters then share the first one's headers and footers, and page numbers run on; the caller
     stamps what varies. The documents are consumed: their paragraphs move into the first one.
     """
-    if not documents:
-        raise ValueError("nothing to merge")
-    master = documents[0]
-    body = master.element.body
-    final_sect = body.find(qn("w:sectPr"))
-    if final_sect is None:
-        raise MergeNotPossible("the template has no section properties")
-    _mark_start(_blocks(body), 0)
+    master, final_sect = _master(documents)
+    _mark_start(_blocks(master.element.body), 0)
     for index, doc in enumerate(documents[1:], start=1):
         blocks = _blocks(doc.element.body)
         if not blocks or blocks[0].tag != qn("w:p"):
             raise MergeNotPossible("a letter does not start with a paragraph")
-        for block in blocks:
-            _remap_relationships(block, doc, master, {})
-            _renumber_bookmarks(block, index)
-        _restart_lists(blocks, master, doc)
         blocks[0].get_or_add_pPr().pageBreakBefore_val = True
-        _mark_start(blocks, index)
-        for block in blocks:
-            final_sect.addprevious(block)
+        _append(master, final_sect, doc, blocks, index, {})
+    return _saved(master)
+
+
+def _master(documents: Sequence[Document]) -> tuple[Document, object]:
+    """The first document, which receives the others, and its final section properties."""
+    if not documents:
+        raise ValueError("nothing to merge")
+    master = documents[0]
+    final_sect = master.element.body.find(qn("w:sectPr"))
+    if final_sect is None:
+        raise MergeNotPossible("the template has no section properties")
+    return master, final_sect
+
+
+def _append(master: Document, final_sect, doc: Document, blocks: list, index: int, adopted: dict[str, str]) -> None:
+    """Move `blocks` of `doc` (document `index`) into the master before its final section properties, their
+    relationships, bookmarks and lists made the master's own, the first text bookmarked."""
+    for block in blocks:
+        _remap_relationships(block, doc, master, adopted)
+        _renumber_bookmarks(block, index)
+    _restart_lists(blocks, master, doc)
+    _mark_start(blocks, index)
+    for block in blocks:
+        final_sect.addprevious(block)
+
+
+def _saved(master: Document) -> bytes:
     out = io.BytesIO()
     master.save(out)
     return out.getvalue()

@@ -13,6 +13,31 @@ POSTGRES_ADMIN_URL = os.environ.get("PARCOURS_TEST_POSTGRES_URL", "postgresql+ps
 """A PostgreSQL database the tests may create throwaway databases from (127.0.0.1:5432 unless set)."""
 
 
+class SharedPool:
+    """The session's LibreOffice pool lent to one app: closing the app must not close it. `pool` may be None
+    for a test whose documents never reach conversion."""
+
+    closed = False
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    @property
+    def size(self) -> int:
+        return self.pool.size
+
+    def convert(self, docx: bytes, **options) -> bytes:
+        return self.pool.convert(docx, **options)
+
+    def close(self) -> None:
+        pass
+
+
+def lend_pool(app, pool) -> None:
+    """Make `app` convert with the session's `pool` (before any job asks for a converter)."""
+    app.extensions["parcours"]._converter = SharedPool(pool)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

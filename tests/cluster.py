@@ -41,6 +41,27 @@ def wait_for_port(port: int, process: subprocess.Popen | None, log: Path, timeou
     raise AssertionError(f"nothing listens on {port} after {timeout} s")
 
 
+class ApiClient:
+    """Calls to the JSON API of a service running in its own process, at `url` (…/api/v1), with a bearer token."""
+
+    url: str
+    timeout: float = 60
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def json(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+        status, data = self.call(method, path, token, body)
+        return status, json.loads(data)
+
+
 class Redis:
     """redis-server on a port of its own, without persistence: a restart loses every message."""
 
@@ -138,7 +159,9 @@ def soffice_under(folder: Path) -> list[int]:
     return found
 
 
-class Http(Process):
+class Http(Process, ApiClient):
+    timeout = 120  # a batch's first request may wait for LibreOffice to start
+
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         super().__init__("http", folder, env, ["serve", "--port", str(self.port)])
@@ -150,20 +173,6 @@ class Http(Process):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1"
-
-    def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def json(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
-        status, data = self.call(method, path, token, body)
-        return status, json.loads(data)
 
     def wait(self, token: str, batch_id: int, until, timeout: float) -> dict:
         deadline = time.monotonic() + timeout

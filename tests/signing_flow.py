@@ -17,7 +17,10 @@ Engine-level signed files (no service) are in ``signed_samples``.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +31,24 @@ from signed_samples import compte_rendu_docx
 LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 MATRICULE = "E0003"
 """The sample employee whose compte rendu is signed (manager: François Rousseau)."""
+
+
+class MailInbox:
+    """The handler of a test SMTP server (aiosmtpd's Controller): every message it accepted, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        """The messages to `address` (with or without a display name), oldest first."""
+        with self.lock:
+            return [m for m in self.messages if address in m["To"]]
 
 
 def sample_dataset():

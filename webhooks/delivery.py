@@ -282,7 +282,7 @@ def deliver(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
     try:
         target = check_url(url, allow, resolve)
     except UnsafeURL as exc:
-        return DeliveryResult(None, elapsed(), error=f"refused: {exc.reason}")
+        return DeliveryResult(None, elapsed(), error=f"URL refusée : {exc.reason}")
     sent = {"content-type": "application/json", "user-agent": USER_AGENT,
             **({} if pool is not None else {"connection": "close"}), **headers}
     error = "timeout"

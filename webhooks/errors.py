@@ -12,7 +12,7 @@ class VerificationError(WebhookError):
 
 
 class UnsafeURL(WebhookError):
-    """The SSRF guard refuses this URL; `reason` says why in a sentence for the user."""
+    """The SSRF guard refuses this URL; `reason` says why in a French sentence for the user (shown as it is)."""
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"{url} : {reason}")

@@ -18,6 +18,7 @@ from webhooks.errors import UnsafeURL
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Iterable[str]]
+PUBLIC_ONLY = "un webhook ne vise que des adresses publiques, sauf celles que l'administrateur autorise"
 
 METADATA = {ipaddress.ip_address(a) for a in (
     "169.254.169.254",   # AWS, GCP, Azure, OpenStack instance metadata
@@ -70,29 +71,30 @@ class Target:
 
 
 def forbidden_reason(address: IPAddress) -> str | None:
-    """Why the guard refuses this address, or None for a public one."""
+    """Why the guard refuses this address, in French for the person who gave the URL (« une adresse
+    privée, d'un réseau local »), or None for a public one."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return forbidden_reason(address.ipv4_mapped)
         embedded = address.sixtofour or (address.teredo[1] if address.teredo else None)
         if embedded is not None:
-            return forbidden_reason(embedded) or "an IPv6 transition address (6to4, Teredo)"
+            return forbidden_reason(embedded) or "une adresse de transition IPv6 (6to4, Teredo)"
     if address in METADATA:
-        return "a cloud metadata address"
+        return "l'adresse des métadonnées d'un hébergeur cloud"
     if address.is_loopback:
-        return "a loopback address"
+        return "une adresse de bouclage, celle de la machine elle-même"
     if address.is_link_local:
-        return "a link-local address"
+        return "une adresse de lien local"
     if address.is_multicast:
-        return "a multicast address"
+        return "une adresse de multidiffusion"
     if address.is_unspecified:
-        return "an unspecified address"
+        return "une adresse non spécifiée"
     if address.is_private:
-        return "a private address"
+        return "une adresse privée, d'un réseau local"
     if address.is_reserved:
-        return "a reserved address"
+        return "une adresse réservée"
     if not address.is_global:
-        return "a non-public address"
+        return "une adresse non publique"
     return None
 
 
@@ -106,21 +108,34 @@ def system_resolver(host: str, port: int) -> list[str]:
     return seen
 
 
+def _unresolved(host: str, exc: BaseException) -> str:
+    """Why `host` has no address, in French (the resolver's own words are English)."""
+    if isinstance(exc, UnicodeError):
+        return f"{host} n'est pas un nom d'hôte valide"
+    if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN:
+        return f"le nom {host} n'a pas pu être résolu : le serveur DNS ne répond pas, réessayez plus tard"
+    if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        return f"le nom {host} est introuvable dans le DNS"
+    return f"le nom {host} n'a pas pu être résolu (erreur système : {exc})"
+
+
 def check_url(url: str, allow: AllowList = AllowList(), resolve: Resolver = system_resolver) -> Target:
-    """Parse and resolve `url`; the Target's addresses are the permitted ones. UnsafeURL otherwise."""
+    """Parse and resolve `url`; the Target's addresses are the permitted ones. UnsafeURL otherwise, its reason
+    in French: it reaches the person who gave the URL as it is."""
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise UnsafeURL(url, f"malformed URL ({exc})") from None
+    except ValueError:
+        # urllib's message is English and technical: a wrong port or unbalanced IPv6 brackets.
+        raise UnsafeURL(url, "l'URL est mal formée (port ou adresse IPv6 entre crochets invalide)") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise UnsafeURL(url, "only http and https URLs are delivered to")
+        raise UnsafeURL(url, "seules les URL http et https sont acceptées")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeURL(url, "credentials in the URL are not accepted")
+        raise UnsafeURL(url, "une URL qui contient un identifiant ou un mot de passe n'est pas acceptée")
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise UnsafeURL(url, "the URL has no host")
+        raise UnsafeURL(url, "l'URL ne nomme aucun hôte")
     port = port or (443 if scheme == "https" else 80)
     path = parts.path or "/"
     if parts.query:
@@ -135,9 +150,9 @@ def check_url(url: str, allow: AllowList = AllowList(), resolve: Resolver = syst
         try:
             resolved = list(resolve(host, port))
         except (OSError, UnicodeError) as exc:
-            raise UnsafeURL(url, f"the host {host} cannot be resolved ({exc})") from None
+            raise UnsafeURL(url, _unresolved(host, exc)) from None
         if not resolved:
-            raise UnsafeURL(url, f"the host {host} has no address")
+            raise UnsafeURL(url, f"le nom {host} n'a aucune adresse")
     permitted, reasons = [], []
     for text in resolved:
         address = ipaddress.ip_address(text.split("%", 1)[0])
@@ -145,7 +160,10 @@ def check_url(url: str, allow: AllowList = AllowList(), resolve: Resolver = syst
         if reason is None or allow.allows(host, address):
             permitted.append(str(address))
         else:
-            reasons.append(f"{address} is {reason}")
+            reasons.append((address, reason))
     if not permitted:
-        raise UnsafeURL(url, f"{host} resolves only to refused addresses ({'; '.join(reasons)})")
+        if literal is not None:
+            raise UnsafeURL(url, f"l'adresse {reasons[0][0]} est refusée : c'est {reasons[0][1]} ; {PUBLIC_ONLY}")
+        each = " ; ".join(f"{address} est {reason}" for address, reason in reasons)
+        raise UnsafeURL(url, f"le nom {host} ne désigne que des adresses refusées : {each} ; {PUBLIC_ONLY}")
     return Target(scheme, host, port, path, tuple(permitted))

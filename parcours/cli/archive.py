@@ -7,6 +7,7 @@ import re
 
 import click
 
+from docgen import formatting
 from parcours.cli.common import services
 
 # The service's modules are imported inside the commands: `parcours --help` need not load them.
@@ -67,7 +68,11 @@ def archive_refresh(within: dt.timedelta, dry_run: bool) -> None:
     with services() as container:
         zone = ZoneInfo(container.settings.timezone)
         report = archiving.refresh(container, within=within, dry_run=dry_run)
-    day = lambda moment: f"{moment.astimezone(zone):%d/%m/%Y}"  # noqa: E731
+
+    def day(moment: dt.datetime) -> str:
+        """« 6 décembre 2027 », the day in the employer's time zone, as in the documents."""
+        return formatting.date(moment.astimezone(zone).date())
+
     for item in report.renewals:
         what = (f"horodatage expirant le {day(item.expiring.expires)}" if item.expiring
                 else "aucun horodatage de document")

@@ -49,7 +49,8 @@ def due(before: str, data: Path, on: str | None, effectif: int, measured: str | 
                               years_at_threshold)
     except (ValuesError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    dataset = read_dataset(data, skip_invalid)
+    # Seen from --le, what the files record later had not happened yet: the service reads its history so too.
+    dataset = read_dataset(data, skip_invalid).as_known_on(today)
     failures: dict[str, str] = {}  # an employee the calendar cannot compute is named, the others listed
     try:
         found = due_before(dataset, before=limit, on=today, headcount=headcount, period_years=periode,

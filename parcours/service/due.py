@@ -35,8 +35,9 @@ def history(session: Session, dataset: Dataset, on: dt.date) -> dict[str, list[P
     for matricule, employee in dataset.employees.items():
         # Seen from an earlier date, what was held later has not happened yet.
         # Only an interview whose convocation was sent counts as planned; one « à planifier » does not.
-        past = [PastInterview(i.date, i.type, interviews.calendar_status(i.status)) for i in recorded.get(matricule, [])
-                if interviews.calendar_status(i.status) and (i.status in interviews.PLANNED or i.date <= on)]
+        past = [p for p in (PastInterview(i.date, i.type, interviews.calendar_status(i.status))
+                            for i in recorded.get(matricule, []) if interviews.calendar_status(i.status))
+                if p.known_on(on)]
         last = employee.date_dernier_entretien
         if last is not None and last <= on and not any(p.date == last for p in past):
             past.append(PastInterview(last, "periodique", "held"))

@@ -203,11 +203,20 @@ def view(session: Session, interview: Interview, row: ReportContent | None) -> d
             "labels": {**SECTIONS, **FLAGS, **{f"etat_des_lieux.{k}": v for k, v in RECAP.items()}}}
 
 
+def _time_and_place(interview: Interview) -> dict[str, str]:
+    """The hour and place the interview records, which the document takes as it takes its type and day (a value
+    sent with the request only fills in what the interview does not record)."""
+    recorded = {"heure": interview.heure.strftime("%H:%M") if interview.heure else None, "lieu": interview.lieu,
+                "lien_visio": interview.lien_visio}
+    return {key: value for key, value in recorded.items() if value}
+
+
 def generate(services: Services, interview_id: int, raw_values: Any, *, by: Actor, sign: Any = False,
              document: Any = "compte_rendu", signers: Any = None) -> dict[str, Any]:
     """The compte rendu (or, for an état des lieux interview, `document="etat_des_lieux"`: the récapitulatif) from
-    the latest content: refused (422 naming the date) while the interview is to come, or while sections are
-    missing; a compte rendu is tied to the interview; `sign` opens the request at once."""
+    the latest content, with the interview's type, day, hour and place: refused (422 naming the date) while the
+    interview is to come, or while sections are missing; a compte rendu is tied to the interview; `sign` opens the
+    request at once."""
     if not isinstance(sign, bool):
         raise Invalid("Valeurs invalides", errors=[{"field": "sign", "reason": "true ou false"}])
     if signers is not None and not sign:
@@ -243,7 +252,7 @@ def generate(services: Services, interview_id: int, raw_values: Any, *, by: Acto
         values = dict(raw_values or {})
         values.setdefault("societe", {"nom": services.settings.organisation})
         entretien = dict(values.get("entretien") or {})
-        entretien.update(type=interview.type, date=interview.date.isoformat())
+        entretien.update(type=interview.type, date=interview.date.isoformat(), **_time_and_place(interview))
         values["entretien"] = entretien
         # « remise » is left out: the copy is delivered when the last signature is in (service.copies).
         if document == "compte_rendu":

@@ -104,7 +104,9 @@ def send(settings: Settings, to: str, subject: str, body: str, *, html: str | No
 
 
 def _date(moment: dt.datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y à %H:%M")
+    """« 5 janvier 2027 à 18 h 05 », in the employer's time zone: a letter's typography, not a table's."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{formatting.date(local.date())} à {formatting.heure(local.time())}"
 
 
 def signature_link(*, name: str, role: str, document: str, link: str, expires_at: dt.datetime,

@@ -249,7 +249,7 @@ def check_endpoint_url(url: Any, allowed: str) -> str:
     try:
         check_url(url, allow_list(allowed))
     except UnsafeURL as exc:
-        raise _invalid("url", f"adresse refusée : {exc.reason}", url) from None
+        raise _invalid("url", f"URL refusée : {exc.reason}", url) from None
     return url
 
 

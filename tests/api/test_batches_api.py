@@ -11,14 +11,14 @@ import zipfile
 import pytest
 from sqlalchemy import func, select, update
 
-from api_helpers import SAMPLES, bearer
+from api_helpers import SAMPLES, SharedPool, bearer, lend_pool
 from docx_factory import make_docx
 from parcours.app import create_app
 from parcours.service.tokens import create_token
 from parcours.jobs.runner import MAX_ATTEMPTS, JobRunner
 from parcours.models import Batch, BatchItem, Document, Employee, Job
 from parcours.service import batches as service
-from test_documents_api import CAMPAIGN, PROBLEM, SharedPool, add_template, ensure_convocation, lend_pool
+from test_documents_api import CAMPAIGN, PROBLEM, add_template, ensure_convocation
 
 SAMPLE_COUNT = 25
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from api_helpers import SAMPLES, bearer
+from api_helpers import SAMPLES, bearer, lend_pool
 from docgen.dataset import load_dataset_dir
 from docx_factory import docx_text, make_docx
 from parcours import snapshot
@@ -18,29 +18,6 @@ from parcours.service.employees import upsert_dataset
 PROBLEM = "application/problem+json"
 CAMPAIGN = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
 VALUES = {key: value for key, value in CAMPAIGN.items() if key != "salaries"}
-
-
-class SharedPool:
-    """The session's LibreOffice pool lent to one app: closing the app must not close it."""
-
-    closed = False
-
-    def __init__(self, pool) -> None:
-        self.pool = pool
-
-    @property
-    def size(self) -> int:
-        return self.pool.size
-
-    def convert(self, docx: bytes, **options) -> bytes:
-        return self.pool.convert(docx, **options)
-
-    def close(self) -> None:
-        pass
-
-
-def lend_pool(app, pool) -> None:
-    app.extensions["parcours"]._converter = SharedPool(pool)
 
 
 def add_template(app, name: str, data: bytes) -> int:

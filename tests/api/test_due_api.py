@@ -2,6 +2,7 @@
 of convocations made from the due list."""
 
 import datetime as dt
+import json
 
 from sqlalchemy import select
 
@@ -55,6 +56,33 @@ def test_recording_a_held_interview_moves_the_calendar_on(client, tokens, employ
     client.post("/api/v1/interviews", json={"matricule": "E0010", "type": "periodique", "status": "held",
                                             "date": "2026-11-20"}, headers=bearer(tokens["hr"]))
     assert not any(t == "periodique" for t, _, _ in of(due(client, tokens["hr"]), "E0010"))
+
+
+def test_the_cli_and_the_service_give_the_same_due_list_from_an_earlier_date(app):
+    # The samples record interviews held after 1 January 2024: seen from that date, both leave them out.
+    from click.testing import CliRunner
+
+    from parcours.cli import main
+    from parcours.resources import SAMPLES
+    from parcours.service import due as service
+    from parcours.service.employees import import_files
+
+    names = {"employees": "employees.csv", "absences": "absences.csv", "formations": "formations.csv",
+             "entretiens": "entretiens.csv"}
+    with app.extensions["parcours"].db.session() as session:
+        import_files(session, {key: (SAMPLES / name).read_bytes() for key, name in names.items()}, names)
+    with app.extensions["parcours"].db.session() as session:
+        failures: dict[str, str] = {}
+        _, found = service.due_list(session, before=dt.date(2024, 12, 31), on=dt.date(2024, 1, 1), headcount=120,
+                                    period_years=4, failures=failures)
+    result = CliRunner().invoke(main, ["due", "--before", "2024-12-31", "--le", "2024-01-01", "--effectif", "120",
+                                       "--data", str(SAMPLES), "--json"])
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    assert failures == {} and from_cli["erreurs"] == []
+    key = lambda i: (i["matricule"], i["type"], i["deadline"], i["overdue"])  # noqa: E731
+    assert sorted(map(key, from_cli["entretiens"])) == sorted(
+        key({"matricule": d.matricule, **d.as_dict()}) for d in found)
 
 
 def test_wrong_dates_and_unknown_employees_are_problems(client, tokens, employees):

@@ -10,14 +10,14 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from api_helpers import bearer
+from api_helpers import bearer, lend_pool
 from docgen.formatting import date as french_date
-from parcours.models import Interview, SignatureRequest
+from parcours.models import DocumentVersion, Interview, SignatureRequest
 from parcours.service import interviews
 from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
-from test_documents_api import VALUES, lend_pool
+from test_documents_api import VALUES
 
 PROBLEM = "application/problem+json"
 SECTIONS = {
@@ -142,6 +142,25 @@ def test_the_content_becomes_the_compte_rendu_of_the_interview_and_goes_to_signa
     again = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", json={"values": values},
                         headers=bearer(tokens["hr"]))
     assert again.status_code == 409
+
+
+@pytest.mark.libreoffice
+def test_the_compte_rendu_takes_the_hour_and_place_the_interview_records(app, client, tokens, employees, pool):
+    lend_pool(app, pool)
+    interview_id = _interview(app, days=-3)
+    with app.extensions["parcours"].db.session() as session:
+        interview = session.get(Interview, interview_id)
+        interview.heure, interview.lieu = dt.time(14, 30), "Salle Fourvière"
+    _put(client, tokens["hr"], interview_id, SECTIONS)
+    # The request names another hour and no place: the interview's own prevail, as its type and day do.
+    values = {key: value for key, value in VALUES.items() if key not in ("entretien", "compte_rendu")}
+    response = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document",
+                           json={"values": {**values, "entretien": {"heure": "09:00"}}}, headers=bearer(tokens["hr"]))
+    assert response.status_code == 201, response.json
+    with app.extensions["parcours"].db.session() as session:
+        entretien = session.scalar(select(DocumentVersion.snapshot)
+                                   .where(DocumentVersion.document_id == response.json["document_id"]))["entretien"]
+    assert entretien["heure"] == {"$time": "14:30:00"} and entretien["lieu"] == "Salle Fourvière"
 
 
 @pytest.mark.libreoffice

@@ -302,7 +302,7 @@ def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_disables_it(a
 
     client, csrf = signed_in(app, ["admin"])
     refused = post(client, "/administration/webhooks", csrf, {"url": "http://127.0.0.1:9/hook"})
-    assert refused.status_code == 422 and "adresse refusée" in text(refused)
+    assert refused.status_code == 422 and "URL refusée" in text(refused) and "adresse de bouclage" in text(refused)
     made = post(client, "/administration/webhooks", csrf, {
         "url": "https://93.184.216.34/parcours", "description": "SIRH", "event_types": "signature_request.completed"})
     assert made.status_code == 200 and "il ne sera plus affiché" in text(made)

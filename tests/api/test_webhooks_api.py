@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from api_helpers import bearer
+from api_helpers import SharedPool, bearer
 from parcours.app import create_app
 from parcours.jobs.runner import JobRunner
 from parcours.models import Job, TemplateVersion, utcnow
@@ -20,7 +20,7 @@ from parcours.service import webhooks as service
 from parcours.settings import Settings, SettingsError
 from parcours.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from test_batches_api import start
-from test_documents_api import PROBLEM, SharedPool, ensure_convocation
+from test_documents_api import PROBLEM, ensure_convocation
 from webhooks.delivery import DeliveryResult
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
@@ -72,9 +72,9 @@ def test_an_endpoint_without_event_types_receives_every_event(client, tokens):
 
 @pytest.mark.parametrize("body, field, reason", [
     ({"url": "ftp://example.com/hook"}, "url", "http"),
-    ({"url": "http://10.0.0.8/hook"}, "url", "private"),
-    ({"url": "http://169.254.169.254/latest/meta-data/"}, "url", "metadata"),
-    ({"url": "http://[::1]:8000/hook"}, "url", "loopback"),
+    ({"url": "http://10.0.0.8/hook"}, "url", "l'adresse 10.0.0.8 est refusée : c'est une adresse privée"),
+    ({"url": "http://169.254.169.254/latest/meta-data/"}, "url", "métadonnées d'un hébergeur cloud"),
+    ({"url": "http://[::1]:8000/hook"}, "url", "bouclage"),
     ({"url": ""}, "url", "obligatoire"),
     ({"url": HOOK, "event_types": ["document.signed"]}, "event_types", "type inconnu"),
     ({"url": HOOK, "event_types": []}, "event_types", "liste"),

@@ -6,8 +6,6 @@ interview is held and the next one due four years on. The same with a refusal, c
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import re
 import socket
 import subprocess
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from api_helpers import SAMPLES, database
+from api_helpers import SAMPLES, database, lend_pool
 from docgen.formatting import date as french_date
 from parcours.app import create_app
 from parcours.service import interviews
@@ -27,7 +25,7 @@ from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
 from parcours.settings import Settings
-from signing_flow import store_employees
+from signing_flow import MailInbox, store_employees
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path(__file__).parent / "screenshots"
@@ -43,39 +41,12 @@ CONTENT = {
 }
 
 
-class Inbox:
-    def __init__(self):
-        self.messages, self.lock = [], threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def to(self, address):
-        with self.lock:
-            return [m for m in self.messages if address in m["To"]]
-
+class Inbox(MailInbox):
     def link(self, address):
         return re.findall(r"https?://\S+/signer/[A-Za-z0-9_-]+", self.to(address)[-1].get_body(("plain",)).get_content())[-1]
 
     def pdfs(self, address):
         return [p.get_content() for p in self.to(address)[-1].iter_attachments()]
-
-
-class SharedPool:
-    """The session's LibreOffice pool lent to the service (closing the service must not close it)."""
-
-    closed = False
-
-    def __init__(self, pool):
-        self.pool, self.size = pool, pool.size
-
-    def convert(self, docx, **options):
-        return self.pool.convert(docx, **options)
-
-    def close(self):
-        pass
 
 
 def _port():
@@ -99,7 +70,7 @@ def service(request, tmp_path, pool):
         app = create_app(Settings(instance_dir=tmp_path / "instance", database_url=url, workers=1,
                                   smtp_url=f"smtp://127.0.0.1:{smtp.port}", public_url=f"http://127.0.0.1:{port}",
                                   organisation="Atelier Lumière", mail_from="rh@atelier-lumiere.example"))
-        app.extensions["parcours"]._converter = SharedPool(pool)
+        lend_pool(app, pool)
         store_employees(app)
         with app.extensions["parcours"].db.session() as session:
             create_user(session, email=HR, name="Claire Martin", roles=["hr"], by=Actor("test", "cli"))

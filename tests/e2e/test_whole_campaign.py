@@ -12,9 +12,9 @@ import re
 import threading
 
 import pytest
+from api_helpers import lend_pool
 from browsing import person, sign_in
 from campaign_flow import LINK, Inbox, free_port, text
-from test_interview_to_signed_copy import SharedPool
 from test_staff_pages import AXE, BAD_EMPLOYEES, SHOTS, accessibility_problems
 
 from parcours.app import create_app
@@ -47,7 +47,7 @@ def service(tmp_path, pool):
     app = create_app(Settings(instance_dir=tmp_path / "instance", workers=1, smtp_url=f"smtp://127.0.0.1:{smtp_port}",
                               public_url=f"http://127.0.0.1:{port}", organisation="Atelier Lumière",
                               mail_from="rh@atelier-lumiere.example"))
-    app.extensions["parcours"]._converter = SharedPool(pool)
+    lend_pool(app, pool)
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     try:

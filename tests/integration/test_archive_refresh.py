@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 from signing_flow import complete_request, fresh_app, real_compte_rendu, store_document, store_employees
 from sqlalchemy import func, select
 
+from docgen.formatting import date as french_date
 from parcours.cli.archive import Window
 from parcours.cli.archive import archive as archive_group
 from parcours.models import AuditEvent, DocumentVersion
@@ -19,6 +22,8 @@ from parcours.service import pki as instance_pki
 from parcours.service.tokens import create_token
 from parcours.settings import Settings
 from signing import archive, pades
+
+PARIS = ZoneInfo("Europe/Paris")  # the settings' default time zone
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,7 @@ def _refreshed_events(app):
 
 
 @pytest.mark.libreoffice
-def test_a_dry_run_lists_the_document_and_changes_nothing(app, instance, completed):
+def test_a_dry_run_lists_the_document_and_changes_nothing(app, instance, headers, completed):
     document_id, request = completed
     before = _versions(app, document_id)
     result = refresh(instance, "--within", "11y", "--dry-run")
@@ -85,6 +90,10 @@ def test_a_dry_run_lists_the_document_and_changes_nothing(app, instance, complet
     assert f"Document n°\u00a0{document_id} (E0003, demande n°\u00a0{request['id']})" in result.stdout
     assert f"à renouveler (version {request['final_version']})" in result.stdout
     assert "1 document à renouveler sur 1 document signé vérifié" in result.stdout
+    sealed = app.test_client().get(f"/api/v1/documents/{document_id}/versions/{request['final_version']}/pdf",
+                                   headers=headers["hr"]).data
+    expires = archive.latest_timestamp(sealed).expires.astimezone(PARIS).date()
+    assert f"horodatage expirant le {french_date(expires)}, à renouveler" in result.stdout
     assert _versions(app, document_id) == before and not _refreshed_events(app)
 
 
@@ -143,6 +152,15 @@ def test_refresh_renews_the_archive_timestamp_as_a_new_valid_version(app, instan
                                              (" 11y ", 4015)])
 def test_the_window_is_read_in_days_or_years(given, days):
     assert Window().convert(given, None, None) == dt.timedelta(days=days)
+
+
+def test_the_dates_are_written_in_words(tmp_path):
+    # No document: the summary still names the deadline, in the employer's time zone, as the documents write dates.
+    result = refresh(tmp_path / "instance", "--within", "366")
+    assert result.exit_code == 0, result.output
+    deadline = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=366)).astimezone(PARIS).date()
+    assert f"(expiration avant le {french_date(deadline)})" in result.stdout
+    assert not re.search(r"\d{2}/\d{2}/\d{4}", result.stdout)
 
 
 def test_a_window_that_is_not_a_delay_is_refused(tmp_path):

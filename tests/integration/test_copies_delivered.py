@@ -5,18 +5,16 @@ calendar moves on. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import json
 import re
 import socket
 import subprocess
-import threading
 
 import pytest
 from aiosmtpd.controller import Controller
-from signing_flow import MATRICULE, fresh_app, real_compte_rendu, store_document, store_employees
+from signing_flow import MATRICULE, MailInbox, fresh_app, real_compte_rendu, store_document, store_employees
 
-from api_helpers import database
+from api_helpers import database, lend_pool
 from parcours.models import AuditEvent, CopyLink, WebhookMessage
 from parcours.service import interviews, webhooks
 from parcours.service.audit import Actor
@@ -32,20 +30,7 @@ SIGN = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 COPY = re.compile(r"https://parcours\.example/copie/([A-Za-z0-9_-]{20,})")
 
 
-class Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def to(self, address):
-        with self.lock:
-            return [m for m in self.messages if address in m["To"]]
-
+class Inbox(MailInbox):
     @staticmethod
     def text(message) -> str:
         return message.get_body(("plain",)).get_content()
@@ -213,26 +198,11 @@ def test_a_refusal_is_written_into_a_sealed_version_that_everyone_receives(app, 
     assert interview["status"] == "held" and "refus de signature" in interview["note"]
 
 
-class SharedPool:
-    """The session's LibreOffice pool lent to the service (closing the service must not close it)."""
-
-    closed = False
-
-    def __init__(self, pool):
-        self.pool, self.size = pool, pool.size
-
-    def convert(self, docx, **options):
-        return self.pool.convert(docx, **options)
-
-    def close(self):
-        pass
-
-
 def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_flow(app, held, inbox, pool, tmp_path):
     from api_helpers import SAMPLES
     hr, _, _ = held
     box, _ = inbox
-    app.extensions["parcours"]._converter = SharedPool(pool)
+    lend_pool(app, pool)
     client = app.test_client()
     campaign = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
     values = {k: v for k, v in campaign.items() if k not in ("salaries", "compte_rendu")}

@@ -8,16 +8,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+from cluster import ApiClient, free_port, wait_for_port
 from sqlalchemy import func, select
 
 from docgen.dataset import Dataset, load_dataset_dir
@@ -34,13 +32,7 @@ CAMPAIGN = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
 SERVE = "from waitress import serve; from parcours.app import create_app; serve(create_app(), host='127.0.0.1', port={port}, threads=8)"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
+class Server(ApiClient):
     """`parcours` under waitress in its own process, on an instance folder that outlives it."""
 
     def __init__(self, instance: Path, *, cli: bool = False, extra: list[str] | None = None,
@@ -58,19 +50,12 @@ class Server:
         self.port = free_port()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
                "PARCOURS_INSTANCE_DIR": str(self.instance), "PARCOURS_WORKERS": "2", **self.environment}
-        log = open(self.instance.parent / "server.log", "ab")
+        log = self.instance.parent / "server.log"
         command = ([sys.executable, "-m", "parcours.cli", "serve", "--port", str(self.port), *self.extra] if self.cli
                    else [sys.executable, "-c", SERVE.format(port=self.port)])
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.instance.parent / "server.log").read_text()[-3000:]
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start within 30 s")
+        with open(log, "ab") as output:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process, log, 30)
 
     def kill(self) -> None:
         """kill -9, then its LibreOffice processes (their own process groups: they would outlive it)."""
@@ -87,19 +72,6 @@ class Server:
             if profile is not None:
                 shutil.rmtree(profile, ignore_errors=True)
 
-    def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def json(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
-        status, data = self.call(method, path, token, body)
-        return status, json.loads(data)
 
 
 def _children(pid: int) -> list[tuple[int, Path | None]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from api_helpers import lend_pool
 from docgen.dataset import load_dataset_dir
 from parcours import resources
 from parcours.app import create_app
@@ -180,26 +181,11 @@ def settled(app, public_id: str, timeout: float = 10.0) -> tuple[WebhookMessage,
     raise AssertionError(f"message {public_id} still pending after {timeout} s")
 
 
-class SharedPool:
-    """The session's LibreOffice pool lent to one app: closing the app must not close it."""
-
-    closed = False
-
-    def __init__(self, pool) -> None:
-        self.pool = pool
-
-    def convert(self, *args, **kwargs):
-        return self.pool.convert(*args, **kwargs)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.mark.libreoffice
 def test_a_generated_document_is_delivered_signed(parcours, receivers, pool, fast):
     receiver = receivers()
     app = parcours.start()
-    app.extensions["parcours"]._converter = SharedPool(pool)
+    lend_pool(app, pool)
     with app.extensions["parcours"].db.session() as session:
         upsert_dataset(session, load_dataset_dir(SAMPLES).dataset)
     receiver.secrets = [add_endpoint(app, parcours.admin, receiver.url, event_types=["document.generated"])["secret"]]
@@ -322,7 +308,7 @@ def test_an_address_no_longer_allowed_is_refused_at_delivery(parcours, receivers
     [public_id] = emit(app)
     row, attempts = settled(app, public_id)
     assert row.status == "failed" and receiver.deliveries == []
-    assert all(a.status_code is None and "loopback" in a.error for a in attempts)
+    assert all(a.status_code is None and "URL refusée" in a.error and "bouclage" in a.error for a in attempts)
 
 
 def test_a_change_that_rolls_back_sends_nothing(parcours, receivers, fast):

@@ -448,6 +448,20 @@ def test_invalid_inputs(kwargs, message):
         due_interviews(employee(D(2015, 1, 12)), **arguments)
 
 
+def test_a_dataset_seen_from_an_earlier_date_forgets_what_came_after_it():
+    later, earlier = held(D(2026, 6, 1)), held(D(2022, 6, 1))
+    data = Dataset({"T001": employee(D(2015, 1, 12)), "T002": employee(D(2015, 1, 12), matricule="T002",
+                                                                     date_dernier_entretien=D(2026, 6, 1))},
+                   interviews={"T001": (earlier, later, refused(D(2026, 7, 1)), planned(D(2026, 9, 1)))})
+    seen = data.as_known_on(D(2026, 1, 1))
+    assert seen.interviews_of("T001") == (earlier, planned(D(2026, 9, 1)))  # the planned one was planned already
+    assert seen.employees["T002"].date_dernier_entretien is None and data.interviews_of("T001")[1] == later
+    # What the calendar would refuse from that date (an interview held after it), it is now given no more.
+    assert due_before(seen, before=D(2026, 12, 31), on=D(2026, 1, 1), headcount=120)
+    with pytest.raises(ValueError, match="après la date de référence"):
+        due_before(data, before=D(2026, 12, 31), on=D(2026, 1, 1), headcount=120)
+
+
 @pytest.mark.parametrize("args, message", [
     ((D(2020, 1, 1), "annuel", "held"), "type « annuel » inconnu"),
     ((D(2020, 1, 1), "periodique", "done"), "statut « done » inconnu"),

@@ -1,6 +1,7 @@
 """The command line without LibreOffice: DOCX output, inspection, and the errors users get."""
 
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -111,16 +112,29 @@ def test_due_prints_who_must_be_convoked():
     assert wrong.exit_code == 2 and "--before" in wrong.output
 
 
-def test_due_names_the_employees_it_cannot_compute_and_lists_the_others():
-    # Seen from 1 January 2024, the interviews the samples record as held after it are impossible:
-    # those employees are named, the others listed, and the exit status says something is wrong.
+def test_due_seen_from_an_earlier_date_ignores_the_interviews_held_after_it():
+    # Seen from 1 January 2024, the interviews the samples record as held later had not happened yet (E0004's of
+    # 9 January 2024, say): they are left out, as the service leaves them out, not reported as errors.
     result = invoke("due", "--before", "2024-12-31", "--le", "2024-01-01", "--effectif", "120", "--data", SAMPLES,
                     "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["erreurs"] == [] and "Erreur" not in result.output
+    # E0004's last interview before that date was on 17 January 2022 (two years then): the next due by 2024-01-17.
+    assert ("periodique", "2024-01-17") in {(i["type"], i["deadline"]) for i in found["entretiens"]
+                                            if i["matricule"] == "E0004"}
+
+
+def test_due_still_names_an_employee_whose_data_cannot_be_computed(tmp_path):
+    employees = (SAMPLES / "employees.csv").read_text(encoding="utf-8").splitlines()
+    # E0001 hired on 2012-09-03 with a last interview in 2010: impossible, the others are listed all the same.
+    employees = [employees[0], employees[1].replace(",2023-02-10", ",2010-01-04"), *employees[2:]]
+    (tmp_path / "employees.csv").write_text("\n".join(employees) + "\n", encoding="utf-8")
+    result = invoke("due", "--before", "2027-03-31", "--le", "2026-11-26", "--data", tmp_path / "employees.csv",
+                    "--json")
     assert result.exit_code == 1
-    named = [line for line in result.output.splitlines() if line.startswith("Erreur : salarié ")]
-    assert named and all("après la date de référence" in line for line in named)
-    listed = {line.split('"')[3] for line in result.output.splitlines() if line.strip().startswith('"matricule"')}
-    assert listed - {line.split()[3] for line in named}  # the others are there
+    assert [line.split()[3] for line in result.output.splitlines() if line.startswith("Erreur : salarié ")] == ["E0001"]
+    assert "E0001" not in {i["matricule"] for i in json.loads(result.stdout)["entretiens"]}
 
 
 def test_due_as_json_and_csv_carry_the_abondement():

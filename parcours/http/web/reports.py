@@ -109,19 +109,13 @@ def save(interview_id: int):
 
 
 def _values(session, interview) -> dict[str, Any] | None:
-    """The employer's values given to the campaign (société, signataire) and the interview's time and place, which
-    the compte rendu prints (the service sets its type and day only)."""
-    values: dict[str, Any] = {}
+    """The employer's values given to the campaign (société, signataire); the service adds the interview's own
+    type, day, hour and place."""
     campaign = session.get(Campaign, interview.campaign_id) if interview.campaign_id else None
-    if campaign is not None:
-        given = (campaign.settings or {}).get("values") or {}
-        values = {key: value for key, value in given.items() if key not in ("salaries", "entretien")}
-    hour = interview.heure.strftime("%H:%M") if interview.heure else None
-    entretien = {key: value for key, value in (("heure", hour), ("lieu", interview.lieu),
-                                               ("lien_visio", interview.lien_visio)) if value}
-    if entretien:
-        values["entretien"] = entretien
-    return values or None
+    if campaign is None:
+        return None
+    given = (campaign.settings or {}).get("values") or {}
+    return {key: value for key, value in given.items() if key not in ("salaries", "entretien")} or None
 
 
 @bp.post("/entretiens/<int:interview_id>/compte-rendu/signature")
