@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import NotFound
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from parcours.container import Services
 from parcours.http import api, current, limits, problems, web
@@ -66,9 +66,17 @@ class IdConverter(IntegerConverter):
         return number
 
 
+class MatriculeConverter(BaseConverter):
+    """`<matricule:…>`: any path segment but « import », which names the import (so that `Allow` on
+    /api/v1/employees/import says POST only, not GET)."""
+
+    regex = r"(?!import(?:/|$))[^/]+"
+
+
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[current.EXTENSION] = services
     app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.url_map.converters["matricule"] = MatriculeConverter
     app.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
     app.json = IsoJSONProvider(app)
     app.teardown_appcontext(current.close_db_session)

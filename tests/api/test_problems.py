@@ -111,3 +111,10 @@ def test_a_form_part_without_a_name_is_400_not_500(client, tokens):
     response = client.post("/api/v1/batches", data=body, content_type="multipart/form-data; boundary=x",
                            headers=bearer(tokens["hr"]))
     assert response.status_code == 400 and response.json["title"] == "Formulaire mal formé"
+
+
+def test_allow_names_only_the_methods_an_address_answers(client, tokens):
+    """/employees/import was also read as the employee « import »: Allow said GET, which answered 404."""
+    wrong = client.get("/api/v1/employees/import", headers=bearer(tokens["hr"]))
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST, OPTIONS"
+    assert client.get("/api/v1/employees/importe", headers=bearer(tokens["hr"])).status_code == 404

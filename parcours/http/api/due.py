@@ -70,7 +70,7 @@ def due_employees():
             "errors": [{"matricule": m, "reason": reason} for m, reason in sorted(failures.items())]}
 
 
-@bp.get("/employees/<matricule>/due")
+@bp.get("/employees/<matricule:matricule>/due")
 @require("hr", "auditor")
 def due_employee(matricule: str):
     on = _date(request.args.get("on"), "on", dt.date.today())

@@ -97,7 +97,7 @@ def list_employees():
     return {"items": [_summary(e) for e in rows], "next_cursor": next_cursor}
 
 
-@bp.get("/employees/<matricule>")
+@bp.get("/employees/<matricule:matricule>")
 @require(*READERS, "manager")
 def show(matricule: str):
     team = _team()
