@@ -980,7 +980,10 @@ def build_compte_rendu() -> Builder:
     wide("Reprise d'activité", "Retour d'absence : " + REPRISE)
     b.tag_row(t, "{%tr endif %}")
     b.spacer()
-    b.row(t, [("Date de l'entretien", {"bold": True})], "{{ entretien.date|date }}",
+    b.row(t, [("Date de l'entretien", {"bold": True})],
+          # « 14 h 30 » kept on one line in the narrow cell (no-break spaces)
+          "{{ entretien.date|date }}{% if entretien.heure %} à\u00a0{{ entretien.heure|heure|replace(' ', '\u00a0') }}"
+          "{% endif %}",
           [("Dernier entretien", {"bold": True})], DERNIER, label_cols=(0, 2))
     wide("Conduit par", INTERLOCUTEUR + ", {{ entretien.interlocuteur.fonction }}")
     b.spacer()
