@@ -77,6 +77,10 @@ def _limit() -> int:
     return limit
 
 
+CURSOR_LENGTH = 50
+"""The longest matricule the employees' table holds."""
+
+
 def _team() -> frozenset[str] | None:
     """A manager (without hr or auditor) sees the employees who report to them, directly or down the chain."""
     caller = auth.caller()
@@ -89,7 +93,10 @@ def _team() -> frozenset[str] | None:
 @require(*READERS, "manager")
 def list_employees():
     limit = _limit()
-    after = request.args.get("cursor") or None  # any matricule is a place in the order: no cursor is invalid
+    after = request.args.get("cursor") or None  # any matricule is a place in the order
+    if after is not None and len(after) > CURSOR_LENGTH:
+        raise Problem(422, "Paramètre invalide", errors=[
+            {"field": "cursor", "reason": f"{CURSOR_LENGTH} caractères au plus : reprenez « next_cursor » d'une page"}])
     where = service.EmployeeFilter(service=request.args.get("service") or None, site=request.args.get("site") or None,
                                    manager=request.args.get("manager") or None, q=request.args.get("q") or None,
                                    within=_team())
@@ -122,7 +129,7 @@ _QUERY = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": service.MAX_PAGE},
      "description": "Taille de la page (réglage page_size par défaut)"},
-    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "maxLength": CURSOR_LENGTH},
      "description": "Curseur de pagination : la valeur `next_cursor` de la page précédente, soit le matricule du "
                     "dernier salarié reçu, la liste étant triée par matricule ; absent pour la première page. "
                     "`next_cursor` vaut null sur la dernière page."},
