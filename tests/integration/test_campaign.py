@@ -223,6 +223,9 @@ def test_a_refused_message_shows_on_the_interview_and_a_job_sends_it_again_and_p
     assert requests.get(f"{api}/interviews/{e3['id']}", headers=hr, timeout=30).json()["status"] == "to_plan"
     inbox.refused.clear()
     inbox.wait(lambda: len(inbox.to(address)) == 1, seconds=30, what="the retry")
+    # The job records the send after the SMTP server has the message: wait for that commit too.
+    inbox.wait(lambda: any(e["role"] == "salarie" and e["status"] == "sent" for e in emails()), seconds=30,
+               what="the retry recorded")
     [sent] = [e for e in emails() if e["role"] == "salarie"]
     assert (sent["status"], sent["attempts"]) == ("sent", 2)
     assert requests.get(f"{api}/interviews/{e3['id']}", headers=hr, timeout=30).json()["status"] == "convoked"
