@@ -415,7 +415,7 @@ def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Ca
     font = None
     if calibration.font is not None:
         chars = set("".join("".join(letter) for letter in lines)) - {PAGE, PAGES}
-        font = calibration.font.embed(chars | set("0123456789"))
+        font = calibration.font.embed_covering(chars | set("0123456789"))
     out = []
     for letter, pages in zip(lines, ranges):
         stamps = [[Stamp(fill(line, number, len(pages)), placement)
@@ -466,6 +466,10 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
     merged = _choose_and_merge(verdict, calibration, docs) if len(docs) > 1 else None
     del docs
     gc.collect()
+    if not gc.get_freeze_count():
+        # What survives the first chunk is this worker's for good (modules, the template, compiled Jinja):
+        # kept out of the next collections, which then scan one chunk's objects instead of everything.
+        gc.freeze()
     return merged, errors, rendered, (rendered_at - started, time.perf_counter() - rendered_at)
 
 

@@ -27,6 +27,8 @@ from pypdf.generic import (
 FONT_KEY = "/ParcoursStamp"
 # Carlito's header carries a creation date fontTools finds odd and says so at every load.
 logging.getLogger("fontTools.ttLib.tables._h_e_a_d").setLevel(logging.ERROR)
+# A shared subset grows with the characters of the chunks it serves, up to this many (then it starts afresh).
+_MAX_SHARED_GLYPHS = 600
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "kern", "DSIG", "hdmx", "VDMX", "LTSH", "fpgm", "prep", "cvt ", "gasp")
 
 
@@ -83,6 +85,7 @@ class FontFile:
         out = io.BytesIO()
         font.save(out)
         self._base = out.getvalue()
+        self._last: EmbeddedFont | None = None
 
     def __reduce__(self):
         # Sent to worker processes by path: each loads the file once.
@@ -93,6 +96,19 @@ class FontFile:
 
     def width(self, text: str, size: float) -> float:
         return sum(self.advances[self.cmap[ord(c)]] for c in text) * size / self.units
+
+    def embed_covering(self, chars: Iterable[str]) -> EmbeddedFont:
+        """A subset holding at least `chars`: the last one made when it covers them (subsetting costs
+        tens of milliseconds, a batch's chunks mostly draw the same letters), else a new one for them and
+        the last one's characters together, so that it soon covers every chunk."""
+        wanted = {c for c in chars if ord(c) in self.cmap}
+        last = self._last
+        if last is not None and wanted <= last.gids.keys():
+            return last
+        if last is not None and len(last.gids) < _MAX_SHARED_GLYPHS:
+            wanted |= last.gids.keys()
+        self._last = self.embed(wanted)
+        return self._last
 
     def embed(self, chars: Iterable[str]) -> EmbeddedFont:
         """A subset holding `chars`, glyph ids kept (so the CID of a glyph is its id)."""
