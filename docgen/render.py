@@ -206,6 +206,12 @@ class _Prepared:
         parts = list(pristine.part.package.iter_parts())
         shared = {id(part): part for part in parts
                   if part.content_type.endswith(_SHARED) or part.content_type.startswith("image/")}
+        # So are the relationships to them, but for headers' and footers' (their target is replaced).
+        for source in (pristine.part.package, *parts):
+            for rel in source.rels.values():
+                if not rel.is_external and id(rel.target_part) in shared and rel.reltype not in (
+                        DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
+                    shared[id(rel)] = rel
         headers_footers, part_xml = {}, {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             keys = []
