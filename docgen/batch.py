@@ -43,7 +43,7 @@ from docgen.letters import (
 from docgen.merge import MergeNotPossible, merge_documents, merge_letters
 from docgen.numpages import freeze_numpages, uses_numpages
 from docgen.render import DocxRenderer, RenderError
-from docgen.split import SplitError, extract, page_ranges
+from docgen.split import SplitError, extract_all, page_ranges
 from docgen.stamp import Stamp, StampError
 
 
@@ -335,11 +335,14 @@ class BatchGenerator:
         self._learn(len(r) for r in ranges)
         wrong_length: dict[int, list[BatchItem]] = defaultdict(list)
         started = time.perf_counter()
+        right: list[tuple[BatchItem, range]] = []
         for item, pages_of_item in zip(items, ranges):
             if pages is not None and len(pages_of_item) != pages:
                 wrong_length[len(pages_of_item)].append(item)
-                continue
-            results[item.key].pdf = extract(reader, pages_of_item)
+            else:
+                right.append((item, pages_of_item))
+        for (item, pages_of_item), document in zip(right, extract_all(reader, [r for _, r in right])):
+            results[item.key].pdf = document
             results[item.key].pages = len(pages_of_item)
         self.stats.add(split_seconds=time.perf_counter() - started)
         for true_pages, retry in wrong_length.items():
@@ -416,13 +419,12 @@ def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Ca
     if calibration.font is not None:
         chars = set("".join("".join(letter) for letter in lines)) - {PAGE, PAGES}
         font = calibration.font.embed_covering(chars | set("0123456789"))
-    out = []
-    for letter, pages in zip(lines, ranges):
-        stamps = [[Stamp(fill(line, number, len(pages)), placement)
-                   for line, placement in zip(letter, calibration.placements)]
-                  for number in range(1, len(pages) + 1)]
-        out.append((extract(reader, pages, stamps=stamps, font=font), len(pages)))
-    return out
+    stamps = [[[Stamp(fill(line, number, len(pages)), placement)
+                for line, placement in zip(letter, calibration.placements)]
+               for number in range(1, len(pages) + 1)]
+              for letter, pages in zip(lines, ranges)]
+    documents = extract_all(reader, ranges, stamps=stamps, font=font)
+    return [(document, len(pages)) for document, pages in zip(documents, ranges)]
 
 
 # --- worker processes ----------------------------------------------------------------------------

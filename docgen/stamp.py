@@ -209,9 +209,11 @@ class EmbeddedFont:
         return writer._add_object(font)
 
 
-def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, font: EmbeddedFont,
-               stamps: Sequence[Stamp]) -> None:
-    """Draw `stamps` over a page of `writer`, the page's own drawing left untouched (between q and Q)."""
+BEFORE = b"q\n"  # the content stream put before a stamped page's own: its drawing cannot leak into the stamps
+
+
+def drawing(font: EmbeddedFont, stamps: Sequence[Stamp]) -> bytes:
+    """The content stream put after a page's own, drawing `stamps` in `font` (named FONT_KEY)."""
     operations = ["Q"]
     for stamp in stamps:
         p = stamp.placement
@@ -219,10 +221,16 @@ def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, fo
         x = p.anchor - {"left": 0.0, "center": width / 2, "right": width}[p.align]
         operations.append(f"q {p.color[0]:.3f} {p.color[1]:.3f} {p.color[2]:.3f} rg BT {FONT_KEY} {p.size:g} Tf "
                           f"1 0 0 1 {x:.2f} {p.baseline:.2f} Tm {font.encode(stamp.text)} Tj ET Q")
+    return ("\n" + "\n".join(operations) + "\n").encode("ascii")
+
+
+def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, font: EmbeddedFont,
+               stamps: Sequence[Stamp]) -> None:
+    """Draw `stamps` over a page of `writer`, the page's own drawing left untouched (between q and Q)."""
     before = DecodedStreamObject()
-    before.set_data(b"q\n")
+    before.set_data(BEFORE)
     after = DecodedStreamObject()
-    after.set_data(("\n" + "\n".join(operations) + "\n").encode("ascii"))
+    after.set_data(drawing(font, stamps))
     contents = page.raw_get("/Contents") if "/Contents" in page else ArrayObject()
     contents = contents.get_object() if isinstance(contents, IndirectObject) else contents
     existing = list(contents) if isinstance(contents, ArrayObject) else [page.raw_get("/Contents")]
@@ -263,4 +271,5 @@ def color_of(hex_rgb: str | None) -> tuple[float, float, float]:
         return (0.0, 0.0, 0.0)
 
 
-__all__ = ["EmbeddedFont", "FontFile", "Placement", "Stamp", "StampError", "color_of", "stamp_page", "system_font"]
+__all__ = ["BEFORE", "FONT_KEY", "EmbeddedFont", "FontFile", "Placement", "Stamp", "StampError", "color_of", "drawing",
+           "stamp_page", "system_font"]
