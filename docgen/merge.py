@@ -18,8 +18,12 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.oxml.ns import qn
+from lxml import etree
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_BOOKMARK_START, _BOOKMARK_END, _W_ID = qn("w:bookmarkStart"), qn("w:bookmarkEnd"), qn("w:id")
+# The block and its descendants that carry an r: attribute (r:id, r:embed…): XPath finds them in C.
+_WITH_RELATIONSHIP = etree.XPath(f"descendant-or-self::*[@*[namespace-uri()='{R_NS}']]")
 # Letters and digits only: LibreOffice escapes other characters in destination names.
 BOOKMARK_PREFIX = "ParcoursDoc"
 
@@ -47,6 +51,7 @@ def merge_documents(documents: Sequence[Document]) -> bytes:
         raise MergeNotPossible("the template has no section properties")
     _restart_page_numbers(final_sect)
     _mark_start(list(_blocks(body)), 0)
+    styled = _numbered_styles(master)
     for index, doc in enumerate(documents[1:], start=1):
         _close_section(body, final_sect)
         mapping = _adopt_headers_footers(doc, master, index)
@@ -55,7 +60,7 @@ def merge_documents(documents: Sequence[Document]) -> bytes:
         for block in blocks:
             _remap_relationships(block, doc, master, mapping)
             _renumber_bookmarks(block, index)
-        _restart_lists(blocks, master, doc)
+        _restart_lists(blocks, master, doc, styled)
         _mark_start(blocks, index)
         for block in blocks:
             final_sect.addprevious(block)
@@ -79,6 +84,7 @@ def merge_letters(documents: Sequence[Document]) -> bytes:
     if final_sect is None:
         raise MergeNotPossible("the template has no section properties")
     _mark_start(_blocks(body), 0)
+    styled = _numbered_styles(master)
     for index, doc in enumerate(documents[1:], start=1):
         blocks = _blocks(doc.element.body)
         if not blocks or blocks[0].tag != qn("w:p"):
@@ -86,7 +92,7 @@ def merge_letters(documents: Sequence[Document]) -> bytes:
         for block in blocks:
             _remap_relationships(block, doc, master, {})
             _renumber_bookmarks(block, index)
-        _restart_lists(blocks, master, doc)
+        _restart_lists(blocks, master, doc, styled)
         blocks[0].get_or_add_pPr().pageBreakBefore_val = True
         _mark_start(blocks, index)
         for block in blocks:
@@ -156,9 +162,8 @@ def _mark_start(blocks, index: int) -> None:
 
 def _renumber_bookmarks(block, index: int) -> None:
     # Bookmark ids must stay unique in the merged file; names may repeat (only ours are looked up).
-    for tag in ("w:bookmarkStart", "w:bookmarkEnd"):
-        for mark in block.iter(qn(tag)):
-            mark.set(qn("w:id"), str(index * 1000 + int(mark.get(qn("w:id"), "0")) % 1000))
+    for mark in block.iter(_BOOKMARK_START, _BOOKMARK_END):
+        mark.set(_W_ID, str(index * 1000 + int(mark.get(_W_ID, "0")) % 1000))
 
 
 def _adopt_headers_footers(doc: Document, master: Document, index: int) -> dict[str, str]:
@@ -202,7 +207,7 @@ def _point_references(section, own_section, mapping: dict[str, str]) -> None:
 def _remap_relationships(block, doc: Document, master: Document, adopted: dict[str, str]) -> None:
     """Point r:id/r:embed references at the master's relationships, adding what is new."""
     mapping = dict(adopted)
-    for element in block.iter():
+    for element in _WITH_RELATIONSHIP(block):
         for attribute, rid in element.attrib.items():
             if not attribute.startswith(f"{{{R_NS}}}"):
                 continue
@@ -224,9 +229,9 @@ def _master_rid(doc: Document, master: Document, rid: str) -> str:
     return master.part.relate_to(_shared_part(master, rel.target_part), rel.reltype)
 
 
-def _restart_lists(blocks, master: Document, doc: Document) -> None:
-    """Give each document's numbered lists their own instance so that they restart at 1."""
-    styled = _numbered_styles(master)
+def _restart_lists(blocks, master: Document, doc: Document, styled: dict[str, int]) -> None:
+    """Give each document's numbered lists their own instance so that they restart at 1;
+    `styled` is _numbered_styles(master)."""
     paragraphs = [p for b in blocks for p in b.iter(qn("w:p"))]
     for paragraph in paragraphs:
         # A list numbered through its paragraph style gets the numbering written on the paragraph.
