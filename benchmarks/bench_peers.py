@@ -10,8 +10,9 @@ The N convocations of bench_batch.py's synthetic dataset are rendered to DOCX fi
                letters from the template and the contexts, render included.
 Each tool's start-up (LibreOffice launched, factories or servers ready) is left out of its time; the
 peers are installed by `make bench-peers` in a folder of their own (--peers), never in the project's
-dependencies. A peer that cannot run here (LibreOffice not found, no registry) is said so, and the others still run. Prints documents per
-second, the engine's ratio to each peer, the peak memory of each (its process tree) and the load.
+dependencies. A peer that cannot run here (LibreOffice not found, no registry) is said so, and the others
+still run. Prints documents per second, the engine's ratio to each peer, the peak memory of each (its
+process tree) and the load.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def run_peer(command: list[str], env: dict[str, str] | None = None, timeout: flo
         sampler.join()
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if process.returncode != 0 or not lines:
-        why = (stderr or stdout).strip().splitlines()[-3:]
+        said = [line.strip() for line in (stderr or stdout).splitlines() if line.strip()]
+        why = [line for line in said if "rror" in line or "cannot" in line][:2] or said[-3:]
         return f"could not run here (exit {process.returncode}): {' | '.join(why) or 'no output'}"
     result = json.loads(lines[-1])
     result["peak"] = peak
@@ -103,8 +105,8 @@ def main() -> None:
     node = shutil.which("node")
     carbone = args.peers / "node_modules" / "carbone"
     if node is None or not carbone.is_dir():
-        print(f"Carbone    not measured: {'node is missing' if node is None else f'Carbone is not installed in {carbone}'} "
-              "(make bench-peers installs it from the npm registry)")
+        why = "node is missing" if node is None else f"Carbone is not installed in {carbone}"
+        print(f"Carbone    not measured: {why} (make bench-peers installs it from the npm registry)")
     else:
         env = {**os.environ, "NODE_PATH": str(args.peers / "node_modules"),
                "PATH": f"{LIBREOFFICE_PROGRAM}:/usr/bin:{os.environ.get('PATH', '')}"}

@@ -208,7 +208,8 @@ class _Splitter:
         add(self._object(pages_ref, DictionaryObject({NameObject("/Type"): NameObject("/Pages"),
                                                       NameObject("/Kids"): kids,
                                                       NameObject("/Count"): NumberObject(len(page_refs))}), numbers))
-        catalog = DictionaryObject({NameObject("/Type"): NameObject("/Catalog"), NameObject("/Pages"): _Mark(pages_ref)})
+        catalog = DictionaryObject({NameObject("/Type"): NameObject("/Catalog"),
+                                    NameObject("/Pages"): _Mark(pages_ref)})
         catalog.update({NameObject(k): v for k, v in self.catalog_entries.items()})
         add(self._object(catalog_ref, catalog, numbers))
         add(self._object(info_ref, self.info, numbers))

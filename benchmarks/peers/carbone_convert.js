@@ -10,10 +10,13 @@ const folder = process.argv[2];
 const factories = parseInt(process.argv[3] || '2', 10);
 const files = fs.readdirSync(folder).filter((name) => name.endsWith('.docx')).sort();
 
+let lastError = null;
+
 function convert(file) {
   return new Promise((resolve) => {
     carbone.convert(fs.readFileSync(path.join(folder, file)), { convertTo: 'pdf', extension: 'docx' }, (err, pdf) => {
       if (!err) fs.writeFileSync(path.join(folder, file.replace(/\.docx$/, '.carbone.pdf')), pdf);
+      else lastError = err;
       resolve(err ? 1 : 0);
     });
   });
@@ -25,6 +28,11 @@ async function main() {
   let started = process.hrtime.bigint();
   let failed = await convert(files[0]);
   const startup = Number(process.hrtime.bigint() - started) / 1e9;
+  if (failed) {
+    // Carbone could not convert at all (LibreOffice not found, say): said, not timed.
+    console.error(`Carbone cannot convert here: ${lastError}`);
+    process.exit(2);
+  }
   const rest = files.slice(1);
   let next = 0;
   started = process.hrtime.bigint();

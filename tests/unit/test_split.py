@@ -42,7 +42,8 @@ def merged_pdf(letters: list[int], annotate: bool = False) -> bytes:
     profile = DecodedStreamObject()
     profile.set_data(b"not a real ICC profile")
     profile[NameObject("/N")] = NumberObject(3)
-    intent = DictionaryObject({NameObject("/Type"): NameObject("/OutputIntent"), NameObject("/S"): NameObject("/GTS_PDFA1"),
+    intent = DictionaryObject({NameObject("/Type"): NameObject("/OutputIntent"),
+                               NameObject("/S"): NameObject("/GTS_PDFA1"),
                                NameObject("/DestOutputProfile"): writer._add_object(profile)})
     writer._root_object.update({NameObject("/Metadata"): writer._add_object(metadata),
                                 NameObject("/OutputIntents"): ArrayObject([intent]),
