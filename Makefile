@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian's Python: its venv sees python3-uno, LibreOffice's Python bridge.
 SYSTEM_PYTHON ?= /usr/bin/python3
 
-.PHONY: setup system venv test-tools vendor run demo test test-unit bench clean
+.PHONY: setup system venv test-tools vendor run demo test test-unit bench bench-peers clean
 
 setup: system venv test-tools
 
@@ -51,6 +51,22 @@ test-unit: venv
 
 bench: setup
 	$(BIN)/python benchmarks/bench_batch.py
+
+# Optional, not part of `make test`: Carbone (npm registry) and unoserver (PyPI) installed in a folder of
+# their own, never in the project's dependencies; a peer that cannot be installed or run is reported as such.
+PEERS ?= out/peers
+bench-peers: setup $(PEERS)/.installed
+	$(BIN)/python benchmarks/bench_peers.py --peers $(PEERS)
+
+$(PEERS)/.installed:
+	mkdir -p $(PEERS)
+	echo '{"name": "parcours-bench-peers", "private": true}' > $(PEERS)/package.json
+	npm install --prefix $(PEERS) --no-audit --no-fund --loglevel=error carbone@3.8.2 \
+		|| echo "Carbone could not be installed from the npm registry: the benchmark runs without it"
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(PEERS)/venv
+	$(PEERS)/venv/bin/pip install --quiet --disable-pip-version-check unoserver==3.7 \
+		|| echo "unoserver could not be installed from PyPI: the benchmark runs without it"
+	touch $@
 
 clean:
 	rm -rf $(VENV) out build *.egg-info tests/oidc/node_modules node_modules

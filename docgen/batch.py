@@ -43,7 +43,7 @@ from docgen.letters import (
 from docgen.merge import MergeNotPossible, merge_documents, merge_letters
 from docgen.numpages import freeze_numpages, uses_numpages
 from docgen.render import DocxRenderer, RenderError
-from docgen.split import SplitError, extract, page_ranges
+from docgen.split import SplitError, extract_all, page_ranges
 from docgen.stamp import Stamp, StampError
 
 
@@ -335,11 +335,14 @@ class BatchGenerator:
         self._learn(len(r) for r in ranges)
         wrong_length: dict[int, list[BatchItem]] = defaultdict(list)
         started = time.perf_counter()
+        right: list[tuple[BatchItem, range]] = []
         for item, pages_of_item in zip(items, ranges):
             if pages is not None and len(pages_of_item) != pages:
                 wrong_length[len(pages_of_item)].append(item)
-                continue
-            results[item.key].pdf = extract(reader, pages_of_item)
+            else:
+                right.append((item, pages_of_item))
+        for (item, pages_of_item), document in zip(right, extract_all(reader, [r for _, r in right])):
+            results[item.key].pdf = document
             results[item.key].pages = len(pages_of_item)
         self.stats.add(split_seconds=time.perf_counter() - started)
         for true_pages, retry in wrong_length.items():
@@ -415,14 +418,13 @@ def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Ca
     font = None
     if calibration.font is not None:
         chars = set("".join("".join(letter) for letter in lines)) - {PAGE, PAGES}
-        font = calibration.font.embed(chars | set("0123456789"))
-    out = []
-    for letter, pages in zip(lines, ranges):
-        stamps = [[Stamp(fill(line, number, len(pages)), placement)
-                   for line, placement in zip(letter, calibration.placements)]
-                  for number in range(1, len(pages) + 1)]
-        out.append((extract(reader, pages, stamps=stamps, font=font), len(pages)))
-    return out
+        font = calibration.font.embed_covering(chars | set("0123456789"))
+    stamps = [[[Stamp(fill(line, number, len(pages)), placement)
+                for line, placement in zip(letter, calibration.placements)]
+               for number in range(1, len(pages) + 1)]
+              for letter, pages in zip(lines, ranges)]
+    documents = extract_all(reader, ranges, stamps=stamps, font=font)
+    return [(document, len(pages)) for document, pages in zip(documents, ranges)]
 
 
 # --- worker processes ----------------------------------------------------------------------------
@@ -466,6 +468,10 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
     merged = _choose_and_merge(verdict, calibration, docs) if len(docs) > 1 else None
     del docs
     gc.collect()
+    if not gc.get_freeze_count():
+        # What survives the first chunk is this worker's for good (modules, the template, compiled Jinja):
+        # kept out of the next collections, which then scan one chunk's objects instead of everything.
+        gc.freeze()
     return merged, errors, rendered, (rendered_at - started, time.perf_counter() - rendered_at)
 
 

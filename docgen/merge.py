@@ -18,8 +18,12 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.oxml.ns import qn
+from lxml import etree
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_BOOKMARK_START, _BOOKMARK_END, _W_ID = qn("w:bookmarkStart"), qn("w:bookmarkEnd"), qn("w:id")
+# The block and its descendants that carry an r: attribute (r:id, r:embed…): XPath finds them in C.
+_WITH_RELATIONSHIP = etree.XPath(f"descendant-or-self::*[@*[namespace-uri()='{R_NS}']]")
 # Letters and digits only: LibreOffice escapes other characters in destination names.
 BOOKMARK_PREFIX = "ParcoursDoc"
 
@@ -41,11 +45,13 @@ def merge_documents(documents: Sequence[Document]) -> bytes:
     master, final_sect = _master(documents)
     _restart_page_numbers(final_sect)
     _mark_start(_blocks(master.element.body), 0)
+    styled = _numbered_styles(master)
     for index, doc in enumerate(documents[1:], start=1):
         _close_section(master.element.body, final_sect)
         mapping = _adopt_headers_footers(doc, master, index)
         _point_references(final_sect, doc.element.body.find(qn("w:sectPr")), mapping)
-        _append(master, final_sect, doc, [deepcopy(block) for block in _blocks(doc.element.body)], index, mapping)
+        _append(master, final_sect, doc, [deepcopy(block) for block in _blocks(doc.element.body)], index, mapping,
+                styled)
     return _saved(master)
 
 
@@ -58,12 +64,13 @@ def merge_letters(documents: Sequence[Document]) -> bytes:
     """
     master, final_sect = _master(documents)
     _mark_start(_blocks(master.element.body), 0)
+    styled = _numbered_styles(master)
     for index, doc in enumerate(documents[1:], start=1):
         blocks = _blocks(doc.element.body)
         if not blocks or blocks[0].tag != qn("w:p"):
             raise MergeNotPossible("a letter does not start with a paragraph")
         blocks[0].get_or_add_pPr().pageBreakBefore_val = True
-        _append(master, final_sect, doc, blocks, index, {})
+        _append(master, final_sect, doc, blocks, index, {}, styled)
     return _saved(master)
 
 
@@ -78,13 +85,14 @@ def _master(documents: Sequence[Document]) -> tuple[Document, object]:
     return master, final_sect
 
 
-def _append(master: Document, final_sect, doc: Document, blocks: list, index: int, adopted: dict[str, str]) -> None:
+def _append(master: Document, final_sect, doc: Document, blocks: list, index: int, adopted: dict[str, str],
+            styled: dict[str, int]) -> None:
     """Move `blocks` of `doc` (document `index`) into the master before its final section properties, their
     relationships, bookmarks and lists made the master's own, the first text bookmarked."""
     for block in blocks:
         _remap_relationships(block, doc, master, adopted)
         _renumber_bookmarks(block, index)
-    _restart_lists(blocks, master, doc)
+    _restart_lists(blocks, master, doc, styled)
     _mark_start(blocks, index)
     for block in blocks:
         final_sect.addprevious(block)
@@ -156,9 +164,8 @@ def _mark_start(blocks, index: int) -> None:
 
 def _renumber_bookmarks(block, index: int) -> None:
     # Bookmark ids must stay unique in the merged file; names may repeat (only ours are looked up).
-    for tag in ("w:bookmarkStart", "w:bookmarkEnd"):
-        for mark in block.iter(qn(tag)):
-            mark.set(qn("w:id"), str(index * 1000 + int(mark.get(qn("w:id"), "0")) % 1000))
+    for mark in block.iter(_BOOKMARK_START, _BOOKMARK_END):
+        mark.set(_W_ID, str(index * 1000 + int(mark.get(_W_ID, "0")) % 1000))
 
 
 def _adopt_headers_footers(doc: Document, master: Document, index: int) -> dict[str, str]:
@@ -202,7 +209,7 @@ def _point_references(section, own_section, mapping: dict[str, str]) -> None:
 def _remap_relationships(block, doc: Document, master: Document, adopted: dict[str, str]) -> None:
     """Point r:id/r:embed references at the master's relationships, adding what is new."""
     mapping = dict(adopted)
-    for element in block.iter():
+    for element in _WITH_RELATIONSHIP(block):
         for attribute, rid in element.attrib.items():
             if not attribute.startswith(f"{{{R_NS}}}"):
                 continue
@@ -224,9 +231,9 @@ def _master_rid(doc: Document, master: Document, rid: str) -> str:
     return master.part.relate_to(_shared_part(master, rel.target_part), rel.reltype)
 
 
-def _restart_lists(blocks, master: Document, doc: Document) -> None:
-    """Give each document's numbered lists their own instance so that they restart at 1."""
-    styled = _numbered_styles(master)
+def _restart_lists(blocks, master: Document, doc: Document, styled: dict[str, int]) -> None:
+    """Give each document's numbered lists their own instance so that they restart at 1;
+    `styled` is _numbered_styles(master)."""
     paragraphs = [p for b in blocks for p in b.iter(qn("w:p"))]
     for paragraph in paragraphs:
         # A list numbered through its paragraph style gets the numbering written on the paragraph.

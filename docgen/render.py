@@ -18,6 +18,8 @@ from typing import Any
 
 import jinja2
 from docx.document import Document
+from docx.oxml import parse_xml
+from lxml import etree
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import nodes
@@ -124,20 +126,110 @@ class _PreparedTemplate(DocxTemplate):
     """docxtpl minus the work that is the same for every document of a batch: the template is
     parsed once and copied, and its XML clean-up (patch_xml) is done once per part."""
 
-    def __init__(self, template: bytes, pristine: Document, patched: dict[str, str]) -> None:
+    def __init__(self, template: bytes, pristine: Document, patched: dict[str, str],
+                 prepared: _Prepared | None = None) -> None:
         super().__init__(io.BytesIO(template))
         self._pristine, self._patched = pristine, patched
+        self._prepared = prepared or _Prepared.of(pristine)
 
     def init_docx(self, reload: bool = True) -> None:
         if not self.docx or (self.is_rendered and reload):
-            self.docx = copy.deepcopy(self._pristine)
+            # Parts the rendering never writes are shared with the pristine copy, not copied.
+            self.docx = copy.deepcopy(self._pristine, dict(self._prepared.shared))
             self.is_rendered = False
+
+    def get_xml(self) -> str:
+        # Called before the body is replaced: the pristine body, serialised once.
+        return self._prepared.body
+
+    def get_headers_footers(self, uri: str):
+        for rel_key in self._prepared.headers_footers.get(uri, ()):
+            rel = self.docx._part.rels[rel_key]
+            shared = rel.target_part
+            # docxtpl replaces the part once rendered; meanwhile an image rendered into it (a logo) must be
+            # added to this letter's own part and package, not to the template's shared part.
+            own = type(shared)(shared.partname, shared.content_type, shared._element, self.docx._part.package)
+            for rid, inner in shared.rels.items():
+                own.load_rel(inner.reltype, inner._target, rid, inner.is_external)
+            rel._target = own
+            yield rel_key, own
+
+    def get_part_xml(self, part) -> str:
+        xml = self._prepared.part_xml.get(part.partname)
+        if xml is None:  # not a shared part (never so for the template's own headers and footers)
+            xml = super().get_part_xml(part)
+        return xml
 
     def patch_xml(self, src_xml: str) -> str:
         patched = self._patched.get(src_xml)
         if patched is None:
             patched = self._patched[src_xml] = super().patch_xml(src_xml)
         return patched
+
+    def resolve_listing(self, xml: str) -> str:
+        # It only rewrites tabs, line and page breaks inside text: without any, the XML stays as it is.
+        if not _LISTING_CHARS.search(xml):
+            return xml
+        return super().resolve_listing(xml)
+
+    def render_properties(self, context, jinja_env=None) -> None:
+        if self._prepared.templated_properties:
+            super().render_properties(context, jinja_env)
+
+    def render_footnotes(self, context, jinja_env=None) -> None:
+        if self._prepared.footnotes:
+            super().render_footnotes(context, jinja_env)
+
+
+_LISTING_CHARS = re.compile("[\t\a\n\f]")
+_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")  # those docxtpl renders
+_FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+# Parts that neither docxtpl nor the batch's merges write into: every letter shares the template's.
+# Headers and footers are among them because docxtpl replaces them with new parts when rendering.
+_SHARED = ("styles+xml", "settings+xml", "webSettings+xml", "fontTable+xml", "theme+xml", "header+xml",
+           "footer+xml", "extended-properties+xml", "customXmlProperties+xml", "application/xml")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every rendering of one template reads from the pristine copy, computed once."""
+
+    body: str
+    shared: dict[int, Any]
+    headers_footers: dict[str, tuple[str, ...]]
+    part_xml: dict[str, str]
+    templated_properties: bool
+    footnotes: bool
+
+    @classmethod
+    def of(cls, pristine: Document) -> _Prepared:
+        parts = list(pristine.part.package.iter_parts())
+        shared = {id(part): part for part in parts
+                  if part.content_type.endswith(_SHARED) or part.content_type.startswith("image/")}
+        # So are the relationships to them, but for headers' and footers' (their target is replaced).
+        for source in (pristine.part.package, *parts):
+            for rel in source.rels.values():
+                if not rel.is_external and id(rel.target_part) in shared and rel.reltype not in (
+                        DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
+                    shared[id(rel)] = rel
+        headers_footers, part_xml = {}, {}
+        for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
+            keys = []
+            for rel_key, rel in pristine.part.rels.items():
+                if rel.reltype == uri and not rel.is_external and rel.target_part.blob:
+                    keys.append(rel_key)
+                    part = rel.target_part
+                    part_xml[part.partname] = etree.tostring(parse_xml(part.blob), encoding="unicode")
+            headers_footers[uri] = tuple(keys)
+        properties = pristine.core_properties
+        templated = any("{" in (getattr(properties, name) or "") or (getattr(properties, name) or "").endswith("\n")
+                        for name in _PROPERTIES)
+        if not templated:
+            # What docxtpl's rendering would write (the same text, empty elements made): done once here.
+            for name in _PROPERTIES:
+                setattr(properties, name, getattr(properties, name))
+        return cls(etree.tostring(pristine.element.body, encoding="unicode"), shared, headers_footers, part_xml,
+                   templated, any(part.content_type == _FOOTNOTES for part in parts))
 
 
 def _strict(formatter: Callable[..., str]) -> Callable[..., str]:
@@ -164,6 +256,7 @@ class DocxRenderer:
         self.template, self.name = template, name
         self.env = TemplateEnvironment(timezone, render_limits)
         self._pristine: Document | None = None
+        self._prepared: _Prepared | None = None
         self._patched: dict[str, str] = {}
 
     def render(self, context: Mapping[str, Any], matricule: str | None = None) -> bytes:
@@ -175,8 +268,10 @@ class DocxRenderer:
     def render_document(self, context: Mapping[str, Any], matricule: str | None = None) -> Document:
         """Like render, but return the python-docx document (a batch merges them unsaved)."""
         if self._pristine is None:
-            self._pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
-        doc = _PreparedTemplate(self.template, self._pristine, self._patched)
+            pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
+            self._prepared = _Prepared.of(pristine)
+            self._pristine = pristine
+        doc = _PreparedTemplate(self.template, self._pristine, self._patched, self._prepared)
         try:
             with self.env.bounded():
                 try:

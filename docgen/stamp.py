@@ -27,6 +27,8 @@ from pypdf.generic import (
 FONT_KEY = "/ParcoursStamp"
 # Carlito's header carries a creation date fontTools finds odd and says so at every load.
 logging.getLogger("fontTools.ttLib.tables._h_e_a_d").setLevel(logging.ERROR)
+# A shared subset grows with the characters of the chunks it serves, up to this many (then it starts afresh).
+_MAX_SHARED_GLYPHS = 600
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "kern", "DSIG", "hdmx", "VDMX", "LTSH", "fpgm", "prep", "cvt ", "gasp")
 
 
@@ -83,6 +85,7 @@ class FontFile:
         out = io.BytesIO()
         font.save(out)
         self._base = out.getvalue()
+        self._last: EmbeddedFont | None = None
 
     def __reduce__(self):
         # Sent to worker processes by path: each loads the file once.
@@ -93,6 +96,19 @@ class FontFile:
 
     def width(self, text: str, size: float) -> float:
         return sum(self.advances[self.cmap[ord(c)]] for c in text) * size / self.units
+
+    def embed_covering(self, chars: Iterable[str]) -> EmbeddedFont:
+        """A subset holding at least `chars`: the last one made when it covers them (subsetting costs
+        tens of milliseconds, a batch's chunks mostly draw the same letters), else a new one for them and
+        the last one's characters together, so that it soon covers every chunk."""
+        wanted = {c for c in chars if ord(c) in self.cmap}
+        last = self._last
+        if last is not None and wanted <= last.gids.keys():
+            return last
+        if last is not None and len(last.gids) < _MAX_SHARED_GLYPHS:
+            wanted |= last.gids.keys()
+        self._last = self.embed(wanted)
+        return self._last
 
     def embed(self, chars: Iterable[str]) -> EmbeddedFont:
         """A subset holding `chars`, glyph ids kept (so the CID of a glyph is its id)."""
@@ -193,9 +209,11 @@ class EmbeddedFont:
         return writer._add_object(font)
 
 
-def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, font: EmbeddedFont,
-               stamps: Sequence[Stamp]) -> None:
-    """Draw `stamps` over a page of `writer`, the page's own drawing left untouched (between q and Q)."""
+BEFORE = b"q\n"  # the content stream put before a stamped page's own: its drawing cannot leak into the stamps
+
+
+def drawing(font: EmbeddedFont, stamps: Sequence[Stamp]) -> bytes:
+    """The content stream put after a page's own, drawing `stamps` in `font` (named FONT_KEY)."""
     operations = ["Q"]
     for stamp in stamps:
         p = stamp.placement
@@ -203,10 +221,16 @@ def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, fo
         x = p.anchor - {"left": 0.0, "center": width / 2, "right": width}[p.align]
         operations.append(f"q {p.color[0]:.3f} {p.color[1]:.3f} {p.color[2]:.3f} rg BT {FONT_KEY} {p.size:g} Tf "
                           f"1 0 0 1 {x:.2f} {p.baseline:.2f} Tm {font.encode(stamp.text)} Tj ET Q")
+    return ("\n" + "\n".join(operations) + "\n").encode("ascii")
+
+
+def stamp_page(writer: PdfWriter, page: PageObject, font_ref: IndirectObject, font: EmbeddedFont,
+               stamps: Sequence[Stamp]) -> None:
+    """Draw `stamps` over a page of `writer`, the page's own drawing left untouched (between q and Q)."""
     before = DecodedStreamObject()
-    before.set_data(b"q\n")
+    before.set_data(BEFORE)
     after = DecodedStreamObject()
-    after.set_data(("\n" + "\n".join(operations) + "\n").encode("ascii"))
+    after.set_data(drawing(font, stamps))
     contents = page.raw_get("/Contents") if "/Contents" in page else ArrayObject()
     contents = contents.get_object() if isinstance(contents, IndirectObject) else contents
     existing = list(contents) if isinstance(contents, ArrayObject) else [page.raw_get("/Contents")]
@@ -247,4 +271,5 @@ def color_of(hex_rgb: str | None) -> tuple[float, float, float]:
         return (0.0, 0.0, 0.0)
 
 
-__all__ = ["EmbeddedFont", "FontFile", "Placement", "Stamp", "StampError", "color_of", "stamp_page", "system_font"]
+__all__ = ["BEFORE", "FONT_KEY", "EmbeddedFont", "FontFile", "Placement", "Stamp", "StampError", "color_of", "drawing",
+           "stamp_page", "system_font"]

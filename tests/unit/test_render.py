@@ -2,9 +2,12 @@
 
 import datetime as dt
 import io
+import struct
 import zipfile
+import zlib
 
 import pytest
+from docx import Document
 
 from docgen.render import DocxRenderer, RenderError, inspect_template, render_docx
 from docx_factory import docx_text, make_docx
@@ -168,3 +171,31 @@ def test_inspection_understands_unpacked_loops_macros_set_methods_and_jinja_name
         "salarie", "salarie.formations[].intitule", "salarie.nom", "entretien.lieu"})
     assert inspection.variables == ["entretien.lieu", "salarie.formations[].intitule", "salarie.nom"]
     assert inspection.ok, (inspection.unknown, inspection.problems)
+
+
+def tiny_png(red: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    pixels = b"".join(b"\x00" + bytes((red, 0, 0)) * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b""))
+
+
+def test_letters_of_one_renderer_keep_their_own_header_logo_and_footer():
+    # Letters share the template's unchanged parts: a logo drawn in one letter's header must not reach the next.
+    doc = Document()
+    doc.add_paragraph("Madame, Monsieur {{ salarie.nom }},")
+    doc.sections[0].header.paragraphs[0].text = "{% if societe.logo %}{{ societe.logo }}{% endif %}"
+    doc.sections[0].footer.paragraphs[0].text = "Courrier de {{ salarie.nom }}"
+    template = io.BytesIO()
+    doc.save(template)
+    renderer = DocxRenderer(template.getvalue(), "essai.docx")
+    letters = [renderer.render({"salarie": {"nom": name}, "societe": {"logo": logo} if logo else {}})
+               for name, logo in (("Martin", tiny_png(200)), ("Girard", None), ("Moreau", tiny_png(10)))]
+    media = [{name: zipfile.ZipFile(io.BytesIO(letter)).read(name)
+              for name in zipfile.ZipFile(io.BytesIO(letter)).namelist() if "media" in name} for letter in letters]
+    assert len(media[0]) == 1 and media[1] == {} and len(media[2]) == 1
+    assert list(media[0].values()) != list(media[2].values())
+    for letter, name in zip(letters, ("Martin", "Girard", "Moreau")):
+        assert f"Courrier de {name}" in docx_text(letter)
+        assert docx_text(letter).count("Courrier de") == 1
