@@ -40,10 +40,6 @@ from parcours.service.batches import CHUNK_SIZE  # noqa: E402
 from parcours.service.employees import upsert_dataset  # noqa: E402
 from parcours import resources  # noqa: E402
 
-SERVE = ("from waitress import serve; from parcours.app import create_app; "
-         "serve(create_app(), host='127.0.0.1', port={port}, threads=8)")
-
-
 def call(url: str, token: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -92,7 +88,9 @@ def main() -> None:
         port = sock.getsockname()[1]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
            "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers)}
-    server = subprocess.Popen([sys.executable, "-c", SERVE.format(port=port)], cwd=ROOT, env=env,
+    # `parcours serve` itself: on SIGTERM it closes its LibreOffice workers (a bare waitress left them running).
+    server = subprocess.Popen([str(Path(sys.executable).with_name("parcours")), "serve", "--port", str(port)],
+                              cwd=ROOT, env=env,
                               stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
