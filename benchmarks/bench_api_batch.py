@@ -40,6 +40,12 @@ from parcours.service.batches import CHUNK_SIZE  # noqa: E402
 from parcours.service.employees import upsert_dataset  # noqa: E402
 from parcours import resources  # noqa: E402
 
+def serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The service as `parcours serve`: on SIGTERM it closes its LibreOffice workers (a bare waitress left them)."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("parcours")), "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
 def call(url: str, token: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -88,10 +94,7 @@ def main() -> None:
         port = sock.getsockname()[1]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
            "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers)}
-    # `parcours serve` itself: on SIGTERM it closes its LibreOffice workers (a bare waitress left them running).
-    server = subprocess.Popen([str(Path(sys.executable).with_name("parcours")), "serve", "--port", str(port)],
-                              cwd=ROOT, env=env,
-                              stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
+    server = serve(port, env, folder / "server.log")
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(300):

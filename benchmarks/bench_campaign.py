@@ -18,7 +18,6 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from bench_api_batch import SERVE, call, run_batch, seeded_instance  # noqa: E402
+from bench_api_batch import call, run_batch, seeded_instance, serve  # noqa: E402
 
 from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
 from docgen.convert import ConverterPool  # noqa: E402
@@ -91,8 +90,7 @@ def main() -> None:
            "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers),
            "PARCOURS_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "PARCOURS_MAIL_FROM": "rh@example.fr",
            "PARCOURS_ORGANISATION": "Atelier Lumière"}
-    server = subprocess.Popen([sys.executable, "-c", SERVE.format(port=port)], cwd=ROOT, env=env,
-                              stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
+    server = serve(port, env, folder / "server.log")
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(300):
