@@ -116,5 +116,13 @@ def test_a_form_part_without_a_name_is_400_not_500(client, tokens):
 def test_allow_names_only_the_methods_an_address_answers(client, tokens):
     """/employees/import was also read as the employee « import »: Allow said GET, which answered 404."""
     wrong = client.get("/api/v1/employees/import", headers=bearer(tokens["hr"]))
-    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST, OPTIONS"
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
     assert client.get("/api/v1/employees/importe", headers=bearer(tokens["hr"])).status_code == 404
+
+
+def test_an_empty_cursor_is_the_first_page_and_an_empty_limit_a_mistake(client, tokens):
+    auditor = bearer(tokens["auditor"])
+    assert client.get("/api/v1/audit/events?cursor=", headers=auditor).status_code == 200
+    refused = client.get("/api/v1/audit/events?limit=", headers=auditor)
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "limit"
+    assert client.get("/api/v1/documents?cursor=", headers=bearer(tokens["hr"])).status_code == 200

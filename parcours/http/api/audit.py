@@ -14,9 +14,9 @@ bp = Blueprint("audit", __name__)
 MAX_PAGE = 500
 
 
-def _int_arg(name: str, default: int, low: int, high: int, reason: str) -> int:
+def _int_arg(name: str, default: int, low: int, high: int, reason: str, *, blank_is_default: bool = False) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None or (blank_is_default and raw == ""):
         return default
     value = whole_number(raw, low, high)
     if value is None:
@@ -29,7 +29,9 @@ def _int_arg(name: str, default: int, low: int, high: int, reason: str) -> int:
 def list_events():
     limit = _int_arg("limit", 100, 1, MAX_PAGE, f"nombre entier de 1 à {MAX_PAGE}")
     # Past the last sequence: an empty page (any cursor of up to 19 digits is valid to the description).
-    after = min(_int_arg("cursor", 0, 0, 10 ** 19 - 1, "curseur inconnu : reprenez « next_cursor » d'une page"), 2 ** 63 - 1)
+    # An empty cursor is the first page, as for every list; an empty limit is a mistake.
+    after = min(_int_arg("cursor", 0, 0, 10 ** 19 - 1, "curseur inconnu : reprenez « next_cursor » d'une page",
+                         blank_is_default=True), 2 ** 63 - 1)
     subject_type = request.args.get("subject_type") or None
     subject_id = request.args.get("subject_id") or None
     rows = trail.events(db_session(), subject_type=subject_type, subject_id=subject_id, after=after,
