@@ -40,10 +40,27 @@ from parcours.service.batches import CHUNK_SIZE  # noqa: E402
 from parcours.service.employees import upsert_dataset  # noqa: E402
 from parcours import resources  # noqa: E402
 
-def serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """The service as `parcours serve`: on SIGTERM it closes its LibreOffice workers (a bare waitress left them)."""
-    return subprocess.Popen([str(Path(sys.executable).with_name("parcours")), "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+def serve(instance: Path, workers: int, log: Path, **settings: str) -> tuple[subprocess.Popen, str]:
+    """The service as `parcours serve` on a free port (on SIGTERM it closes its LibreOffice workers, which a bare
+    waitress left running), with PARCOURS_* settings of its own only; (process, API base URL) once it listens."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
+           "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(workers), **settings}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("parcours")), "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}/api/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def call(url: str, token: str, body: dict | None = None) -> dict:
@@ -89,20 +106,8 @@ def main() -> None:
     folder, instance, dataset, token, common = seeded_instance("parcours-api-bench-", args.docs)
     matricules = [m for m in dataset.employees if m != "M0000"]
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
-           "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers)}
-    server = serve(port, env, folder / "server.log")
-    base = f"http://127.0.0.1:{port}/api/v1"
+    server, base = serve(instance, args.workers, folder / "server.log")
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         run_batch(base, token, matricules[:10], common)  # starts LibreOffice
         seconds, batch = run_batch(base, token, matricules, common)
         api_rate = len(matricules) / seconds

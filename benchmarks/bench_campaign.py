@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from bench_api_batch import call, run_batch, seeded_instance, serve  # noqa: E402
+from bench_api_batch import call, free_port, run_batch, seeded_instance, serve  # noqa: E402
 
 from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
 from docgen.convert import ConverterPool  # noqa: E402
@@ -66,12 +65,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--employees", type=int, default=2000)
@@ -85,20 +78,10 @@ def main() -> None:
     counter = Counter()
     smtp = Controller(counter, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARCOURS_")},
-           "PARCOURS_INSTANCE_DIR": str(instance), "PARCOURS_WORKERS": str(args.workers),
-           "PARCOURS_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "PARCOURS_MAIL_FROM": "rh@example.fr",
-           "PARCOURS_ORGANISATION": "Atelier Lumière"}
-    server = serve(port, env, folder / "server.log")
-    base = f"http://127.0.0.1:{port}/api/v1"
+    server, base = serve(instance, args.workers, folder / "server.log",
+                         PARCOURS_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", PARCOURS_MAIL_FROM="rh@example.fr",
+                         PARCOURS_ORGANISATION="Atelier Lumière")
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         run_batch(base, token, matricules[:10], {**common, "entretien": sample_interview})
         body = {"name": "Banc d'essai", "population": {"managers": ["M0000"]}, "period": {"debut": "2027-01-04", "fin": "2027-12-31"}, "values": common,
                 "creneaux": {"debut": "2027-01-11", "heures": HOURS, "lieu": "Salle 1"}}
