@@ -23,6 +23,7 @@ from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
+import docgen.convert as convert_module
 from docgen.convert import (
     ConversionError,
     ConversionTimeout,
@@ -158,6 +159,55 @@ def test_word_bookmarks_become_named_destinations_on_their_pages(pool: Converter
     assert {"/" + pdf_destination_name(name) for name in names} == set(pages)
     plain = pypdf.PdfReader(io.BytesIO(pool.convert(source)))
     assert plain.named_destinations == {}
+
+
+def test_workers_start_with_writers_idle_chores_turned_off(pool: ConverterPool) -> None:
+    """Word collection for autocompletion and online spelling cost LibreOffice time on every letter."""
+    worker = pool._workers[0]
+    api = convert_module._uno()
+    provider = worker._remote_smgr.createInstanceWithContext(
+        "com.sun.star.configuration.ConfigurationProvider", worker._remote_ctx)
+
+    def setting(path: str, name: str) -> bool:
+        node = provider.createInstanceWithArguments(
+            "com.sun.star.configuration.ConfigurationAccess", api.props(nodepath=path))
+        return node.getByName(name)
+
+    assert setting("/org.openoffice.Office.Writer/AutoFunction/Completion", "CollectWords") is False
+    assert setting("/org.openoffice.Office.Writer/AutoFunction/Completion", "Enable") is False
+    assert setting("/org.openoffice.Office.Linguistic/SpellChecking", "IsSpellAuto") is False
+    # What a profile of LibreOffice's own defaults says, so that the three checks above can fail.
+    assert setting("/org.openoffice.Office.Writer/AutoFunction/Completion", "MinWordLen") == 8
+
+
+def test_a_converted_document_gets_no_menu_toolbar_or_status_bar(pool: ConverterPool) -> None:
+    """Left alone, the hidden frame builds them during the export, and the status bar counts every word."""
+    worker = pool._workers[0]
+    api = convert_module._uno()
+
+    def frame_after_export(furnished: bool) -> object:
+        stream = worker._remote_smgr.createInstanceWithArgumentsAndContext(
+            "com.sun.star.io.SequenceInputStream", (api.uno.ByteSequence(make_docx(FRENCH_TEXT)),),
+            worker._remote_ctx)
+        document = worker._desktop.loadComponentFromURL(
+            "private:stream", "_blank", 0, api.props(InputStream=stream, Hidden=True, ReadOnly=True))
+        try:
+            if not furnished:
+                convert_module._without_window_furniture(document)
+            output = api.OutputStream()
+            document.storeToURL("private:stream", api.props(FilterName="writer_pdf_Export", OutputStream=output))
+            assert b"".join(output.chunks).startswith(b"%PDF-")
+            manager = document.getCurrentController().getFrame().LayoutManager
+            if manager is None:
+                return None
+            # LibreOffice's main loop builds them when it is idle: during a long export, or just after.
+            wait_until(lambda: bool(manager.getElements()), seconds=5)
+            return sorted(element.ResourceURL for element in manager.getElements())
+        finally:
+            document.close(True)
+
+    assert "private:resource/statusbar/statusbar" in frame_after_export(furnished=True)
+    assert frame_after_export(furnished=False) is None
 
 
 def test_garbage_input_raises_a_conversion_error(pool: ConverterPool) -> None:
