@@ -21,7 +21,7 @@ class RenderLimits:
 
     seconds: float = 3.0
     """Wall-clock time for one document (all its parts)."""
-    steps: int = 500_000
+    steps: int = 200_000
     """Loop iterations, calls and output pieces for one document."""
     output: int = 20_000_000
     """Characters of XML one document may produce."""
