@@ -25,7 +25,7 @@ from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
 from parcours.settings import Settings
-from signing_flow import MailInbox, store_employees
+from signing_flow import MailInbox, service_today, store_employees
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path(__file__).parent / "screenshots"
@@ -76,7 +76,7 @@ def service(request, tmp_path, pool):
             create_user(session, email=HR, name="Claire Martin", roles=["hr"], by=Actor("test", "cli"))
             token, _ = create_token(session, "hr", "Claire Martin")
             interview_id = interviews.record(session, matricule="E0003", type="periodique", status="planned",
-                                             date=dt.date.today() - dt.timedelta(days=3), created_by="test").id
+                                             date=service_today() - dt.timedelta(days=3), created_by="test").id
         server = create_server(app, host="127.0.0.1", port=port, threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         try:
@@ -139,12 +139,12 @@ def test_held_interview_to_signed_copies_in_the_browser(browser, service):
     path = SHOTS / "signed-copy.pdf"
     path.write_bytes(final)
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
-    assert re.search(rf"Copie remise au salarié le (\[\[CHAMP_REMISE\]\] )?{french_date(dt.date.today())}, par e-mail", text)
+    assert re.search(rf"Copie remise au salarié le (\[\[CHAMP_REMISE\]\] )?{french_date(service_today())}, par e-mail", text)
     subprocess.run(["pdftoppm", "-png", "-r", "80", str(path), str(SHOTS / "signed-copy")], check=True)
     interview = client.get("/api/v1/interviews", query_string={"matricule": "E0003"}, headers=hr).json["items"][0]
     assert interview["status"] == "held" and interview["document_id"] == document_id
-    held_on = dt.date.today() - dt.timedelta(days=3)
-    later = (dt.date.today() + dt.timedelta(days=4 * 366)).isoformat()
+    held_on = service_today() - dt.timedelta(days=3)
+    later = (service_today() + dt.timedelta(days=4 * 366)).isoformat()
     due = client.get("/api/v1/employees/E0003/due", query_string={"on": later}, headers=hr).json["items"]
     assert [d["deadline"] for d in due if d["type"] == "periodique"] == [held_on.replace(year=held_on.year + 4).isoformat()]
 
@@ -170,9 +170,9 @@ def test_a_refusal_confirmed_in_the_browser_is_written_into_the_sealed_copy(brow
     path = tmp_path / "refus.pdf"
     path.write_bytes(pdf)
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
-    assert (f"Le salarié a refusé de signer le {french_date(dt.date.today())} : motif « Le point sur la mobilité "
+    assert (f"Le salarié a refusé de signer le {french_date(service_today())} : motif « Le point sur la mobilité "
             "ne reflète pas l'entretien. »") in text
-    assert f"{french_date(dt.date.today())}, par e-mail" in text  # his copy's « remise le », as a signed one
+    assert f"{french_date(service_today())}, par e-mail" in text  # his copy's « remise le », as a signed one
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "2", "-l", "2", "-singlefile", str(path),
                     str(SHOTS / "refused-version-page-2")], check=True)
     report = _off_thread(client.post, "/api/v1/verifications", headers={**hr, "Content-Type": "application/pdf"},

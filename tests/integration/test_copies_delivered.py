@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 from aiosmtpd.controller import Controller
-from signing_flow import MATRICULE, MailInbox, fresh_app, real_compte_rendu, store_document, store_employees
+from signing_flow import (MATRICULE, MailInbox, fresh_app, real_compte_rendu, service_today, store_document,
+                          store_employees)
 
 from api_helpers import database, lend_pool
 from parcours.models import AuditEvent, CopyLink, WebhookMessage
@@ -75,7 +76,7 @@ def held(app, compte_rendu):
     with app.extensions["parcours"].db.session() as session:
         create_user(session, email=HR, name="Claire Martin", roles=["hr"], by=Actor("test", "token"))
         interview = interviews.record(session, matricule=MATRICULE, type="periodique", status="planned",
-                                      date=dt.date.today() - dt.timedelta(days=3), created_by="test",
+                                      date=service_today() - dt.timedelta(days=3), created_by="test",
                                       document_id=document_id)
         token, _ = create_token(session, "hr", "test")
         interview_id = interview.id
@@ -119,7 +120,7 @@ def test_every_party_receives_the_signed_pdf_and_the_employee_a_download_link(ap
         assert Inbox.pdfs(copy) == [final], address  # the sealed version itself, attached
     employee = box.to(EMPLOYEE)[-1]
     assert employee["Subject"].startswith("Votre exemplaire signé : Compte rendu")
-    today = dt.date.today()
+    today = service_today()
     text = Inbox.text(employee)
     assert "il vous est remis ce jour" in text and "L.\u00a06315-1 du code du travail" in text
     assert box.to(HR)[-1]["Subject"].startswith("Signé par tous : ")
@@ -186,7 +187,7 @@ def test_a_refusal_is_written_into_a_sealed_version_that_everyone_receives(app, 
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     from docgen.formatting import date
 
-    assert f"Le salarié a refusé de signer le {date(dt.date.today())} : motif « {reason} »" in text
+    assert f"Le salarié a refusé de signer le {date(service_today())} : motif « {reason} »" in text
     report = _validate(client, hr, pdf)
     assert [s["kind"] for s in report["signatures"]] == ["signature", "document_timestamp"]
 
@@ -206,7 +207,7 @@ def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_f
     client = app.test_client()
     campaign = json.loads((SAMPLES / "campagne.json").read_text(encoding="utf-8"))
     values = {k: v for k, v in campaign.items() if k not in ("salaries", "compte_rendu")}
-    values["entretien"] = {**values["entretien"], "type": "etat_des_lieux", "date": dt.date.today().isoformat()}
+    values["entretien"] = {**values["entretien"], "type": "etat_des_lieux", "date": service_today().isoformat()}
     made = client.post("/api/v1/documents", json={"template": "etat_des_lieux", "matricule": MATRICULE,
                                                   "values": values}, headers=hr)
     assert made.status_code == 201, made.json
@@ -237,4 +238,4 @@ def test_the_etat_des_lieux_is_signed_by_hr_then_the_employee_through_the_same_f
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     from docgen.formatting import date
 
-    assert "Bien reçu." in text and f"{date(dt.date.today())}, par e-mail" in text  # the comment, « remise le »
+    assert "Bien reçu." in text and f"{date(service_today())}, par e-mail" in text  # the comment, « remise le »
