@@ -21,7 +21,9 @@ def start(services: Services) -> JobRunner:
     """Run the jobs in this process: the daily anchor planned, the runner started with every handler."""
     with services.db.session() as session:
         audit.schedule_daily_anchor(session)  # "at least daily": even the operator cannot rewrite history unseen
-    services.jobs = JobRunner(services.db, services, services.workers, lanes=LANES)
+    # Twice as many threads as LibreOffice workers: while one chunk is being converted, another's Python part
+    # (render, merge, split, record) runs, so LibreOffice does not wait for it (benchmarks/bench_api_batch.py).
+    services.jobs = JobRunner(services.db, services, services.workers * 2, lanes=LANES)
     services.jobs.start()
     return services.jobs
 
