@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -94,6 +95,10 @@ class Settings:
     oidc_signup: bool = False
     """A first single sign-on login of an unknown address creates its account, with no role until an admin
     grants one; off: only existing accounts sign in."""
+
+    def today(self) -> dt.date:
+        """Today in the service's time zone: the date its documents and records are stamped with."""
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     def __post_init__(self) -> None:
         try:

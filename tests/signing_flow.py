@@ -24,7 +24,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from zoneinfo import ZoneInfo
 
 from api_helpers import SAMPLES
 from parcours.service import documents, pki as instance_pki
@@ -33,13 +32,13 @@ from signed_samples import compte_rendu_docx
 
 LINK = re.compile(r"/signer/([A-Za-z0-9_-]{20,})")
 MATRICULE = "E0003"
+"""The sample employee whose compte rendu is signed (manager: François Rousseau)."""
 
 
 def service_today() -> dt.date:
     """Today where the service stamps its dates (its time zone, Paris by default): from 23:00 or 22:00 UTC,
     that is already tomorrow, while `date.today()` on a machine set to UTC still says today."""
-    return dt.datetime.now(ZoneInfo(Settings.timezone)).date()
-"""The sample employee whose compte rendu is signed (manager: François Rousseau)."""
+    return Settings().today()
 
 
 class MailInbox:

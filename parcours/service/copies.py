@@ -14,7 +14,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,14 +81,10 @@ def _address(label: str) -> tuple[str, str | None]:
     return name, address if "@" in address else None
 
 
-def _today(services: Services) -> dt.date:
-    return dt.datetime.now(ZoneInfo(services.settings.timezone)).date()
-
-
 def deliver(services: Services, request_id: int) -> list[dict[str, Any]]:
     """E-mail the request's final version to each party; what was sent to whom (failures recorded, not raised)."""
     settings = services.settings
-    today = _today(services)
+    today = services.settings.today()
     with services.db.session() as session:
         request = session.get(SignatureRequest, request_id)
         document = session.get(Document, request.document_id)

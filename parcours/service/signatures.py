@@ -36,7 +36,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -699,7 +698,7 @@ def _close(settings: Settings, pdf: bytes) -> bytes:
 
 def _remise(settings: Settings) -> str:
     """« 6 décembre 2026, par e-mail »: today where the employer is."""
-    return f"{formatting.date(dt.datetime.now(ZoneInfo(settings.timezone)).date())}, par e-mail"
+    return f"{formatting.date(settings.today())}, par e-mail"
 
 
 REFUSERS = {"salarie": "Le salarié", "manager": "Le responsable de l'entretien"}
@@ -726,7 +725,7 @@ def refuse(services: Services, token: str, reason: Any = None, ip: str | None = 
         signer, request = _by_token(session, token, lock=True)
         _usable(services, session, signer, request, actor_ip=ip, user_agent=user_agent)
         latest = latest_version(session, request.document_id)
-        mention = refusal_mention(signer.role, dt.datetime.now(ZoneInfo(settings.timezone)).date(), reason)
+        mention = refusal_mention(signer.role, settings.today(), reason)
         pdf = services.blobs.get(latest.pdf_sha256)
         try:
             try:
