@@ -1,14 +1,15 @@
 """Batches through the service against the engine alone, in one invocation.
 
     .venv/bin/python benchmarks/bench_api_batch.py            # 1000 convocations
-    .venv/bin/python benchmarks/bench_api_batch.py --docs 300
+    .venv/bin/python benchmarks/bench_api_batch.py --docs 300 --rounds 3
 
 Starts the real service (waitress, SQLite, its own instance folder) in a subprocess, imports N
 synthetic employees, warms LibreOffice up with a small batch, then times a batch of N convocations
-over HTTP from creation to completion. The engine alone (docgen's BatchGenerator on the same
-contexts, chunk size and LibreOffice workers) then runs in this process, as the service's jobs use it
-(Python in threads) and at its fastest (Python in worker processes). Prints documents per second for
-each and the service's ratio to both (the target is at least 0.9).
+over HTTP from creation to completion: as shipped, then with the batches' Python part in the job
+threads instead of worker processes (PARCOURS_BATCH_PROCESSES=false), alternated `--rounds` times.
+The engine alone (docgen's BatchGenerator on the same contexts, chunk size and LibreOffice workers)
+then runs in this process, with Python in threads and in worker processes. Prints documents per
+second for each and the service's ratio to both (the target is at least 0.9).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,21 +103,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="alternated runs of the service, as shipped and with "
+                        "its batches' Python part in the job threads")
     args = parser.parse_args()
 
     folder, instance, dataset, token, common = seeded_instance("parcours-api-bench-", args.docs)
     matricules = [m for m in dataset.employees if m != "M0000"]
 
-    server, base = serve(instance, args.workers, folder / "server.log")
-    try:
-        run_batch(base, token, matricules[:10], common)  # starts LibreOffice
-        seconds, batch = run_batch(base, token, matricules, common)
-        api_rate = len(matricules) / seconds
-        print(f"{'service':<25} {api_rate:6.2f} documents/s  ({batch['done']} done, {batch['failed']} failed, "
-              f"{seconds:.1f} s from POST to completed, {args.workers} workers, load {_load()})")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    # The service as shipped, and with its batches' Python part in the job threads (the way before worker
+    # processes), alternated round after round on the same instance: a busy machine then weighs on both alike.
+    services = {"service": {}, "service, job threads": {"PARCOURS_BATCH_PROCESSES": "false"}}
+    service_rates: dict[str, list[float]] = {label: [] for label in services}
+    for _ in range(args.rounds):
+        for label, settings in services.items():
+            server, base = serve(instance, args.workers, folder / "server.log", **settings)
+            try:
+                run_batch(base, token, matricules[:10], common)  # starts LibreOffice
+                seconds, batch = run_batch(base, token, matricules, common)
+                service_rates[label].append(len(matricules) / seconds)
+                print(f"{label:<25} {service_rates[label][-1]:6.2f} documents/s  ({batch['done']} done, "
+                      f"{batch['failed']} failed, {seconds:.1f} s from POST to completed, {args.workers} workers, "
+                      f"load {_load()})")
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    api_rate = statistics.median(service_rates["service"])
+    if args.rounds > 1:
+        threads = statistics.median(service_rates["service, job threads"])
+        print(f"medians: service {api_rate:.2f}, job threads {threads:.2f}: ×{api_rate / threads:.2f}")
 
     values = load_values(common)
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]

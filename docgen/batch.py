@@ -24,11 +24,14 @@ import gc
 import hashlib
 import io
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -111,17 +114,19 @@ class BatchGenerator:
     """Turns BatchItems into DocumentResults with one template and a converter pool."""
 
     def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40,
-                 one_section: bool = True, processes: int = 0) -> None:
+                 one_section: bool = True, processes: int | RenderProcesses = 0) -> None:
         """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
-        `processes` > 0: `run` renders, merges, splits and stamps one-section chunks in that many
-        worker processes, beside LibreOffice and out of this process's GIL (`run_chunk` stays in the
-        calling thread)."""
+        `processes`: one-section chunks are rendered, merged, split and stamped in worker processes,
+        beside LibreOffice and out of this process's GIL. A number: `run` starts that many and stops
+        them at its end. RenderProcesses kept by the caller (a service, across batches): `run` and
+        `run_chunk` both use them."""
         self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
         self.one_section, self.processes = one_section, processes
         self.stats = BatchStats()
         self._verdict: Verdict | None = None
         self._calibration: Calibration | None = None
         self._calibration_problem: str | None = None
+        self._measuring: threading.Event | None = None
         self._plan_lock = threading.Lock()
         # Page counts seen so far: the most common one is the next guess for « sur Y ».
         self._lengths: Counter[int] = Counter()
@@ -134,18 +139,16 @@ class BatchGenerator:
             # A small batch is spread over every worker rather than left in one chunk.
             size = max(4, min(size, -(-len(items) // max(1, self.converter.size))))
         chunks = _chunked(items, size)
-        processes = None
-        if self.processes > 0 and self.one_section and self.verdict.one_section:
-            # Spawned, not forked: the caller may have threads (a web server, the job runner).
-            processes = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        processes, own = self._processes(), False
+        if isinstance(processes, int):
+            processes, own = RenderProcesses(processes), True
+        if processes is not None:
             # Start them now (imports, the template parsed) while the first chunk measures the footer.
-            spec = _template_spec(self.renderer)
-            for _ in range(self.processes):
-                processes.submit(_renderer_for, spec)
-        run_chunk = self.run_chunk if processes is None else functools.partial(self._run_chunk_in, processes)
+            processes.warm(_template_spec(self.renderer))
+        run_chunk = self._run_chunk_here if processes is None else functools.partial(self._run_chunk_in, processes)
         # With worker processes, more chunks are in flight than LibreOffice workers, so that one is
         # always merged and waiting for LibreOffice while others are rendered or split.
-        in_flight = max(1, self.converter.size) + (self.processes if processes is not None else 0)
+        in_flight = max(1, self.converter.size) + (processes.size if processes is not None else 0)
         try:
             with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch") as executor:
                 # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
@@ -157,15 +160,37 @@ class BatchGenerator:
                 for future in pending:
                     yield from future.result()
         finally:
-            if processes is not None:
-                processes.shutdown(cancel_futures=True)
+            if own and processes is not None:
+                processes.close()
 
-    def _run_chunk_in(self, processes: ProcessPoolExecutor, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
+    def _await_calibration(self) -> Calibration | None:
+        """The calibration, once the chunk measuring it (with a letter converted alone) has it: the other
+        chunks wait rather than render in this process too. None to the chunk that is to measure, and
+        when the footer cannot be stamped."""
+        with self._lock:
+            if self._calibration is not None or self._calibration_problem is not None:
+                return self._calibration
+            measuring, self._measuring = self._measuring, self._measuring or threading.Event()
+        if measuring is None:
+            return None  # this chunk measures (in `_calibrated`, which sets the event)
+        measuring.wait()
+        return self._calibration
+
+    def _processes(self) -> int | RenderProcesses | None:
+        """The worker processes this template's chunks may use: none on the sectioned path."""
+        if not self.processes or not (self.one_section and self.verdict.one_section):
+            return None
+        return self.processes
+
+    def _run_chunk_in(self, processes: RenderProcesses, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
-        only waits for LibreOffice. Until the first chunk has measured the footer, chunks run here."""
-        calibration = self._calibration
+        only waits for LibreOffice. The first chunk runs here: it measures the footer the others need."""
+        calibration = self._calibration or self._await_calibration()
         if calibration is None:
-            return self.run_chunk(chunk)
+            try:
+                return self._run_chunk_here(chunk)
+            finally:
+                self._measured()  # had this chunk nothing to measure with (one letter, none rendered), the others go on
         results = {item.key: DocumentResult(item.key) for item in chunk}
         spec = _template_spec(self.renderer)
         merged, errors, rendered, seconds = processes.submit(
@@ -185,7 +210,7 @@ class BatchGenerator:
                 done = {item.key for item in chosen}
                 rest = [item for item in rest if item.key not in done]
         if rest:
-            for result in self.run_chunk(rest):
+            for result in self._run_chunk_here(rest):
                 results[result.key] = result
         return [results[item.key] for item in chunk]
 
@@ -211,8 +236,14 @@ class BatchGenerator:
     # --- one chunk -----------------------------------------------------------------------------
 
     def run_chunk(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
-        """One chunk, in this thread: for callers that spread chunks over workers themselves
-        (the service's background jobs)."""
+        """One chunk, for callers that spread chunks over threads themselves (the service's background
+        jobs): its Python part in the RenderProcesses given, if any, else in this thread."""
+        processes = self._processes()
+        if isinstance(processes, RenderProcesses):
+            return self._run_chunk_in(processes, chunk)
+        return self._run_chunk_here(chunk)
+
+    def _run_chunk_here(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         results = {item.key: DocumentResult(item.key) for item in chunk}
         items: list[BatchItem] = []
         docs: list[Document] = []
@@ -265,6 +296,7 @@ class BatchGenerator:
             item, doc = items[0], docs[0]
             lines = footer_lines(doc, verdict)
             if self._single(item, doc, results) is None:
+                self._measured()
                 return None  # that letter failed alone: the next chunk tries again
             items.pop(0)
             docs.pop(0)
@@ -274,7 +306,15 @@ class BatchGenerator:
                 self._calibration = calibrate(doc, verdict, results[item.key].pdf or b"")
             except StampError as exc:
                 self._calibration_problem = f"lignes du pied de page impossibles à reporter ({exc})"
+            self._measured()
             return self._calibration
+
+    def _measured(self) -> None:
+        """The chunks waiting for the calibration go on (with it, or measuring again if the letter failed)."""
+        with self._lock:
+            measuring, self._measuring = self._measuring, None
+        if measuring is not None:
+            measuring.set()
 
     def _one_section(self, items: list[BatchItem], docs: list[Document], calibration: Calibration,
                      results: dict[str, DocumentResult]) -> tuple[list[BatchItem], list[Document]]:
@@ -429,6 +469,63 @@ def _split_and_stamp(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Ca
 
 # --- worker processes ----------------------------------------------------------------------------
 
+class RenderProcesses:
+    """Worker processes for the Python part of one-section chunks, shared by every batch and template
+    of their owner. Spawned, not forked: the owner may have threads (a web server, the job runner).
+    They ignore Ctrl-C (the owner stops them) and leave when the owner dies, even killed; a pool
+    broken by a killed process is replaced at the next chunk."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("RenderProcesses closed")
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=_watch_owner, initargs=(os.getpid(),))
+            try:
+                return self._executor.submit(function, *args)
+            except BrokenProcessPool:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+        return self.submit(function, *args)
+
+    def warm(self, spec: _TemplateSpec) -> None:
+        """Start every process now, each making the template's renderer, without waiting for them."""
+        for _ in range(self.size):
+            self.submit(_warm, spec)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> RenderProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _watch_owner(owner: int) -> None:
+    """In a worker process, first thing: Ctrl-C is for the owner, and the owner's death is ours."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == owner:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class _TemplateSpec:
     """What a worker process needs to make its own DocxRenderer."""
@@ -439,14 +536,22 @@ class _TemplateSpec:
 
 
 _renderers: dict[_TemplateSpec, DocxRenderer] = {}
+_RENDERERS_KEPT = 4
+"""Templates a worker process keeps parsed: a service's batches of different templates alternate."""
 
 
 def _renderer_for(spec: _TemplateSpec) -> DocxRenderer:
-    renderer = _renderers.get(spec)
+    renderer = _renderers.pop(spec, None)
     if renderer is None:
-        _renderers.clear()
-        renderer = _renderers[spec] = DocxRenderer(spec.template, spec.name, timezone=spec.timezone)
+        if len(_renderers) >= _RENDERERS_KEPT:
+            del _renderers[next(iter(_renderers))]
+        renderer = DocxRenderer(spec.template, spec.name, timezone=spec.timezone)
+    _renderers[spec] = renderer  # last used, last in the dict
     return renderer
+
+
+def _warm(spec: _TemplateSpec) -> None:
+    _renderer_for(spec)  # the renderer stays in the process: nothing to send back
 
 
 def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibration, items: list[BatchItem]

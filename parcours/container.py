@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from docgen.batch import RenderProcesses
 from docgen.convert import ConverterPool
 from parcours.blobs import BlobStore
 from parcours.db import Database
@@ -23,6 +24,7 @@ class Services:
     blobs: BlobStore
     jobs: JobRunner | None = None
     _converter: ConverterPool | None = field(default=None, repr=False)
+    _render_processes: RenderProcesses | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -45,6 +47,16 @@ class Services:
                 self._converter = ConverterPool(workers=self.workers, timeout=self.settings.conversion_timeout)
             return self._converter
 
+    def render_processes(self) -> RenderProcesses | None:
+        """Worker processes for the batches' Python part, when this process's job threads run batches side by
+        side (the embedded runner; a Celery worker's processes run one chunk each) and the settings allow."""
+        if self.jobs is None or not self.settings.batch_processes:
+            return None
+        with self._lock:
+            if self._render_processes is None:
+                self._render_processes = RenderProcesses(self.workers)
+            return self._render_processes
+
     def close(self) -> None:
         """Stop the jobs (the running ones end), close LibreOffice (its processes and profiles go), the
         database; once (a signal's stop and the exit may both call it)."""
@@ -56,6 +68,8 @@ class Services:
             self.jobs.stop()
         if self._converter is not None:
             self._converter.close()
+        if self._render_processes is not None:
+            self._render_processes.close()
         self.db.dispose()
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docgen import csvsafe
-from docgen.batch import BatchGenerator, DocumentResult
+from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses
 from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
 from parcours import snapshot
@@ -357,7 +357,7 @@ def _run_chunk(services: Services, db: Database, batch_id: int, item_ids: list[i
     if items:
         ids = {matricule: item_id for item_id, matricule, _ in items}
         snapshots = {matricule: data for _, matricule, data in items}
-        generator = _generator(renderer, services.converter())
+        generator = _generator(renderer, services.converter(), services.render_processes())
         # The job is the chunk: the runner's threads already keep every LibreOffice worker busy.
         results = generator.run_chunk([EngineItem(matricule, snapshot.load(data)) for _, matricule, data in items])
         for result in results:
@@ -368,20 +368,22 @@ def _run_chunk(services: Services, db: Database, batch_id: int, item_ids: list[i
     _finish_if_done(db, batch_id)
 
 
-_generators: dict[tuple[int, int], BatchGenerator] = {}
+_generators: dict[tuple[int, int, int], BatchGenerator] = {}
 _generators_lock = threading.Lock()
 
 
-def _generator(renderer: Any, converter: Any) -> BatchGenerator:
-    """One generator per template and pool, shared by the chunks: the page count « sur Y » it learnt
-    from the first chunk spares the next ones a conversion of their own to learn it."""
-    key = (id(renderer), id(converter))
+def _generator(renderer: Any, converter: Any, processes: RenderProcesses | None) -> BatchGenerator:
+    """One generator per template, pool and worker processes, shared by the chunks: the page count « sur Y »
+    and the footer's place it learnt from the first chunk spare the next ones a conversion of their own."""
+    key = (id(renderer), id(converter), id(processes))
     with _generators_lock:
         generator = _generators.get(key)
-        if generator is None or generator.renderer is not renderer or generator.converter is not converter:
+        if generator is None or generator.renderer is not renderer or generator.converter is not converter \
+                or (generator.processes or None) is not processes:
             if len(_generators) >= 16:
                 _generators.clear()
-            generator = _generators[key] = BatchGenerator(renderer, converter, chunk_size=CHUNK_SIZE)
+            generator = _generators[key] = BatchGenerator(renderer, converter, chunk_size=CHUNK_SIZE,
+                                                          processes=processes or 0)
         return generator
 
 

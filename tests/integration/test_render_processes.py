@@ -1,0 +1,136 @@
+"""RenderProcesses kept by their owner across batches (as the service keeps them): the chunks' Python part
+runs there and gives the same letters, the processes survive a killed sibling and leave with their owner."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from docgen.batch import BatchGenerator, RenderProcesses
+from docgen.render import DocxRenderer
+from parcours import resources
+from test_batch_one_section import pdftotext_pages, sample_campaign
+
+pytestmark = pytest.mark.libreoffice
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def render_processes_of(pid: int) -> list[int]:
+    """The spawned Python children of `pid` (LibreOffice's processes are not)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            if b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def generator(name: str, pool, processes=0) -> BatchGenerator:
+    return BatchGenerator(DocxRenderer((resources.DOCUMENTS / name).read_bytes(), name), pool, chunk_size=6,
+                          processes=processes)
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_run_chunk_uses_the_owners_processes_for_every_template_and_they_stay_until_closed(pool):
+    items = sample_campaign()[:12]
+    with RenderProcesses(2) as processes:
+        for name in ("convocation.docx", "compte_rendu.docx"):
+            shared = generator(name, pool, processes)
+            in_processes = shared.run_chunk(items[:6]) + shared.run_chunk(items[6:])
+            in_thread = generator(name, pool).run_chunk(items[6:])
+            # The first chunk measured the footer here; the second was rendered, merged and split there.
+            assert shared.stats.documents_one_section >= 10, shared.stats
+            for a, b in zip(in_processes[6:], in_thread):
+                assert a.key == b.key and a.ok and b.ok, (a.error, b.error)
+                assert pdftotext_pages(a.pdf) == pdftotext_pages(b.pdf)
+        assert 1 <= len(render_processes_of(os.getpid())) <= 2  # started as chunks came
+    assert wait_until(lambda: not render_processes_of(os.getpid()), 10)
+
+
+def test_a_killed_render_process_costs_at_most_the_chunk_it_held(pool):
+    items = sample_campaign()[:12]
+    with RenderProcesses(2) as processes:
+        shared = generator("convocation.docx", pool, processes)
+        assert all(result.ok for result in shared.run_chunk(items[:6]))
+        for pid in render_processes_of(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+        try:
+            results = shared.run_chunk(items[6:])
+        except BrokenProcessPool:  # the pool had not yet seen its process die
+            results = shared.run_chunk(items[6:])
+        assert [r.key for r in results] == [i.key for i in items[6:]] and all(r.ok for r in results)
+        assert render_processes_of(os.getpid())
+
+
+OWNER = """
+import signal, time
+from docgen.batch import RenderProcesses, _template_spec, _warm
+from docgen.render import DocxRenderer
+from parcours import resources
+signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))  # the owner decides when to stop
+processes = RenderProcesses(2)
+renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
+for future in [processes.submit(_warm, _template_spec(renderer)) for _ in range(2)]:
+    future.result()
+for future in [processes.submit(time.sleep, 0.5) for _ in range(2)]:  # both processes up, not just one
+    future.result()
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_render_processes_ignore_ctrl_c_and_leave_when_their_owner_is_killed():
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+
+    def alive(pids: list[int]) -> list[int]:
+        return [pid for pid in pids if Path(f"/proc/{pid}").exists()
+                and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+
+    try:
+        assert owner.stdout.readline() == b"ready\n"
+        children = render_processes_of(owner.pid)
+        assert len(children) == 2
+        os.killpg(owner.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group gets it
+        assert owner.stdout.readline() == b"interrupted\n"
+        time.sleep(1)
+        assert alive(children) == children  # the owner stops them, when it is ready to
+        owner.kill()
+        owner.wait(timeout=30)
+        # Killed, the owner closed nothing: its processes see it gone and follow within a second.
+        assert wait_until(lambda: not alive(children), 10), alive(children)
+        assert b"Traceback" not in owner.stderr.read()
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait()
+
+
+def test_chunks_in_flight_wait_for_the_first_ones_calibration_instead_of_rendering_here(pool):
+    items = sample_campaign()[:24]  # four chunks of 6, all in flight at once in run()
+    shared = generator("convocation.docx", pool, processes=2)
+    rendered_here = []
+    render = shared.renderer.render_document
+    shared.renderer.render_document = lambda context, key: rendered_here.append(key) or render(context, key)
+    results = list(shared.run(items))
+    assert len(results) == 24 and all(result.ok for result in results)
+    assert rendered_here == [item.key for item in items[:6]]  # the first chunk, which measured the footer
