@@ -17,7 +17,7 @@ from docgen import csvsafe, formatting
 from docgen.calendar import Headcount, due_before
 from docgen.dataset import Dataset
 from docgen.values import ValuesError, parse_date
-from parcours.cli.common import SAMPLES_DIR, UserError, read_dataset
+from parcours.cli.common import SAMPLES_DIR, UserError, read_dataset, settings
 
 
 @click.command()
@@ -44,7 +44,7 @@ def due(before: str, data: Path, on: str | None, effectif: int, measured: str | 
     correctif de chaque état des lieux."""
     try:
         limit = parse_date(before, "--before")
-        today = parse_date(on, "--le") if on else dt.date.today()
+        today = parse_date(on, "--le") if on else settings().today()  # PARCOURS_TIMEZONE, as the service
         headcount = Headcount(effectif, parse_date(measured, "--effectif-mesure-le") if measured else None,
                               years_at_threshold)
     except (ValuesError, ValueError) as exc:

@@ -111,7 +111,7 @@ def create(services: Services, session: Session, body: Mapping[str, Any], *, pla
            uploaded_population: Sequence[str] | None = None, by: str | Actor) -> Campaign:
     """Check everything, then write the campaign, its interviews, batches and convocations, and commit."""
     settings, errors = services.settings, []
-    today = dt.date.today()
+    today = settings.today()
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         _error(errors, "name", "nom obligatoire (200 caractères au plus)")
@@ -332,7 +332,7 @@ def move(services: Services, session: Session, interview_id: int, body: Mapping[
     except ValuesError as exc:
         _error(errors, "heure", str(exc))
         hour = None
-    if day and day < dt.date.today():
+    if day and day < services.settings.today():
         _error(errors, "date", f"créneau dans le passé (le {formatting.date(day)})")
     if errors:
         raise Invalid("Valeurs invalides", errors=errors)
@@ -436,10 +436,9 @@ def counts(session: Session, campaign_ids: list[int]) -> dict[int, dict[str, int
     return found
 
 
-def tracking(session: Session, campaign: Campaign, today: dt.date | None = None) -> dict[str, Any]:
+def tracking(session: Session, campaign: Campaign, today: dt.date) -> dict[str, Any]:
     """Counts by status, by service and by manager, the groups with the most late interviews first. Late: still
     open although its day has passed, or still « à planifier » within a week of its day."""
-    today = today or dt.date.today()
     rows = session.execute(select(Interview.status, Interview.date, Employee.service, Employee.manager_matricule,
                                   Interview.interviewer_name)
                            .join(Employee, Employee.matricule == Interview.matricule)

@@ -169,7 +169,7 @@ def create_batches(services: Services, session: Session, *, before: dt.date, on:
     first = most_pressing(due)
     if not first:
         raise Invalid("Personne n'est à convoquer", f"Aucun entretien n'est dû avant le {before.isoformat()}.")
-    planned = assign_slots(list(first), slots_from_planning(planning or {}), rule, max(on, dt.date.today()))
+    planned = assign_slots(list(first), slots_from_planning(planning or {}), rule, max(on, settings.today()))
     groups: dict[str, list[str]] = {}
     for matricule, item in first.items():
         groups.setdefault(templates.get(item.type) or templates.get("*") or DEFAULT_TEMPLATE, []).append(matricule)

@@ -24,20 +24,20 @@ def of_document(session: Session, document_id: int) -> Interview | None:
 
 def document_signed(session: Session, document_id: int, *, delivered_on: dt.date) -> Interview | None:
     """Every signature is in and the copy delivered: the interview is held (the calendar counts it)."""
-    return _held(session, document_id, f"Tenu, {SIGNED} ; copie remise le {delivered_on.isoformat()}.")
+    return _held(session, document_id, f"Tenu, {SIGNED} ; copie remise le {delivered_on.isoformat()}.", delivered_on)
 
 
 def signature_refused(session: Session, document_id: int, *, refused_on: dt.date) -> Interview | None:
     """The compte rendu was refused: the interview was held all the same (the refusal is written in the document)."""
-    return _held(session, document_id, f"Tenu, {REFUSED} le {refused_on.isoformat()}.")
+    return _held(session, document_id, f"Tenu, {REFUSED} le {refused_on.isoformat()}.", refused_on)
 
 
-def _held(session: Session, document_id: int, note: str) -> Interview | None:
+def _held(session: Session, document_id: int, note: str, today: dt.date) -> Interview | None:
     interview = of_document(session, document_id)
     if interview is None:
         return None
-    if interview.status in interviews.OPEN and interview.date <= dt.date.today():
-        return interviews.change(session, interview.id, status="held", note=note, by="system")
+    if interview.status in interviews.OPEN and interview.date <= today:
+        return interviews.change(session, interview.id, status="held", today=today, note=note, by="system")
     return interview
 
 

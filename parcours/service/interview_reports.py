@@ -4,7 +4,6 @@ into the compte rendu — only once the interview has taken place — and, if as
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
@@ -229,7 +228,7 @@ def generate(services: Services, interview_id: int, raw_values: Any, *, by: Acto
         interview = get_interview(session, interview_id)
         if interview.status == "cancelled":
             raise Conflict("Entretien annulé", "Cet entretien est annulé : il n'a pas de compte rendu.")
-        if interview.date > dt.date.today():
+        if interview.date > services.settings.today():
             day = formatting.date(interview.date)
             raise Invalid("Entretien à venir", f"L'entretien est prévu le {day} : son compte rendu se génère une "
                           "fois l'entretien tenu.", errors=[{"field": "date", "value": interview.date.isoformat(),

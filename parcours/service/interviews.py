@@ -52,8 +52,9 @@ def calendar_status(status: str) -> str | None:
 PLANNED_AHEAD = dt.timedelta(days=366)
 
 
-def record(session: Session, *, matricule: str, type: str, status: str, date: dt.date,
+def record(session: Session, *, matricule: str, type: str, status: str, date: dt.date, today: dt.date,
            created_by: str | Actor, note: str | None = None, document_id: Any = None) -> Interview:
+    """`today`: in the service's time zone (Settings.today()), which the server's clock may be a day behind."""
     errors = []
     employee = session.get(Employee, matricule)
     if employee is None:
@@ -63,7 +64,7 @@ def record(session: Session, *, matricule: str, type: str, status: str, date: dt
     status = stored(status) if isinstance(status, str) else status
     if status not in STATUSES or status == "cancelled":
         errors.append({"field": "status", "reason": f"un des états : {', '.join(s for s in ACCEPTED if s != 'cancelled')}"})
-    errors += _date_errors(employee, status, date)
+    errors += _date_errors(employee, status, date, today)
     if document_id is not None:
         document = session.get(Document, document_id) if isinstance(document_id, int) and 0 < document_id < 2 ** 31 \
             else None
@@ -81,8 +82,8 @@ def record(session: Session, *, matricule: str, type: str, status: str, date: dt
     return interview
 
 
-def _date_errors(employee: Employee | None, status: str, date: dt.date) -> list[dict[str, Any]]:
-    today, errors = dt.date.today(), []
+def _date_errors(employee: Employee | None, status: str, date: dt.date, today: dt.date) -> list[dict[str, Any]]:
+    errors = []
     if status in ("held", "refused") and date > today:
         errors.append({"field": "date", "reason": "un entretien tenu ou refusé ne peut pas être daté dans le futur"})
     if status in OPEN and date > today + PLANNED_AHEAD:
@@ -94,7 +95,7 @@ def _date_errors(employee: Employee | None, status: str, date: dt.date) -> list[
     return errors
 
 
-def change(session: Session, interview_id: int, *, status: str, date: dt.date | None = None,
+def change(session: Session, interview_id: int, *, status: str, today: dt.date, date: dt.date | None = None,
            note: str | None = None, by: str | Actor = "system") -> Interview:
     """Move a planned interview on, or cancel one (a held or refused one only so, with its reason)."""
     interview = session.get(Interview, interview_id)
@@ -109,7 +110,7 @@ def change(session: Session, interview_id: int, *, status: str, date: dt.date | 
     if status == "cancelled" and not (isinstance(note, str) and note.strip()):
         raise Invalid("Valeurs invalides", errors=[{"field": "note", "reason": "la raison de l'annulation est obligatoire"}])
     if status != "cancelled":
-        errors = _date_errors(session.get(Employee, interview.matricule), status, date or interview.date)
+        errors = _date_errors(session.get(Employee, interview.matricule), status, date or interview.date, today)
         if errors:
             raise Invalid("Valeurs invalides", errors=errors)
     before = {"status": interview.status, "date": interview.date.isoformat()}

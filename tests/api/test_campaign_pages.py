@@ -15,8 +15,9 @@ from test_web_pages import post, signed_in, text
 from parcours.models import Campaign, Interview, ReportContent
 from parcours.service import interviews
 from parcours.service.audit import Actor
+from signing_flow import service_today
 
-TODAY = dt.date.today()
+TODAY = service_today()
 WIZARD = {"nom": "Entretiens 2027", "debut": TODAY.isoformat(), "fin": (TODAY + dt.timedelta(days=400)).isoformat(),
           "creneaux_debut": (TODAY + dt.timedelta(days=14)).isoformat(), "heures": "09:00, 10:30, 14:00, 15:30",
           "lieu": "Salle Fourvière", "societe_nom": VALUES["societe"]["nom"],
@@ -91,7 +92,7 @@ def test_the_late_interviews_come_first_on_the_campaign_page(app, employees):
 
 def _interview(app, **fields) -> int:
     with app.extensions["parcours"].db.session() as session:
-        found = interviews.record(session, created_by=Actor("test", "cli"), **fields)
+        found = interviews.record(session, created_by=Actor("test", "cli"), today=TODAY, **fields)
         return found.id
 
 

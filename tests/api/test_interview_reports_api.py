@@ -18,6 +18,7 @@ from parcours.service.audit import Actor
 from parcours.service.tokens import create_token
 from parcours.service.users import create_user
 from test_documents_api import VALUES
+from signing_flow import service_today
 
 PROBLEM = "application/problem+json"
 SECTIONS = {
@@ -34,8 +35,8 @@ SECTIONS = {
 
 def _interview(app, *, days: int, type: str = "periodique") -> int:
     with app.extensions["parcours"].db.session() as session:
-        return interviews.record(session, matricule="E0003", type=type, status="planned",
-                                 date=dt.date.today() + dt.timedelta(days=days), created_by="test").id
+        return interviews.record(session, matricule="E0003", type=type, status="planned", today=service_today(),
+                                 date=service_today() + dt.timedelta(days=days), created_by="test").id
 
 
 def _put(client, token, interview_id, sections):
@@ -100,7 +101,7 @@ def test_a_compte_rendu_is_not_generated_before_the_interview_took_place(app, cl
     response = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", json={"values": VALUES},
                            headers=bearer(tokens["hr"]))
     assert response.status_code == 422 and response.mimetype == PROBLEM
-    day = dt.date.today() + dt.timedelta(days=30)
+    day = service_today() + dt.timedelta(days=30)
     assert response.json["errors"] == [{"field": "date", "value": day.isoformat(),
                                         "reason": f"l'entretien du {french_date(day)} n'a pas encore eu lieu"}]
 
@@ -137,7 +138,7 @@ def test_the_content_becomes_the_compte_rendu_of_the_interview_and_goes_to_signa
     path.write_bytes(pdf)
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
     assert "habilitation électrique B1V obtenue en 2025" in text and "Formation automatismes (5 jours)" in text
-    assert french_date(dt.date.today() - dt.timedelta(days=3)) in text  # the interview's own date
+    assert french_date(service_today() - dt.timedelta(days=3)) in text  # the interview's own date
     assert "Copie remise au salarié le" in text and "19 janvier 2027" not in text  # no fixed « remise » date any more
     again = client.post(f"/api/v1/interviews/{interview_id}/compte-rendu/document", json={"values": values},
                         headers=bearer(tokens["hr"]))

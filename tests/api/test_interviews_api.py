@@ -1,8 +1,14 @@
 """Interviews recorded through the API: planned, then held or refused; closed ones stay as they are."""
 
+import dataclasses
+import datetime as dt
+
 import pytest
 
 from api_helpers import bearer
+from parcours.app import create_app
+from parcours.service.tokens import create_token
+from signing_flow import store_employees
 
 
 
@@ -71,3 +77,25 @@ def test_a_mistyped_held_interview_is_cancelled_with_its_reason_and_the_calendar
                         headers=bearer(tokens["auditor"])).json["items"]
     assert [e["type"] for e in events] == ["interview.recorded", "interview.cancelled"]
     assert events[1]["actor"] == "test hr" and events[1]["data"]["note"] == "saisi pour le mauvais salarié"
+
+
+def test_today_is_the_service_time_zones_not_the_servers_clock(settings):
+    """A French employer's service on a server set to UTC: from midnight in Paris, « today » is already the next
+    day. Shown with a zone whose date differs from the server's at any hour (UTC+14, or UTC-11 before 10:00)."""
+    zone = "Pacific/Kiritimati" if dt.datetime.now(dt.timezone.utc).hour >= 10 else "Pacific/Pago_Pago"
+    app = create_app(dataclasses.replace(settings, timezone=zone))
+    try:
+        store_employees(app)
+        with app.extensions["parcours"].db.session() as session:
+            token, _ = create_token(session, "hr", "test fuseau")
+        client = app.test_client()
+        their_today = app.extensions["parcours"].settings.today()
+        assert their_today != dt.datetime.now(dt.timezone.utc).date()
+        held = post(client, token, matricule="E0003", type="periodique", status="held", date=their_today.isoformat())
+        assert held.status_code == 201, held.json
+        tomorrow = post(client, token, matricule="E0003", type="periodique", status="held",
+                        date=(their_today + dt.timedelta(days=1)).isoformat())
+        assert tomorrow.status_code == 422
+        assert tomorrow.json["errors"][0]["reason"] == "un entretien tenu ou refusé ne peut pas être daté dans le futur"
+    finally:
+        app.extensions["parcours"].close()

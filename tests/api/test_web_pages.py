@@ -15,6 +15,7 @@ from parcours.http.web import frame
 from parcours.models import ApiToken, Employee, SignatureRequest
 from parcours.service import interviews, users
 from parcours.service.audit import Actor
+from signing_flow import service_today
 
 HOST = "http://localhost"
 PASSWORD = "une phrase de passe solide"
@@ -115,7 +116,8 @@ def test_the_due_list_is_kept_until_an_interview_or_an_employee_changes(app, emp
     late = int(re.search(r"(\d+) entretien\(s\) dû\(s\)", text(client.get("/echeances?retard=1"))).group(1))
     assert late > 0
     with app.extensions["parcours"].db.session() as session:  # E0003's overdue periodic interview, held now
-        interviews.record(session, matricule="E0003", type="periodique", status="held", date=dt.date.today(),
+        interviews.record(session, matricule="E0003", type="periodique", status="held", date=service_today(),
+                          today=service_today(),
                           created_by="test")
     assert int(re.search(r"(\d+) entretien\(s\) dû\(s\)", text(client.get("/echeances?retard=1"))).group(1)) < late
 
@@ -216,8 +218,8 @@ def test_the_dashboard_shows_a_planned_interview_whose_date_has_passed(app, empl
     client, _ = signed_in(app, ["hr"])
     assert "Aucun entretien ouvert n’a dépassé sa date." in text(client.get("/tableau-de-bord"))
     with app.extensions["parcours"].db.session() as session:
-        interviews.record(session, matricule="E0003", type="periodique", status="planned",
-                          date=dt.date.today() - dt.timedelta(days=3), created_by="test")
+        interviews.record(session, matricule="E0003", type="periodique", status="planned", today=service_today(),
+                          date=service_today() - dt.timedelta(days=3), created_by="test")
     page = text(client.get("/tableau-de-bord"))
     assert "1 entretien(s) encore ouvert(s) après leur date" in page
     assert "Moussa N&#39;Diaye</a> : convoqué, prévu le" in page

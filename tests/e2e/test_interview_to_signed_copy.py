@@ -76,6 +76,7 @@ def service(request, tmp_path, pool):
             create_user(session, email=HR, name="Claire Martin", roles=["hr"], by=Actor("test", "cli"))
             token, _ = create_token(session, "hr", "Claire Martin")
             interview_id = interviews.record(session, matricule="E0003", type="periodique", status="planned",
+                                             today=service_today(),
                                              date=service_today() - dt.timedelta(days=3), created_by="test").id
         server = create_server(app, host="127.0.0.1", port=port, threads=4)
         threading.Thread(target=server.run, daemon=True).start()

@@ -21,6 +21,7 @@ from parcours.app import create_app
 from parcours.resources import SAMPLES
 from parcours.service import pki as instance_pki
 from parcours.settings import Settings
+from signing_flow import service_today
 
 pytestmark = pytest.mark.libreoffice
 MANAGER, EMPLOYEE = "francois.rousseau@atelier-lumiere.example", "moussa.ndiaye@atelier-lumiere.example"
@@ -98,7 +99,7 @@ def test_a_whole_campaign_from_the_due_list_to_the_verified_signed_copy(browser,
     assert [r[1:3] for r in rows] == [["3", "date_naissance"], ["4", "email"]], rows
 
     # From the due list: E0003 selected, the wizard filled, the campaign created.
-    desktop.goto(base + "/echeances?avant=" + (dt.date.today() + dt.timedelta(days=365)).isoformat())
+    desktop.goto(base + "/echeances?avant=" + (service_today() + dt.timedelta(days=365)).isoformat())
     desktop.locator("input[form=selection][value=E0003]").first.check()
     desktop.click("text=Créer une campagne avec la sélection")
     desktop.wait_for_url("**/campagnes/nouvelle?**")
@@ -108,7 +109,7 @@ def test_a_whole_campaign_from_the_due_list_to_the_verified_signed_copy(browser,
     assert not problems, problems
     desktop.screenshot(path=str(SHOTS / "campagne-assistant-1280.png"), full_page=True)
     desktop.fill("#nom", "Entretiens de la maintenance")
-    desktop.fill("#creneaux_debut", dt.date.today().isoformat())  # today: the interview can be held at once
+    desktop.fill("#creneaux_debut", service_today().isoformat())  # today: the interview can be held at once
     desktop.fill("#heures", "08:00")
     for day in range(7):
         desktop.check(f"input[name=jours][value='{day}']")

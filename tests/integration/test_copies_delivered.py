@@ -75,7 +75,7 @@ def held(app, compte_rendu):
     document_id = store_document(app, *compte_rendu)
     with app.extensions["parcours"].db.session() as session:
         create_user(session, email=HR, name="Claire Martin", roles=["hr"], by=Actor("test", "token"))
-        interview = interviews.record(session, matricule=MATRICULE, type="periodique", status="planned",
+        interview = interviews.record(session, matricule=MATRICULE, type="periodique", status="planned", today=service_today(),
                                       date=service_today() - dt.timedelta(days=3), created_by="test",
                                       document_id=document_id)
         token, _ = create_token(session, "hr", "test")

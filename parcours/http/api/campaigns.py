@@ -111,7 +111,7 @@ def show(campaign_id: int):
 @require(*READERS)
 def tracking(campaign_id: int):
     session = db_session()
-    return campaigns.tracking(session, campaigns.get(session, campaign_id))
+    return campaigns.tracking(session, campaigns.get(session, campaign_id), services().settings.today())
 
 
 def _format() -> str:

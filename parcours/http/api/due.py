@@ -60,7 +60,7 @@ def view(item: DueInterview, dataset: Dataset) -> dict[str, Any]:
 @bp.get("/employees/due")
 @require("hr", "auditor")
 def due_employees():
-    on = _date(request.args.get("on"), "on", dt.date.today())
+    on = _date(request.args.get("on"), "on", services().settings.today())
     before = _date(request.args.get("before"), "before")
     settings = services().settings
     failures: dict[str, str] = {}
@@ -73,7 +73,7 @@ def due_employees():
 @bp.get("/employees/<matricule:matricule>/due")
 @require("hr", "auditor")
 def due_employee(matricule: str):
-    on = _date(request.args.get("on"), "on", dt.date.today())
+    on = _date(request.args.get("on"), "on", services().settings.today())
     session = db_session()
     found = due.for_employee(session, matricule, on=on, headcount=_headcount(),
                              period_years=services().settings.epp_period_years)
@@ -89,7 +89,7 @@ def batches_for_due():
     else:
         body = json_body("before", "on", "values", "templates", "planning", "creneaux")
     before = _date(body.get("before"), "before")
-    on = _date(body.get("on"), "on", dt.date.today())
+    on = _date(body.get("on"), "on", services().settings.today())
     values, templates = body.get("values") or {}, body.get("templates") or {}
     planning, rule = body.get("planning"), body.get("creneaux")
     for field, value in (("values", values), ("templates", templates), ("planning", planning or {}), ("creneaux", rule or {})):

@@ -13,7 +13,7 @@ from docgen.context import INTERVIEW_LABELS
 from docgen.values import ValuesError, parse_date
 from parcours.http.api._common import ID_CURSOR, MAX_ID, iso, json_body, listing, one_of, page, whole_number
 from parcours.http.auth import require
-from parcours.http.current import db_session
+from parcours.http.current import db_session, services
 from parcours.http.problems import Problem
 from parcours.models import Convocation, ConvocationMessage, Employee, Interview
 from parcours.service import interviews
@@ -81,8 +81,8 @@ def create():
         raise Problem(422, "Valeurs invalides", errors=[{"field": f, "reason": "obligatoire"} for f in missing])
     session = db_session()
     interview = interviews.record(session, matricule=str(body["matricule"]), type=body["type"], status=body["status"],
-                                  date=_date(body["date"], "date"), note=body.get("note"),
-                                  document_id=body.get("document_id"), created_by=g.actor)
+                                  date=_date(body["date"], "date"), today=services().settings.today(),
+                                  note=body.get("note"), document_id=body.get("document_id"), created_by=g.actor)
     session.commit()
     return view(interview), 201, {"Location": f"/api/v1/interviews/{interview.id}"}
 
@@ -94,7 +94,7 @@ def update(interview_id: int):
     if not body.get("status"):
         raise Problem(422, "Valeurs invalides", errors=[{"field": "status", "reason": "obligatoire"}])
     session = db_session()
-    interview = interviews.change(session, interview_id, status=body["status"],
+    interview = interviews.change(session, interview_id, status=body["status"], today=services().settings.today(),
                                   date=_date(body["date"], "date") if body.get("date") else None, note=body.get("note"),
                                   by=g.actor)
     session.commit()

@@ -63,7 +63,7 @@ def index():
 def show(campaign_id: int):
     session = db_session()
     campaign = campaigns.get(session, campaign_id)
-    today = dt.date.today()
+    today = services().settings.today()
     batches = campaign_overview.batches_of(session, list(campaign.batch_ids or []))
     mail = campaign_overview.convocations_sent(session, campaign.id)
     # Polled until the documents are made and every convocation has left (or failed, or goes by post).
@@ -101,7 +101,7 @@ def _wizard(form: MultiDict, problem: dict[str, Any] | None = None, status: int 
 @bp.get("/campagnes/nouvelle")
 @page("hr")
 def new():
-    today = dt.date.today()
+    today = services().settings.today()
     form = MultiDict(request.args)
     # From Échéances: the selected employees (matricule=…) and the list's date.
     form.setdefault("debut", today.isoformat())
@@ -205,7 +205,7 @@ def _interview_page(interview_id: int, problem: dict[str, Any] | None = None, fo
     employee = session.get(Employee, interview.matricule)
     report = interview_reports.latest(session, interview.id)
     return render("staff/interview.html", interview=interview, employee=employee, report=report, problem=problem,
-                  form=form or {}, types=INTERVIEW_LABELS, status_labels=STATUS_LABELS, today=dt.date.today(),
+                  form=form or {}, types=INTERVIEW_LABELS, status_labels=STATUS_LABELS, today=services().settings.today(),
                   open_statuses=interviews.OPEN,
                   convocation=campaigns.latest_convocation(session, interview.id)), status
 
@@ -249,7 +249,7 @@ def record(interview_id: int, outcome: str):
             campaigns.cancel(services(), session, interview_id, form.get("note"), by=g.actor)
         else:
             day = _date_field(form.get("date"), "date") if status != "cancelled" else None
-            interviews.change(session, interview_id, status=status, date=day,
+            interviews.change(session, interview_id, status=status, date=day, today=services().settings.today(),
                               note=(form.get("note") or "").strip() or None, by=g.actor)
             session.commit()
     except Exception as exc:  # noqa: BLE001 - shown inline next to the forms, in French

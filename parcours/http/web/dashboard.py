@@ -30,7 +30,7 @@ def due_now(on: dt.date, before: dt.date):
 @page("hr", "auditor")
 def index():
     session = db_session()
-    today = dt.date.today()
+    today = services().settings.today()
     dataset, found, failures = due_now(today, today + HORIZON)
     late = [d for d in found if d.overdue]
     upcoming = sorted((d for d in found if not d.overdue), key=lambda d: d.deadline)[:8]

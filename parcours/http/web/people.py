@@ -72,7 +72,7 @@ def import_submit():
                            "fichier, ou cochez « Importer les lignes valides et écarter les autres ».")
         return render("staff/import.html", file_labels=FILE_LABELS, report=None, problem=shown), 422
     session.commit()
-    overview.warm_due_list(services(), dt.date.today())  # the dashboard and the due list read it next
+    overview.warm_due_list(services(), services().settings.today())  # the dashboard and the due list read it next
     text = f"Import terminé : {len(report.created)} salarié(s) créé(s), {len(report.updated)} mis à jour"
     if report.skipped:
         text += f", {len(report.skipped)} ligne(s) écartée(s)"
@@ -93,7 +93,7 @@ def show(matricule: str):
         return frame.problem_page(frame.Problem(404, "Salarié introuvable",
                                                 f"Aucun salarié n’a le matricule « {matricule} »."))
     settings = services().settings
-    due_items = due_service.for_employee(session, matricule, on=dt.date.today(), headcount=settings.headcount,
+    due_items = due_service.for_employee(session, matricule, on=settings.today(), headcount=settings.headcount,
                                          period_years=settings.epp_period_years)
     manager = employees.get_employee(session, employee.manager_matricule) if employee.manager_matricule else None
     return render("staff/employee.html", e=employee, manager=manager, due=due_items,
@@ -104,7 +104,7 @@ def show(matricule: str):
 @bp.get("/echeances")
 @page("hr", "auditor")
 def due():
-    today = dt.date.today()
+    today = services().settings.today()
     raw = request.args.get("avant") or ""
     try:
         before = dt.date.fromisoformat(raw) if raw else today + dt.timedelta(days=180)

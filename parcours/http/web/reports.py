@@ -4,7 +4,6 @@ signature » (the compte rendu generated and its signature request opened)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g, request, url_for
@@ -75,7 +74,7 @@ def _form(interview_id: int, problem: dict[str, Any] | None = None, status: int 
                   recap=sections.get("etat_des_lieux") or {}, missing=reports.missing(interview.type, sections),
                   actions=(sections.get("actions") or []) + [{}] * ACTION_ROWS, action_rows=ACTION_ROWS,
                   max_text=reports.MAX_TEXT, types=INTERVIEW_LABELS, problem=problem, back=_back(interview),
-                  future=interview.date > dt.date.today()), status
+                  future=interview.date > services().settings.today()), status
 
 
 @bp.get("/entretiens/<int:interview_id>/compte-rendu")

@@ -27,7 +27,7 @@ def index():
     people = list(session.scalars(select(Employee).where(Employee.matricule.in_(members)).order_by(Employee.nom))) \
         if members else []
     settings = services().settings
-    today = dt.date.today()
+    today = services().settings.today()
     due_items = due.due_list(session, before=today + dt.timedelta(days=365), on=today, headcount=settings.headcount,
                              period_years=settings.epp_period_years, matricules=members)[1] if members else []
     recorded, _ = overview.interviews_page(session, status=None, matricule=None, within=set(members), limit=50) \
