@@ -37,8 +37,8 @@ class Settings:
     """Seconds one conversion may take before its LibreOffice process is killed."""
     batch_processes: bool = True
     """Batches' rendering, merging and splitting in worker processes (one per LibreOffice worker) when this
-    process runs the jobs: beside LibreOffice rather than in the job threads, which share one core (the GIL).
-    Off: in the job threads, for about 150 MiB less per worker."""
+    process runs the jobs, rather than in the job threads, which share one interpreter lock (the GIL).
+    Off: in the job threads, for about 75 MiB less in all (two workers)."""
     timezone: str = "Europe/Paris"
     """The employer's time zone, for dates and times printed in documents."""
     run_jobs: bool = True
