@@ -244,16 +244,20 @@ def _quiet(connection: http.client.HTTPConnection) -> bool:
     return not readable
 
 
+TIMEOUT = "délai dépassé"
+
+
 def _describe(exc: BaseException) -> str:
+    """What went wrong, in French for the people who read the attempts (the system's own words kept after)."""
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "timeout"
+        return TIMEOUT
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return "connexion refusée"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
+        return f"erreur TLS : {exc.reason or exc}"
     if isinstance(exc, http.client.HTTPException):
-        return f"invalid HTTP response: {type(exc).__name__} {exc}".strip()
-    return f"{type(exc).__name__}: {exc}"
+        return f"réponse HTTP invalide : {type(exc).__name__} {exc}".strip()
+    return f"erreur réseau : {type(exc).__name__}: {exc}"
 
 
 def _drain(response: http.client.HTTPResponse, read: int) -> bool:
@@ -285,7 +289,7 @@ def deliver(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
         return DeliveryResult(None, elapsed(), error=f"URL refusée : {exc.reason}")
     sent = {"content-type": "application/json", "user-agent": USER_AGENT,
             **({} if pool is not None else {"connection": "close"}), **headers}
-    error = "timeout"
+    error = TIMEOUT
     for address in target.addresses:
         key: PoolKey = (target.scheme, target.host, target.port, address, id(tls))
         reuse = pool is not None
@@ -316,7 +320,7 @@ def deliver(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
                     if reused and not late and isinstance(exc, (ConnectionError, http.client.ImproperConnectionState)):
                         reuse = False  # the receiver had closed the idle connection: once more, on a new one
                         continue
-                    return DeliveryResult(None, elapsed(), error="timeout" if late else _describe(exc), address=address)
+                    return DeliveryResult(None, elapsed(), error=TIMEOUT if late else _describe(exc), address=address)
                 latency = elapsed()
                 excerpt = b""
                 try:

@@ -189,7 +189,7 @@ def test_events_of_one_transaction_share_a_job_per_endpoint(app, client, tokens,
 def test_a_job_stops_at_a_failing_receiver_and_leaves_the_rest_for_later(app, client, tokens, monkeypatch):
     create(client, tokens)
     calls = []
-    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(None, 15000, error="timeout"))
+    monkeypatch.setattr(deliveries, "deliver", lambda *a, **k: calls.append(1) or DeliveryResult(None, 15000, error="délai dépassé"))
     with app.extensions["parcours"].db.session() as session:
         for n in range(4):
             service.emit(session, "document.generated", {"document_id": n})
@@ -441,7 +441,7 @@ def test_a_message_of_a_batch_that_fails_is_retried_alone_while_the_others_are_d
 def test_a_receiver_down_defers_the_rest_of_the_batch_without_counting_attempts(app, client, tokens, monkeypatch):
     create(client, tokens)
     sent = emit_one_by_one(app, 6)
-    receiver = Receiver({public_id: DeliveryResult(None, 15000, error="timeout") for public_id in sent})
+    receiver = Receiver({public_id: DeliveryResult(None, 15000, error="délai dépassé") for public_id in sent})
     monkeypatch.setattr(deliveries, "deliver", receiver)
     run_batch(app)
     assert len(receiver.sent) == 1  # the first attempt showed the receiver is down: no timeout for the others

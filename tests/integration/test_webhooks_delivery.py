@@ -225,7 +225,7 @@ def test_a_receiver_hanging_past_the_timeout_is_cut_and_tried_again(parcours, re
     receiver.wait_for(2)
     row, attempts = settled(app, public_id)
     assert row.status == "delivered"
-    assert (attempts[0].status_code, attempts[0].error) == (None, "timeout")
+    assert (attempts[0].status_code, attempts[0].error) == (None, "délai dépassé")
     assert 900 <= attempts[0].latency_ms < 2500
     assert attempts[1].status_code == 204
 

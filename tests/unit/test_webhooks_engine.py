@@ -320,7 +320,7 @@ def test_a_receiver_slower_than_the_timeout_is_cut_at_the_timeout(receiver_facto
     start = time.monotonic()
     result = deliver(receiver.url(), b"{}", {}, allow=LOCAL, timeout=0.5)
     assert time.monotonic() - start < 1.5
-    assert result.status is None and result.error == "timeout" and 450 <= result.latency_ms < 1500
+    assert result.status is None and result.error == "délai dépassé" and 450 <= result.latency_ms < 1500
 
 
 def test_a_closed_port_is_a_failed_attempt_not_an_exception(receiver_factory):
@@ -328,7 +328,7 @@ def test_a_closed_port_is_a_failed_attempt_not_an_exception(receiver_factory):
     url = receiver.url()
     receiver.close()
     result = deliver(url, b"{}", {}, allow=LOCAL, timeout=2)
-    assert result.status is None and result.error == "connection refused"
+    assert result.status is None and result.error == "connexion refusée"
 
 
 def test_the_connection_goes_to_the_checked_address_with_the_host_name_kept(receiver_factory):
@@ -449,6 +449,6 @@ def test_a_kept_connection_is_not_used_once_the_host_resolves_elsewhere(keep_ali
     allow = AllowList.parse("hooks.example")
     first = deliver(url, b"{}", {}, allow=allow, pool=pool, resolve=lambda host, port: next(answers))
     second = deliver(url, b"{}", {}, allow=allow, pool=pool, resolve=lambda host, port: next(answers), timeout=2)
-    assert first.ok and second.address is None and second.error == "connection refused"
+    assert first.ok and second.address is None and second.error == "connexion refusée"
     assert len(receiver.ports) == 1
     pool.close()
