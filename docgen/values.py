@@ -46,7 +46,8 @@ class CampaignValues:
         """The template context of one employee (raises ContextError subclasses on bad values)."""
         values = self.for_employee(matricule)
         company = parse_company(_block(values, "societe"))
-        letter = parse_letter(_block(values, "courrier"))
+        # Undated letters are dated today where the employer is, not on the server's clock (often UTC).
+        letter = parse_letter(_block(values, "courrier"), dt.datetime.now(ZoneInfo(self.timezone)).date())
         interview = parse_interview(_block(values, "entretien"), dataset, self.timezone)
         extra = {key: typed(values[key], key) for key in EXTRA_KEYS if key in values}
         return build_context(dataset, matricule, interview, company, letter, extra or None)
@@ -89,13 +90,16 @@ def parse_company(values: Mapping[str, Any]) -> Company:
                    effectif_annees_seuil=years, periodicite=period)
 
 
-def parse_letter(values: Mapping[str, Any]) -> Letter:
+def parse_letter(values: Mapping[str, Any], today: dt.date | None = None) -> Letter:
+    """The « courrier » block; a letter without a date is dated `today` (the Letter's default if None)."""
     signer = values.get("signataire") or {}
     if not isinstance(signer, Mapping):
         raise ValuesError("courrier.signataire : un objet {nom, fonction} est attendu")
     kwargs: dict[str, Any] = {}
     if values.get("date"):
         kwargs["date"] = parse_date(values["date"], "courrier.date")
+    elif today is not None:
+        kwargs["date"] = today
     return Letter(signataire=Signer(signer.get("nom", ""), signer.get("fonction", "")),
                   ville=values.get("ville"), reference=values.get("reference"), **kwargs)
 

@@ -204,6 +204,22 @@ def test_the_letter_defaults_to_today_and_the_company_city(dataset):
     assert context["courrier"]["ville"] == "Lyon"
 
 
+def test_an_undated_letter_is_dated_today_where_the_employer_is_not_on_the_servers_clock(dataset):
+    import json
+    from zoneinfo import ZoneInfo
+
+    from docgen.values import load_values
+
+    # A zone whose date differs from UTC's at this hour: UTC+14 from 10:00 UTC, UTC-11 before.
+    zone = "Pacific/Kiritimati" if dt.datetime.now(dt.timezone.utc).hour >= 10 else "Pacific/Pago_Pago"
+    common = json.loads((resources.SAMPLES / "campagne.json").read_text(encoding="utf-8"))
+    common.pop("salaries")
+    del common["courrier"]["date"]
+    context = load_values(common, timezone=zone).context(dataset, "E0003")
+    assert context["courrier"]["date"] == dt.datetime.now(ZoneInfo(zone)).date()
+    assert context["courrier"]["date"] != dt.datetime.now(dt.timezone.utc).date()
+
+
 # --- Age, mid-career, before 60 -----------------------------------------------------------------
 
 def test_age_of_someone_born_on_29_february(dataset):
