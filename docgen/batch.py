@@ -142,14 +142,14 @@ class BatchGenerator:
         processes, own = self._processes(), False
         if isinstance(processes, int):
             processes, own = RenderProcesses(processes), True
-        if processes is not None:
-            # Start them now (imports, the template parsed) while the first chunk measures the footer.
-            processes.warm(_template_spec(self.renderer))
         run_chunk = self._run_chunk_here if processes is None else functools.partial(self._run_chunk_in, processes)
         # With worker processes, more chunks are in flight than LibreOffice workers, so that one is
         # always merged and waiting for LibreOffice while others are rendered or split.
         in_flight = max(1, self.converter.size) + (processes.size if processes is not None else 0)
         try:
+            if processes is not None:
+                # Start them now (imports, the template parsed) while the first chunk measures the footer.
+                processes.warm(_template_spec(self.renderer))
             with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch") as executor:
                 # Bounded look-ahead: the workers stay busy, and memory holds a few chunks at most.
                 pending = []
@@ -163,18 +163,18 @@ class BatchGenerator:
             if own and processes is not None:
                 processes.close()
 
-    def _await_calibration(self) -> Calibration | None:
-        """The calibration, once the chunk measuring it (with a letter converted alone) has it: the other
-        chunks wait rather than render in this process too. None to the chunk that is to measure, and
-        when the footer cannot be stamped."""
+    def _await_calibration(self) -> tuple[Calibration | None, bool]:
+        """(the calibration, whether this chunk is to measure it). The chunk measuring it converts a letter
+        alone; the others wait for it rather than render in this process too. No calibration when the
+        footer cannot be stamped."""
         with self._lock:
             if self._calibration is not None or self._calibration_problem is not None:
-                return self._calibration
+                return self._calibration, False
             measuring, self._measuring = self._measuring, self._measuring or threading.Event()
         if measuring is None:
-            return None  # this chunk measures (in `_calibrated`, which sets the event)
+            return None, True  # `_calibrated` sets the event once it knows
         measuring.wait()
-        return self._calibration
+        return self._calibration, False
 
     def _processes(self) -> int | RenderProcesses | None:
         """The worker processes this template's chunks may use: none on the sectioned path."""
@@ -185,16 +185,20 @@ class BatchGenerator:
     def _run_chunk_in(self, processes: RenderProcesses, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
         only waits for LibreOffice. The first chunk runs here: it measures the footer the others need."""
-        calibration = self._calibration or self._await_calibration()
+        calibration, measures = (self._calibration, False) if self._calibration else self._await_calibration()
         if calibration is None:
             try:
                 return self._run_chunk_here(chunk)
             finally:
-                self._measured()  # had this chunk nothing to measure with (one letter, none rendered), the others go on
+                if measures:
+                    self._measured()  # had it nothing to measure with (one letter, none rendered), the others go on
         results = {item.key: DocumentResult(item.key) for item in chunk}
         spec = _template_spec(self.renderer)
-        merged, errors, rendered, seconds = processes.submit(
-            _render_and_merge, spec, self.verdict, calibration, list(chunk)).result()
+        try:
+            merged, errors, rendered, seconds = processes.submit(
+                _render_and_merge, spec, self.verdict, calibration, list(chunk)).result()
+        except BrokenProcessPool:  # a process was killed (out of memory?): this chunk is done here instead
+            return self._run_chunk_here(chunk)
         self.stats.add(render_seconds=seconds[0], merge_seconds=seconds[1])
         for key, error in errors.items():
             results[key].error = error
@@ -204,7 +208,10 @@ class BatchGenerator:
             chosen = [rest[i] for i in merged.chosen]
 
             def finish(pdf: bytes, lines: Sequence[Sequence[str]], calibration: Calibration) -> list[tuple[bytes, int]]:
-                return processes.submit(_split_and_stamp, pdf, lines, calibration).result()
+                try:
+                    return processes.submit(_split_and_stamp, pdf, lines, calibration).result()
+                except BrokenProcessPool:  # the conversion is not lost: split here
+                    return _split_and_stamp(pdf, lines, calibration)
 
             if self._convert_and_stamp(merged, chosen, calibration, results, finish):
                 done = {item.key for item in chosen}

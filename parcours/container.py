@@ -53,6 +53,8 @@ class Services:
         if self.jobs is None or not self.settings.batch_processes:
             return None
         with self._lock:
+            if self._closed:
+                return None  # stopping: what is left of a chunk runs in its thread
             if self._render_processes is None:
                 self._render_processes = RenderProcesses(self.workers)
             return self._render_processes

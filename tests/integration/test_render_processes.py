@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
-from docgen.batch import BatchGenerator, RenderProcesses
+from docgen.batch import BatchGenerator, RenderProcesses, _render_and_merge, _split_and_stamp
 from docgen.render import DocxRenderer
 from parcours import resources
 from test_batch_one_section import pdftotext_pages, sample_campaign
@@ -65,19 +66,21 @@ def test_run_chunk_uses_the_owners_processes_for_every_template_and_they_stay_un
     assert wait_until(lambda: not render_processes_of(os.getpid()), 10)
 
 
-def test_a_killed_render_process_costs_at_most_the_chunk_it_held(pool):
-    items = sample_campaign()[:12]
+def test_a_killed_render_process_costs_no_letter_and_is_replaced(pool):
+    items = sample_campaign()[:18]
     with RenderProcesses(2) as processes:
         shared = generator("convocation.docx", pool, processes)
-        assert all(result.ok for result in shared.run_chunk(items[:6]))
-        for pid in render_processes_of(os.getpid()):
+        assert all(result.ok for result in shared.run_chunk(items[:6]))  # measures the footer, here
+        assert all(result.ok for result in shared.run_chunk(items[6:12]))  # in a worker process
+        killed = render_processes_of(os.getpid())
+        assert killed
+        for pid in killed:
             os.kill(pid, signal.SIGKILL)
-        try:
-            results = shared.run_chunk(items[6:])
-        except BrokenProcessPool:  # the pool had not yet seen its process die
-            results = shared.run_chunk(items[6:])
-        assert [r.key for r in results] == [i.key for i in items[6:]] and all(r.ok for r in results)
-        assert render_processes_of(os.getpid())
+        # The chunk that meets the broken pool is done in this thread; the next one has new processes.
+        for chunk in (items[12:15], items[15:18]):
+            results = shared.run_chunk(chunk)
+            assert [r.key for r in results] == [i.key for i in chunk] and all(r.ok for r in results)
+        assert wait_until(lambda: render_processes_of(os.getpid()) and not set(render_processes_of(os.getpid())) & set(killed), 10)
 
 
 OWNER = """
@@ -133,4 +136,33 @@ def test_chunks_in_flight_wait_for_the_first_ones_calibration_instead_of_renderi
     shared.renderer.render_document = lambda context, key: rendered_here.append(key) or render(context, key)
     results = list(shared.run(items))
     assert len(results) == 24 and all(result.ok for result in results)
-    assert rendered_here == [item.key for item in items[:6]]  # the first chunk, which measured the footer
+    # One chunk (the first to ask) measured the footer here; the three others waited, then went to the processes.
+    chunks = [[item.key for item in items[first:first + 6]] for first in range(0, 24, 6)]
+    assert sorted(rendered_here) in chunks, rendered_here
+
+
+class _DyingProcesses(RenderProcesses):
+    """Whose process dies under every task of the kind given, as a process killed mid-task does."""
+
+    def __init__(self, size: int, dies_under) -> None:
+        super().__init__(size)
+        self.dies_under, self.died = dies_under, 0
+
+    def submit(self, function, *args):
+        if function is not self.dies_under:
+            return super().submit(function, *args)
+        self.died += 1
+        future = Future()
+        future.set_exception(BrokenProcessPool("a process in the process pool was terminated abruptly"))
+        return future
+
+
+@pytest.mark.parametrize("task", [_render_and_merge, _split_and_stamp], ids=["render", "split"])
+def test_a_process_dying_under_a_chunk_loses_none_of_its_letters(pool, task):
+    items = sample_campaign()[:12]
+    with _DyingProcesses(2, task) as processes:
+        shared = generator("convocation.docx", pool, processes)
+        results = shared.run_chunk(items[:6]) + shared.run_chunk(items[6:])
+    assert processes.died == 1
+    assert [r.key for r in results] == [i.key for i in items] and all(r.ok for r in results)
+    assert all(f"Page 1 sur {r.pages}" in pdftotext_pages(r.pdf)[0] for r in results)
