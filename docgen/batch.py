@@ -185,7 +185,7 @@ class BatchGenerator:
     def _run_chunk_in(self, processes: RenderProcesses, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
         only waits for LibreOffice. The first chunk runs here: it measures the footer the others need."""
-        calibration, measures = (self._calibration, False) if self._calibration else self._await_calibration()
+        calibration, measures = self._await_calibration()
         if calibration is None:
             try:
                 return self._run_chunk_here(chunk)

@@ -179,7 +179,6 @@ class Stored:
 
     document_id: int
     pdf_sha256: str
-    number: int = 1
 
 
 _DOCUMENTS, _VERSIONS = Document.__table__, DocumentVersion.__table__

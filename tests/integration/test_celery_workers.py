@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from api_helpers import database
 from cluster import PARCOURS, ROOT, Http, MotoS3, Redis, soffice_under, worker
+from test_convert import wait_until
 from docgen.dataset import Dataset, load_dataset_dir
 from parcours import resources
 from parcours.db import Database
@@ -178,13 +179,12 @@ def test_two_workers_survive_a_kill_and_a_redis_restart_with_one_document_per_em
     assert per_matricule == {matricule: 1 for matricule in employees}
     # Killed after recording its last letter but before closing its job, the worker left that job running:
     # once its lease runs out, the sweep gives it to the other worker, which finds nothing left to do.
-    deadline = time.monotonic() + 90
-    while True:
+    def chunk_jobs() -> list:
         with db.session() as session:
-            chunks = session.execute(select(Job.status, Job.attempts).where(Job.kind == "batch_chunk")).all()
-        if {status for status, _ in chunks} == {"done"} or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+            return session.execute(select(Job.status, Job.attempts).where(Job.kind == "batch_chunk")).all()
+
+    wait_until(lambda: {status for status, _ in chunk_jobs()} == {"done"}, 90)
+    chunks = chunk_jobs()
     assert {status for status, _ in chunks} == {"done"}
     assert max(attempts for _, attempts in chunks) >= 2, "the killed worker's chunk was claimed again"
     assert not soffice_under(http.tmp), "the HTTP process converts nothing"

@@ -16,6 +16,7 @@ from docgen.batch import BatchGenerator, RenderProcesses, _render_and_merge, _sp
 from docgen.render import DocxRenderer
 from parcours import resources
 from test_batch_one_section import pdftotext_pages, sample_campaign
+from test_convert import wait_until
 
 pytestmark = pytest.mark.libreoffice
 
@@ -39,15 +40,6 @@ def render_processes_of(pid: int) -> list[int]:
 def generator(name: str, pool, processes=0) -> BatchGenerator:
     return BatchGenerator(DocxRenderer((resources.DOCUMENTS / name).read_bytes(), name), pool, chunk_size=6,
                           processes=processes)
-
-
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_run_chunk_uses_the_owners_processes_for_every_template_and_they_stay_until_closed(pool):

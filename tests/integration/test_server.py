@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from cluster import ApiClient, free_port, wait_for_port
-from test_render_processes import render_processes_of, wait_until
+from test_convert import wait_until
+from test_render_processes import render_processes_of
 from sqlalchemy import func, select
 
 from docgen.dataset import Dataset, load_dataset_dir
