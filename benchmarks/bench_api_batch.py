@@ -38,7 +38,6 @@ from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402
 from parcours.service.tokens import create_token  # noqa: E402
 from parcours.db import Database  # noqa: E402
-from parcours.service.batches import CHUNK_SIZE  # noqa: E402
 from parcours.service.employees import upsert_dataset  # noqa: E402
 from parcours import resources  # noqa: E402
 
@@ -137,10 +136,10 @@ def main() -> None:
     renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
     rates = {}
     with ConverterPool(workers=args.workers) as pool:
-        # The engine as the service configures it (chunks of CHUNK_SIZE, Python in threads), then at its
-        # fastest (Python in worker processes): the service's jobs run chunks the first way.
+        # The engine with the service's chunks (chunk_sizes), Python in threads, then in worker processes as
+        # the service runs them unless PARCOURS_BATCH_PROCESSES=false.
         for label, options in (("engine", {}), ("engine, worker processes", {"processes": pool.size})):
-            generator = BatchGenerator(renderer, pool, chunk_size=CHUNK_SIZE, **options)
+            generator = BatchGenerator(renderer, pool, **options)
             list(generator.run(items[:10]))  # the same warm-up
             started = time.perf_counter()
             made = sum(1 for result in generator.run(items) if result.ok)

@@ -8,7 +8,8 @@ Four ways, in one invocation, on the shipped convocation template:
                once, split (docgen.batch, one_section=False, threads);
   one-section  the batch engine's fast path: letters merged with page breaks in one section, split, their
                footer lines stamped, Python's part in worker processes (docgen.batch, processes=workers);
-               also timed with the Python part in threads, to show what the processes bring.
+               also timed with the Python part in threads, to show what the processes bring, and in the
+               sectioned path's chunks of 40, to show what its longer chunks bring.
 
     .venv/bin/python benchmarks/bench_batch.py            # 1000 convocations
     .venv/bin/python benchmarks/bench_batch.py --docs 200 --pool-docs 100
@@ -32,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
+from docgen.batch import SECTIONS_PER_CHUNK, BatchGenerator, BatchItem  # noqa: E402
 from docgen.dataset import Dataset, Employee  # noqa: E402
 from docgen.convert import ConverterPool, convert_once  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
@@ -148,7 +149,8 @@ def main() -> None:
     parser.add_argument("--pool-docs", type=int, default=200, help="documents for the pool-only run (default 200)")
     parser.add_argument("--baseline-docs", type=int, default=10, help="documents timed for the baseline (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="LibreOffice processes (default: one per core)")
-    parser.add_argument("--chunk-size", type=int, default=40)
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="letters per chunk (default: the engine's, 160 on the one-section path, 40 sectioned)")
     parser.add_argument("--template", type=Path, default=resources.DOCUMENTS / "convocation.docx",
                         help="the DOCX template (default: the shipped convocation)")
     args = parser.parse_args()
@@ -192,8 +194,11 @@ def main() -> None:
         rates = {}
         for label, options in (("sections", {"one_section": False}),
                                ("one-section threads", {"one_section": True}),
+                               ("one-section by 40", {"one_section": True, "processes": pool.size,
+                                                      "chunk_size": SECTIONS_PER_CHUNK}),
                                ("one-section", {"one_section": True, "processes": pool.size})):
-            generator = BatchGenerator(renderer, pool, chunk_size=args.chunk_size, **options)
+            options.setdefault("chunk_size", args.chunk_size)
+            generator = BatchGenerator(renderer, pool, **options)
             with PeakMemory() as memory:
                 started, cpu = time.perf_counter(), tree_cpu_seconds()
                 pages = failed = 0
@@ -226,7 +231,8 @@ def main() -> None:
 
 
     print(f"goal for the one-section path: at least 200 documents/s on 2 idle cores, never below 150; "
-          f"here x{rates['one-section'] / rates['sections']:.2f} the sectioned path, load {_load()}")
+          f"here x{rates['one-section'] / rates['sections']:.2f} the sectioned path, "
+          f"x{rates['one-section'] / rates['one-section by 40']:.2f} its own chunks of 40, load {_load()}")
 
 
 def _load() -> str:

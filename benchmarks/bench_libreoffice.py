@@ -1,7 +1,7 @@
 """LibreOffice as it comes against the pool's lean workers, on the batch engine's own chunks, in one invocation.
 
-    .venv/bin/python benchmarks/bench_libreoffice.py              # 1000 convocations, chunks of 40, 5 rounds
-    .venv/bin/python benchmarks/bench_libreoffice.py --chunk-size 100 --rounds 3
+    .venv/bin/python benchmarks/bench_libreoffice.py              # 1000 convocations, the engine's chunks, 5 rounds
+    .venv/bin/python benchmarks/bench_libreoffice.py --chunk-size 40 --rounds 3
 
 The engine renders and merges 1000 synthetic convocations into one-section chunks (kept as DOCX), then two
 one-worker pools convert the same chunks, round after round and alternately, so that whatever else the
@@ -70,7 +70,7 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--chunk-size", type=int, default=40)
+    parser.add_argument("--chunk-size", type=int, default=None, help="letters per chunk (default: the engine's, 160)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 

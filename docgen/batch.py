@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from docx import Document as open_docx
 from docx.document import Document
@@ -48,6 +48,44 @@ from docgen.numpages import freeze_numpages, uses_numpages
 from docgen.render import DocxRenderer, RenderError
 from docgen.split import SplitError, extract_all, page_ranges
 from docgen.stamp import Stamp, StampError
+
+
+# Letters per chunk, that is per LibreOffice conversion. Opening a document costs LibreOffice some 50 ms
+# whatever its length, so one-section chunks are long (1000 convocations, LibreOffice's CPU per letter:
+# 8.3 ms in chunks of 40, 7.6 in chunks of 125). Section breaks cost more as they add up: sectioned
+# chunks stay short, and so do the sectioned conversions of a long chunk's letters that do not fit.
+LETTERS_PER_CHUNK = 160
+SECTIONS_PER_CHUNK = 40
+_SMALLEST_CHUNK = 4
+T = TypeVar("T")
+
+
+def chunk_sizes(count: int, workers: int, largest: int) -> list[int]:
+    """How to cut `count` items into chunks of at most `largest`: as few as that allows, in a multiple of
+    `workers` so that the LibreOffice workers get equal shares and none ends alone, sizes differing by
+    one at most; a small batch is spread over the workers but in chunks of 4 or more."""
+    if count <= 0:
+        return []
+    workers = max(1, workers)
+    chunks = workers * -(-count // (workers * max(1, largest)))
+    chunks = max(1, min(chunks, count // _SMALLEST_CHUNK))
+    base, extra = divmod(count, chunks)
+    return [base + 1] * extra + [base] * (chunks - extra)
+
+
+def cut(items: Sequence[T], sizes: Iterable[int]) -> list[list[T]]:
+    """`items` in consecutive chunks of the given sizes."""
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(list(items[start:start + size]))
+        start += size
+    return chunks
+
+
+@functools.lru_cache(maxsize=16)
+def chunk_size_for(template: bytes) -> int:
+    """Letters per chunk for this template: long chunks if its letters can share one section."""
+    return LETTERS_PER_CHUNK if assess(template).one_section else SECTIONS_PER_CHUNK
 
 
 class Converter(Protocol):
@@ -113,14 +151,15 @@ class BatchStats:
 class BatchGenerator:
     """Turns BatchItems into DocumentResults with one template and a converter pool."""
 
-    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int = 40,
+    def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int | None = None,
                  one_section: bool = True, processes: int | RenderProcesses = 0) -> None:
-        """`one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
+        """`chunk_size`: letters per chunk; by default as the template's path wants (chunk_size_for).
+        `one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
         `processes`: one-section chunks are rendered, merged, split and stamped in worker processes,
         beside LibreOffice and out of this process's GIL. A number: `run` starts that many and stops
         them at its end. RenderProcesses kept by the caller (a service, across batches): `run` and
         `run_chunk` both use them."""
-        self.renderer, self.converter, self.chunk_size = renderer, converter, chunk_size
+        self.renderer, self.converter, self._chunk_size = renderer, converter, chunk_size
         self.one_section, self.processes = one_section, processes
         self.stats = BatchStats()
         self._verdict: Verdict | None = None
@@ -134,11 +173,11 @@ class BatchGenerator:
 
     def run(self, items: Iterable[BatchItem]) -> Iterator[DocumentResult]:
         """Yield one result per item, in the items' order."""
-        size = self.chunk_size
         if isinstance(items, Sequence):
-            # A small batch is spread over every worker rather than left in one chunk.
-            size = max(4, min(size, -(-len(items) // max(1, self.converter.size))))
-        chunks = _chunked(items, size)
+            chunks: Iterable[list[BatchItem]] = cut(items, chunk_sizes(len(items), self.converter.size,
+                                                                       self.chunk_size))
+        else:
+            chunks = _chunked(items, self.chunk_size)
         processes, own = self._processes(), False
         if isinstance(processes, int):
             processes, own = RenderProcesses(processes), True
@@ -162,6 +201,13 @@ class BatchGenerator:
         finally:
             if own and processes is not None:
                 processes.close()
+
+    @property
+    def chunk_size(self) -> int:
+        """Letters per chunk: as given, else as the template's path wants."""
+        if self._chunk_size:
+            return self._chunk_size
+        return LETTERS_PER_CHUNK if self.one_section and self.verdict.one_section else SECTIONS_PER_CHUNK
 
     def _await_calibration(self) -> tuple[Calibration | None, bool]:
         """(the calibration, whether this chunk is to measure it). The chunk measuring it converts a letter
@@ -279,10 +325,12 @@ class BatchGenerator:
             # Learn the length from one document on its own, where NUMPAGES is right.
             guess = self._single(items[0], docs[0], results)
             items, docs = items[1:], docs[1:]
-        if len(items) == 1:
-            self._single(items[0], docs[0], results)
-        elif items:
-            self._merged(items, docs, guess, results, rounds_left=2)
+        for first in range(0, len(items), SECTIONS_PER_CHUNK):
+            some, their_docs = items[first:first + SECTIONS_PER_CHUNK], docs[first:first + SECTIONS_PER_CHUNK]
+            if len(some) == 1:
+                self._single(some[0], their_docs[0], results)
+            else:
+                self._merged(some, their_docs, guess, results, rounds_left=2)
         # python-docx documents are reference cycles holding large lxml trees that the collector,
         # counting Python objects only, would let pile up to gigabytes over a long batch.
         del docs

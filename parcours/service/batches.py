@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docgen import csvsafe
-from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses
+from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses, chunk_size_for, chunk_sizes, cut
 from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
 from parcours import snapshot
@@ -37,7 +37,6 @@ from parcours.models import Batch, BatchItem, DocumentVersion, Job, TemplateVers
 from parcours.service import documents, templates, webhooks
 
 log = logging.getLogger(__name__)
-CHUNK_SIZE = 40
 KIND = "batch_chunk"
 PARTIAL = "partially_completed"
 """Ended with documents made and items failed; its failed items can be retried (retry_failed)."""
@@ -67,7 +66,8 @@ def create_batch(services: Services, session: Session, *, template: Any, templat
     version, wanted, values, dataset = _prepare(services, session, template, template_version, matricules, raw_values,
                                                 uploaded)
     try:
-        batch = _insert(session, version.id, wanted, values, dataset, idempotency_key, request_hash, created_by)
+        batch = _insert(session, version.id, _chunking(services, version), wanted, values, dataset,
+                        idempotency_key, request_hash, created_by)
         session.commit()
     except IntegrityError:
         # Another request with the same key inserted first (PostgreSQL and SQLite both say so at the insert,
@@ -87,7 +87,8 @@ def add_batch(services: Services, session: Session, *, template: Any, matricules
     its interviews and convocations in the same one). Given a list `chunks`, the chunk jobs' payloads are
     put there for the caller to enqueue (a campaign interleaves its convocations' and trames')."""
     version, wanted, values, dataset = _prepare(services, session, template, None, matricules, raw_values, None)
-    return _insert(session, version.id, wanted, values, dataset, None, None, created_by, chunks)
+    return _insert(session, version.id, _chunking(services, version), wanted, values, dataset, None, None,
+                   created_by, chunks)
 
 
 def _prepare(services: Services, session: Session, template: Any, template_version: Any, matricules: Any,
@@ -114,7 +115,24 @@ def _prepare(services: Services, session: Session, template: Any, template_versi
     return version, wanted, values, dataset
 
 
-def _insert(session: Session, version_id: int, wanted: list[str], values: Any, dataset: Dataset,
+@dataclass(frozen=True)
+class _Chunking:
+    """How a template version's items are cut into chunk jobs: long chunks if its letters can share one
+    section, in a multiple of the LibreOffice workers (docgen.batch.chunk_sizes)."""
+
+    size: int
+    workers: int
+
+    def cut(self, ids: list[int]) -> list[list[int]]:
+        return cut(ids, chunk_sizes(len(ids), self.workers, self.size))
+
+
+def _chunking(services: Services, version: TemplateVersion) -> _Chunking:
+    renderer = documents.renderer_for(services.blobs, version, services.settings.timezone)
+    return _Chunking(chunk_size_for(renderer.template), services.workers)
+
+
+def _insert(session: Session, version_id: int, chunking: _Chunking, wanted: list[str], values: Any, dataset: Dataset,
             idempotency_key: str | None, request_hash: str | None, created_by: str,
             chunks: list[dict[str, Any]] | None = None) -> Batch:
     """The batch, its items (each context built now: an employee whose values are wrong fails alone) and
@@ -140,8 +158,8 @@ def _insert(session: Session, version_id: int, wanted: list[str], values: Any, d
     if not pending:
         batch.status, batch.finished_at = "failed", utcnow()
         webhooks.batch_finished(session, batch.id)
-    for first in range(0, len(pending), CHUNK_SIZE):
-        payload = {"batch_id": batch.id, "items": pending[first:first + CHUNK_SIZE]}
+    for chunk in chunking.cut(pending):
+        payload = {"batch_id": batch.id, "items": chunk}
         if chunks is None:
             enqueue(session, KIND, payload)
         else:
@@ -312,7 +330,7 @@ def public_reason(exc: BaseException, attempts: int) -> str:
     return f"{what} après {attempts} essais : relancez les éléments en échec (POST /batches/{{id}}/retry)"
 
 
-def retry_failed(session: Session, batch: Batch) -> int:
+def retry_failed(services: Services, session: Session, batch: Batch) -> int:
     """Put an ended batch's failed items back to work (those with their data: the others failed on
     the data itself, which a retry would not change); returns how many. Enqueues their chunk jobs in
     the caller's transaction."""
@@ -329,8 +347,8 @@ def retry_failed(session: Session, batch: Batch) -> int:
     session.execute(update(BatchItem).where(BatchItem.id.in_(ids)).values(status="pending", error=None))
     session.execute(update(Batch).where(Batch.id == batch.id).values(
         status="running", failed=Batch.failed - len(ids), finished_at=None))
-    for first in range(0, len(ids), CHUNK_SIZE):
-        enqueue(session, KIND, {"batch_id": batch.id, "items": ids[first:first + CHUNK_SIZE]})
+    for chunk in _chunking(services, session.get(TemplateVersion, batch.template_version_id)).cut(ids):
+        enqueue(session, KIND, {"batch_id": batch.id, "items": chunk})
     return len(ids)
 
 
@@ -382,8 +400,7 @@ def _generator(renderer: Any, converter: Any, processes: RenderProcesses | None)
                 or (generator.processes or None) is not processes:
             if len(_generators) >= 16:
                 _generators.clear()
-            generator = _generators[key] = BatchGenerator(renderer, converter, chunk_size=CHUNK_SIZE,
-                                                          processes=processes or 0)
+            generator = _generators[key] = BatchGenerator(renderer, converter, processes=processes or 0)
         return generator
 
 

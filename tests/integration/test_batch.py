@@ -9,6 +9,7 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 from pypdf import PdfReader
 
+from docgen import batch
 from docgen.batch import BatchGenerator, BatchItem
 from docgen.render import DocxRenderer
 
@@ -119,3 +120,17 @@ def test_split_documents_stay_pdf_a(pool, path):
         assert b"pdfaid:part" in catalog["/Metadata"].get_object().get_data()
         assert reader.trailer.get("/ID")
         assert "/Dests" not in catalog  # the merge's bookmarks do not leak into the documents
+
+
+def test_a_long_chunk_on_the_sectioned_path_is_converted_in_files_of_at_most_sections_per_chunk(pool, monkeypatch):
+    # One-section chunks are long; letters that fall back to sections must not make one file of them all
+    # (LibreOffice slows down as section breaks add up).
+    monkeypatch.setattr(batch, "SECTIONS_PER_CHUNK", 5)
+    items = [employee(i) for i in range(13)]
+    generator, results = run(pool, template(), iter(items), "sections", chunk_size=13)  # not a list: one chunk
+    assert all(result.ok for result in results)
+    # The first letter alone tells the page count « sur Y »; the twelve others go in files of 5, 5 and 2.
+    stats = generator.stats
+    assert (stats.single_conversions, stats.merged_conversions, stats.documents_merged) == (1, 3, 12), stats
+    for item, result in zip(items, results):
+        assert f"document de {item.context['salarie']['nom']}" in pages_text(result.pdf)[0]

@@ -176,7 +176,7 @@ def cancel(batch_id: int):
 def retry(batch_id: int):
     """The failed items of an ended batch made again (after a storage outage, say)."""
     session = db_session()
-    batches.retry_failed(session, _get(batch_id))
+    batches.retry_failed(services(), session, _get(batch_id))
     session.commit()
     if services().jobs is not None:
         services().jobs.wake()
