@@ -230,14 +230,14 @@ class BatchGenerator:
 
     def _run_chunk_in(self, processes: RenderProcesses, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
-        only waits for LibreOffice. The first chunk runs here: it measures the footer the others need."""
+        only waits for LibreOffice. The first chunk's first letter is made here, alone: it measures the
+        footer the others need."""
         calibration, measures = self._await_calibration()
-        if calibration is None:
-            try:
-                return self._run_chunk_here(chunk)
-            finally:
-                if measures:
-                    self._measured()  # had it nothing to measure with (one letter, none rendered), the others go on
+        if measures:
+            measured = self._measure(chunk[0])
+            return [measured] + (self._run_chunk_in(processes, chunk[1:]) if len(chunk) > 1 else [])
+        if calibration is None:  # the footer cannot be stamped, or its measure failed: the sectioned path
+            return self._run_chunk_here(chunk)
         results = {item.key: DocumentResult(item.key) for item in chunk}
         spec = _template_spec(self.renderer)
         try:
@@ -363,6 +363,18 @@ class BatchGenerator:
                 self._calibration_problem = f"lignes du pied de page impossibles à reporter ({exc})"
             self._measured()
             return self._calibration
+
+    def _measure(self, item: BatchItem) -> DocumentResult:
+        """Convert this letter alone and measure its footer lines (_calibrated); the chunks waiting for
+        the measure go on whatever happens (without it, the next one measures with its own letter)."""
+        result = DocumentResult(item.key)
+        try:
+            self._calibrated([item], [self.renderer.render_document(item.context, item.key)], {item.key: result})
+        except RenderError as exc:
+            result.error = str(exc)
+        finally:
+            self._measured()
+        return result
 
     def _measured(self) -> None:
         """The chunks waiting for the calibration go on (with it, or measuring again if the letter failed)."""
