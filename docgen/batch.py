@@ -45,7 +45,7 @@ from docgen.letters import (
 )
 from docgen.merge import MergeNotPossible, merge_documents, merge_letters
 from docgen.numpages import freeze_numpages, uses_numpages
-from docgen.render import DocxRenderer, RenderError
+from docgen.render import DocxRenderer, Letter, RenderError
 from docgen.split import SplitError, extract_all, page_ranges
 from docgen.stamp import Stamp, StampError
 
@@ -493,9 +493,11 @@ class _Merged:
     lines: list[list[str]]
 
 
-def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence[Document]) -> _Merged | None:
+def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence[Document | Letter],
+                      document: Callable[[int], Document] | None = None) -> _Merged | None:
     """Merge, with page breaks in one section, the letters whose headers match the first one's and
-    whose varying footer lines can be stamped; None if fewer than two can. Consumes those letters."""
+    whose varying footer lines can be stamped; None if fewer than two can. Consumes those letters.
+    The first one merged receives the others: if it is a Letter, `document(index)` renders it as a document."""
     chosen: list[int] = []
     lines_of: list[list[str]] = []
     common = None
@@ -512,6 +514,10 @@ def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence
     if len(chosen) < 2:
         return None
     letters = [docs[i] for i in chosen]
+    if not isinstance(letters[0], Document):
+        if document is None:
+            return None
+        letters[0] = document(chosen[0])
     blank_footer_lines(letters[0], verdict)
     try:
         return _Merged(merge_letters(letters), chosen, lines_of)
@@ -629,15 +635,23 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
     renderer = _renderer_for(spec)
     started = time.perf_counter()
     errors, rendered, docs = {}, [], []
+    by_key = {item.key: item for item in items}
     for item in items:
         try:
-            docs.append(renderer.render_document(item.context, item.key))
+            # The first letter receives the others' paragraphs: only it needs a document of its own.
+            render = renderer.render_letter if docs else renderer.render_document
+            docs.append(render(item.context, item.key))
         except RenderError as exc:
             errors[item.key] = str(exc)
             continue
         rendered.append(item.key)
     rendered_at = time.perf_counter()
-    merged = _choose_and_merge(verdict, calibration, docs) if len(docs) > 1 else None
+
+    def document(index: int) -> Document:
+        item = by_key[rendered[index]]
+        return renderer.render_document(item.context, item.key)
+
+    merged = _choose_and_merge(verdict, calibration, docs, document) if len(docs) > 1 else None
     del docs
     gc.collect()
     if not gc.get_freeze_count():

@@ -7,6 +7,7 @@ leaving a blank in a letter.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import io
@@ -19,6 +20,7 @@ from typing import Any
 import jinja2
 from docx.document import Document
 from docx.oxml import parse_xml
+from docx.oxml.parser import element_class_lookup
 from lxml import etree
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
@@ -232,6 +234,51 @@ class _Prepared:
                    templated, any(part.content_type == _FOOTNOTES for part in parts))
 
 
+class Letter:
+    """A letter rendered for a merge (DocxRenderer.render_letter): read where docgen.letters and docgen.merge
+    read a python-docx document, `element.body` and `part.rels[rId].target_part.element`, the template's
+    relationships with this letter's own rendered headers and footers in place of the template's."""
+
+    def __init__(self, body: Any, rels: Mapping[str, Any], rendered: Mapping[str, Any]) -> None:
+        self.element = _Element(body)
+        self.part = _Part({key: _RenderedRel(rel, rendered[key]) if key in rendered else rel
+                           for key, rel in rels.items()})
+
+
+@dataclass(frozen=True)
+class _Element:
+    body: Any
+
+
+@dataclass(frozen=True)
+class _Part:
+    rels: Mapping[str, Any]
+
+
+class _RenderedRel:
+    """A header's or footer's relationship whose target is this letter's rendering of the part."""
+
+    def __init__(self, rel: Any, element: Any) -> None:
+        self.reltype, self.is_external, self.rId = rel.reltype, rel.is_external, rel.rId
+        self.target_part = _Rendered(rel.target_part.partname, element)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    partname: str
+    element: Any
+
+
+# docxtpl's parser (errors recovered, blanks kept) giving python-docx's element classes, which the merge uses.
+_DOCX_CLASSES = etree.XMLParser(recover=True, resolve_entities=False)
+_DOCX_CLASSES.set_element_class_lookup(element_class_lookup)
+
+
+def _in_docx_classes(tree: Any) -> Any:
+    """docxtpl's rendered body, parsed again with python-docx's classes (docxtpl parses with plain lxml)."""
+    return etree.fromstring(etree.tostring(tree), _DOCX_CLASSES)
+
+
 def _strict(formatter: Callable[..., str]) -> Callable[..., str]:
     """A formatter given a missing value reports the missing field, not a type error."""
 
@@ -267,15 +314,52 @@ class DocxRenderer:
 
     def render_document(self, context: Mapping[str, Any], matricule: str | None = None) -> Document:
         """Like render, but return the python-docx document (a batch merges them unsaved)."""
+        pristine, prepared = self._loaded()
+        doc = _PreparedTemplate(self.template, pristine, self._patched, prepared)
+        with self._reported(matricule):
+            doc.render(self._prepare(doc, context), self.env, autoescape=True)
+        return doc.docx
+
+    def render_letter(self, context: Mapping[str, Any], matricule: str | None = None) -> Document | Letter:
+        """For a one-section merge's letters after the first (docgen.merge.merge_letters): a Letter, its body,
+        headers and footers rendered as render_document renders them, without a document of its own to copy
+        and fill (its paragraphs go into the first letter's). A letter that would add a part of its own (a
+        logo) or render footnotes gets a document (render_document)."""
+        pristine, prepared = self._loaded()
+        company = context.get("societe")
+        if prepared.footnotes or isinstance(company, Mapping) and company.get("logo") is not None:
+            return self.render_document(context, matricule)
+        doc = _PreparedTemplate(self.template, pristine, self._patched, prepared)
+        doc.docx = pristine  # read, not copied: what is rendered below goes into this letter's own elements
+        doc.render_init()
+        self.env.autoescape = True
+        with self._reported(matricule):
+            data = self._prepare(doc, context)
+            body = doc.fix_tables(doc.build_xml(data, self.env))
+            doc.fix_docpr_ids(body)
+            body = _in_docx_classes(body)
+            rendered = {}
+            for rel_key in (*prepared.headers_footers.get(doc.HEADER_URI, ()),
+                            *prepared.headers_footers.get(doc.FOOTER_URI, ())):
+                part = pristine.part.rels[rel_key].target_part
+                xml = doc.render_xml_part(doc.patch_xml(doc.get_part_xml(part)), part, data, self.env)
+                rendered[rel_key] = parse_xml(xml.encode(doc.get_headers_footers_encoding(xml)))
+        return Letter(body, pristine.part.rels, rendered)
+
+    def _loaded(self) -> tuple[Document, _Prepared]:
         if self._pristine is None:
             pristine = DocxTemplate(io.BytesIO(self.template)).get_docx()
             self._prepared = _Prepared.of(pristine)
             self._pristine = pristine
-        doc = _PreparedTemplate(self.template, self._pristine, self._patched, self._prepared)
+        return self._pristine, self._prepared
+
+    @contextlib.contextmanager
+    def _reported(self, matricule: str | None) -> Iterator[None]:
+        """What goes wrong while rendering, as a RenderError naming the field, limit or line."""
         try:
             with self.env.bounded():
                 try:
-                    doc.render(self._prepare(doc, context), self.env, autoescape=True)
+                    yield
                 except (TemplateLimit, RecursionError, OverflowError, MemoryError) as exc:
                     raise RenderError(_limit_reason(exc), template=self.name, matricule=matricule,
                                       excerpt=_line_of(exc, self.env.current_source), limit=True) from None
@@ -292,7 +376,6 @@ class DocxRenderer:
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise RenderError(f"valeur invalide : {exc}", template=self.name, matricule=matricule,
                               excerpt=_excerpt(exc)) from None
-        return doc.docx
 
     def _prepare(self, doc: DocxTemplate, context: Mapping[str, Any]) -> Record:
         data = dict(context)
