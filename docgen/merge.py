@@ -22,6 +22,7 @@ from lxml import etree
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _BOOKMARK_START, _BOOKMARK_END, _W_ID = qn("w:bookmarkStart"), qn("w:bookmarkEnd"), qn("w:id")
+_P, _NUM_ID, _VAL, _STYLE = qn("w:p"), qn("w:numId"), qn("w:val"), f"{qn('w:pPr')}/{qn('w:pStyle')}"
 # The block and its descendants that carry an r: attribute (r:id, r:embed…): XPath finds them in C.
 _WITH_RELATIONSHIP = etree.XPath(f"descendant-or-self::*[@*[namespace-uri()='{R_NS}']]")
 # Letters and digits only: LibreOffice escapes other characters in destination names.
@@ -234,14 +235,13 @@ def _master_rid(doc: Document, master: Document, rid: str) -> str:
 def _restart_lists(blocks, master: Document, doc: Document, styled: dict[str, int]) -> None:
     """Give each document's numbered lists their own instance so that they restart at 1;
     `styled` is _numbered_styles(master)."""
-    paragraphs = [p for b in blocks for p in b.iter(qn("w:p"))]
-    for paragraph in paragraphs:
+    paragraphs = [p for b in blocks for p in b.iter(_P)]
+    for paragraph in paragraphs if styled else ():
         # A list numbered through its paragraph style gets the numbering written on the paragraph.
-        properties = paragraph.pPr
-        style = properties.pStyle.val if properties is not None and properties.pStyle is not None else None
-        if style in styled and properties.numPr is None:
-            properties.get_or_add_numPr().get_or_add_numId().val = styled[style]
-    used = {num.get(qn("w:val")) for p in paragraphs for num in p.iter(qn("w:numId"))} - {None, "0"}
+        style = paragraph.find(_STYLE)
+        if style is not None and style.get(_VAL) in styled and paragraph.pPr.numPr is None:
+            paragraph.pPr.get_or_add_numPr().get_or_add_numId().val = styled[style.get(_VAL)]
+    used = {num.get(_VAL) for b in blocks for num in b.iter(_NUM_ID)} - {None, "0"}
     numbering = master.part.numbering_part.element
     for old_id in sorted(used):
         source = numbering.num_having_numId(int(old_id))
@@ -249,9 +249,9 @@ def _restart_lists(blocks, master: Document, doc: Document, styled: dict[str, in
         for level in range(9):
             new.add_lvlOverride(ilvl=level).add_startOverride(1)
         for paragraph in paragraphs:
-            for num in paragraph.iter(qn("w:numId")):
-                if num.get(qn("w:val")) == old_id:
-                    num.set(qn("w:val"), str(new.numId))
+            for num in paragraph.iter(_NUM_ID):
+                if num.get(_VAL) == old_id:
+                    num.set(_VAL, str(new.numId))
 
 
 def _numbered_styles(doc: Document) -> dict[str, int]:

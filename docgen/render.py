@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from docx.document import Document
 from docx.oxml import parse_xml
+from docx.oxml.ns import nsmap
 from docx.oxml.parser import element_class_lookup
 from lxml import etree
 from docx.shared import Mm
@@ -274,9 +275,17 @@ _DOCX_CLASSES = etree.XMLParser(recover=True, resolve_entities=False)
 _DOCX_CLASSES.set_element_class_lookup(element_class_lookup)
 
 
-def _in_docx_classes(tree: Any) -> Any:
-    """docxtpl's rendered body, parsed again with python-docx's classes (docxtpl parses with plain lxml)."""
-    return etree.fromstring(etree.tostring(tree), _DOCX_CLASSES)
+def _body(doc: DocxTemplate, xml: str) -> Any:
+    """The rendered body XML parsed as docxtpl's render parses it, with python-docx's classes."""
+    if "<w:tbl" in xml:  # docxtpl mends the tables whose cells a loop made, with plain lxml: parsed again
+        body = etree.fromstring(etree.tostring(doc.fix_tables(xml)), _DOCX_CLASSES)
+    else:
+        body = etree.fromstring(xml, _DOCX_CLASSES)
+    # docxtpl's fix_docpr_ids: drawings numbered from 1001 in each document (lxml's own xpath: python-docx's
+    # elements override it without namespaces).
+    for number, drawing in enumerate(etree._Element.xpath(body, "//wp:docPr", namespaces=nsmap), start=1001):
+        drawing.attrib["id"] = str(number)
+    return body
 
 
 def _strict(formatter: Callable[..., str]) -> Callable[..., str]:
@@ -335,9 +344,7 @@ class DocxRenderer:
         self.env.autoescape = True
         with self._reported(matricule):
             data = self._prepare(doc, context)
-            body = doc.fix_tables(doc.build_xml(data, self.env))
-            doc.fix_docpr_ids(body)
-            body = _in_docx_classes(body)
+            body = _body(doc, doc.build_xml(data, self.env))
             rendered = {}
             for rel_key in (*prepared.headers_footers.get(doc.HEADER_URI, ()),
                             *prepared.headers_footers.get(doc.FOOTER_URI, ())):

@@ -7,6 +7,7 @@ import zipfile
 import zlib
 
 import pytest
+from docx import Document as DocxDocument
 from docx.document import Document
 from lxml import etree
 
@@ -122,3 +123,21 @@ def test_when_the_first_letter_is_left_out_the_next_one_is_rendered_as_the_docum
     assert [part for part in wanted if part != "docProps/core.xml" and made[part] != wanted[part]] == []
     # Without a way to make that document, the letters are not merged (the caller makes them otherwise).
     assert batch._choose_and_merge(verdict, Calibration((), None), docs) is None
+
+
+def test_a_letter_with_a_picture_in_its_body_numbers_its_drawing_as_a_document_does():
+    doc = DocxDocument()
+    doc.add_paragraph("Convocation de {{ salarie.nom }}")
+    doc.add_picture(io.BytesIO(_png()))
+    doc.add_picture(io.BytesIO(_png()))
+    out = io.BytesIO()
+    doc.save(out)
+    template, employees = out.getvalue(), contexts(3)
+    with_documents, light = DocxRenderer(template, "image.docx"), DocxRenderer(template, "image.docx")
+    documents = [with_documents.render_document(context, key) for key, context in employees]
+    letters = [light.render_document(*reversed(employees[0]))]
+    letters += [light.render_letter(context, key) for key, context in employees[1:]]
+    assert isinstance(letters[1], Letter)
+    assert b'id="1002"' in etree.tostring(letters[1].element.body)  # the second drawing, as docxtpl numbers it
+    made, expected = parts(merge_letters(letters)), parts(merge_letters(documents))
+    assert [part for part in expected if part != "docProps/core.xml" and made[part] != expected[part]] == []
