@@ -97,3 +97,18 @@ def test_stamped_documents_read_as_pypdf_stamps_them():
     expected = [extract(reader, r, stamps=s, font=embedded) for r, s in zip(ranges, stamps)]
     assert [as_read(d) for d in documents] == [as_read(e) for e in expected]
     assert "Page 2 sur 2" in as_read(documents[0])[0][1] and "Page 1 sur 1" in as_read(documents[1])[0][0]
+
+
+def test_a_pdf_whose_cross_reference_table_is_off_is_still_split():
+    # Opened strictly first (pypdf then skips checking where each object starts); one that a strict reading
+    # refuses is read leniently, as before.
+    good = merged_pdf([1, 2, 1])
+    reader, ranges = page_ranges(good, 3)
+    assert ranges == [range(0, 1), range(1, 3), range(3, 4)] and reader.strict is False
+    shifted = good.replace(b"%PDF-1.3\n", b"%PDF-1.3\n% a comment LibreOffice never writes\n", 1)
+    assert shifted != good
+    with pytest.raises(Exception):
+        PdfReader(io.BytesIO(shifted), strict=True)
+    reader, ranges = page_ranges(shifted, 3)
+    assert ranges == [range(0, 1), range(1, 3), range(3, 4)]
+    assert [page.extract_text() for page in reader.pages][1] == "Lettre 1 page 1"
