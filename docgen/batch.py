@@ -82,10 +82,9 @@ def cut(items: Sequence[T], sizes: Iterable[int]) -> list[list[T]]:
     return chunks
 
 
-@functools.lru_cache(maxsize=16)
-def chunk_size_for(template: bytes) -> int:
-    """Letters per chunk for this template: long chunks if its letters can share one section."""
-    return LETTERS_PER_CHUNK if assess(template).one_section else SECTIONS_PER_CHUNK
+def letters_per_chunk(one_section: bool) -> int:
+    """Letters per chunk on a template's path: long chunks if its letters can share one section."""
+    return LETTERS_PER_CHUNK if one_section else SECTIONS_PER_CHUNK
 
 
 class Converter(Protocol):
@@ -207,20 +206,21 @@ class BatchGenerator:
         """Letters per chunk: as given, else as the template's path wants."""
         if self._chunk_size:
             return self._chunk_size
-        return LETTERS_PER_CHUNK if self.one_section and self.verdict.one_section else SECTIONS_PER_CHUNK
+        return letters_per_chunk(self.one_section and self.verdict.one_section)
 
-    def _await_calibration(self) -> tuple[Calibration | None, bool]:
-        """(the calibration, whether this chunk is to measure it). The chunk measuring it converts a letter
-        alone; the others wait for it rather than render in this process too. No calibration when the
-        footer cannot be stamped."""
-        with self._lock:
-            if self._calibration is not None or self._calibration_problem is not None:
-                return self._calibration, False
-            measuring, self._measuring = self._measuring, self._measuring or threading.Event()
-        if measuring is None:
-            return None, True  # `_calibrated` sets the event once it knows
-        measuring.wait()
-        return self._calibration, False
+    def _await_calibration(self) -> tuple[Calibration | None, threading.Event | None]:
+        """(the calibration, or the event to set once this chunk has measured it). The chunk measuring it
+        converts a letter alone; the others wait for it rather than render in this process too, and one of
+        them measures next if that letter failed. No calibration when the footer cannot be stamped."""
+        while True:
+            with self._lock:
+                if self._calibration is not None or self._calibration_problem is not None:
+                    return self._calibration, None
+                if self._measuring is None:
+                    self._measuring = threading.Event()
+                    return None, self._measuring
+                measuring = self._measuring
+            measuring.wait()
 
     def _processes(self) -> int | RenderProcesses | None:
         """The worker processes this template's chunks may use: none on the sectioned path."""
@@ -232,11 +232,12 @@ class BatchGenerator:
         """A one-section chunk rendered, merged, split and stamped in worker processes; this thread
         only waits for LibreOffice. The first chunk's first letter is made here, alone: it measures the
         footer the others need."""
-        calibration, measures = self._await_calibration()
-        if measures:
-            measured = self._measure(chunk[0])
-            return [measured] + (self._run_chunk_in(processes, chunk[1:]) if len(chunk) > 1 else [])
-        if calibration is None:  # the footer cannot be stamped, or its measure failed: the sectioned path
+        if not chunk:
+            return []
+        calibration, measuring = self._await_calibration()
+        if measuring is not None:
+            return [self._measure(chunk[0], measuring)] + self._run_chunk_in(processes, chunk[1:])
+        if calibration is None:  # the footer cannot be stamped: the sectioned path
             return self._run_chunk_here(chunk)
         results = {item.key: DocumentResult(item.key) for item in chunk}
         spec = _template_spec(self.renderer)
@@ -364,22 +365,30 @@ class BatchGenerator:
             self._measured()
             return self._calibration
 
-    def _measure(self, item: BatchItem) -> DocumentResult:
+    def _measure(self, item: BatchItem, measuring: threading.Event) -> DocumentResult:
         """Convert this letter alone and measure its footer lines (_calibrated); the chunks waiting for
         the measure go on whatever happens (without it, the next one measures with its own letter)."""
-        result = DocumentResult(item.key)
+        results = {item.key: DocumentResult(item.key)}
         try:
-            self._calibrated([item], [self.renderer.render_document(item.context, item.key)], {item.key: result})
+            doc = self.renderer.render_document(item.context, item.key)
+            items = [item]
+            self._calibrated(items, [doc], results)
+            if items and results[item.key].pdf is None and results[item.key].error is None:
+                self._single(item, doc, results)  # another chunk measured meanwhile: the letter is still to make
         except RenderError as exc:
-            result.error = str(exc)
+            results[item.key].error = str(exc)
         finally:
-            self._measured()
-        return result
+            self._measured(measuring)
+        return results[item.key]
 
-    def _measured(self) -> None:
-        """The chunks waiting for the calibration go on (with it, or measuring again if the letter failed)."""
+    def _measured(self, measuring: threading.Event | None = None) -> None:
+        """The chunks waiting for the calibration go on (with it, or one measuring again if the letter
+        failed): those waiting for `measuring`, else for the measure under way."""
         with self._lock:
-            measuring, self._measuring = self._measuring, None
+            if measuring is None:
+                measuring = self._measuring
+            if self._measuring is measuring:
+                self._measuring = None
         if measuring is not None:
             measuring.set()
 
@@ -515,9 +524,12 @@ def _choose_and_merge(verdict: Verdict, calibration: Calibration, docs: Sequence
         return None
     letters = [docs[i] for i in chosen]
     if not isinstance(letters[0], Document):
-        if document is None:
+        try:
+            letters[0] = document(chosen[0]) if document is not None else None
+        except RenderError:  # rendered a moment ago, but it may meet its time limit this time
+            letters[0] = None
+        if letters[0] is None:
             return None
-        letters[0] = document(chosen[0])
     blank_footer_lines(letters[0], verdict)
     try:
         return _Merged(merge_letters(letters), chosen, lines_of)

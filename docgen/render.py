@@ -335,8 +335,7 @@ class DocxRenderer:
         and fill (its paragraphs go into the first letter's). A letter that would add a part of its own (a
         logo) or render footnotes gets a document (render_document)."""
         pristine, prepared = self._loaded()
-        company = context.get("societe")
-        if prepared.footnotes or isinstance(company, Mapping) and company.get("logo") is not None:
+        if prepared.footnotes or _logo_of(context) is not None:
             return self.render_document(context, matricule)
         doc = _PreparedTemplate(self.template, pristine, self._patched, prepared)
         doc.docx = pristine  # read, not copied: what is rendered below goes into this letter's own elements
@@ -386,9 +385,9 @@ class DocxRenderer:
 
     def _prepare(self, doc: DocxTemplate, context: Mapping[str, Any]) -> Record:
         data = dict(context)
-        company = data.get("societe")
-        if isinstance(company, Mapping) and company.get("logo") is not None:
-            data["societe"] = {**company, "logo": _logo(doc, company["logo"])}
+        logo = _logo_of(context)
+        if logo is not None:
+            data["societe"] = {**data["societe"], "logo": _logo(doc, logo)}
         return wrap(data)
 
 
@@ -428,6 +427,12 @@ def _line_of(exc: BaseException, source: str | None) -> str | None:
         return None
     text = " ".join(re.sub(r"<[^>]+>", "", lines[lineno - 1]).split())
     return text[:200] or None
+
+
+def _logo_of(context: Mapping[str, Any]) -> Any:
+    """The company's logo, if the context has one: rendered, it adds an image to the letter's package."""
+    company = context.get("societe")
+    return company.get("logo") if isinstance(company, Mapping) else None
 
 
 def _logo(doc: DocxTemplate, logo: Any) -> Any:

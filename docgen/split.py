@@ -13,7 +13,6 @@ import io
 from collections.abc import Iterable, Sequence
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PyPdfError
 from pypdf.generic import (
     ArrayObject, DictionaryObject, IndirectObject, NameObject, NumberObject, PdfObject, StreamObject,
 )
@@ -58,7 +57,7 @@ def _reader(pdf: bytes) -> PdfReader:
     the strict opening fails."""
     try:
         reader = PdfReader(io.BytesIO(pdf), strict=True)
-    except (PyPdfError, ValueError):
+    except Exception:  # noqa: BLE001 - whatever the strict reading objects to, the lenient one is as before
         return PdfReader(io.BytesIO(pdf))
     reader.strict = False
     return reader

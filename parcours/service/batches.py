@@ -25,9 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docgen import csvsafe
-from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses, chunk_size_for, chunk_sizes, cut
+from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses, chunk_sizes, cut, letters_per_chunk
 from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
+from docgen.letters import assess
 from parcours import snapshot
 from parcours.container import Services
 from parcours.db import Database
@@ -128,8 +129,13 @@ class _Chunking:
 
 
 def _chunking(services: Services, version: TemplateVersion) -> _Chunking:
-    renderer = documents.renderer_for(services.blobs, version, services.settings.timezone)
-    return _Chunking(chunk_size_for(renderer.template), services.workers)
+    """The version's path as its inspection found it at upload (no template to fetch); for a version
+    inspected before paths were, as its template says."""
+    one_section = ((version.inspection or {}).get("batch_path") or {}).get("one_section")
+    if one_section is None:
+        renderer = documents.renderer_for(services.blobs, version, services.settings.timezone)
+        one_section = assess(renderer.template).one_section
+    return _Chunking(letters_per_chunk(one_section), services.workers)
 
 
 def _insert(session: Session, version_id: int, chunking: _Chunking, wanted: list[str], values: Any, dataset: Dataset,

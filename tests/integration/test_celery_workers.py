@@ -80,6 +80,7 @@ def cluster(tmp_path, blobs):
         redis = Redis(tmp_path / "redis")
         redis.start()
         env = {"PARCOURS_DATABASE_URL": url, "PARCOURS_BROKER_URL": redis.url, "PARCOURS_PKI_PASSPHRASE": "secret",
+               "PARCOURS_WORKERS": "2",  # batches cut for two LibreOffice workers, whatever the machine
                "PARCOURS_JOB_SWEEP_SECONDS": "1", "PARCOURS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", **blobs}
         http = Http(tmp_path / "http", env)
         started = [http]

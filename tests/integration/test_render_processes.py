@@ -49,7 +49,7 @@ def test_run_chunk_uses_the_owners_processes_for_every_template_and_they_stay_un
             shared = generator(name, pool, processes)
             in_processes = shared.run_chunk(items[:6]) + shared.run_chunk(items[6:])
             in_thread = generator(name, pool).run_chunk(items[6:])
-            # The first chunk measured the footer here; the second was rendered, merged and split there.
+            # The first chunk's first letter measured the footer here; the rest was rendered, merged and split there.
             assert shared.stats.documents_one_section >= 10, shared.stats
             for a, b in zip(in_processes[6:], in_thread):
                 assert a.key == b.key and a.ok and b.ok, (a.error, b.error)

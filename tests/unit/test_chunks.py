@@ -6,7 +6,8 @@ import io
 import pytest
 from docx import Document
 
-from docgen.batch import LETTERS_PER_CHUNK, SECTIONS_PER_CHUNK, chunk_size_for, chunk_sizes, cut
+from docgen.batch import LETTERS_PER_CHUNK, SECTIONS_PER_CHUNK, BatchGenerator, chunk_sizes, cut
+from docgen.render import DocxRenderer
 from parcours import resources
 
 
@@ -39,10 +40,13 @@ def test_cut_keeps_the_order_and_every_item():
 
 
 def test_the_shipped_templates_take_long_chunks_and_a_sectioned_one_short_ones():
+    def chunk_size(template: bytes) -> int:
+        return BatchGenerator(DocxRenderer(template, "modèle.docx"), converter=None).chunk_size
+
     for name in ("convocation.docx", "compte_rendu.docx"):
-        assert chunk_size_for((resources.DOCUMENTS / name).read_bytes()) == LETTERS_PER_CHUNK
+        assert chunk_size((resources.DOCUMENTS / name).read_bytes()) == LETTERS_PER_CHUNK
     doc = Document(io.BytesIO((resources.DOCUMENTS / "convocation.docx").read_bytes()))
     doc.sections[0].different_first_page_header_footer = True  # a different first page: sectioned
     out = io.BytesIO()
     doc.save(out)
-    assert chunk_size_for(out.getvalue()) == SECTIONS_PER_CHUNK
+    assert chunk_size(out.getvalue()) == SECTIONS_PER_CHUNK
