@@ -13,11 +13,12 @@ from sqlalchemy import func, select, update
 
 from api_helpers import SAMPLES, SharedPool, bearer, lend_pool
 from docx_factory import make_docx
+from docgen import batch as engine
 from docgen.batch import LETTERS_PER_CHUNK, chunk_sizes
 from parcours.app import create_app
 from parcours.service.tokens import create_token
 from parcours.jobs.runner import MAX_ATTEMPTS, JobRunner
-from parcours.models import Batch, BatchItem, Document, Employee, Job
+from parcours.models import Batch, BatchItem, Document, Employee, Job, TemplateVersion
 from parcours.service import batches as service
 from test_documents_api import CAMPAIGN, PROBLEM, add_template, ensure_convocation
 
@@ -235,6 +236,26 @@ def test_cancelling_a_running_batch_stops_it_and_keeps_what_was_made(app, client
     assert sum(documents_per_matricule(app, batch_id).values()) == 1
     files, manifest = read_zip(client.get(f"/api/v1/batches/{batch_id}/zip", headers=bearer(tokens["hr"])).data)
     assert len(files) == 1 and sum(row["erreur"] == "lot annulé" for row in manifest) == SAMPLE_COUNT - 1
+
+
+@pytest.mark.parametrize("inspected", ["at upload", "before batch paths"])
+def test_a_batch_is_cut_into_chunk_jobs_as_long_as_its_templates_path_allows(app, client, tokens, employees,
+                                                                            inspected, monkeypatch):
+    # Shorter chunks than the engine's, so that 25 letters cut differently on the two paths (two workers: 7, 6, 6, 6 on the
+    # convocation's one section, 5, 4, 4, 4, 4, 4 on the other).
+    monkeypatch.setattr(engine, "LETTERS_PER_CHUNK", 12)
+    monkeypatch.setattr(engine, "SECTIONS_PER_CHUNK", 5)
+    container = app.extensions["parcours"]
+    if inspected == "before batch paths":  # the version's inspection says nothing: its template does
+        with container.db.session() as session:
+            for version in session.scalars(select(TemplateVersion)):
+                version.inspection = {key: value for key, value in version.inspection.items() if key != "batch_path"}
+            session.commit()
+    batch = start(client, tokens["hr"]).json
+    with container.db.session() as session:
+        jobs = [job.payload["items"] for job in session.scalars(select(Job).where(Job.kind == "batch_chunk"))]
+    assert sorted(len(items) for items in jobs) == sorted(chunk_sizes(SAMPLE_COUNT, container.workers, 12))
+    assert sum(len(items) for items in jobs) == batch["total"]
 
 
 def test_a_batch_cancelled_before_its_jobs_run_makes_nothing(app, client, tokens, employees):
