@@ -52,8 +52,8 @@ from docgen.stamp import Stamp, StampError
 
 # Letters per chunk, that is per LibreOffice conversion. Opening a document costs LibreOffice some 50 ms
 # whatever its length, so one-section chunks are long (1000 convocations, LibreOffice's CPU per letter:
-# 8.3 ms in chunks of 40, 7.6 in chunks of 125). Section breaks cost more as they add up: sectioned
-# chunks stay short, and so do the sectioned conversions of a long chunk's letters that do not fit.
+# 7.9 to 8.8 ms in chunks of 40, 7.4 to 7.9 in chunks of 125). Section breaks cost more as they add up:
+# sectioned chunks stay short, and so do the sectioned conversions of a long chunk's letters that do not fit.
 LETTERS_PER_CHUNK = 160
 SECTIONS_PER_CHUNK = 40
 _SMALLEST_CHUNK = 4
