@@ -300,11 +300,15 @@ class BatchGenerator:
     def _run_chunk_here(self, chunk: Sequence[BatchItem]) -> list[DocumentResult]:
         results = {item.key: DocumentResult(item.key) for item in chunk}
         items: list[BatchItem] = []
-        docs: list[Document] = []
+        docs: list[Document | Letter] = []
+        # Once the footer is measured, the letters after the first need no document of their own: those
+        # that the one-section merge leaves out get one before the sectioned path (_as_documents).
+        light = self.one_section and self._calibration is not None
         started = time.perf_counter()
         for item in chunk:
             try:
-                docs.append(self.renderer.render_document(item.context, item.key))
+                render = self.renderer.render_letter if light and docs else self.renderer.render_document
+                docs.append(render(item.context, item.key))
             except RenderError as exc:
                 results[item.key].error = str(exc)
                 continue
@@ -397,9 +401,10 @@ class BatchGenerator:
         """Merge the letters that share headers and have stampable footer lines in one section;
         return the others, for the sectioned path."""
         started = time.perf_counter()
-        merged = _choose_and_merge(self.verdict, calibration, docs)
+        merged = _choose_and_merge(self.verdict, calibration, docs,
+                                   lambda index: self.renderer.render_document(items[index].context, items[index].key))
         if merged is None:
-            return items, docs
+            return self._as_documents(items, docs, results)
         t1 = time.perf_counter()
         self.stats.add(merge_seconds=t1 - started)
         chosen = [items[i] for i in merged.chosen]
@@ -407,9 +412,25 @@ class BatchGenerator:
         done = self._convert_and_stamp(merged, chosen, calibration, results)
         if not done:
             # The merged letters are consumed: render them again for the sectioned path.
-            return chosen + [items[i] for i in rest], \
-                [self.renderer.render_document(i.context, i.key) for i in chosen] + [docs[i] for i in rest]
-        return [items[i] for i in rest], [docs[i] for i in rest]
+            return self._as_documents(chosen + [items[i] for i in rest],
+                                      [None] * len(chosen) + [docs[i] for i in rest], results)
+        return self._as_documents([items[i] for i in rest], [docs[i] for i in rest], results)
+
+    def _as_documents(self, items: list[BatchItem], docs: list[Document | Letter | None],
+                      results: dict[str, DocumentResult]) -> tuple[list[BatchItem], list[Document]]:
+        """The letters for the sectioned path, each a document: those rendered without one (or consumed by a
+        merge, None) are rendered again."""
+        kept_items, kept_docs = [], []
+        for item, doc in zip(items, docs):
+            if not isinstance(doc, Document):
+                try:
+                    doc = self.renderer.render_document(item.context, item.key)
+                except RenderError as exc:  # rendered a moment ago, but it may meet its time limit this time
+                    results[item.key].error = str(exc)
+                    continue
+            kept_items.append(item)
+            kept_docs.append(doc)
+        return kept_items, kept_docs
 
     def _convert_and_stamp(self, merged: _Merged, chosen: list[BatchItem], calibration: Calibration,
                            results: dict[str, DocumentResult],

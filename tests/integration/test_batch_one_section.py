@@ -140,6 +140,25 @@ def test_a_letter_whose_footer_line_would_wrap_takes_the_sectioned_path(pool):
     assert "Auvergne" in pdftotext_pages(results[3].pdf)[0].split("Document confidentiel")[-1]
 
 
+def test_in_threads_letters_after_the_measure_need_no_document_and_one_left_out_gets_one(pool):
+    items = sample_campaign()[:9]
+    long = copy.deepcopy(items[5].context)
+    long["salarie"]["nom"] = "De La Tour d'Auvergne-Lauraguais " * 6  # its footer line would wrap
+    items[5] = BatchItem(items[5].key, long)
+    template = (resources.DOCUMENTS / "convocation.docx").read_bytes()
+    threads = BatchGenerator(DocxRenderer(template, "convocation.docx"), pool)
+    as_letters = []
+    render_letter = threads.renderer.render_letter
+    threads.renderer.render_letter = lambda context, key: as_letters.append(key) or render_letter(context, key)
+    results = threads.run_chunk(items[:3]) + threads.run_chunk(items[3:])
+    # The first chunk measures the footer; in the second, every letter after the first is rendered as a Letter.
+    assert as_letters == [item.key for item in items[4:]]
+    assert threads.stats.documents_one_section == 7, threads.stats  # all but the measuring one and the long one
+    sections = BatchGenerator(DocxRenderer(template, "convocation.docx"), pool, one_section=False)
+    assert_same_for_a_reader(list(sections.run(items)), results)
+    assert "Auvergne" in pdftotext_pages(results[5].pdf)[0].split("Document confidentiel")[-1]
+
+
 def test_worker_processes_give_the_same_letters(pool):
     items = sample_campaign()
     generator = BatchGenerator(DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx"),
