@@ -57,7 +57,7 @@ from docgen.stamp import Stamp, StampError
 LETTERS_PER_CHUNK = 160
 SECTIONS_PER_CHUNK = 40
 _SMALLEST_CHUNK = 4
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def chunk_sizes(count: int, workers: int, largest: int) -> list[int]:
@@ -73,7 +73,7 @@ def chunk_sizes(count: int, workers: int, largest: int) -> list[int]:
     return [base + 1] * extra + [base] * (chunks - extra)
 
 
-def cut(items: Sequence[T], sizes: Iterable[int]) -> list[list[T]]:
+def cut(items: Sequence[_T], sizes: Iterable[int]) -> list[list[_T]]:
     """`items` in consecutive chunks of the given sizes."""
     chunks, start = [], 0
     for size in sizes:
@@ -152,7 +152,7 @@ class BatchGenerator:
 
     def __init__(self, renderer: DocxRenderer, converter: Converter, *, chunk_size: int | None = None,
                  one_section: bool = True, processes: int | RenderProcesses = 0) -> None:
-        """`chunk_size`: letters per chunk; by default as the template's path wants (chunk_size_for).
+        """`chunk_size`: letters per chunk; by default as the template's path wants (letters_per_chunk).
         `one_section=False` keeps every letter on the sectioned path (to compare, or to be safe).
         `processes`: one-section chunks are rendered, merged, split and stamped in worker processes,
         beside LibreOffice and out of this process's GIL. A number: `run` starts that many and stops
@@ -668,7 +668,6 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
     renderer = _renderer_for(spec)
     started = time.perf_counter()
     errors, rendered, docs = {}, [], []
-    by_key = {item.key: item for item in items}
     for item in items:
         try:
             # The first letter receives the others' paragraphs: only it needs a document of its own.
@@ -677,12 +676,11 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
         except RenderError as exc:
             errors[item.key] = str(exc)
             continue
-        rendered.append(item.key)
+        rendered.append(item)
     rendered_at = time.perf_counter()
 
     def document(index: int) -> Document:
-        item = by_key[rendered[index]]
-        return renderer.render_document(item.context, item.key)
+        return renderer.render_document(rendered[index].context, rendered[index].key)
 
     merged = _choose_and_merge(verdict, calibration, docs, document) if len(docs) > 1 else None
     del docs
@@ -691,7 +689,7 @@ def _render_and_merge(spec: _TemplateSpec, verdict: Verdict, calibration: Calibr
         # What survives the first chunk is this worker's for good (modules, the template, compiled Jinja):
         # kept out of the next collections, which then scan one chunk's objects instead of everything.
         gc.freeze()
-    return merged, errors, rendered, (rendered_at - started, time.perf_counter() - rendered_at)
+    return merged, errors, [item.key for item in rendered], (rendered_at - started, time.perf_counter() - rendered_at)
 
 
 def _template_spec(renderer: DocxRenderer) -> _TemplateSpec:

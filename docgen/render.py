@@ -15,6 +15,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -241,33 +242,11 @@ class Letter:
     relationships with this letter's own rendered headers and footers in place of the template's."""
 
     def __init__(self, body: Any, rels: Mapping[str, Any], rendered: Mapping[str, Any]) -> None:
-        self.element = _Element(body)
-        self.part = _Part({key: _RenderedRel(rel, rendered[key]) if key in rendered else rel
-                           for key, rel in rels.items()})
-
-
-@dataclass(frozen=True)
-class _Element:
-    body: Any
-
-
-@dataclass(frozen=True)
-class _Part:
-    rels: Mapping[str, Any]
-
-
-class _RenderedRel:
-    """A header's or footer's relationship whose target is this letter's rendering of the part."""
-
-    def __init__(self, rel: Any, element: Any) -> None:
-        self.reltype, self.is_external, self.rId = rel.reltype, rel.is_external, rel.rId
-        self.target_part = _Rendered(rel.target_part.partname, element)
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    partname: str
-    element: Any
+        self.element = SimpleNamespace(body=body)
+        self.part = SimpleNamespace(rels={
+            key: SimpleNamespace(reltype=rel.reltype, is_external=rel.is_external, rId=rel.rId,
+                                 target_part=SimpleNamespace(partname=rel.target_part.partname, element=rendered[key]))
+            if key in rendered else rel for key, rel in rels.items()})
 
 
 # docxtpl's parser (errors recovered, blanks kept) giving python-docx's element classes, which the merge uses.
