@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_batch import synthetic_dataset  # noqa: E402
-from docgen.batch import BatchGenerator, BatchItem  # noqa: E402
+from docgen.batch import BatchGenerator, BatchItem, RenderProcesses  # noqa: E402
 from docgen.convert import ConverterPool  # noqa: E402
 from docgen.render import DocxRenderer  # noqa: E402
 from docgen.values import load_values  # noqa: E402
@@ -135,10 +135,11 @@ def main() -> None:
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
     renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
     rates = {}
-    with ConverterPool(workers=args.workers) as pool:
+    with ConverterPool(workers=args.workers) as pool, RenderProcesses(pool.size) as processes:
         # The engine with the service's chunks (chunk_sizes), Python in threads, then in worker processes as
-        # the service runs them unless PARCOURS_BATCH_PROCESSES=false.
-        for label, options in (("engine", {}), ("engine, worker processes", {"processes": pool.size})):
+        # the service runs them unless PARCOURS_BATCH_PROCESSES=false: started by the warm-up and kept, as the
+        # service keeps them from batch to batch.
+        for label, options in (("engine", {}), ("engine, worker processes", {"processes": processes})):
             generator = BatchGenerator(renderer, pool, **options)
             list(generator.run(items[:10]))  # the same warm-up
             started = time.perf_counter()

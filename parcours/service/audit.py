@@ -11,7 +11,7 @@ before it. Nothing here updates or deletes an event; triggers (migration 0004) r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +70,9 @@ def label(actor: str | Actor | None) -> str | None:
     return actor.label if isinstance(actor, Actor) else actor
 
 
-def _lock_chain(session: Session) -> None:
-    """Hold the chain's append lock until the caller's transaction ends."""
+def lock_chain(session: Session) -> None:
+    """Hold the chain's append lock until the caller's transaction ends (appending takes it too: a caller
+    takes it first when what it reads before appending must not change meanwhile)."""
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "postgresql":
@@ -85,29 +86,58 @@ def _lock_chain(session: Session) -> None:
         raise RuntimeError(f"the audit trail does not know how to lock on {dialect}")
 
 
+@dataclass(frozen=True)
+class Entry:
+    """An event to append (record_all)."""
+
+    type: str
+    subject_type: str | None
+    subject_id: Any
+    actor: str | Actor | None
+    data: Mapping[str, Any] | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    time: dt.datetime | None = None
+
+
 def record(session: Session, type: str, *, subject_type: str | None, subject_id: Any, actor: str | Actor | None,
            data: Mapping[str, Any] | None = None, ip: str | None = None, user_agent: str | None = None,
            time: dt.datetime | None = None) -> AuditEvent:
     """Append an event to the chain in the caller's transaction (rolled back with it). An `Actor` is named
     in the `actor` column by its label and described in the data (`acteur`)."""
-    subject = None if subject_id is None else str(subject_id)
-    data = dict(data or {})
-    if isinstance(actor, Actor):
-        data["acteur"] = actor.describe()
-        actor = actor.label
-    chain.canonical_json(data)  # refuse floats and other values before taking the lock
-    _lock_chain(session)
+    return record_all(session, [Entry(type, subject_type, subject_id, actor, data, ip, user_agent, time)])[0]
+
+
+def record_all(session: Session, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append events in their order, in the caller's transaction: the head is read once and the rows
+    inserted together (a batch records a group of documents at once)."""
+    prepared = []
+    for entry in entries:
+        data, actor = dict(entry.data or {}), entry.actor
+        if isinstance(actor, Actor):
+            data["acteur"] = actor.describe()
+            actor = actor.label
+        chain.canonical_json(data)  # refuse floats and other values before taking the lock
+        prepared.append((entry, None if entry.subject_id is None else str(entry.subject_id), actor, data))
+    if not prepared:
+        return []
+    lock_chain(session)
     head = session.execute(select(AuditEvent.sequence, AuditEvent.hash)
                            .order_by(AuditEvent.sequence.desc()).limit(1)).first()
     sequence, prev_hash = (1, chain.GENESIS) if head is None else (head.sequence + 1, head.hash)
-    moment = (time or utcnow()).astimezone(dt.timezone.utc)
-    digest = chain.link(prev_hash, sequence, type, moment, subject_type, subject, actor, data, ip, user_agent)
-    row = dict(sequence=sequence, time=moment, type=type, subject_type=subject_type, subject_id=subject,
-               actor=actor, ip=ip, user_agent=user_agent, data=data, prev_hash=prev_hash, hash=digest)
+    rows = []
+    for entry, subject, actor, data in prepared:
+        moment = (entry.time or utcnow()).astimezone(dt.timezone.utc)
+        digest = chain.link(prev_hash, sequence, entry.type, moment, entry.subject_type, subject, actor, data,
+                            entry.ip, entry.user_agent)
+        rows.append(dict(sequence=sequence, time=moment, type=entry.type, subject_type=entry.subject_type,
+                         subject_id=subject, actor=actor, ip=entry.ip, user_agent=entry.user_agent, data=data,
+                         prev_hash=prev_hash, hash=digest))
+        sequence, prev_hash = sequence + 1, digest
     # Inserted into the table rather than through the ORM (an event is never changed afterwards): a batch
     # records one per document, and an ORM flush cost several times more.
-    session.execute(insert(AuditEvent.__table__), row)
-    return AuditEvent(**row)
+    session.execute(insert(AuditEvent.__table__), rows)
+    return [AuditEvent(**row) for row in rows]
 
 
 def to_event(row: Any) -> Event:
@@ -221,7 +251,7 @@ ANCHOR_EVERY = dt.timedelta(days=1)
 
 def schedule_daily_anchor(session: Session) -> None:
     """Make sure a daily anchoring job is waiting (at start-up); it plans the next one itself."""
-    _lock_chain(session)  # processes starting together (several workers) would each plan one
+    lock_chain(session)  # processes starting together (several workers) would each plan one
     waiting = session.scalar(select(func.count()).select_from(Job).where(
         Job.kind == ANCHOR_JOB, Job.status.in_(("queued", "running"))))
     if not waiting:

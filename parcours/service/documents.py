@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,25 +186,41 @@ _DOCUMENTS, _VERSIONS = Document.__table__, DocumentVersion.__table__
 
 def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, new: NewVersion, *,
           created_by: str | Actor, batch_id: int | None = None) -> Stored:
-    """Blobs first (content-addressed: writing them twice is harmless), then the rows, in the caller's transaction.
-    The rows go to their tables rather than through the ORM: a batch stores one document per letter, and the
-    ORM's flush was most of the CPU its recording took."""
-    pdf_sha = blobs.put(new.pdf)
-    docx_sha = blobs.put(new.docx) if new.docx is not None else None
+    """Blobs first, then the rows, in the caller's transaction."""
+    return insert_all(session, version, [new], [put_blobs(blobs, new)], created_by=created_by, batch_id=batch_id)[0]
+
+
+def put_blobs(blobs: BlobStore, new: NewVersion) -> tuple[str, str | None]:
+    """A new document's PDF and DOCX stored (content-addressed: writing them twice is harmless); their sha256."""
+    return blobs.put(new.pdf), blobs.put(new.docx) if new.docx is not None else None
+
+
+def insert_all(session: Session, version: TemplateVersion | int, news: Sequence[NewVersion],
+               shas: Sequence[tuple[str, str | None]], *, created_by: str | Actor,
+               batch_id: int | None = None) -> list[Stored]:
+    """The rows of new documents of one template version whose blobs are stored (`shas`, from put_blobs), in the
+    caller's transaction. They go to their tables rather than through the ORM, several in one statement: a batch
+    stores one document per letter, and the ORM's flush was most of the CPU its recording took."""
+    if not news:
+        return []
     template_version_id = version if isinstance(version, int) else version.id
     by = audit.label(created_by)
-    document_id = session.execute(insert(_DOCUMENTS), dict(
-        matricule=new.matricule, template_version_id=template_version_id, batch_id=batch_id, created_by=by,
-    )).inserted_primary_key[0]
-    session.execute(insert(_VERSIONS), dict(
-        document_id=document_id, number=1, kind="generated", docx_sha256=docx_sha, pdf_sha256=pdf_sha, pages=new.pages,
-        template_version_id=template_version_id, snapshot=new.snapshot, created_by=by))
-    audit.record(session, "document.generated", subject_type="document", subject_id=document_id, actor=created_by,
-                 data={"version": 1, "matricule": new.matricule, "template_version_id": template_version_id,
-                       "pdf_sha256": pdf_sha, "docx_sha256": docx_sha, "batch_id": batch_id})
+    document_ids = session.execute(insert(_DOCUMENTS).returning(_DOCUMENTS.c.id, sort_by_parameter_order=True), [
+        dict(matricule=new.matricule, template_version_id=template_version_id, batch_id=batch_id, created_by=by)
+        for new in news]).scalars().all()
+    session.execute(insert(_VERSIONS), [
+        dict(document_id=document_id, number=1, kind="generated", docx_sha256=docx_sha, pdf_sha256=pdf_sha,
+             pages=new.pages, template_version_id=template_version_id, snapshot=new.snapshot, created_by=by)
+        for new, document_id, (pdf_sha, docx_sha) in zip(news, document_ids, shas)])
+    audit.record_all(session, [
+        audit.Entry("document.generated", "document", document_id, created_by, {
+            "version": 1, "matricule": new.matricule, "template_version_id": template_version_id,
+            "pdf_sha256": pdf_sha, "docx_sha256": docx_sha, "batch_id": batch_id})
+        for new, document_id, (pdf_sha, docx_sha) in zip(news, document_ids, shas)])
     if batch_id is None:  # a batch's documents are announced once, by batch.completed
-        webhooks.document_generated(session, document_id, 1, new.matricule, template_version_id)
-    return Stored(document_id, pdf_sha)
+        for new, document_id in zip(news, document_ids):
+            webhooks.document_generated(session, document_id, 1, new.matricule, template_version_id)
+    return [Stored(document_id, pdf_sha) for document_id, (pdf_sha, _) in zip(document_ids, shas)]
 
 
 def docx_of(services: Services, session: Session, row: DocumentVersion) -> bytes:

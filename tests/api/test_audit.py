@@ -80,6 +80,21 @@ def test_events_are_chained_in_order_and_the_chain_verifies(db):
     assert report.ok and report.count == 3 and report.head_hash == rows[-1].hash
 
 
+def test_events_appended_together_follow_the_head_and_chain_as_one_by_one(db):
+    _append(db, 1)
+    with db.session() as session:
+        appended = audit.record_all(session, [
+            audit.Entry("link.opened", "signature_request", i, "signer@example.com", {"i": i}) for i in (7, 8, 9)])
+    _append(db, 1)
+    with db.session() as session:
+        rows = list(session.scalars(select(AuditEvent).order_by(AuditEvent.sequence)))
+        report = audit.verify(session, batch_size=2)
+    assert [r.sequence for r in rows] == [1, 2, 3, 4, 5] and [e.sequence for e in appended] == [2, 3, 4]
+    assert [r.subject_id for r in rows[1:4]] == ["7", "8", "9"]
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(rows, rows[1:]))
+    assert report.ok and report.count == 5
+
+
 def test_an_event_recorded_in_a_rolled_back_transaction_leaves_nothing(db):
     with pytest.raises(RuntimeError):
         with db.session() as session:
@@ -345,12 +360,46 @@ def test_a_batch_document_leaves_an_event_naming_its_batch(app, db):
         session.flush()
         batch_id, item_id = batch.id, item.id
     pdf = b"%PDF-1.7 batch"
-    assert batches._record(db, app.extensions["parcours"].blobs, batch_id, item_id,
-                           DocumentResult("E0004", pdf, 1), {}, version.id, "SIRH")
+    assert batches._record(db, app.extensions["parcours"].blobs, batch_id,
+                           [(item_id, DocumentResult("E0004", pdf, 1), {})], version.id, "SIRH")
     with db.session() as session:
         event = session.scalar(select(AuditEvent).where(AuditEvent.type == "document.generated"))
     assert event.data["batch_id"] == batch_id and event.data["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
     assert event.data["docx_sha256"] is None and event.actor == "SIRH"
+
+
+def test_a_group_of_batch_results_records_only_the_items_still_pending(app, db):
+    from docgen.batch import DocumentResult
+    from parcours.models import Batch, BatchItem, Document
+    from parcours.service import batches
+
+    version = _template_version(db)
+    with db.session() as session:
+        batch = Batch(template_version_id=version.id, total=4, created_by="SIRH")
+        session.add(batch)
+        session.flush()
+        items = [BatchItem(batch=batch, position=i, matricule=m, status=status)
+                 for i, (m, status) in enumerate([("E0002", "pending"), ("E0003", "cancelled"), ("E0004", "pending"),
+                                                   ("E0005", "pending")])]
+        session.add_all(items)
+        session.flush()
+        batch_id, ids = batch.id, [item.id for item in items]
+    results = [DocumentResult("E0002", b"%PDF-1.7 two", 1), DocumentResult("E0003", b"%PDF-1.7 three", 1),
+               DocumentResult("E0004", error="entretien.date : valeur manquante"), DocumentResult("E0005", b"%PDF five", 2)]
+    assert not batches._record(db, app.extensions["parcours"].blobs, batch_id,
+                               [(i, r, {"m": r.key}) for i, r in zip(ids, results)], version.id, "SIRH")
+    with db.session() as session:
+        recorded = {item.matricule: (item.status, item.document_id is not None, item.error)
+                    for item in session.scalars(select(BatchItem).where(BatchItem.batch_id == batch_id))}
+        batch = session.get(Batch, batch_id)
+        made = sorted(session.scalars(select(Document.matricule).where(Document.batch_id == batch_id)))
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.type == "document.generated")
+                                      .order_by(AuditEvent.sequence)))
+        report = audit.verify(session)
+    assert recorded == {"E0002": ("done", True, None), "E0003": ("cancelled", False, None),
+                        "E0004": ("failed", False, "entretien.date : valeur manquante"), "E0005": ("done", True, None)}
+    assert (batch.done, batch.failed) == (2, 1) and made == ["E0002", "E0005"]
+    assert [e.data["matricule"] for e in events] == ["E0002", "E0005"] and report.ok
 
 
 def test_audit_anchor_without_an_external_tsa_uses_the_instances_own(settings, db):

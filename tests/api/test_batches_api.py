@@ -229,13 +229,14 @@ def test_cancelling_a_running_batch_stops_it_and_keeps_what_was_made(app, client
         return recorded
 
     monkeypatch.setattr(service, "_record", record_then_cancel)
+    monkeypatch.setattr(service, "RECORDED_TOGETHER", 4)  # a chunk's results are recorded four at a time
     run_jobs_here(app)
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["auditor"])).json
     assert batch["status"] == "cancelled"
-    assert batch["done"] == 1 and batch["cancelled"] == SAMPLE_COUNT - 1 and batch["pending"] == 0
-    assert sum(documents_per_matricule(app, batch_id).values()) == 1
+    assert batch["done"] == 4 and batch["cancelled"] == SAMPLE_COUNT - 4 and batch["pending"] == 0
+    assert sum(documents_per_matricule(app, batch_id).values()) == 4
     files, manifest = read_zip(client.get(f"/api/v1/batches/{batch_id}/zip", headers=bearer(tokens["hr"])).data)
-    assert len(files) == 1 and sum(row["erreur"] == "lot annulé" for row in manifest) == SAMPLE_COUNT - 1
+    assert len(files) == 4 and sum(row["erreur"] == "lot annulé" for row in manifest) == SAMPLE_COUNT - 4
 
 
 @pytest.mark.parametrize("inspected", ["at upload", "before batch paths"])
