@@ -7,10 +7,60 @@ by its sha256, store it once and never change it."""
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
+import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+
+_syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None) if sys.platform == "linux" else None
+
+
+def _durable(paths: Iterable[Path | str]) -> None:
+    """Files or folders written to disk. On Linux, one syncfs of their filesystem (they share the store's):
+    one journal commit for a batch's group of PDFs instead of two fsyncs each, which cost three times the
+    CPU. Elsewhere, an fsync each."""
+    paths = list(paths)
+    if not paths:
+        return
+    if _syncfs is not None:
+        descriptor = os.open(paths[0], os.O_RDONLY)
+        try:
+            if _syncfs(descriptor) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, os.strerror(error), str(paths[0]))
+        finally:
+            os.close(descriptor)
+        return
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _incoming(path: Path, data: bytes) -> str:
+    """`data` in a new read-only temporary file beside `path` (its folder made if need be); the file's name."""
+    for _ in range(2):
+        try:
+            descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+            break
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    else:  # pragma: no cover - the folder vanished again
+        raise FileNotFoundError(2, "No such file or directory", str(path.parent))
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o444)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 class BlobNotFound(LookupError):
@@ -22,7 +72,7 @@ def valid_digest(digest: str) -> bool:
 
 
 class BlobStore:
-    """Local folder backend: <root>/ab/cd/abcd…; written to a temporary file, fsynced, renamed."""
+    """Local folder backend: <root>/ab/cd/abcd…; written to a temporary file, made durable, renamed."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -35,28 +85,28 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store `data` (once) and return its sha256."""
-        digest = hashlib.sha256(data).hexdigest()
-        path = self._path(digest)
-        if path.exists():
-            return digest  # same name, same bytes: never rewritten
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        return self.put_all([data])[0]
+
+    def put_all(self, blobs: Sequence[bytes]) -> list[str]:
+        """Store each (once) and return their sha256, all durable on return: each written to a temporary file,
+        made durable, renamed, the new names made durable."""
+        digests, incoming = [], {}
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            os.chmod(path, 0o444)
+            for data in blobs:
+                digest = hashlib.sha256(data).hexdigest()
+                digests.append(digest)
+                path = self._path(digest)
+                if digest not in incoming and not path.exists():  # same name, same bytes: never rewritten
+                    incoming[digest] = (_incoming(path, data), path)
+            _durable([tmp for tmp, _ in incoming.values()])
+            for tmp, path in incoming.values():
+                os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            for tmp, _ in incoming.values():
+                Path(tmp).unlink(missing_ok=True)
             raise
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename itself survives a crash
-        finally:
-            os.close(directory)
-        return digest
+        _durable({path.parent for _, path in incoming.values()})  # the renames themselves survive a crash
+        return digests
 
     def get(self, digest: str) -> bytes:
         try:

@@ -6,6 +6,7 @@ rows of the domain, and a deployment that keeps them in a folder or a bucket has
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from sqlalchemy import Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, Table, func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,9 @@ class DatabaseBlobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         _METADATA.create_all(engine, checkfirst=True)
+
+    def put_all(self, blobs: Sequence[bytes]) -> list[str]:
+        return [self.put(data) for data in blobs]
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

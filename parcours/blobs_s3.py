@@ -7,6 +7,7 @@ AWS_DEFAULT_REGION, ~/.aws); the endpoint of a non-AWS provider from PARCOURS_S3
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,9 @@ class S3BlobStore:
     def _key(self, digest: str) -> str:
         name = f"{digest[:2]}/{digest[2:4]}/{digest}"
         return f"{self.prefix}/{name}" if self.prefix else name
+
+    def put_all(self, blobs: Sequence[bytes]) -> list[str]:
+        return [self.put(data) for data in blobs]
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

@@ -105,12 +105,12 @@ def record(session: Session, type: str, *, subject_type: str | None, subject_id:
            time: dt.datetime | None = None) -> AuditEvent:
     """Append an event to the chain in the caller's transaction (rolled back with it). An `Actor` is named
     in the `actor` column by its label and described in the data (`acteur`)."""
-    return record_all(session, [Entry(type, subject_type, subject_id, actor, data, ip, user_agent, time)])[0]
+    return AuditEvent(**record_all(session, [Entry(type, subject_type, subject_id, actor, data, ip, user_agent, time)])[0])
 
 
-def record_all(session: Session, entries: Sequence[Entry]) -> list[AuditEvent]:
+def record_all(session: Session, entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """Append events in their order, in the caller's transaction: the head is read once and the rows
-    inserted together (a batch records a group of documents at once)."""
+    inserted together (a batch records a group of documents at once). Returns the rows inserted."""
     prepared = []
     for entry in entries:
         data, actor = dict(entry.data or {}), entry.actor
@@ -137,7 +137,7 @@ def record_all(session: Session, entries: Sequence[Entry]) -> list[AuditEvent]:
     # Inserted into the table rather than through the ORM (an event is never changed afterwards): a batch
     # records one per document, and an ORM flush cost several times more.
     session.execute(insert(AuditEvent.__table__), rows)
-    return [AuditEvent(**row) for row in rows]
+    return rows
 
 
 def to_event(row: Any) -> Event:

@@ -429,18 +429,14 @@ def _record(db: Database, blobs: Any, batch_id: int, group: list[tuple[int, Docu
             version_id: int, created_by: str) -> bool:
     """Results of a chunk (item id, result, snapshot) in one transaction, each with its item's status; only those
     whose item is still pending (not made before, not cancelled): False if some were not. A storage outage
-    records the results before the one it stopped at, then is raised."""
-    news, shas, outage = {}, [], None
-    for position, (item_id, result, data) in enumerate(group):
-        if not result.ok:
-            continue
-        new = documents.NewVersion(result.key, result.pdf, result.pages, data)
-        try:
-            shas.append(documents.put_blobs(blobs, new))
-        except OSError as exc:
-            group, outage = group[:position], exc
-            break
-        news[item_id] = new
+    records the results before the first PDF it kept from being stored, then is raised."""
+    made = {item_id: documents.NewVersion(result.key, result.pdf, result.pages, data)
+            for item_id, result, data in group if result.ok}
+    shas, outage = _put_blobs(blobs, list(made.values()))
+    if outage is not None:
+        lost = list(made)[len(shas)]
+        group = group[:[item_id for item_id, _, _ in group].index(lost)]
+    sha_of = dict(zip(made, shas))
     session = db.new_session()
     try:
         # The audit chain's lock first, as every append takes it, then the items still pending, locked until commit.
@@ -448,16 +444,17 @@ def _record(db: Database, blobs: Any, batch_id: int, group: list[tuple[int, Docu
         pending = set(session.scalars(select(_ITEMS.c.id).where(
             _ITEMS.c.id.in_([item_id for item_id, _, _ in group]), _ITEMS.c.status == "pending").with_for_update()))
         still = [(item_id, result) for item_id, result, _ in group if item_id in pending]
-        made = [(item_id, sha) for item_id, sha in zip(news, shas) if item_id in pending]
-        stored = documents.insert_all(session, version_id, [news[item_id] for item_id, _ in made],
-                                      [sha for _, sha in made], created_by=created_by, batch_id=batch_id)
-        document_of = {item_id: row.document_id for (item_id, _), row in zip(made, stored)}
+        stored_ids = [item_id for item_id, result in still if result.ok]
+        stored = documents.insert_all(session, version_id, [made[item_id] for item_id in stored_ids],
+                                      [sha_of[item_id] for item_id in stored_ids], created_by=created_by,
+                                      batch_id=batch_id)
+        document_of = {item_id: row.document_id for item_id, row in zip(stored_ids, stored)}
         if still:
             session.execute(_ITEM_RECORDED, [
                 dict(item_id=item_id, new_status="done" if result.ok else "failed",
                      new_document=document_of.get(item_id), new_error=result.error) for item_id, result in still])
             session.execute(update(_BATCHES).where(_BATCHES.c.id == batch_id).values(
-                done=_BATCHES.c.done + len(made), failed=_BATCHES.c.failed + len(still) - len(made)))
+                done=_BATCHES.c.done + len(stored), failed=_BATCHES.c.failed + len(still) - len(stored)))
         session.commit()
     except BaseException:
         session.rollback()
@@ -467,6 +464,21 @@ def _record(db: Database, blobs: Any, batch_id: int, group: list[tuple[int, Docu
     if outage is not None:
         raise outage
     return len(still) == len(group)
+
+
+def _put_blobs(blobs: Any, news: list[Any]) -> tuple[list[tuple[str, str | None]], OSError | None]:
+    """The PDFs stored together; during a storage outage, those that could be stored one by one before it, and the
+    outage."""
+    try:
+        return documents.put_blobs(blobs, news), None
+    except OSError as exc:
+        shas: list[tuple[str, str | None]] = []
+        for new in news:
+            try:
+                shas += documents.put_blobs(blobs, [new])
+            except OSError:
+                return shas, exc
+        return shas, None
 
 
 def _status(db: Database, batch_id: int) -> str | None:

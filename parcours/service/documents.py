@@ -187,12 +187,14 @@ _DOCUMENTS, _VERSIONS = Document.__table__, DocumentVersion.__table__
 def store(session: Session, blobs: BlobStore, version: TemplateVersion | int, new: NewVersion, *,
           created_by: str | Actor, batch_id: int | None = None) -> Stored:
     """Blobs first, then the rows, in the caller's transaction."""
-    return insert_all(session, version, [new], [put_blobs(blobs, new)], created_by=created_by, batch_id=batch_id)[0]
+    return insert_all(session, version, [new], put_blobs(blobs, [new]), created_by=created_by, batch_id=batch_id)[0]
 
 
-def put_blobs(blobs: BlobStore, new: NewVersion) -> tuple[str, str | None]:
-    """A new document's PDF and DOCX stored (content-addressed: writing them twice is harmless); their sha256."""
-    return blobs.put(new.pdf), blobs.put(new.docx) if new.docx is not None else None
+def put_blobs(blobs: BlobStore, news: Sequence[NewVersion]) -> list[tuple[str, str | None]]:
+    """New documents' PDFs and DOCX stored together (content-addressed: writing them twice is harmless); their
+    sha256."""
+    digests = iter(blobs.put_all([blob for new in news for blob in (new.pdf, new.docx) if blob is not None]))
+    return [(next(digests), next(digests) if new.docx is not None else None) for new in news]
 
 
 def insert_all(session: Session, version: TemplateVersion | int, news: Sequence[NewVersion],

@@ -173,15 +173,17 @@ def test_a_storage_outage_ends_the_batch_partially_completed_without_paths_and_i
     wanted = ["E0002", "E0003", "E0004", "E0005", "E0006"]
     batch_id = start(client, tokens["hr"], matricules=wanted).json["id"]
     blobs = app.extensions["parcours"].blobs
-    put, stored = blobs.put, []
+    put_all, stored = blobs.put_all, []
 
-    def put_then_outage(data, *args, **kwargs):
-        if len(stored) >= 2:  # the folder went read-only after two blobs
-            raise PermissionError(1, "Operation not permitted", "/srv/parcours/instance/blobs/76/69")
-        stored.append(data)
-        return put(data, *args, **kwargs)
+    def put_then_outage(datas):
+        for data in datas:
+            if data not in stored and len(stored) >= 2:  # the folder went read-only after two blobs
+                raise PermissionError(1, "Operation not permitted", "/srv/parcours/instance/blobs/76/69")
+            put_all([data])
+            stored.append(data)
+        return put_all(datas)
 
-    monkeypatch.setattr(blobs, "put", put_then_outage)
+    monkeypatch.setattr(blobs, "put_all", put_then_outage)
     run_jobs_here(app)  # a first attempt: the batch says what it waits for while the outage lasts
     waiting = client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json
     assert waiting["status"] == "running" and waiting["done"] == 2
@@ -195,7 +197,7 @@ def test_a_storage_outage_ends_the_batch_partially_completed_without_paths_and_i
     assert len(failed) == 3 and all(i["error"].startswith("le stockage des documents était indisponible")
                                     and "/srv" not in i["error"] and "Errno" not in i["error"] for i in failed)
 
-    monkeypatch.setattr(blobs, "put", put)  # the storage is back
+    monkeypatch.setattr(blobs, "put_all", put_all)  # the storage is back
     retried = client.post(batch["links"]["retry"], headers=bearer(tokens["hr"]))
     assert retried.status_code == 202 and retried.json["status"] == "running"
     assert (retried.json["failed"], retried.json["pending"]) == (0, 3)

@@ -76,6 +76,28 @@ def test_a_blob_is_named_by_its_sha256_stored_once_and_read_back(store):
     assert store.get(digest) == data
 
 
+def test_blobs_stored_together_are_named_in_order_each_stored_once(store):
+    known = store.put(b"PDF of E0002")
+    blobs = [b"PDF of E0003", b"PDF of E0002", os.urandom(40_000), b"PDF of E0003"]
+    digests = store.put_all(blobs)
+    assert digests == [hashlib.sha256(data).hexdigest() for data in blobs] and digests[1] == known
+    assert [store.get(digest) for digest in digests] == blobs and store.put_all([]) == []
+
+
+def test_a_group_that_cannot_be_written_leaves_no_file_behind(tmp_path, monkeypatch):
+    store = BlobStore(tmp_path / "blobs")
+    import parcours.blobs as folder
+
+    def full_disk(paths):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(folder, "_durable", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        store.put_all([b"PDF of E0002", b"PDF of E0003"])
+    assert [path for path in (tmp_path / "blobs").rglob("*") if path.is_file()] == []
+    assert not store.exists(hashlib.sha256(b"PDF of E0002").hexdigest())
+
+
 def test_unknown_and_malformed_names_are_not_found(store):
     with pytest.raises(BlobNotFound):
         store.get("0" * 64)
