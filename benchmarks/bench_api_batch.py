@@ -6,10 +6,10 @@
 Starts the real service (waitress, SQLite, its own instance folder) in a subprocess, imports N
 synthetic employees, warms LibreOffice up with a small batch, then times a batch of N convocations
 over HTTP from creation to completion: as shipped, then with the batches' Python part in the job
-threads instead of worker processes (PARCOURS_BATCH_PROCESSES=false), alternated `--rounds` times.
-The engine alone (docgen's BatchGenerator on the same contexts, chunk size and LibreOffice workers)
-then runs in this process, with Python in threads and in worker processes. Prints documents per
-second for each and the service's ratio to both (the target is at least 0.9).
+threads instead of worker processes (PARCOURS_BATCH_PROCESSES=false); then the engine alone (docgen's
+BatchGenerator on the same contexts, chunk size and LibreOffice workers) in this process, with Python in
+threads and in worker processes; the four alternated `--rounds` times. Prints documents per second for
+each, their medians and the service's ratio to both engines (the target is at least 0.9).
 """
 
 from __future__ import annotations
@@ -108,46 +108,46 @@ def main() -> None:
 
     folder, instance, dataset, token, common = seeded_instance("parcours-api-bench-", args.docs)
     matricules = [m for m in dataset.employees if m != "M0000"]
-
-    # The service as shipped, and with its batches' Python part in the job threads (the way before worker
-    # processes), alternated round after round on the same instance: a busy machine then weighs on both alike.
-    services = {"service": {}, "service, job threads": {"PARCOURS_BATCH_PROCESSES": "false"}}
-    service_rates: dict[str, list[float]] = {label: [] for label in services}
-    for _ in range(args.rounds):
-        for label, settings in services.items():
-            server, base = serve(instance, args.workers, folder / "server.log", **settings)
-            try:
-                run_batch(base, token, matricules[:10], common)  # starts LibreOffice
-                seconds, batch = run_batch(base, token, matricules, common)
-                service_rates[label].append(len(matricules) / seconds)
-                print(f"{label:<25} {service_rates[label][-1]:6.2f} documents/s  ({batch['done']} done, "
-                      f"{batch['failed']} failed, {seconds:.1f} s from POST to completed, {args.workers} workers, "
-                      f"load {_load()})")
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-    api_rate = statistics.median(service_rates["service"])
-    if args.rounds > 1:
-        threads = statistics.median(service_rates["service, job threads"])
-        print(f"medians: service {api_rate:.2f}, job threads {threads:.2f}: ×{api_rate / threads:.2f}")
-
     values = load_values(common)
     items = [BatchItem(m, values.context(dataset, m)) for m in matricules]
     renderer = DocxRenderer((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx")
-    rates = {}
+
+    # The service as shipped, with its batches' Python part in the job threads (the way before worker processes),
+    # then the engine alone with the service's chunks (chunk_sizes), Python in threads and in worker processes,
+    # alternated round after round: a busy machine then weighs on all alike. The engine's LibreOffice workers
+    # and worker processes are started by a warm-up and kept, as the service keeps its own from batch to batch.
+    services = {"service": {}, "service, job threads": {"PARCOURS_BATCH_PROCESSES": "false"}}
+    rates: dict[str, list[float]] = {label: [] for label in (*services, "engine", "engine, worker processes")}
     with ConverterPool(workers=args.workers) as pool, RenderProcesses(pool.size) as processes:
-        # The engine with the service's chunks (chunk_sizes), Python in threads, then in worker processes as
-        # the service runs them unless PARCOURS_BATCH_PROCESSES=false: started by the warm-up and kept, as the
-        # service keeps them from batch to batch.
-        for label, options in (("engine", {}), ("engine, worker processes", {"processes": processes})):
-            generator = BatchGenerator(renderer, pool, **options)
-            list(generator.run(items[:10]))  # the same warm-up
-            started = time.perf_counter()
-            made = sum(1 for result in generator.run(items) if result.ok)
-            rate = rates[label] = len(items) / (time.perf_counter() - started)
-            print(f"{label:<25} {rate:6.2f} documents/s  ({made} made, no database, no files, load {_load()})")
-    for label, rate in rates.items():
-        print(f"service / {label} = {api_rate / rate:.2f} (target: at least 0.90)")
+        engines = {"engine": {}, "engine, worker processes": {"processes": processes}}
+        for options in engines.values():
+            list(BatchGenerator(renderer, pool, **options).run(items[:10]))  # the same warm-up as the service's
+        for _ in range(args.rounds):
+            for label, settings in services.items():
+                server, base = serve(instance, args.workers, folder / "server.log", **settings)
+                try:
+                    run_batch(base, token, matricules[:10], common)  # starts LibreOffice
+                    seconds, batch = run_batch(base, token, matricules, common)
+                    rates[label].append(len(matricules) / seconds)
+                    print(f"{label:<25} {rates[label][-1]:6.2f} documents/s  ({batch['done']} done, "
+                          f"{batch['failed']} failed, {seconds:.1f} s from POST to completed, {args.workers} "
+                          f"workers, load {_load()})")
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+            for label, options in engines.items():
+                generator = BatchGenerator(renderer, pool, **options)
+                started = time.perf_counter()
+                made = sum(1 for result in generator.run(items) if result.ok)
+                rates[label].append(len(items) / (time.perf_counter() - started))
+                print(f"{label:<25} {rates[label][-1]:6.2f} documents/s  ({made} made, no database, no files, "
+                      f"load {_load()})")
+    median = {label: statistics.median(found) for label, found in rates.items()}
+    if args.rounds > 1:
+        print("medians: " + ", ".join(f"{label} {rate:.2f}" for label, rate in median.items())
+              + f"; service ÷ job threads ×{median['service'] / median['service, job threads']:.2f}")
+    for label in engines:
+        print(f"service / {label} = {median['service'] / median[label]:.2f} (target: at least 0.90)")
 
 
 def _load() -> str:
