@@ -345,20 +345,27 @@ def test_the_audit_api_has_no_write_route(app):
             assert rule.methods - {"GET", "HEAD", "OPTIONS"} == set()
 
 
+def _batch(db: Database, version_id: int, statuses: dict[str, str]) -> tuple[int, list[int]]:
+    """A batch of the given items (matricule: status), its results not recorded yet: (batch id, item ids)."""
+    from parcours.models import Batch, BatchItem
+
+    with db.session() as session:
+        batch = Batch(template_version_id=version_id, total=len(statuses), created_by="SIRH")
+        session.add(batch)
+        session.flush()
+        items = [BatchItem(batch=batch, position=i, matricule=matricule, status=status)
+                 for i, (matricule, status) in enumerate(statuses.items())]
+        session.add_all(items)
+        session.flush()
+        return batch.id, [item.id for item in items]
+
+
 def test_a_batch_document_leaves_an_event_naming_its_batch(app, db):
     from docgen.batch import DocumentResult
-    from parcours.models import Batch, BatchItem
     from parcours.service import batches
 
     version = _template_version(db)
-    with db.session() as session:
-        batch = Batch(template_version_id=version.id, total=1, created_by="SIRH")
-        session.add(batch)
-        session.flush()
-        item = BatchItem(batch=batch, position=0, matricule="E0004")
-        session.add(item)
-        session.flush()
-        batch_id, item_id = batch.id, item.id
+    batch_id, (item_id,) = _batch(db, version.id, {"E0004": "pending"})
     pdf = b"%PDF-1.7 batch"
     assert batches._record(db, app.extensions["parcours"].blobs, batch_id,
                            [(item_id, DocumentResult("E0004", pdf, 1), {})], version.id, "SIRH")
@@ -374,16 +381,8 @@ def test_a_group_of_batch_results_records_only_the_items_still_pending(app, db):
     from parcours.service import batches
 
     version = _template_version(db)
-    with db.session() as session:
-        batch = Batch(template_version_id=version.id, total=4, created_by="SIRH")
-        session.add(batch)
-        session.flush()
-        items = [BatchItem(batch=batch, position=i, matricule=m, status=status)
-                 for i, (m, status) in enumerate([("E0002", "pending"), ("E0003", "cancelled"), ("E0004", "pending"),
-                                                   ("E0005", "pending")])]
-        session.add_all(items)
-        session.flush()
-        batch_id, ids = batch.id, [item.id for item in items]
+    batch_id, ids = _batch(db, version.id, {"E0002": "pending", "E0003": "cancelled", "E0004": "pending",
+                                            "E0005": "pending"})
     results = [DocumentResult("E0002", b"%PDF-1.7 two", 1), DocumentResult("E0003", b"%PDF-1.7 three", 1),
                DocumentResult("E0004", error="entretien.date : valeur manquante"), DocumentResult("E0005", b"%PDF five", 2)]
     assert not batches._record(db, app.extensions["parcours"].blobs, batch_id,
