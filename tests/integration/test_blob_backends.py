@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,29 @@ def test_blobs_stored_together_are_named_in_order_each_stored_once(store):
     digests = store.put_all(blobs)
     assert digests == [hashlib.sha256(data).hexdigest() for data in blobs] and digests[1] == known
     assert [store.get(digest) for digest in digests] == blobs and store.put_all([]) == []
+
+
+@pytest.mark.parametrize("sync", ["syncfs", "fsync each"])
+def test_a_group_is_made_durable_by_syncfs_on_linux_or_else_an_fsync_each(tmp_path, monkeypatch, sync):
+    import parcours.blobs as folder
+
+    calls = []
+    if sync == "fsync each":  # where the C library has no syncfs
+        monkeypatch.setattr(folder, "_syncfs", None)
+        fsync = os.fsync
+        monkeypatch.setattr(folder.os, "fsync", lambda fd: calls.append(os.readlink(f"/proc/self/fd/{fd}")) or fsync(fd))
+    else:
+        assert folder._syncfs is not None  # Linux's C library has it
+        syncfs = folder._syncfs
+        monkeypatch.setattr(folder, "_syncfs", lambda fd: calls.append(os.readlink(f"/proc/self/fd/{fd}")) or syncfs(fd))
+    store = BlobStore(tmp_path / "blobs")
+    digests = store.put_all([b"PDF of E0002", b"PDF of E0003", b"PDF of E0002"])
+    if sync == "syncfs":  # once for the data, once for the names, whatever the group's size
+        assert len(calls) == 2
+    else:  # each new file's data, then each folder that received a name
+        assert len(calls) == 4 and {Path(path).name for path in calls[2:]} == {digest[2:4] for digest in digests}
+    assert [store.get(digest) for digest in digests] == [b"PDF of E0002", b"PDF of E0003", b"PDF of E0002"]
+    assert not [path for path in (tmp_path / "blobs").rglob(".incoming-*")]
 
 
 def test_a_group_that_cannot_be_written_leaves_no_file_behind(tmp_path, monkeypatch):
