@@ -8,6 +8,7 @@ by its sha256, store it once and never change it."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import os
 import sys
@@ -23,18 +24,21 @@ def _durable(paths: Iterable[Path | str]) -> None:
     """Files or folders written to disk. On Linux, one syncfs of their filesystem (they share the store's):
     one journal commit for a batch's group of PDFs instead of two fsyncs each, which cost three times the
     CPU. Elsewhere, an fsync each."""
+    global _syncfs
     paths = list(paths)
     if not paths:
         return
     if _syncfs is not None:
         descriptor = os.open(paths[0], os.O_RDONLY)
         try:
-            if _syncfs(descriptor) != 0:
-                error = ctypes.get_errno()
-                raise OSError(error, os.strerror(error), str(paths[0]))
+            if _syncfs(descriptor) == 0:
+                return
+            error = ctypes.get_errno()
         finally:
             os.close(descriptor)
-        return
+        if error not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+            raise OSError(error, os.strerror(error), str(paths[0]))
+        _syncfs = None  # refused (a sandbox's seccomp filter, say): an fsync each from now on
     for path in paths:
         descriptor = os.open(path, os.O_RDONLY)
         try:
@@ -89,7 +93,7 @@ class BlobStore:
 
     def put_all(self, blobs: Sequence[bytes]) -> list[str]:
         """Store each (once) and return their sha256, all durable on return: each written to a temporary file,
-        made durable, renamed, the new names made durable."""
+        made durable, renamed, the names made durable."""
         digests, incoming = [], {}
         try:
             for data in blobs:
@@ -105,7 +109,9 @@ class BlobStore:
             for tmp, _ in incoming.values():
                 Path(tmp).unlink(missing_ok=True)
             raise
-        _durable({path.parent for _, path in incoming.values()})  # the renames themselves survive a crash
+        # The renames themselves survive a crash; so do names found already there (another writer may not have
+        # made its own rename durable yet).
+        _durable({self._path(digest).parent for digest in digests})
         return digests
 
     def get(self, digest: str) -> bytes:

@@ -1,8 +1,8 @@
-"""Batches: one document per employee, made in the background by "batch_chunk" jobs of about 40 items.
+"""Batches: one document per employee, made in the background by "batch_chunk" jobs of up to 160 items.
 
 Creation builds every employee's context at once (a wrong value fails that employee alone) and
-enqueues the chunks in the same transaction. A chunk job records each result in its own transaction,
-guarded by a conditional UPDATE on the item (still pending?), so a job run twice, after a crash or a
+enqueues the chunks in the same transaction. A chunk job records its results RECORDED_TOGETHER at a
+time, each transaction taking only the items still pending, so a job run twice, after a crash or a
 lost lease, never makes a second document. Chunk jobs hold a short lease renewed by a heartbeat:
 when a process dies, its chunks are taken up again by any runner within the job runner's lease (parcours.jobs).
 """
@@ -160,11 +160,11 @@ def _insert(session: Session, version_id: int, chunking: _Chunking, wanted: list
             continue
         ready.append(dict(batch_id=batch.id, position=position, matricule=matricule, status="pending",
                           snapshot=snapshot.dump(context)))
-    # Into the table, in one statement each, rather than through the ORM: a thousand items' flush was a tenth
+    # Into the table rather than through the ORM: a thousand items' flush was a tenth
     # of the CPU a batch cost the service, spent before its first chunk could start.
     pending = session.execute(insert(_ITEMS).returning(_ITEMS.c.id, sort_by_parameter_order=True),
                               ready).scalars().all() if ready else []
-    if failed:
+    if failed:  # without a snapshot: SQL NULL, which retry_failed leaves out (None would store JSON null)
         session.execute(insert(_ITEMS), failed)
     batch.failed = len(failed)
     if not pending:
@@ -250,6 +250,9 @@ def cancel(session: Session, batch: Batch) -> Batch:
     if batch.status in FINISHED and batch.status != "cancelled":
         raise Conflict("Lot terminé", f"Le lot {batch.id} est déjà terminé ({batch.status}) : rien à annuler.")
     if batch.status == "pending" or batch.status == "running":
+        # The chain's lock first, as a chunk recording its results takes it before locking their items: on
+        # PostgreSQL the two would otherwise lock the same rows in different orders and deadlock.
+        audit.lock_chain(session)
         session.execute(update(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.status == "pending")
                         .values(status="cancelled", error="lot annulé"))
         batch.status = "cancelled"
@@ -298,7 +301,7 @@ def _safe(text: str) -> str:
 
 @handler(KIND)
 def run_chunk(services: Services, job: Job) -> None:
-    """Generate the pending items of one chunk; each result is recorded in its own transaction."""
+    """Generate the pending items of one chunk; its results are recorded RECORDED_TOGETHER at a time."""
     db: Database = services.db
     batch_id, item_ids = job.payload["batch_id"], job.payload["items"]
     try:
@@ -466,17 +469,17 @@ def _record(db: Database, blobs: Any, batch_id: int, group: list[tuple[int, Docu
     return len(still) == len(group)
 
 
-def _put_blobs(blobs: Any, news: list[Any]) -> tuple[list[tuple[str, str | None]], OSError | None]:
+def _put_blobs(blobs: Any, news: list[Any]) -> tuple[list[tuple[str, str | None]], Exception | None]:
     """The PDFs stored together; during a storage outage, those that could be stored one by one before it, and the
     outage."""
     try:
         return documents.put_blobs(blobs, news), None
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - any store's outage (S3 and database ones raise their own errors)
         shas: list[tuple[str, str | None]] = []
         for new in news:
             try:
                 shas += documents.put_blobs(blobs, [new])
-            except OSError:
+            except Exception:  # noqa: BLE001 - the same outage: raised once what came before is recorded
                 return shas, exc
         return shas, None
 

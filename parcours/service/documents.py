@@ -201,8 +201,9 @@ def insert_all(session: Session, version: TemplateVersion | int, news: Sequence[
                shas: Sequence[tuple[str, str | None]], *, created_by: str | Actor,
                batch_id: int | None = None) -> list[Stored]:
     """The rows of new documents of one template version whose blobs are stored (`shas`, from put_blobs), in the
-    caller's transaction. They go to their tables rather than through the ORM, several in one statement: a batch
-    stores one document per letter, and the ORM's flush was most of the CPU its recording took."""
+    caller's transaction. They go to their tables rather than through the ORM, as executemany (one statement on
+    PostgreSQL; SQLite returns the ids of one row at a time): a batch stores one document per letter, and the
+    ORM's flush was most of the CPU its recording took."""
     if not news:
         return []
     template_version_id = version if isinstance(version, int) else version.id

@@ -108,6 +108,21 @@ def test_a_group_is_made_durable_by_syncfs_on_linux_or_else_an_fsync_each(tmp_pa
     assert not [path for path in (tmp_path / "blobs").rglob(".incoming-*")]
 
 
+def test_a_syncfs_refused_by_a_sandbox_falls_back_to_fsync(tmp_path, monkeypatch):
+    import ctypes
+    import errno
+    import parcours.blobs as folder
+
+    def refused(fd):
+        ctypes.set_errno(errno.ENOSYS)
+        return -1
+
+    monkeypatch.setattr(folder, "_syncfs", refused)
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"PDF of E0002")
+    assert store.get(digest) == b"PDF of E0002" and folder._syncfs is None
+
+
 def test_a_group_that_cannot_be_written_leaves_no_file_behind(tmp_path, monkeypatch):
     store = BlobStore(tmp_path / "blobs")
     import parcours.blobs as folder
