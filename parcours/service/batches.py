@@ -244,7 +244,6 @@ def progress(batch: Batch, counts: dict[str, int], now: dt.datetime | None = Non
     return Progress(counts.get("cancelled", 0), pending, rate, estimated)
 
 
-
 def cancel(session: Session, batch: Batch) -> Batch:
     """Stop a batch: its pending items become cancelled (a chunk running now skips them)."""
     if batch.status in FINISHED and batch.status != "cancelled":

@@ -224,8 +224,6 @@ def test_progress_cancel_and_zip_with_blobs_in_the_database_or_a_bucket(cluster,
     status, batch = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
                                                           "matricules": sorted(employees)[:80]})
     assert status == 202, batch
-    running = http.wait(token, batch["id"], lambda b: b["done"] >= 10, 300)
-    assert running["status"] == "running" and running["documents_per_second"], running
     final = http.wait(token, batch["id"], lambda b: b["status"] in ("completed", "failed", "cancelled"), 300)
     assert (final["status"], final["done"], final["failed"]) == ("completed", 80, 0), final
     status, data = http.call("GET", f"/batches/{batch['id']}/zip", token)
@@ -235,12 +233,14 @@ def test_progress_cancel_and_zip_with_blobs_in_the_database_or_a_bucket(cluster,
     assert all(archive.read(name).startswith(b"%PDF") for name in archive.namelist() if name.endswith(".pdf"))
     assert not (tmp_path / "http" / "instance" / "blobs").exists()  # nothing in a folder of one machine
 
-    # A second batch cancelled while the workers make it: they stop, what was made stays. It has chunks
-    # still queued when its first letter is recorded: a chunk may record all its letters within a poll.
+    # A second batch, seen running, then cancelled while the workers make it: they stop, what was made stays.
+    # It has chunks still queued when its first letters are recorded: a chunk may record all its letters
+    # within a poll.
     status, second = http.json("POST", "/batches", token, {"template": "convocation", "values": values,
                                                            "matricules": sorted(employees)[80:]})
     assert status == 202, second
-    http.wait(token, second["id"], lambda b: b["done"] >= 1, 300)
+    running = http.wait(token, second["id"], lambda b: b["done"] >= 1, 300)
+    assert running["status"] == "running" and running["documents_per_second"], running
     status, cancelled = http.json("POST", f"/batches/{second['id']}/cancel", token)
     assert status == 200 and cancelled["status"] == "cancelled", cancelled
     # The worker's chunk ends (its items are no longer pending) without making another document.
