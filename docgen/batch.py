@@ -377,8 +377,8 @@ class BatchGenerator:
             doc = self.renderer.render_document(item.context, item.key)
             items = [item]
             self._calibrated(items, [doc], results)
-            if items and results[item.key].pdf is None and results[item.key].error is None:
-                self._single(item, doc, results)  # another chunk measured meanwhile: the letter is still to make
+            if items and results[item.key].error is None:  # not taken: another chunk measured meanwhile
+                self._single(item, doc, results)
         except RenderError as exc:
             results[item.key].error = str(exc)
         finally:

@@ -94,12 +94,13 @@ class BlobStore:
     def put_all(self, blobs: Sequence[bytes]) -> list[str]:
         """Store each (once) and return their sha256, all durable on return: each written to a temporary file,
         made durable, renamed, the names made durable."""
-        digests, incoming = [], {}
+        digests, paths, incoming = [], [], {}
         try:
             for data in blobs:
                 digest = hashlib.sha256(data).hexdigest()
-                digests.append(digest)
                 path = self._path(digest)
+                digests.append(digest)
+                paths.append(path)
                 if digest not in incoming and not path.exists():  # same name, same bytes: never rewritten
                     incoming[digest] = (_incoming(path, data), path)
             _durable([tmp for tmp, _ in incoming.values()])
@@ -111,7 +112,7 @@ class BlobStore:
             raise
         # The renames themselves survive a crash; so do names found already there (another writer may not have
         # made its own rename durable yet).
-        _durable({self._path(digest).parent for digest in digests})
+        _durable({path.parent for path in paths})
         return digests
 
     def get(self, digest: str) -> bytes:

@@ -7,8 +7,8 @@ AWS_DEFAULT_REGION, ~/.aws); the endpoint of a non-AWS provider from PARCOURS_S3
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import logging
 import re
 import tempfile
@@ -435,9 +436,9 @@ def _record(db: Database, blobs: Any, batch_id: int, group: list[tuple[int, Docu
     made = {item_id: documents.NewVersion(result.key, result.pdf, result.pages, data)
             for item_id, result, data in group if result.ok}
     shas, outage = _put_blobs(blobs, list(made.values()))
-    if outage is not None:
+    if outage is not None:  # only what comes before the first PDF not stored
         lost = list(made)[len(shas)]
-        group = group[:[item_id for item_id, _, _ in group].index(lost)]
+        group = list(itertools.takewhile(lambda entry: entry[0] != lost, group))
     sha_of = dict(zip(made, shas))
     session = db.new_session()
     try:
