@@ -83,6 +83,7 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from parcours.app import create_app
+    from parcours.container import keep_for_good
 
     current = settings()
     if demo:
@@ -96,6 +97,7 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     click.echo(f"Parcours écoute sur http://{host}:{port}/ (pages, connexion) et http://{host}:{port}/api/v1 "
                "(description : /api/v1/openapi.json)")
     server = waitress.create_server(app, host=host, port=port, threads=threads)
+    keep_for_good()
     # SIGTERM as SIGINT: waitress stops taking requests and lets the running ones end; then the jobs
     # running here end (those claimed but not started are given back), LibreOffice and its profiles go.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -30,7 +30,7 @@ from celery import Celery, signals
 from kombu import Exchange, Queue
 from sqlalchemy import select
 
-from parcours.container import Services
+from parcours.container import Services, keep_for_good
 from parcours.db import Database
 from parcours.jobs import handlers
 from parcours.jobs.runner import _DUE, _JOBS, BATCHES, JobRunner, autocommit, dispatch_after_commit
@@ -127,6 +127,7 @@ def _child_runner(settings: Settings) -> JobRunner:
             attach(services)  # what its jobs write (a finished batch's webhooks) is dispatched too
             runner = JobRunner(services.db, services, 1)
             _child.update(services=services, runner=runner, pid=os.getpid())
+            keep_for_good()
         return runner
 
 
