@@ -82,7 +82,8 @@ def _canonical(value: Any, path: str) -> str:
         for key in value:
             if not isinstance(key, str):
                 raise CanonicalJSONError(f"{path}: object keys must be strings, not {key!r}")
-        keys = sorted(value, key=_utf16_key)
+        # UTF-16 order differs from code point order only above U+FFFF: ASCII keys (nearly all) sort as they are.
+        keys = sorted(value) if all(key.isascii() for key in value) else sorted(value, key=_utf16_key)
         return "{" + ",".join(f"{_string(k)}:{_canonical(value[k], f'{path}.{k}')}" for k in keys) + "}"
     raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
 

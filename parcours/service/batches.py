@@ -17,7 +17,7 @@ import re
 import tempfile
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -197,19 +197,11 @@ def _matricules(raw: Any) -> list[str] | None:
         return None
     if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
         raise Invalid("Valeurs invalides", errors=[{"field": "matricules", "reason": "une liste de matricules est attendue"}])
-    duplicates = sorted({m for m in raw if raw.count(m) > 1}) if len(raw) < 5000 else \
-        sorted(m for m, n in _counts(raw).items() if n > 1)
+    duplicates = sorted(m for m, n in Counter(raw).items() if n > 1)
     if duplicates:
         raise Invalid("Valeurs invalides", errors=[{"field": "matricules", "reason": "matricule en double", "value": m}
                                                        for m in duplicates[:100]])
     return list(raw)
-
-
-def _counts(values: Sequence[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 # --- reading -----------------------------------------------------------------------------------------
