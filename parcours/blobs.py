@@ -111,8 +111,9 @@ class BlobStore:
                 Path(tmp).unlink(missing_ok=True)
             raise
         # The renames themselves survive a crash; so do names found already there (another writer may not have
-        # made its own rename durable yet).
-        _durable({path.parent for path in paths})
+        # made its own rename durable yet), and the folders above them, which this call or another may have just
+        # made (with syncfs, one call makes all of it durable).
+        _durable({folder for path in paths for folder in (path.parent, path.parent.parent)} | {self.root})
         return digests
 
     def get(self, digest: str) -> bytes:

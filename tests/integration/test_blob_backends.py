@@ -102,8 +102,10 @@ def test_a_group_is_made_durable_by_syncfs_on_linux_or_else_an_fsync_each(tmp_pa
     digests = store.put_all([b"PDF of E0002", b"PDF of E0003", b"PDF of E0002"])
     if sync == "syncfs":  # once for the data, once for the names, whatever the group's size
         assert len(calls) == 2
-    else:  # each new file's data, then each folder that received a name
-        assert len(calls) == 4 and {Path(path).name for path in calls[2:]} == {digest[2:4] for digest in digests}
+    else:  # each new file's data, then every folder from the names up to the store's own, made here
+        root = (tmp_path / "blobs").resolve()
+        folders = {root} | {root / d[:2] for d in digests} | {root / d[:2] / d[2:4] for d in digests}
+        assert len(calls) == 2 + len(folders) and {Path(path) for path in calls[2:]} == folders
     assert [store.get(digest) for digest in digests] == [b"PDF of E0002", b"PDF of E0003", b"PDF of E0002"]
     assert not [path for path in (tmp_path / "blobs").rglob(".incoming-*")]
 
