@@ -163,7 +163,7 @@ def _prepare_demo(app, base_url: str) -> None:
             manager.password_hash = users.hash_password(password)
         lines = [f"Jeton de démonstration {role:8}: {token}" for role, token in made.items()]
         lines += [f"Compte de démonstration : demo@parcours.local, mot de passe {password} ({base_url}/connexion)",
-                  f"Compte de démonstration (manager) : manager@parcours.local, même mot de passe",
+                  "Compte de démonstration (manager) : manager@parcours.local, même mot de passe",
                   f"Essayez : curl -H 'Authorization: Bearer {made['hr']}' {base_url}/api/v1/employees"]
         access.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.chmod(access, 0o600)

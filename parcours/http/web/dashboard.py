@@ -8,7 +8,6 @@ import datetime as dt
 from flask import Blueprint
 
 from parcours.http.current import db_session, services
-from parcours.http.web import frame
 from parcours.http.web.frame import page, render
 from parcours.models import utcnow
 from parcours.service import interviews, overview
