@@ -44,13 +44,28 @@ class CampaignValues:
 
     def context(self, dataset: Dataset, matricule: str) -> dict[str, Any]:
         """The template context of one employee (raises ContextError subclasses on bad values)."""
-        values = self.for_employee(matricule)
-        company = parse_company(_block(values, "societe"))
         # Undated letters are dated today where the employer is, not on the server's clock (often UTC).
-        letter = parse_letter(_block(values, "courrier"), dt.datetime.now(ZoneInfo(self.timezone)).date())
+        today = dt.datetime.now(ZoneInfo(self.timezone)).date()
+        own = self.per_employee.get(matricule)
+        if own:
+            blocks = self._parse(deep_merge(self.common, own), dataset, today)
+        else:
+            # The common values are parsed once for every employee without values of their own (a batch's
+            # thousand letters, while LibreOffice waits for the first): what they give is only read.
+            cached = self.__dict__.get("_common_blocks")
+            if cached is None or cached[0] is not dataset or cached[1] != today:
+                cached = (dataset, today, self._parse(self.common, dataset, today))
+                object.__setattr__(self, "_common_blocks", cached)
+            blocks = cached[2]
+        return build_context(dataset, matricule, *blocks)
+
+    def _parse(self, values: Mapping[str, Any], dataset: Dataset, today: dt.date
+               ) -> tuple[Interview, Company, Letter, dict[str, Any] | None]:
+        company = parse_company(_block(values, "societe"))
+        letter = parse_letter(_block(values, "courrier"), today)
         interview = parse_interview(_block(values, "entretien"), dataset, self.timezone)
         extra = {key: typed(values[key], key) for key in EXTRA_KEYS if key in values}
-        return build_context(dataset, matricule, interview, company, letter, extra or None)
+        return interview, company, letter, extra or None
 
 
 def load_values(source: str | Path | bytes | Mapping[str, Any], *, timezone: str = "Europe/Paris",
@@ -180,14 +195,16 @@ def _block(values: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def typed(value: Any, key: str = "", *, times: bool = False) -> Any:
     """JSON values with their "AAAA-MM-JJ" strings as dates (and, with `times`, "HH:MM" strings as
     times): the compte rendu and état des lieux blocks, or a whole sample context."""
+    if isinstance(value, str):  # first: most values are texts
+        if _ISO_DATE.match(value.strip()):
+            return parse_date(value, key)
+        if times and _HH_MM.match(value):
+            return dt.time.fromisoformat(value)
+        return value
     if isinstance(value, Mapping):
         return {k: typed(v, f"{key}.{k}" if key else str(k), times=times) for k, v in value.items()}
     if isinstance(value, list):
         return [typed(v, f"{key}[{i}]", times=times) for i, v in enumerate(value)]
-    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
-        return parse_date(value, key)
-    if times and isinstance(value, str) and _HH_MM.match(value):
-        return dt.time.fromisoformat(value)
     return value
 
 

@@ -6,8 +6,13 @@ import datetime as dt
 from typing import Any
 
 
+_PLAIN = (str, bool, int, float, type(None))
+
+
 def dump(value: Any) -> Any:
     """A JSON-ready copy: {"$date": "2027-01-12"}, {"$time": "14:30:00"}, {"$datetime": …}."""
+    if isinstance(value, _PLAIN):  # first: most values are texts
+        return value
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):

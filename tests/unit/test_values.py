@@ -1,7 +1,9 @@
 """Campaign values from JSON: parsing, per-employee changes, and errors that name the key."""
 
+import dataclasses
 import datetime as dt
 import json
+import types
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,39 @@ def test_compte_rendu_dates_are_parsed(dataset):
     context = load_values(campaign()).context(dataset, "E0003")
     assert context["compte_rendu"]["actions"][0]["echeance"] == dt.date(2027, 6, 30)
     assert context["compte_rendu"]["remise"]["date"] == dt.date(2027, 1, 19)
+
+
+def test_common_values_parsed_once_give_independent_contexts(dataset, monkeypatch):
+    """A batch's employees without values of their own share the common values' parse: their contexts
+    must still not share what a renderer or a caller may change, and must follow the dataset and the day."""
+    values = load_values(campaign(courrier={"ville": "Lyon", "signataire": {"nom": "A", "fonction": "B"}}))
+    first, second = values.context(dataset, "E0003"), values.context(dataset, "E0004")
+    first["compte_rendu"]["actions"][0]["action"] = "changé"
+    first["compte_rendu"]["remise"]["mode"] = "changé"
+    first["entretien"]["interlocuteur"]["nom"] = "changé"
+    again = values.context(dataset, "E0003")
+    assert second["compte_rendu"]["actions"][0]["action"] == again["compte_rendu"]["actions"][0]["action"] != "changé"
+    assert again["compte_rendu"]["remise"]["mode"] != "changé" and again["entretien"]["interlocuteur"]["nom"] != "changé"
+    assert values.context(dataset, "E0021")["entretien"]["type"] == "reprise"  # its own values still win
+
+    # Another dataset: the interlocuteur named by matricule is looked up in it, not in the first one.
+    named = load_values(campaign(entretien={"date": "2027-02-03", "heure": "10:00", "lieu": "x",
+                                            "interlocuteur": "E0002"}))
+    assert named.context(dataset, "E0003")["entretien"]["interlocuteur"]["nom"] == "Lefèvre-Dubois"
+    other = dataclasses.replace(dataset, employees={
+        **dataset.employees, "E0002": dataclasses.replace(dataset.employees["E0002"], nom="Autre")})
+    assert named.context(other, "E0003")["entretien"]["interlocuteur"]["nom"] == "Autre"
+
+    # An undated letter is dated the day it is written, also by values parsed the day before.
+    today = values.context(dataset, "E0003")["courrier"]["date"]
+
+    class Tomorrow(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + dt.timedelta(days=1)
+
+    monkeypatch.setattr("docgen.values.dt", types.SimpleNamespace(**{**vars(dt), "datetime": Tomorrow}))
+    assert values.context(dataset, "E0003")["courrier"]["date"] == today + dt.timedelta(days=1)
 
 
 @pytest.mark.parametrize("changes, message", [
