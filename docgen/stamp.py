@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from fontTools import subset as ft_subset
 from fontTools.ttLib import TTFont
+from fontTools.ttLib.tables.O_S_2f_2 import intersectUnicodeRanges
 from pypdf import PageObject, PdfWriter
 from pypdf.generic import (
     ArrayObject, DecodedStreamObject, DictionaryObject, EncodedStreamObject, IndirectObject,
@@ -27,6 +28,9 @@ from pypdf.generic import (
 FONT_KEY = "/ParcoursStamp"
 # Carlito's header carries a creation date fontTools finds odd and says so at every load.
 logging.getLogger("fontTools.ttLib.tables._h_e_a_d").setLevel(logging.ERROR)
+# fontTools builds its table of Unicode blocks on its first subset, without a lock: a thread subsetting
+# meanwhile could read it half-made (an IndexError in a batch's threads, seen once). Built here, at import.
+intersectUnicodeRanges(())
 # A shared subset grows with the characters of the chunks it serves, up to this many (then it starts afresh).
 _MAX_SHARED_GLYPHS = 600
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "kern", "DSIG", "hdmx", "VDMX", "LTSH", "fpgm", "prep", "cvt ", "gasp")

@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
+from fontTools.ttLib.tables.O_S_2f_2 import intersectUnicodeRanges
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
@@ -262,6 +264,10 @@ def format_signing_time(moment: dt.datetime, time_zone: str = "Europe/Paris") ->
     return f"le {day} {_MONTHS[local.month - 1]} {local.year} à {hour}"
 
 
+# fontTools builds its table of Unicode blocks on its first subset (pyHanko subsets each signature's font), without
+# a lock: a thread subsetting meanwhile could read it half-made. Built here, at import.
+intersectUnicodeRanges(())
+
 _FONT_RANGES = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC, 0x2122, 0x2212, 0xFFFD]
 
 
@@ -273,6 +279,14 @@ def _usable_font(path: str) -> str:
     right for fonts with 1000 units per em; DejaVu Sans has 2048, so its glyphs were spread out.
     The subset also makes each signature load a small font instead of 750 kB.
     """
+    with _FONT_LOCK:  # one at a time: each writes the same file (named by the process) before renaming it
+        return _make_usable_font(path)
+
+
+_FONT_LOCK = threading.Lock()
+
+
+def _make_usable_font(path: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.scaleUpem import scale_upem
