@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from docgen import csvsafe
-from docgen.batch import BatchGenerator, BatchItem, DocumentResult
+from docgen.batch import PROCESSES_PAY_FROM, BatchGenerator, BatchItem, DocumentResult
 from docgen.context import ContextError
 from docgen.convert import ConversionError, ConverterPool
 from docgen.dataset import Dataset
@@ -95,7 +95,10 @@ def run_batch(template: bytes, template_name: str, dataset: Dataset, values: Cam
     own_pool = pool is None
     pool = pool or open_pool(workers)
     try:
-        results = BatchGenerator(renderer, pool).run(items)
+        # A long batch renders, merges and splits in worker processes of its own, beside LibreOffice and out of
+        # this process's interpreter lock; a short one in threads (starting the processes would cost more).
+        processes = pool.size if len(items) >= PROCESSES_PAY_FROM else 0
+        results = BatchGenerator(renderer, pool, processes=processes).run(items)
         with click.progressbar(length=len(wanted), label=f"{stem} ", file=None if progress else io.StringIO(),
                                show_pos=True) as bar:
             for result in [*context_failures, *results]:

@@ -172,3 +172,36 @@ def test_worker_processes_give_the_same_letters(pool):
         assert a.key == b.key and a.ok and b.ok
         assert pdftotext_pages(a.pdf) == pdftotext_pages(b.pdf)
         assert f"Page 1 sur {a.pages}" in pdftotext_pages(a.pdf)[0]
+
+
+@pytest.mark.parametrize("long", [True, False])
+def test_parcours_batch_renders_a_long_batch_in_worker_processes_and_a_short_one_in_threads(pool, tmp_path, monkeypatch,
+                                                                                         long):
+    """Starting worker processes costs about half a second: `parcours batch` (run_batch) starts them for a batch
+    of PROCESSES_PAY_FROM letters or more, here lowered to the 25 sample employees, and makes the same files."""
+    import csv
+
+    from parcours.cli import documents as cli
+
+    monkeypatch.setattr(cli, "PROCESSES_PAY_FROM", 25 if long else 26)
+    given = []
+
+    class Spied(BatchGenerator):
+        def __init__(self, *args, **kwargs):
+            given.append(kwargs.get("processes", 0))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "BatchGenerator", Spied)
+    dataset = load_dataset_dir(resources.SAMPLES).dataset
+    values = load_values(resources.SAMPLES / "campagne.json")
+    summary = cli.run_batch((resources.DOCUMENTS / "convocation.docx").read_bytes(), "convocation.docx", dataset,
+                            values, tmp_path, pool=pool)
+    assert given == [pool.size if long else 0]
+    assert (summary.generated, summary.failed) == (25, 0)
+    rows = list(csv.DictReader(summary.manifest.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert len(rows) == 25 and all(row["erreur"] == "" for row in rows)
+    for row in rows:
+        pdf = PdfReader(tmp_path / row["fichier"])
+        count = len(pdf.pages)
+        assert count == int(row["pages"])
+        assert [f"Page {n} sur {count}" in page.extract_text() for n, page in enumerate(pdf.pages, 1)] == [True] * count
