@@ -171,7 +171,7 @@ def start_batch(server: Server, token: str, matricules: list[str]) -> dict:
 
 def test_a_batch_killed_mid_way_finishes_after_a_restart_with_one_document_per_employee(server, hr, database):
     # 400 letters: four chunks, two still waiting for LibreOffice when the first ones are recorded (a chunk
-    # records its letters by groups, within a poll or two).
+    # records its letters all at once).
     copies = copies_of_the_samples(database, 16)
     batch = start_batch(server, hr, sorted(copies))
 
