@@ -38,6 +38,8 @@ class CampaignValues:
     common: Mapping[str, Any]
     per_employee: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     timezone: str = "Europe/Paris"
+    _parsed: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The common values parsed, as (dataset, day, blocks) under "common": for the last dataset and day they served."""
 
     def for_employee(self, matricule: str) -> Mapping[str, Any]:
         return deep_merge(self.common, self.per_employee.get(matricule, {}))
@@ -52,10 +54,9 @@ class CampaignValues:
         else:
             # The common values are parsed once for every employee without values of their own (a batch's
             # thousand letters, while LibreOffice waits for the first): what they give is only read.
-            cached = self.__dict__.get("_common_blocks")
+            cached = self._parsed.get("common")
             if cached is None or cached[0] is not dataset or cached[1] != today:
-                cached = (dataset, today, self._parse(self.common, dataset, today))
-                object.__setattr__(self, "_common_blocks", cached)
+                cached = self._parsed["common"] = (dataset, today, self._parse(self.common, dataset, today))
             blocks = cached[2]
         return build_context(dataset, matricule, *blocks)
 
