@@ -17,6 +17,7 @@ from docx.document import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
+from docx.parts.styles import StylesPart
 from docx.oxml.ns import qn
 from lxml import etree
 
@@ -72,7 +73,25 @@ def merge_letters(documents: Sequence[Document]) -> bytes:
             raise MergeNotPossible("a letter does not start with a paragraph")
         blocks[0].get_or_add_pPr().pageBreakBefore_val = True
         _append(master, final_sect, doc, blocks, index, {}, styled)
+    # The letters' paragraph styles (docgen.render's Letter), the same for every letter of a template.
+    named = next((doc.paragraph_styles for doc in documents[1:] if getattr(doc, "paragraph_styles", ())), ())
+    if named:
+        _add_styles(master, named)
     return _saved(master)
+
+
+def _add_styles(master: Document, styles: Sequence) -> None:
+    """Give the master a styles part of its own, the template's with `styles` added: the template's is shared
+    by every document rendered from it (docgen.render), and must stay as it is."""
+    for rid, rel in list(master.part.rels.items()):
+        if rel.reltype == RT.STYLES and not rel.is_external:
+            shared = rel.target_part
+            element = deepcopy(shared.element)
+            element.extend(deepcopy(style) for style in styles)
+            own = StylesPart(shared.partname, shared.content_type, element, shared.package)
+            master.part.rels.add_relationship(RT.STYLES, own, rid)  # in place of the shared one, in the master only
+            return
+    raise MergeNotPossible("the template has no styles part for the letters' paragraph styles")
 
 
 def _master(documents: Sequence[Document]) -> tuple[Document, object]:

@@ -13,13 +13,14 @@ import functools
 import io
 import re
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import jinja2
 from docx.document import Document
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsmap
 from docx.oxml.parser import element_class_lookup
@@ -31,6 +32,7 @@ from jinja2.sandbox import SecurityError
 
 from docgen.formatting import FILTERS
 from docgen.package import PackageLimits, UnsafePackage, check_docx
+from docgen.paragraph_styles import name_paragraph_formats
 from docgen.sandbox import BoundedEnvironment, RenderLimits, TemplateLimit
 
 __all__ = ["DocxRenderer", "Inspection", "RenderError", "RenderLimits", "TemplateEnvironment",
@@ -131,10 +133,11 @@ class _PreparedTemplate(DocxTemplate):
     parsed once and copied, and its XML clean-up (patch_xml) is done once per part."""
 
     def __init__(self, template: bytes, pristine: Document, patched: dict[str, str],
-                 prepared: _Prepared | None = None) -> None:
+                 prepared: _Prepared | None = None, *, letter: bool = False) -> None:
         super().__init__(io.BytesIO(template))
         self._pristine, self._patched = pristine, patched
         self._prepared = prepared or _Prepared.of(pristine)
+        self._letter = letter
 
     def init_docx(self, reload: bool = True) -> None:
         if not self.docx or (self.is_rendered and reload):
@@ -144,7 +147,7 @@ class _PreparedTemplate(DocxTemplate):
 
     def get_xml(self) -> str:
         # Called before the body is replaced: the pristine body, serialised once.
-        return self._prepared.body
+        return self._prepared.letter_body if self._letter else self._prepared.body
 
     def get_headers_footers(self, uri: str):
         for rel_key in self._prepared.headers_footers.get(uri, ()):
@@ -204,6 +207,8 @@ class _Prepared:
     part_xml: dict[str, str]
     templated_properties: bool
     footnotes: bool
+    letter_body: str  # the body for a merge's letters: its paragraph formatting named (docgen.paragraph_styles)
+    letter_styles: tuple[Any, ...]  # the styles it names, for the merge's own styles part
 
     @classmethod
     def of(cls, pristine: Document) -> _Prepared:
@@ -232,8 +237,14 @@ class _Prepared:
             # What docxtpl's rendering would write (the same text, empty elements made): done once here.
             for name in _PROPERTIES:
                 setattr(properties, name, getattr(properties, name))
-        return cls(etree.tostring(pristine.element.body, encoding="unicode"), shared, headers_footers, part_xml,
-                   templated, any(part.content_type == _FOOTNOTES for part in parts))
+        body = etree.tostring(pristine.element.body, encoding="unicode")
+        letter_body, letter_styles = body, []
+        if any(rel.reltype == RT.STYLES and not rel.is_external for rel in pristine.part.rels.values()):
+            named, letter_styles = name_paragraph_formats(pristine.element.body, pristine.styles.element)
+            if letter_styles:
+                letter_body = etree.tostring(named, encoding="unicode")
+        return cls(body, shared, headers_footers, part_xml, templated,
+                   any(part.content_type == _FOOTNOTES for part in parts), letter_body, tuple(letter_styles))
 
 
 class Letter:
@@ -241,8 +252,10 @@ class Letter:
     read a python-docx document, `element.body` and `part.rels[rId].target_part.element`, the template's
     relationships with this letter's own rendered headers and footers in place of the template's."""
 
-    def __init__(self, body: Any, rels: Mapping[str, Any], rendered: Mapping[str, Any]) -> None:
+    def __init__(self, body: Any, rels: Mapping[str, Any], rendered: Mapping[str, Any],
+                 styles: Sequence[Any] = ()) -> None:
         self.element = SimpleNamespace(body=body)
+        self.paragraph_styles = styles  # those its body refers to, for the merge's styles part
         self.part = SimpleNamespace(rels={
             key: SimpleNamespace(reltype=rel.reltype, is_external=rel.is_external, rId=rel.rId,
                                  target_part=SimpleNamespace(partname=rel.target_part.partname, element=rendered[key]))
@@ -316,7 +329,7 @@ class DocxRenderer:
         pristine, prepared = self._loaded()
         if prepared.footnotes or _logo_of(context) is not None:
             return self.render_document(context, matricule)
-        doc = _PreparedTemplate(self.template, pristine, self._patched, prepared)
+        doc = _PreparedTemplate(self.template, pristine, self._patched, prepared, letter=True)
         doc.docx = pristine  # read, not copied: what is rendered below goes into this letter's own elements
         doc.render_init()
         self.env.autoescape = True
@@ -329,7 +342,7 @@ class DocxRenderer:
                 part = pristine.part.rels[rel_key].target_part
                 xml = doc.render_xml_part(doc.patch_xml(doc.get_part_xml(part)), part, data, self.env)
                 rendered[rel_key] = parse_xml(xml.encode(doc.get_headers_footers_encoding(xml)))
-        return Letter(body, pristine.part.rels, rendered)
+        return Letter(body, pristine.part.rels, rendered, prepared.letter_styles)
 
     def _loaded(self) -> tuple[Document, _Prepared]:
         if self._pristine is None:

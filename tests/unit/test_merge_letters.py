@@ -1,6 +1,8 @@
 """A one-section merge's letters after the first are rendered without a document of their own
-(DocxRenderer.render_letter): the merge must be the very same as with documents."""
+(DocxRenderer.render_letter): the merge must be the very same as with documents, but for their paragraph
+formatting, which it names as paragraph styles (docgen.paragraph_styles)."""
 
+import copy
 import io
 import struct
 import zipfile
@@ -63,9 +65,51 @@ def test_letters_rendered_without_a_document_merge_into_the_same_docx(name):
         assert shared_key(letter, verdict) == shared_key(document, verdict)
     expected, made = parts(merge_letters(documents)), parts(merge_letters(letters))
     assert made.keys() == expected.keys()
+    assert made["word/document.xml"] != expected["word/document.xml"]  # the letters' formatting is named
+    made["word/document.xml"], made["word/styles.xml"] = formats_inlined(made["word/document.xml"],
+                                                                          made["word/styles.xml"])
+    expected["word/document.xml"], _ = formats_inlined(expected["word/document.xml"], expected["word/styles.xml"])
     for part in expected:
         if part != "docProps/core.xml":  # its modification time is the saving's
             assert made[part] == expected[part], part
+
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def formats_inlined(document_xml: bytes, styles_xml: bytes) -> tuple[bytes, bytes]:
+    """The document with each named paragraph format put back on its paragraphs, properties in one order and
+    a reference to the default paragraph style dropped (both mean the same); the styles without the named ones."""
+    document, styles = etree.fromstring(document_xml), etree.fromstring(styles_xml)
+    by_id = {style.get(f"{W}styleId"): style for style in styles.iter(f"{W}style")}
+    default = next(key for key, style in by_id.items()
+                   if style.get(f"{W}type") == "paragraph" and style.get(f"{W}default") == "1")
+    for properties in document.iter(f"{W}pPr"):
+        reference = properties.find(f"{W}pStyle")
+        named = by_id.get(reference.get(f"{W}val")) if reference is not None else None
+        if named is not None and named.get(f"{W}styleId").startswith("ParcoursP"):
+            properties.extend(copy.deepcopy(child) for child in named.find(f"{W}pPr"))
+            reference.set(f"{W}val", named.find(f"{W}basedOn").get(f"{W}val"))
+        if reference is not None and reference.get(f"{W}val") == default:
+            properties.remove(reference)
+        properties[:] = sorted(properties, key=lambda child: child.tag)
+    for key, style in by_id.items():
+        if key.startswith("ParcoursP"):
+            styles.remove(style)
+    return etree.tostring(document, method="c14n"), etree.tostring(styles, method="c14n")
+
+
+def test_naming_the_letters_formats_leaves_the_templates_own_styles_as_they_are():
+    template = (resources.DOCUMENTS / "convocation.docx").read_bytes()
+    renderer = DocxRenderer(template, "convocation.docx")
+    employees = contexts(3)
+    before = parts(renderer.render(*reversed(employees[0])))["word/styles.xml"]
+    letters = [renderer.render_document(*reversed(employees[0]))]
+    letters += [renderer.render_letter(context, key) for key, context in employees[1:]]
+    merged = parts(merge_letters(letters))
+    assert merged["word/styles.xml"].count(b'w:styleId="ParcoursP') >= 5
+    assert parts(renderer.render(*reversed(employees[0])))["word/styles.xml"] == before
+    assert parts(template)["word/styles.xml"] == before
 
 
 def test_a_letter_with_a_logo_gets_a_document_of_its_own():
@@ -120,6 +164,9 @@ def test_when_the_first_letter_is_left_out_the_next_one_is_rendered_as_the_docum
     blank_footer_lines(documents[0], verdict)  # as the merge does: the lines are stamped on the PDF
     alone = merge_letters(documents)
     made, wanted = parts(merged.docx), parts(alone)
+    made["word/document.xml"], made["word/styles.xml"] = formats_inlined(made["word/document.xml"],
+                                                                          made["word/styles.xml"])
+    wanted["word/document.xml"], _ = formats_inlined(wanted["word/document.xml"], wanted["word/styles.xml"])
     assert [part for part in wanted if part != "docProps/core.xml" and made[part] != wanted[part]] == []
     # Without a way to make that document, the letters are not merged (the caller makes them otherwise).
     assert batch._choose_and_merge(verdict, Calibration((), None), docs) is None
