@@ -17,8 +17,8 @@ from docx.document import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
-from docx.parts.styles import StylesPart
 from docx.oxml.ns import qn
+from docx.parts.styles import StylesPart
 from lxml import etree
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
