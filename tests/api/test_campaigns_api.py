@@ -197,8 +197,8 @@ def test_an_interview_still_to_plan_in_one_campaign_is_not_convoked_again_by_the
     first = post(client, tokens["hr"], CAMPAIGN)
     assert first.status_code == 201, first.json
     with app.extensions["parcours"].db.session() as session:
-        pending = set(session.execute(select(Interview.matricule, Interview.type).where(
-            Interview.campaign_id == first.json["id"], Interview.status == "to_plan")).tuples())
+        pending = set(map(tuple, session.execute(select(Interview.matricule, Interview.type).where(
+            Interview.campaign_id == first.json["id"], Interview.status == "to_plan"))))
     assert pending  # nothing is sent yet: the whole campaign is « à planifier »
     again = post(client, tokens["hr"], {**CAMPAIGN, "name": "La même, par erreur"})
     assert again.status_code == 422 and again.json["title"] == "Personne n'est à convoquer"
