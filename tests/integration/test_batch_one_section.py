@@ -2,13 +2,16 @@
 
 import copy
 import io
+import os
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 from docx import Document
 from pypdf import PdfReader
 
+from docgen import render
 from docgen.batch import BatchGenerator, BatchItem
 from docgen.dataset import load_dataset_dir
 from docgen.render import DocxRenderer
@@ -107,6 +110,46 @@ def test_the_other_shipped_templates_read_the_same_on_both_paths(pool, name):
     generator, one_section = runs["one-section"]
     assert generator.stats.documents_one_section >= 2, generator.stats
     assert_same_for_a_reader(runs["sections"][1], one_section)
+
+
+def rasters(pdf: bytes) -> list[bytes]:
+    """Each page drawn in grey at 60 dpi (pdftoppm), to compare pixels."""
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(["pdftoppm", "-r", "60", "-gray", "-", f"{folder}/page"], input=pdf, check=True)
+        return [(Path(folder) / name).read_bytes() for name in sorted(os.listdir(folder))]
+
+
+@pytest.mark.parametrize("name", ["convocation", "trame", "compte_rendu", "etat_des_lieux"])
+def test_letters_whose_formatting_is_named_as_styles_are_drawn_pixel_for_pixel_as_before(pool, monkeypatch, name):
+    """docgen.paragraph_styles: the letters after the first refer to styles instead of carrying their paragraph
+    formatting; LibreOffice must lay them out exactly as the formatting itself."""
+    template = (resources.DOCUMENTS / f"{name}.docx").read_bytes()
+    base = sample_context()
+    items = []
+    names = [("Nathalie", "Lefèvre"), ("Jean-Baptiste", "N'Diaye-Rousseau"), ("Zoé", "Bénard"), ("Ana", "Da Silva"),
+             ("Éric", "Martin")]
+    for i, (prenom, nom) in enumerate(names):
+        context = copy.deepcopy(base)
+        context["salarie"].update(prenom=prenom, nom=nom, matricule=f"PIX-{i}")
+        items.append(BatchItem(f"PIX-{i}", context))
+
+    def letters() -> tuple[BatchGenerator, list[bytes]]:
+        # The first chunk measures the footer; in the second, the letters after the first are rendered as Letters.
+        generator = BatchGenerator(DocxRenderer(template, name), pool)
+        made = generator.run_chunk(items[:2]) + generator.run_chunk(items[2:])
+        assert generator.stats.documents_one_section == 3, generator.stats
+        return generator, [result.pdf for result in made]
+
+    named, named_pdfs = letters()
+    assert len(named.renderer._loaded()[1].letter_styles) >= 5
+    monkeypatch.setattr(render, "name_paragraph_formats", lambda body, styles: (body, []))
+    direct, direct_pdfs = letters()
+    assert not direct.renderer._loaded()[1].letter_styles
+    for letter, (named_pdf, direct_pdf) in enumerate(zip(named_pdfs, direct_pdfs)):
+        named_pages, direct_pages = rasters(named_pdf), rasters(direct_pdf)
+        assert len(named_pages) == len(direct_pages) >= 1
+        for page, (drawn, expected) in enumerate(zip(named_pages, direct_pages), start=1):
+            assert drawn == expected, f"letter {letter}, page {page}: the pixels differ"
 
 
 def header_template() -> bytes:
