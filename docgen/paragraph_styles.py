@@ -48,7 +48,7 @@ def name_paragraph_formats(body: Any, styles: Any) -> tuple[Any, list[Any]]:
         if (not kept or any(child.tag not in NAMEABLE and child.tag not in (_P_STYLE, _R_PR) for child in properties)
                 or (own is not None and base not in existing) or _numbered(base, existing)):
             continue
-        formatting = (base or "").encode() + b"".join(_canonical(child) for child in kept)
+        formatting = (base or "").encode() + b"".join(etree.tostring(child, method="c14n") for child in kept)
         if b"{" in formatting:  # template code in a property (hand-written XML): left where Jinja renders it
             continue
         if formatting not in by_formatting:
@@ -79,10 +79,6 @@ def _new_style(existing: dict[str, Any], names: set[str], base: str | None, kept
     names.add(name)
     made.append(style)
     return key
-
-
-def _canonical(element: Any) -> bytes:
-    return etree.tostring(element, method="c14n")
 
 
 def _numbered(name: str | None, existing: dict[str, Any]) -> bool:

@@ -96,16 +96,21 @@ def test_the_sample_campaigns_convocations_read_the_same_on_both_paths(pool):
         assert f"adressée à {salarie['prenom']} {salarie['nom']}" in " ".join(pdftotext_pages(result.pdf)[0].split())
 
 
-@pytest.mark.parametrize("name", ["trame", "compte_rendu", "etat_des_lieux"])
-def test_the_other_shipped_templates_read_the_same_on_both_paths(pool, name):
-    # The shipped sample context, with a few employees of different name lengths.
+def named_samples(prefix: str, names: list[tuple[str, str]]) -> list[BatchItem]:
+    """The shipped sample context, for employees of these names (of different lengths)."""
     base = sample_context()
     items = []
-    for i, (prenom, nom) in enumerate([("Nathalie", "Lefèvre"), ("Jean-Baptiste", "N'Diaye-Rousseau"),
-                                       ("Zoé", "Da Silva"), ("Ana", "Bénard")]):
+    for i, (prenom, nom) in enumerate(names):
         context = copy.deepcopy(base)
-        context["salarie"].update(prenom=prenom, nom=nom, matricule=f"RPI-{i:04d}")
-        items.append(BatchItem(f"RPI-{i:04d}", context))
+        context["salarie"].update(prenom=prenom, nom=nom, matricule=f"{prefix}-{i:04d}")
+        items.append(BatchItem(f"{prefix}-{i:04d}", context))
+    return items
+
+
+@pytest.mark.parametrize("name", ["trame", "compte_rendu", "etat_des_lieux"])
+def test_the_other_shipped_templates_read_the_same_on_both_paths(pool, name):
+    items = named_samples("RPI", [("Nathalie", "Lefèvre"), ("Jean-Baptiste", "N'Diaye-Rousseau"), ("Zoé", "Da Silva"),
+                                  ("Ana", "Bénard")])
     runs = both_paths(pool, (resources.DOCUMENTS / f"{name}.docx").read_bytes(), f"{name}.docx", items)
     generator, one_section = runs["one-section"]
     assert generator.stats.documents_one_section >= 2, generator.stats
@@ -124,14 +129,8 @@ def test_letters_whose_formatting_is_named_as_styles_are_drawn_pixel_for_pixel_a
     """docgen.paragraph_styles: the letters after the first refer to styles instead of carrying their paragraph
     formatting; LibreOffice must lay them out exactly as the formatting itself."""
     template = (resources.DOCUMENTS / f"{name}.docx").read_bytes()
-    base = sample_context()
-    items = []
-    names = [("Nathalie", "Lefèvre"), ("Jean-Baptiste", "N'Diaye-Rousseau"), ("Zoé", "Bénard"), ("Ana", "Da Silva"),
-             ("Éric", "Martin")]
-    for i, (prenom, nom) in enumerate(names):
-        context = copy.deepcopy(base)
-        context["salarie"].update(prenom=prenom, nom=nom, matricule=f"PIX-{i}")
-        items.append(BatchItem(f"PIX-{i}", context))
+    items = named_samples("PIX", [("Nathalie", "Lefèvre"), ("Jean-Baptiste", "N'Diaye-Rousseau"), ("Zoé", "Bénard"),
+                                  ("Ana", "Da Silva"), ("Éric", "Martin")])
 
     def letters() -> tuple[BatchGenerator, list[bytes]]:
         # The first chunk measures the footer; in the second, the letters after the first are rendered as Letters.
